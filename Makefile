@@ -1,0 +1,47 @@
+# Two commands matter: `make demo` and `make test`. Everything installs itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANAGE := $(BIN)/python manage.py
+TEST_SETTINGS := DJANGO_SETTINGS_MODULE=crm.settings_test
+
+.PHONY: install demo test lint fmt bench messages run
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+	$(TEST_SETTINGS) $(MANAGE) compile_catalogues
+
+.env:
+	printf 'DEBUG=true\nSECRET_KEY=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+
+## make demo: install, migrate SQLite, load demo data, print logins, serve the admin.
+demo: install .env
+	$(MANAGE) migrate --noinput
+	$(MANAGE) seed_demo
+	@echo "Open http://127.0.0.1:8000/admin/ and log in with one of the accounts above."
+	$(MANAGE) runserver 127.0.0.1:8000
+
+## make test: install, lint, run the whole suite (SQLite unless DATABASE_URL is set).
+test: install lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## make bench: the benchmarks on PostgreSQL (BENCH_DATABASE_URL), printing figures.
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+messages: $(STAMP)
+	$(TEST_SETTINGS) $(MANAGE) compile_catalogues

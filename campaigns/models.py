@@ -1,0 +1,125 @@
+"""Outreach work for VIP managers (tasks) and automatic messages to players."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from players.models import ContactOutcome
+
+
+class TaskKind(models.TextChoices):
+    WIN_BACK = "win_back", _("Win-back")
+    VIP_CARE = "vip_care", _("VIP care")
+    GREETING = "greeting", _("Greeting")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    OTHER = "other", _("Other")
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class OutreachTask(models.Model):
+    """A piece of work for a VIP manager: call this player about this, by this date."""
+
+    player = models.ForeignKey(
+        "players.Player", verbose_name=_("player"), on_delete=models.CASCADE, related_name="tasks"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=TaskKind.choices, default=TaskKind.OTHER)
+    title = models.CharField(_("title"), max_length=200)
+    script = models.TextField(_("call script"), blank=True)
+    due_date = models.DateField(_("due"), db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=ContactOutcome.choices, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    # What created it, e.g. "campaign:3", "greeting:7", "churn"; unique with the player
+    # where the creator must not create the same task twice.
+    source = models.CharField(_("source"), max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        verbose_name = _("outreach task")
+        verbose_name_plural = _("outreach tasks")
+        indexes = [models.Index(fields=["assignee", "status", "due_date"], name="task_worklist")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["player", "source"],
+                condition=~models.Q(source=""),
+                name="task_once_per_player_and_source",
+                violation_error_message=_("This player already has a task from this source."),
+            )
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class MessageChannel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    IN_GAME = "in_game", _("In-game mail")
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    POSTPONED = "postponed", _("Postponed")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Message(models.Model):
+    """One automatic message to one player, through a channel backend."""
+
+    player = models.ForeignKey(
+        "players.Player", verbose_name=_("player"), on_delete=models.CASCADE, related_name="messages"
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=MessageChannel.choices)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("body"))
+    is_marketing = models.BooleanField(_("marketing"), default=True)
+    status = models.CharField(_("status"), max_length=16, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    scheduled_for = models.DateTimeField(_("send at"), db_index=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    # What created it, e.g. "campaign:3" or "greeting:7:2026-11-22"; unique with the player.
+    source = models.CharField(_("source"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-scheduled_for"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [models.Index(fields=["status", "scheduled_for"], name="message_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["player", "source"],
+                condition=~models.Q(source=""),
+                name="message_once_per_player_and_source",
+                violation_error_message=_("This player already has a message from this source."),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} → {self.player_id}"

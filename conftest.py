@@ -1,0 +1,8 @@
+"""Root conftest: registers each app's fixtures (Saleor-style)."""
+
+pytest_plugins = [
+    "crm.tests.fixtures",
+    "players.tests.fixtures",
+    "vip.tests.fixtures",
+    "campaigns.tests.fixtures",
+]

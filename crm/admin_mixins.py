@@ -1,0 +1,34 @@
+"""What every admin over player data shares: row scoping for VIP managers."""
+
+from django.db.models import Q
+
+VIEW_ALL_PLAYERS = "players.view_all_players"
+
+
+def player_scope_q(user, path: str = "") -> Q:
+    """Rows a user may see: everything with players.view_all_players, else the
+    rows of players they manage. `path` leads from the model to its Player."""
+    if user.is_superuser or user.has_perm(VIEW_ALL_PLAYERS):
+        return Q()
+    prefix = f"{path}__" if path else ""
+    return Q(**{f"{prefix}manager": user})
+
+
+class PlayerScopedAdminMixin:
+    """Limit a changelist, its search, change pages, actions, exports, autocomplete
+    and player foreign-key choices to the players the user may see.
+
+    `player_path` is the lookup from this model to its Player ("" for Player).
+    """
+
+    player_path = "player"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(player_scope_q(request.user, self.player_path))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        from players.models import Player
+
+        if db_field.related_model is Player:
+            kwargs["queryset"] = Player.objects.filter(player_scope_q(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

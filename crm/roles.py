@@ -1,0 +1,85 @@
+"""The staff roles and what each may do. Synced by a data migration and after every
+`migrate`, so a permission added with a new model reaches its roles."""
+
+ROLE_PERMISSIONS = {
+    "VIP manager": [
+        "players.view_player",
+        "players.change_player",
+        "players.view_personal_data",
+        "players.view_payment",
+        "players.view_tag",
+        "players.view_contactlog",
+        "players.add_contactlog",
+        "players.change_contactlog",
+        "vip.view_tier",
+        "vip.view_tierchange",
+        "vip.view_managerassignment",
+        "campaigns.view_outreachtask",
+        "campaigns.change_outreachtask",
+        "campaigns.add_outreachtask",
+        "campaigns.view_message",
+    ],
+    "Supervisor": [
+        "players.view_player",
+        "players.change_player",
+        "players.view_personal_data",
+        "players.view_all_players",
+        "players.assign_manager",
+        "players.export_players",
+        "players.export_large",
+        "players.view_payment",
+        "players.view_tag",
+        "players.add_tag",
+        "players.change_tag",
+        "players.view_contactlog",
+        "players.add_contactlog",
+        "players.change_contactlog",
+        "vip.view_tier",
+        "vip.change_tier",
+        "vip.view_tierchange",
+        "vip.view_managerassignment",
+        "campaigns.view_outreachtask",
+        "campaigns.change_outreachtask",
+        "campaigns.add_outreachtask",
+        "campaigns.view_message",
+    ],
+    "Operations": [
+        "players.view_player",
+        "players.add_player",
+        "players.change_player",
+        "players.view_all_players",
+        "players.import_players",
+        "players.export_players",
+        "players.view_payment",
+        "players.view_tag",
+        "players.add_tag",
+        "players.change_tag",
+        "vip.view_tier",
+        "vip.view_tierchange",
+    ],
+}
+
+
+def roles_sync(apps=None, schema_editor=None):
+    """Create the role groups and grant their permissions (missing ones are skipped:
+    an old migration runs before later models exist)."""
+    from django.apps import apps as live_apps
+    from django.contrib.auth.management import create_permissions
+
+    historical = apps is not None
+    apps = apps or live_apps
+    for app_config in apps.get_app_configs():
+        if historical:  # a migration's app registry has no models modules
+            app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        if historical:
+            app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for code in codes:
+            app_label, codename = code.split(".")
+            wanted += Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+        group.permissions.add(*wanted)

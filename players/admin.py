@@ -1,0 +1,409 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
+
+from crm.admin_mixins import PlayerScopedAdminMixin
+from crm.formatting import money, when
+from crm.privacy import can_view_personal_data, masked
+from vip.models import Tier
+from vip.services import players_assign_manager, tier_pin
+
+from .models import ContactLog, Payment, Player, Tag
+from .selectors import player_search_q
+
+MANAGER_GROUP = "VIP manager"
+
+
+def manager_choices():
+    User = get_user_model()
+    return (
+        User.objects.filter(Q(groups__name=MANAGER_GROUP) | Q(is_superuser=True), is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+
+
+class SpendRangeFilter(admin.SimpleListFilter):
+    title = _("total spend")
+    parameter_name = "spend"
+    RANGES = {
+        "0": (None, 0),
+        "1-99": (0.01, 99.99),
+        "100-999": (100, 999.99),
+        "1000-9999": (1000, 9999.99),
+        "10000+": (10000, None),
+    }
+
+    def lookups(self, request, model_admin):
+        return [
+            ("0", _("nothing")),
+            ("1-99", "¥1 – ¥99"),
+            ("100-999", "¥100 – ¥999"),
+            ("1000-9999", "¥1,000 – ¥9,999"),
+            ("10000+", _("¥10,000 and more")),
+        ]
+
+    def queryset(self, request, queryset):
+        low, high = self.RANGES.get(self.value(), (None, None))
+        if self.value() == "0":
+            return queryset.filter(total_spend=0)
+        if low is not None:
+            queryset = queryset.filter(total_spend__gte=low)
+        if high is not None:
+            queryset = queryset.filter(total_spend__lte=high)
+        return queryset
+
+
+class LastLoginFilter(admin.SimpleListFilter):
+    title = _("last login")
+    parameter_name = "login"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("7", _("within 7 days")),
+            ("30", _("within 30 days")),
+            ("30+", _("more than 30 days ago")),
+            ("never", _("never")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        value = self.value()
+        if value in ("7", "30"):
+            return queryset.filter(last_login_at__gte=now - timezone.timedelta(days=int(value)))
+        if value == "30+":
+            return queryset.filter(last_login_at__lt=now - timezone.timedelta(days=30))
+        if value == "never":
+            return queryset.filter(last_login_at__isnull=True)
+        return queryset
+
+
+class ManagerFilter(admin.SimpleListFilter):
+    title = _("VIP manager")
+    parameter_name = "manager"
+
+    def lookups(self, request, model_admin):
+        return [("none", _("no manager"))] + [(str(u.pk), u.get_full_name() or u.username) for u in manager_choices()]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(manager__isnull=True)
+        if self.value():
+            return queryset.filter(manager_id=self.value())
+        return queryset
+
+
+class AssignManagerForm(forms.Form):
+    manager = forms.ModelChoiceField(queryset=None, required=False, label=_("VIP manager"), empty_label=_("(nobody)"))
+    note = forms.CharField(required=False, label=_("note"), max_length=500)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["manager"].queryset = manager_choices()
+
+
+class PinTierForm(forms.Form):
+    tier = forms.ModelChoiceField(
+        queryset=Tier.objects.all(), required=False, label=_("VIP tier"), empty_label=_("(no tier)")
+    )
+    expires_at = forms.DateTimeField(
+        label=_("pinned until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    reason = forms.CharField(label=_("reason"), max_length=500)
+
+
+def personal_display(field):
+    """A read-only admin column showing a personal field masked."""
+
+    def display(obj):
+        return masked(field, getattr(obj, field))
+
+    display.short_description = Player._meta.get_field(field).verbose_name
+    display.__name__ = f"masked_{field}"
+    return display
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "colour"]
+    search_fields = ["name"]
+
+
+@admin.register(Player)
+class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
+    player_path = ""
+    list_display = [
+        "account_id",
+        "nickname",
+        "server",
+        "tier_badge",
+        "spend",
+        "payer_status",
+        "manager",
+        "last_paid",
+        "last_login",
+    ]
+    list_display_links = ["account_id", "nickname"]
+    list_filter = ["payer_status", "tier", ManagerFilter, "server", "channel", SpendRangeFilter, LastLoginFilter]
+    list_select_related = ["tier", "manager"]
+    search_fields = ["account_id"]  # replaced by get_search_results; keeps the box shown
+    search_help_text = _("Account id, phone number or the start of a nickname.")
+    show_full_result_count = False
+    list_per_page = 50
+    autocomplete_fields = ["tags"]
+    actions = ["assign_manager", "pin_tier"]
+    readonly_fields = [
+        "tier",
+        "tier_since",
+        "tier_pinned_until",
+        "total_spend",
+        "purchase_count",
+        "first_paid_at",
+        "last_paid_at",
+        "payer_status",
+        "created_at",
+        "updated_at",
+        "recent_payments",
+        "tier_history",
+        "manager_history",
+    ]
+    fieldsets = [
+        (None, {"fields": ["account_id", "server", "nickname", "channel", "level", "registered_at", "last_login_at"]}),
+        (
+            _("Personal data"),
+            {"fields": ["real_name", "phone", "qq", "wechat", "email", "birthday", "birthday_is_lunar"]},
+        ),
+        (_("VIP"), {"fields": ["tier", "tier_since", "tier_pinned_until", "manager", "tags", "notes"]}),
+        (_("Contact preferences"), {"fields": ["preferred_channel", "marketing_opt_out", "is_minor", "timezone"]}),
+        (_("Spend"), {"fields": ["total_spend", "purchase_count", "first_paid_at", "last_paid_at", "payer_status"]}),
+        (_("History"), {"fields": ["recent_payments", "tier_history", "manager_history", "created_at", "updated_at"]}),
+    ]
+
+    # --- personal data ------------------------------------------------------
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        phone = "phone" if can_view_personal_data(request.user) else personal_display("phone")
+        columns.insert(2, phone)
+        return columns
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if can_view_personal_data(request.user):
+            return fieldsets
+        swapped = []
+        for title, options in fieldsets:
+            fields = [f"masked_{f}" if f in Player.PERSONAL_FIELDS else f for f in options["fields"]]
+            swapped.append((title, {**options, "fields": fields}))
+        return swapped
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not can_view_personal_data(request.user):
+            fields += [f"masked_{f}" for f in Player.PERSONAL_FIELDS]
+        if obj is not None:
+            fields.append("account_id")
+        return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if not can_view_personal_data(request.user):
+            kwargs["exclude"] = list(Player.PERSONAL_FIELDS)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "manager":
+            kwargs["queryset"] = manager_choices()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("masked_") and name[7:] in Player.PERSONAL_FIELDS:
+            return personal_display(name[7:])
+        raise AttributeError(name)
+
+    # --- search ---------------------------------------------------------------
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(player_search_q(search_term)), False
+
+    # --- columns --------------------------------------------------------------
+    @admin.display(description=_("VIP"), ordering="tier__level")
+    def tier_badge(self, obj):
+        if not obj.tier:
+            return "-"
+        return format_html('<span class="vip-badge" style="background:{}">{}</span>', obj.tier.colour, obj.tier.name)
+
+    @admin.display(description=_("total spend"), ordering="total_spend")
+    def spend(self, obj):
+        return money(obj.total_spend)
+
+    @admin.display(description=_("last paid"), ordering="last_paid_at")
+    def last_paid(self, obj):
+        return when(obj.last_paid_at)
+
+    @admin.display(description=_("last login"), ordering="last_login_at")
+    def last_login(self, obj):
+        return when(obj.last_login_at)
+
+    @admin.display(description=_("recent payments"))
+    def recent_payments(self, obj):
+        rows = obj.payments.order_by("-occurred_at")[:20]
+        link = reverse("admin:players_payment_changelist") + f"?player__id__exact={obj.pk}"
+        table = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (when(p.occurred_at), p.get_kind_display(), money(p.amount, p.currency), p.product, p.event_id)
+                for p in rows
+            ),
+        )
+        return format_html(
+            '<table class="crm-mini"><tbody>{}</tbody></table><a href="{}">{}</a>', table, link, _("All payments")
+        )
+
+    @admin.display(description=_("tier history"))
+    def tier_history(self, obj):
+        rows = obj.tier_changes.select_related("from_tier", "to_tier", "actor")[:20]
+        return format_html(
+            '<table class="crm-mini"><tbody>{}</tbody></table>',
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        when(c.changed_at),
+                        c.from_tier or "-",
+                        c.to_tier or "-",
+                        c.get_reason_display(),
+                        c.actor or "",
+                        c.note,
+                    )
+                    for c in rows
+                ),
+            ),
+        )
+
+    @admin.display(description=_("manager history"))
+    def manager_history(self, obj):
+        rows = obj.manager_assignments.select_related("from_manager", "to_manager", "actor")[:20]
+        return format_html(
+            '<table class="crm-mini"><tbody>{}</tbody></table>',
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (when(a.assigned_at), a.from_manager or "-", a.to_manager or "-", a.actor or "", a.note)
+                    for a in rows
+                ),
+            ),
+        )
+
+    # --- actions --------------------------------------------------------------
+    @admin.action(description=_("Assign to a VIP manager"), permissions=["assign"])
+    def assign_manager(self, request, queryset):
+        form = AssignManagerForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            changed = players_assign_manager(
+                players=queryset,
+                manager=form.cleaned_data["manager"],
+                actor=request.user,
+                note=form.cleaned_data["note"],
+            )
+            self.message_user(
+                request,
+                ngettext("%(count)d player assigned.", "%(count)d players assigned.", changed) % {"count": changed},
+                messages.SUCCESS,
+            )
+            return None
+        return self._action_form(request, queryset, form, "assign_manager", _("Assign to a VIP manager"))
+
+    @admin.action(description=_("Pin a VIP tier"), permissions=["change"])
+    def pin_tier(self, request, queryset):
+        form = PinTierForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            pinned = 0
+            for player in queryset:
+                try:
+                    tier_pin(player=player, actor=request.user, **form.cleaned_data)
+                    pinned += 1
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                    return self._action_form(request, queryset, form, "pin_tier", _("Pin a VIP tier"))
+            self.message_user(
+                request,
+                ngettext("Tier pinned for %(count)d player.", "Tier pinned for %(count)d players.", pinned)
+                % {"count": pinned},
+                messages.SUCCESS,
+            )
+            return None
+        return self._action_form(request, queryset, form, "pin_tier", _("Pin a VIP tier"))
+
+    def has_assign_permission(self, request):
+        return request.user.has_perm("players.assign_manager")
+
+    def _action_form(self, request, queryset, form, action, title):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "players": queryset[:50],
+            "count": queryset.count(),
+            "action": action,
+            "opts": self.model._meta,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+        }
+        return render(request, "admin/players/player/action_form.html", context)
+
+
+@admin.register(Payment)
+class PaymentAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+    """The ledger is append-only: readable here, written only by services."""
+
+    list_display = ["event_id", "player", "kind", "amount_display", "occurred", "source", "product"]
+    list_filter = ["kind", "source", "currency"]
+    list_select_related = ["player"]
+    search_fields = ["=event_id", "=order_id", "=player__account_id"]
+    show_full_result_count = False
+    raw_id_fields = ["player"]
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, obj):
+        return money(obj.amount, obj.currency)
+
+    @admin.display(description=_("occurred at"), ordering="occurred_at")
+    def occurred(self, obj):
+        return when(obj.occurred_at)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContactLog)
+class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["player", "channel", "direction", "staff", "contacted_at", "topic", "outcome", "next_follow_up"]
+    list_filter = ["channel", "direction", "outcome"]
+    list_select_related = ["player", "staff"]
+    search_fields = ["=player__account_id", "topic"]
+    autocomplete_fields = ["player"]
+    show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.staff_id is None:
+            obj.staff = request.user
+        super().save_model(request, obj, form, change)

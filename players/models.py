@@ -1,0 +1,288 @@
+"""Players, their payment ledger and every contact with them."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
+
+from .validators import validate_not_future
+
+
+class PayerStatus(models.TextChoices):
+    NON_PAYER = "non_payer", _("Non-payer")
+    ACTIVE = "active", _("Active")
+    AT_RISK = "at_risk", _("At risk")
+    CHURNED = "churned", _("Churned")
+
+
+class ContactChannel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    QQ = "qq", _("QQ")
+    WECHAT = "wechat", _("WeChat")
+    IN_GAME = "in_game", _("In-game")
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    VISIT = "visit", _("Visit")
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=40, unique=True)
+    colour = models.CharField(_("colour"), max_length=7, default="#607d8b")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self):
+        return self.name
+
+
+class Player(models.Model):
+    """One game account, as the game knows it plus what the VIP team adds.
+
+    The money fields (`total_spend`, `purchase_count`, `first_paid_at`,
+    `last_paid_at`) are derived from the Payment ledger by `players.services` and
+    can be rebuilt with `manage.py rebuild_player_totals`.
+    """
+
+    # Personal data: masked without players.view_personal_data, never in the API.
+    PERSONAL_FIELDS = ("real_name", "phone", "qq", "wechat", "email", "birthday")
+
+    account_id = models.CharField(_("account id"), max_length=64, unique=True)
+    server = models.CharField(_("server"), max_length=32, blank=True, db_index=True)
+    nickname = models.CharField(_("nickname"), max_length=64, blank=True)
+    channel = models.CharField(_("channel"), max_length=32, blank=True, db_index=True)
+    level = models.PositiveIntegerField(_("game level"), default=0)
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
+
+    real_name = models.CharField(_("real name"), max_length=64, blank=True)
+    phone = PhoneNumberField(_("phone"), blank=True, db_index=True)
+    qq = models.CharField(_("QQ"), max_length=20, blank=True)
+    wechat = models.CharField(_("WeChat id"), max_length=64, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    birthday = models.DateField(
+        _("birthday"),
+        null=True,
+        blank=True,
+        validators=[validate_not_future],
+        help_text=_(
+            "The date of birth on the Gregorian calendar. Tick 'lunar birthday' to celebrate it on its lunar anniversary."
+        ),
+    )
+    birthday_is_lunar = models.BooleanField(_("lunar birthday"), default=False)
+
+    # Staff-owned: never overwritten by the game API, nor by imports without the column.
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("VIP manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="players",
+    )
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="players")
+    notes = models.TextField(_("notes"), blank=True)
+    preferred_channel = models.CharField(
+        _("preferred contact channel"), max_length=16, choices=ContactChannel.choices, blank=True
+    )
+    marketing_opt_out = models.BooleanField(_("opted out of marketing"), default=False)
+    is_minor = models.BooleanField(_("minor"), default=False)
+    timezone = models.CharField(
+        _("time zone"), max_length=40, blank=True, help_text=_("Empty means the CRM's time zone.")
+    )
+
+    # Derived from the ledger.
+    total_spend = models.DecimalField(_("total spend"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    purchase_count = models.PositiveIntegerField(_("purchases"), default=0)
+    first_paid_at = models.DateTimeField(_("first paid"), null=True, blank=True)
+    last_paid_at = models.DateTimeField(_("last paid"), null=True, blank=True)
+    payer_status = models.CharField(
+        _("payer status"), max_length=16, choices=PayerStatus.choices, default=PayerStatus.NON_PAYER
+    )
+
+    # VIP: the effective tier, maintained by vip.services.
+    tier = models.ForeignKey(
+        "vip.Tier", verbose_name=_("VIP tier"), null=True, blank=True, on_delete=models.PROTECT, related_name="players"
+    )
+    tier_since = models.DateTimeField(_("tier since"), null=True, blank=True)
+    tier_pinned_until = models.DateTimeField(_("tier pinned until"), null=True, blank=True)
+    tier_below_since = models.DateTimeField(
+        _("below tier since"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the player's rolling spend first fell below the tier; the downgrade grace period counts from here."
+        ),
+    )
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)
+
+    history = HistoricalRecords(
+        excluded_fields=["total_spend", "purchase_count", "first_paid_at", "last_paid_at", "updated_at"],
+        m2m_fields=[tags],
+    )
+
+    class Meta:
+        verbose_name = _("player")
+        verbose_name_plural = _("players")
+        ordering = ["-id"]
+        permissions = [
+            ("view_personal_data", _("Can see players' personal data (phone, real name, birthday, QQ, WeChat, email)")),
+            ("view_all_players", _("Can see every player, not only their own")),
+            ("assign_manager", _("Can assign players to VIP managers")),
+            ("export_players", _("Can export player lists")),
+            ("export_large", _("Can export lists larger than the export limit")),
+            ("import_players", _("Can import player lists and payment history")),
+        ]
+        indexes = [
+            models.Index(fields=["manager", "-id"], name="player_manager_recent"),
+            models.Index(fields=["payer_status", "manager"], name="player_status_manager"),
+            models.Index(fields=["last_paid_at"], name="player_last_paid"),
+            models.Index(fields=["last_login_at"], name="player_last_login"),
+            models.Index(fields=["total_spend"], name="player_total_spend"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total_spend__gte=0),
+                name="player_total_spend_not_negative",
+                violation_error_message=_("Total spend cannot be negative."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.nickname or '-'} ({self.account_id})"
+
+
+class PaymentKind(models.TextChoices):
+    PURCHASE = "purchase", _("Purchase")
+    REFUND = "refund", _("Refund")
+
+
+class PaymentSource(models.TextChoices):
+    API = "api", _("Game API")
+    IMPORT = "import", _("Import")
+    MANUAL = "manual", _("Manual entry")
+    DEMO = "demo", _("Demo data")
+
+
+class Payment(models.Model):
+    """The append-only ledger. Written only by `players.services.payment_record`."""
+
+    player = models.ForeignKey(Player, verbose_name=_("player"), on_delete=models.PROTECT, related_name="payments")
+    source = models.CharField(_("source"), max_length=16, choices=PaymentSource.choices)
+    source_ref = models.CharField(
+        _("source reference"), max_length=64, blank=True, help_text=_("The API client for events from the game API.")
+    )
+    event_id = models.CharField(_("event id"), max_length=128)
+    kind = models.CharField(_("type"), max_length=16, choices=PaymentKind.choices)
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    amount_base = models.DecimalField(
+        _("amount in base currency"), max_digits=14, decimal_places=2, help_text=_("Counts towards spend and tiers.")
+    )
+    server = models.CharField(_("server"), max_length=32, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    order_id = models.CharField(_("order id"), max_length=128, blank=True)
+    product = models.CharField(_("product"), max_length=200, blank=True)
+    refund_of = models.CharField(_("refund of"), max_length=128, blank=True)
+    fingerprint = models.CharField(
+        _("content fingerprint"),
+        max_length=64,
+        help_text=_("Digest of the event's content, to tell a retry from a conflict."),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["player", "-occurred_at"], name="payment_player_recent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_ref", "event_id"],
+                name="payment_event_unique_per_source",
+                violation_error_message=_("This event id was already recorded from this source."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0),
+                name="payment_amount_positive",
+                violation_error_message=_("Amount must be greater than 0."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} {self.currency} ({self.event_id})"
+
+    @property
+    def signed_amount_base(self):
+        return self.amount_base if self.kind == PaymentKind.PURCHASE else -self.amount_base
+
+
+class ContactDirection(models.TextChoices):
+    OUTBOUND = "outbound", _("Outbound")
+    INBOUND = "inbound", _("Inbound")
+
+
+class ContactOutcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    REFUSED = "refused", _("Refused")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    PROMISED_RETURN = "promised_return", _("Promised to return")
+    MESSAGE_SENT = "message_sent", _("Message sent")
+    OTHER = "other", _("Other")
+
+
+class ContactLog(models.Model):
+    """Every contact with a player (回访): who, when, how, what, and what next."""
+
+    player = models.ForeignKey(Player, verbose_name=_("player"), on_delete=models.CASCADE, related_name="contacts")
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=ContactChannel.choices, default=ContactChannel.PHONE
+    )
+    direction = models.CharField(
+        _("direction"), max_length=16, choices=ContactDirection.choices, default=ContactDirection.OUTBOUND
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+    )
+    contacted_at = models.DateTimeField(_("contacted at"), db_index=True)
+    duration_minutes = models.PositiveIntegerField(_("duration (minutes)"), null=True, blank=True)
+    topic = models.CharField(_("topic"), max_length=200, blank=True)
+    summary = models.TextField(_("summary"), blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=ContactOutcome.choices, blank=True)
+    next_follow_up = models.DateField(_("next follow-up"), null=True, blank=True, db_index=True)
+    # What produced it automatically, e.g. "task:12" or "message:40"; empty when typed by staff.
+    source = models.CharField(_("source"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contact log")
+        ordering = ["-contacted_at"]
+        indexes = [models.Index(fields=["player", "-contacted_at"], name="contact_player_recent")]
+
+    def __str__(self):
+        return f"{self.player} {self.get_channel_display()} {self.contacted_at:%Y-%m-%d}"

@@ -1,0 +1,42 @@
+import itertools
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from players.models import PaymentSource, Player
+from players.services import payment_record
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def make_player(db):
+    def make(**fields):
+        fields.setdefault("account_id", f"acc-{next(_ids)}")
+        fields.setdefault("server", "s1")
+        fields.setdefault("nickname", "玩家")
+        return Player.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def pay(db):
+    """pay(player, "648.00") records a purchase through the ledger service."""
+    counter = itertools.count(1)
+
+    def record(player, amount, *, kind="purchase", at: datetime | None = None, event_id=None, **extra):
+        return payment_record(
+            account_id=player.account_id,
+            event_id=event_id or f"evt-{player.pk}-{next(counter)}",
+            kind=kind,
+            amount=Decimal(str(amount)),
+            currency=extra.pop("currency", "CNY"),
+            occurred_at=at or timezone.now(),
+            source=extra.pop("source", PaymentSource.MANUAL),
+            **extra,
+        )
+
+    return record

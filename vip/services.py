@@ -1,0 +1,168 @@
+"""Tier evaluation, pinning, periodic review, and manager assignment."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from players.models import PaymentKind, Player
+
+from .models import ManagerAssignment, Tier, TierChange, TierChangeReason
+
+
+def tiers_ordered() -> list[Tier]:
+    return list(Tier.objects.order_by("level"))
+
+
+def player_window_spend(*, player: Player, window_days: int | None, now: datetime) -> Decimal:
+    """Net spend counted by a tier: lifetime, or within the last `window_days`."""
+    if window_days is None:
+        return player.total_spend
+    since = now - timedelta(days=window_days)
+    totals = player.payments.filter(occurred_at__gt=since).aggregate(
+        purchases=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.PURCHASE)), Value(Decimal(0))),
+        refunds=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.REFUND)), Value(Decimal(0))),
+    )
+    return totals["purchases"] - totals["refunds"]
+
+
+def tier_qualified(*, player: Player, tiers: list[Tier], now: datetime) -> Tier | None:
+    """The highest tier whose spend rule the player meets today."""
+    spend_by_window: dict[int | None, Decimal] = {}
+    best = None
+    for tier in tiers:
+        if tier.window_days not in spend_by_window:
+            spend_by_window[tier.window_days] = player_window_spend(
+                player=player, window_days=tier.window_days, now=now
+            )
+        if spend_by_window[tier.window_days] >= tier.min_spend:
+            best = tier
+    return best
+
+
+def _tier_set(
+    *, player: Player, tier: Tier | None, reason: str, actor=None, note: str = "", now: datetime
+) -> TierChange:
+    change = TierChange.objects.create(
+        player=player, from_tier=player.tier, to_tier=tier, reason=reason, actor=actor, note=note, changed_at=now
+    )
+    Player.objects.filter(pk=player.pk).update(tier=tier, tier_since=now, tier_below_since=None)
+    player.tier, player.tier_since, player.tier_below_since = tier, now, None
+    return change
+
+
+def _level(tier: Tier | None) -> int:
+    return tier.level if tier else 0
+
+
+@transaction.atomic
+def tier_evaluate(*, player: Player, reason: str, actor=None, now: datetime | None = None) -> TierChange | None:
+    """Re-evaluate after a payment or refund: upgrade at once; a refund may lower the
+    tier at once. A pinned tier is left alone until the pin expires. Rolling-window
+    downgrades through the passage of time are `tiers_review`'s job."""
+    now = now or timezone.now()
+    if player.tier_pinned_until and player.tier_pinned_until > now:
+        return None
+    qualified = tier_qualified(player=player, tiers=tiers_ordered(), now=now)
+    if _level(qualified) > _level(player.tier):
+        return _tier_set(player=player, tier=qualified, reason=reason, actor=actor, now=now)
+    if reason == TierChangeReason.REFUND and _level(qualified) < _level(player.tier):
+        return _tier_set(player=player, tier=qualified, reason=reason, actor=actor, now=now)
+    return None
+
+
+@transaction.atomic
+def tier_pin(*, player: Player, tier: Tier | None, actor, reason: str, expires_at: datetime) -> TierChange:
+    """A manager sets a tier by hand, with a reason, until `expires_at`."""
+    now = timezone.now()
+    errors = {}
+    if not reason or not reason.strip():
+        errors["reason"] = [_("Say why the tier is pinned.")]
+    if expires_at is None or expires_at <= now:
+        errors["expires_at"] = [_("The pin must expire in the future.")]
+    if errors:
+        raise ValidationError(errors)
+    player = Player.objects.select_for_update().get(pk=player.pk)
+    change = _tier_set(
+        player=player, tier=tier, reason=TierChangeReason.MANUAL, actor=actor, note=reason.strip(), now=now
+    )
+    Player.objects.filter(pk=player.pk).update(tier_pinned_until=expires_at)
+    player.tier_pinned_until = expires_at
+    return change
+
+
+def tiers_review(*, now: datetime | None = None, batch_size: int = 2000) -> dict:
+    """Nightly: expire pins, start grace periods, apply downgrades whose grace has run out.
+
+    Lifetime tiers never fall through time, so only players holding a tier reached
+    through a rolling window (or whose pin expired) are examined.
+    """
+    now = now or timezone.now()
+    tiers = tiers_ordered()
+    rolling_ids = [t.pk for t in tiers if t.window_days is not None]
+    counts = {"pins_expired": 0, "downgraded": 0, "grace_started": 0, "grace_cleared": 0}
+
+    expired = Player.objects.filter(tier_pinned_until__lte=now).values_list("pk", flat=True)
+    for pk in list(expired):
+        with transaction.atomic():
+            player = Player.objects.select_for_update().get(pk=pk)
+            Player.objects.filter(pk=pk).update(tier_pinned_until=None)
+            player.tier_pinned_until = None
+            qualified = tier_qualified(player=player, tiers=tiers, now=now)
+            if qualified != player.tier:
+                _tier_set(player=player, tier=qualified, reason=TierChangeReason.PIN_EXPIRED, now=now)
+            counts["pins_expired"] += 1
+
+    candidates = Player.objects.filter(tier_id__in=rolling_ids, tier_pinned_until__isnull=True).values_list(
+        "pk", flat=True
+    )
+    ids = list(candidates)
+    for start in range(0, len(ids), batch_size):
+        for player in Player.objects.filter(pk__in=ids[start : start + batch_size]).select_related("tier"):
+            with transaction.atomic():
+                qualified = tier_qualified(player=player, tiers=tiers, now=now)
+                if _level(qualified) >= _level(player.tier):
+                    if player.tier_below_since:
+                        Player.objects.filter(pk=player.pk).update(tier_below_since=None)
+                        counts["grace_cleared"] += 1
+                    continue
+                if player.tier_below_since is None:
+                    Player.objects.filter(pk=player.pk).update(tier_below_since=now)
+                    player.tier_below_since = now
+                    counts["grace_started"] += 1
+                if now - player.tier_below_since >= timedelta(days=player.tier.downgrade_grace_days):
+                    _tier_set(player=player, tier=qualified, reason=TierChangeReason.REVIEW, now=now)
+                    counts["downgraded"] += 1
+    return counts
+
+
+@transaction.atomic
+def players_assign_manager(*, players, manager, actor, note: str = "") -> int:
+    """Assign players to a VIP manager (or to nobody), one history row per change.
+
+    `players` is a queryset already scoped to what the actor may touch.
+    Returns how many players changed manager.
+    """
+    now = timezone.now()
+    moving = list(
+        players.exclude(manager=manager).select_for_update().values_list("pk", "manager_id")
+        if manager
+        else players.filter(manager__isnull=False).select_for_update().values_list("pk", "manager_id")
+    )
+    if not moving:
+        return 0
+    ManagerAssignment.objects.bulk_create(
+        ManagerAssignment(
+            player_id=pk, from_manager_id=old, to_manager=manager, actor=actor, note=note, assigned_at=now
+        )
+        for pk, old in moving
+    )
+    Player.objects.filter(pk__in=[pk for pk, _old in moving]).update(manager=manager, updated_at=now)
+    return len(moving)

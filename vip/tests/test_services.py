@@ -1,0 +1,91 @@
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from players.models import Player
+from vip.models import ManagerAssignment, TierChange, TierChangeReason
+from vip.services import players_assign_manager, tier_pin, tiers_review
+
+
+def test_payment_upgrades_at_once_with_history(make_player, pay, tiers):
+    player = make_player()
+    pay(player, "6")
+    pay(player, "94")
+    player.refresh_from_db()
+    assert player.tier == tiers["V3"]
+    changes = list(TierChange.objects.filter(player=player).order_by("changed_at", "id"))
+    assert [(c.from_tier, c.to_tier, c.reason) for c in changes] == [
+        (None, tiers["V1"], TierChangeReason.PAYMENT),
+        (tiers["V1"], tiers["V3"], TierChangeReason.PAYMENT),
+    ]
+
+
+def test_refund_lowers_the_tier(make_player, pay, tiers):
+    player = make_player()
+    pay(player, "500", event_id="big")
+    pay(player, "450", kind="refund", refund_of="big")
+    player.refresh_from_db()
+    assert player.tier == tiers["V2"]
+    assert TierChange.objects.filter(player=player).first().reason == TierChangeReason.REFUND
+
+
+def test_pin_holds_until_expiry_then_review_restores(make_player, pay, tiers, supervisor):
+    player = make_player()
+    pay(player, "30")
+    tier_pin(
+        player=player,
+        tier=tiers["V6"],
+        actor=supervisor,
+        reason="guild leader",
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    pay(player, "100")
+    player.refresh_from_db()
+    assert player.tier == tiers["V6"]
+
+    counts = tiers_review(now=timezone.now() + timedelta(days=8))
+    player.refresh_from_db()
+    assert counts["pins_expired"] == 1
+    assert player.tier == tiers["V3"]
+    assert player.tier_pinned_until is None
+
+
+def test_pin_needs_reason_and_future_expiry(make_player, tiers, supervisor):
+    player = make_player()
+    with pytest.raises(ValidationError) as exc:
+        tier_pin(player=player, tier=tiers["V2"], actor=supervisor, reason=" ", expires_at=timezone.now())
+    assert {"reason", "expires_at"} <= set(exc.value.message_dict)
+
+
+def test_rolling_window_downgrade_waits_for_grace(make_player, pay, tiers):
+    v4 = tiers["V4"]
+    v4.window_days, v4.downgrade_grace_days = 30, 10
+    v4.save()
+    player = make_player()
+    pay(player, "500", at=timezone.now() - timedelta(days=1))
+    player.refresh_from_db()
+    assert player.tier == v4
+
+    start = timezone.now() + timedelta(days=31)
+    assert tiers_review(now=start)["grace_started"] == 1
+    player.refresh_from_db()
+    assert player.tier == v4
+    assert tiers_review(now=start + timedelta(days=10))["downgraded"] == 1
+    player.refresh_from_db()
+    assert player.tier == tiers["V3"]  # lifetime V3 still holds
+
+
+def test_bulk_assignment_records_each_change(make_player, manager, other_manager, supervisor):
+    a, b = make_player(manager=manager), make_player()
+    changed = players_assign_manager(
+        players=Player.objects.filter(pk__in=[a.pk, b.pk]), manager=other_manager, actor=supervisor
+    )
+    assert changed == 2
+    rows = ManagerAssignment.objects.order_by("player_id")
+    assert [(r.from_manager, r.to_manager, r.actor) for r in rows] == [
+        (manager, other_manager, supervisor),
+        (None, other_manager, supervisor),
+    ]
+    assert players_assign_manager(players=Player.objects.all(), manager=other_manager, actor=supervisor) == 0
