@@ -6,7 +6,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.formatting import money
 
-from .models import ManagerAssignment, Tier, TierChange
+from ..models import ManagerAssignment, Tier, TierChange
 
 
 @admin.register(Tier)

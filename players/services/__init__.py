@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from crm.money import CENT, to_base
 
-from .models import ContactLog, PayerStatus, Payment, PaymentKind, Player
+from ..models import ContactLog, PayerStatus, Payment, PaymentKind, Player
 
 MAX_AMOUNT = Decimal("1000000")
 MAX_FUTURE = timedelta(hours=24)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
-from .validators import validate_not_future
+from ..validators import validate_not_future
 
 
 class PayerStatus(models.TextChoices):

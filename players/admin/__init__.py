@@ -17,8 +17,8 @@ from crm.privacy import can_view_personal_data, masked
 from vip.models import Tier
 from vip.services import players_assign_manager, tier_pin
 
-from .models import ContactLog, Payment, Player, Tag
-from .selectors import player_search_q
+from ..models import ContactLog, Payment, Player, Tag
+from ..selectors import player_search_q
 
 MANAGER_GROUP = "VIP manager"
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from crm.admin_mixins import PlayerScopedAdminMixin
 
-from .models import Message, OutreachTask
+from ..models import Message, OutreachTask
 
 
 @admin.register(OutreachTask)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from players.models import PaymentKind, Player
 
-from .models import ManagerAssignment, Tier, TierChange, TierChangeReason
+from ..models import ManagerAssignment, Tier, TierChange, TierChangeReason
 
 
 def tiers_ordered() -> list[Tier]:
