@@ -14,7 +14,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# Chart.js is served from our own static files (no CDN: many customers' networks are
+# offline). It comes from the npm registry by name and version at install time.
+CHARTJS_VERSION := 4.6.1
+CHARTJS := crm/static/crm/vendor/chart.umd.min.js
+
+$(CHARTJS):
+	mkdir -p $(dir $(CHARTJS))
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null) \
+	  && tar -xzf $$tmp/chart.js-$(CHARTJS_VERSION).tgz -C $$tmp package/dist/chart.umd.min.js \
+	  && cp $$tmp/package/dist/chart.umd.min.js $(CHARTJS) && rm -rf $$tmp
+
+install: $(STAMP) $(CHARTJS)
 	$(TEST_SETTINGS) $(MANAGE) compile_catalogues
 
 .env:
