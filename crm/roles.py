@@ -42,6 +42,7 @@ ROLE_PERMISSIONS = {
         "campaigns.change_outreachtask",
         "campaigns.add_outreachtask",
         "campaigns.view_message",
+        "campaigns.retry_message",
     ],
     "Operations": [
         "players.view_player",

@@ -206,3 +206,30 @@ LOGGING = {
         "axes": {"level": "INFO"},
     },
 }
+
+# --- Automatic messages (campaigns, greetings) -------------------------------
+# One backend per channel: console (log only, the default), webhook (signed JSON POST
+# to a URL: the game's mail service or an SMS gateway) or email (Django's email, EMAIL_URL).
+_MESSAGE_BACKENDS = {
+    "console": "campaigns.channels.ConsoleBackend",
+    "webhook": "campaigns.channels.WebhookBackend",
+    "email": "campaigns.channels.EmailBackend",
+}
+CRM_MESSAGE_BACKENDS = {
+    channel: {
+        "BACKEND": _MESSAGE_BACKENDS[env.str(f"CRM_{channel.upper()}_BACKEND", default=default)],
+        "OPTIONS": {
+            "url": env.str(f"CRM_{channel.upper()}_WEBHOOK_URL", default=""),
+            "secret": env.str(f"CRM_{channel.upper()}_WEBHOOK_SECRET", default=""),
+            "timeout": env.float("CRM_WEBHOOK_TIMEOUT", default=10.0),
+        },
+    }
+    for channel, default in (("sms", "console"), ("in_game", "console"), ("email", "email"))
+}
+# Fatigue rules shared by every automatic message.
+CRM_MESSAGES_PER_WEEK = env.int("CRM_MESSAGES_PER_WEEK", default=2)
+CRM_QUIET_HOURS = (env.str("CRM_QUIET_HOURS_START", default="22:00"), env.str("CRM_QUIET_HOURS_END", default="09:00"))
+CRM_PLAYER_DEFAULT_TIMEZONE = env.str("CRM_PLAYER_DEFAULT_TIMEZONE", default="Asia/Shanghai")
+# Failed deliveries are retried after 1, 2, 4, 8 ... minutes, then marked failed.
+CRM_MESSAGE_MAX_ATTEMPTS = env.int("CRM_MESSAGE_MAX_ATTEMPTS", default=5)
+CRM_MESSAGE_RETRY_BASE_SECONDS = env.int("CRM_MESSAGE_RETRY_BASE_SECONDS", default=60)

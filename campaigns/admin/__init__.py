@@ -1,8 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from crm.admin_mixins import PlayerScopedAdminMixin
 
 from ..models import Message, OutreachTask
+from ..services.messaging import message_cancel, message_retry
 
 
 @admin.register(OutreachTask)
@@ -17,9 +21,45 @@ class OutreachTaskAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["player", "channel", "status", "scheduled_for", "sent_at", "attempts", "source"]
-    list_filter = ["status", "channel"]
+    list_display = ["player", "channel", "status", "scheduled_for", "sent_at", "attempts", "status_reason", "source"]
+    list_filter = ["status", "channel", "is_marketing"]
     list_select_related = ["player"]
-    search_fields = ["=player__account_id"]
+    search_fields = ["=player__account_id", "=source"]
     show_full_result_count = False
     raw_id_fields = ["player"]
+    readonly_fields = ["status", "sent_at", "attempts", "last_error", "status_reason", "created_at"]
+    actions = ["retry_now", "cancel"]
+
+    def has_change_permission(self, request, obj=None):
+        # Messages change only through the delivery service and the actions below.
+        return False
+
+    @admin.action(description=_("Retry now"), permissions=["retry"])
+    def retry_now(self, request, queryset):
+        done = 0
+        for message in queryset:
+            try:
+                message_retry(message=message)
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{message}: {' '.join(exc.messages)}", messages.WARNING)
+        self.message_user(
+            request,
+            ngettext("%(count)d message queued again.", "%(count)d messages queued again.", done) % {"count": done},
+        )
+
+    @admin.action(description=_("Cancel (not yet sent)"), permissions=["retry"])
+    def cancel(self, request, queryset):
+        done = 0
+        for message in queryset:
+            try:
+                message_cancel(message=message, reason=str(_("Cancelled by %(user)s.") % {"user": request.user}))
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{message}: {' '.join(exc.messages)}", messages.WARNING)
+        self.message_user(
+            request, ngettext("%(count)d message cancelled.", "%(count)d messages cancelled.", done) % {"count": done}
+        )
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("campaigns.retry_message")

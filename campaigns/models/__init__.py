@@ -103,6 +103,8 @@ class Message(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    # Why it is cancelled or postponed, in words (opted out, minor, weekly cap, quiet hours).
+    status_reason = models.CharField(_("reason"), max_length=200, blank=True)
     # What created it, e.g. "campaign:3" or "greeting:7:2026-11-22"; unique with the player.
     source = models.CharField(_("source"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -111,7 +113,11 @@ class Message(models.Model):
         ordering = ["-scheduled_for"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
-        indexes = [models.Index(fields=["status", "scheduled_for"], name="message_due")]
+        permissions = [("retry_message", _("Can retry or cancel automatic messages"))]
+        indexes = [
+            models.Index(fields=["status", "scheduled_for"], name="message_due"),
+            models.Index(fields=["player", "sent_at"], name="message_player_sent"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["player", "source"],

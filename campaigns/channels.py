@@ -1,0 +1,199 @@
+"""Delivery channels for automatic messages: a small backend interface.
+
+A backend has one method, `send(message)`, which delivers one `campaigns.Message` or
+raises `DeliveryError` (with `permanent=True` when retrying cannot help, e.g. no email
+address). Which backend serves which channel (sms, in_game, email) is a setting,
+`CRM_MESSAGE_BACKENDS`, filled from the environment (README, "Configuration"):
+
+    CRM_MESSAGE_BACKENDS = {
+        "sms": {"BACKEND": "campaigns.channels.WebhookBackend",
+                "OPTIONS": {"url": "https://sms.example.com/send", "secret": "...", "timeout": 10}},
+        "in_game": {"BACKEND": "campaigns.channels.ConsoleBackend"},
+        "email": {"BACKEND": "campaigns.channels.EmailBackend"},
+    }
+
+Backends only deliver. Recording the attempt, retrying with backoff, the fatigue rules and
+writing the contact log for every message sent (whichever backend sent it) belong to
+`campaigns.services.messaging.messages_deliver_due`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+
+from django.conf import settings
+from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger("campaigns.messages")
+
+SIGNATURE_HEADER = "X-CRM-Signature"
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered. `permanent` means retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """`t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`: the scheme of our API (API.md)."""
+    t = int(time.time()) if timestamp is None else int(timestamp)
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def signature_verify(secret: str, body: bytes, header: str, *, tolerance: int = 300, now: float | None = None) -> bool:
+    """Check a signature header made by `signature_header` (constant-time, timestamp within tolerance)."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        t = int(parts["t"])
+        given = parts["v1"]
+    except (ValueError, KeyError, AttributeError):
+        return False
+    if abs((time.time() if now is None else now) - t) > tolerance:
+        return False
+    expected = signature_header(secret, body, t).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, given)
+
+
+class ChannelBackend:
+    """Base class: `send(message)` delivers or raises DeliveryError."""
+
+    def __init__(self, *, channel: str, **options):
+        self.channel = channel
+        self.options = options
+
+    def send(self, message) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class ConsoleBackend(ChannelBackend):
+    """Writes the message to the log (console). The default for every channel: nothing
+    leaves the building, and the contact log still shows what was "sent"."""
+
+    def send(self, message) -> None:
+        player = message.player
+        logger.info(
+            "message %s via %s to %s (%s): %s%s",
+            message.pk,
+            message.channel,
+            player.account_id,
+            player.server or "-",
+            f"[{message.subject}] " if message.subject else "",
+            message.body,
+        )
+
+
+class EmailBackend(ChannelBackend):
+    """Email through Django's email framework (EMAIL_URL: SMTP in production).
+
+    Options: `from_email` (default DEFAULT_FROM_EMAIL), `backend` (a Django email backend
+    path, default EMAIL_BACKEND)."""
+
+    def send(self, message) -> None:
+        address = message.player.email
+        if not address:
+            raise DeliveryError("The player has no email address.", permanent=True)
+        connection = mail.get_connection(backend=self.options.get("backend"), fail_silently=False)
+        email = mail.EmailMessage(
+            subject=message.subject or "",
+            body=message.body,
+            from_email=self.options.get("from_email") or settings.DEFAULT_FROM_EMAIL,
+            to=[address],
+            headers={"X-CRM-Message-Id": str(message.pk)},
+            connection=connection,
+        )
+        try:
+            sent = email.send()
+        except Exception as exc:  # smtplib, socket and backend errors alike
+            raise DeliveryError(f"Email not sent: {exc.__class__.__name__}: {exc}")
+        if not sent:
+            raise DeliveryError("Email not sent: the email backend accepted nothing.")
+
+
+class WebhookBackend(ChannelBackend):
+    """POSTs signed JSON to a URL (the game's mail service, an SMS gateway).
+
+    Options: `url`, `secret` (required), `timeout` seconds (default 10). The body is
+    JSON; the `X-CRM-Signature` header signs it as our API does; `Idempotency-Key`
+    lets the receiver drop a retry of a message it already has. A 2xx answer is
+    success; 4xx (other than 408 and 429) is permanent; anything else is retried.
+    """
+
+    def payload(self, message) -> dict:
+        player = message.player
+        data = {
+            "message_id": message.pk,
+            "channel": message.channel,
+            "account_id": player.account_id,
+            "server": player.server,
+            "subject": message.subject,
+            "body": message.body,
+            "source": message.source,
+            "is_marketing": message.is_marketing,
+        }
+        # The gateway needs the address for these channels, and only these.
+        if message.channel == "sms":
+            data["phone"] = str(player.phone) if player.phone else ""
+        if message.channel == "email":
+            data["email"] = player.email
+        return data
+
+    def send(self, message) -> None:
+        url = self.options.get("url")
+        secret = self.options.get("secret")
+        if not url or not secret:
+            raise DeliveryError(f"The webhook for channel {self.channel} needs a url and a secret.")
+        data = self.payload(message)
+        if message.channel == "sms" and not data["phone"]:
+            raise DeliveryError("The player has no phone number.", permanent=True)
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: signature_header(secret, body),
+                "Idempotency-Key": f"crm-message-{message.pk}",
+                "User-Agent": "vip-crm",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=float(self.options.get("timeout", 10))) as response:
+                response.read(1024)
+        except urllib.error.HTTPError as exc:
+            permanent = 400 <= exc.code < 500 and exc.code not in (408, 429)
+            raise DeliveryError(f"Webhook answered HTTP {exc.code}.", permanent=permanent)
+        except (urllib.error.URLError, OSError) as exc:
+            raise DeliveryError(f"Webhook unreachable: {getattr(exc, 'reason', exc)}")
+
+
+def backend_for(channel: str) -> ChannelBackend:
+    """The configured backend for a channel (settings.CRM_MESSAGE_BACKENDS)."""
+    config = getattr(settings, "CRM_MESSAGE_BACKENDS", {}).get(channel)
+    if config is None:
+        config = {"BACKEND": "campaigns.channels.EmailBackend" if channel == "email" else DEFAULT_BACKEND}
+    try:
+        backend_class = import_string(config["BACKEND"])
+    except (ImportError, KeyError) as exc:
+        raise ImproperlyConfigured(f"CRM_MESSAGE_BACKENDS[{channel!r}]: {exc}")
+    return backend_class(channel=channel, **config.get("OPTIONS", {}))
+
+
+DEFAULT_BACKEND = "campaigns.channels.ConsoleBackend"
+BACKEND_ALIASES = {
+    "console": "campaigns.channels.ConsoleBackend",
+    "email": "campaigns.channels.EmailBackend",
+    "webhook": "campaigns.channels.WebhookBackend",
+}

@@ -1,0 +1,287 @@
+"""Queueing and delivering automatic messages, with the fatigue rules every automatic
+message obeys (campaigns, greetings, anything later).
+
+- `message_queue` records one message, idempotent per (player, source). Marketing to a
+  player who opted out, or to a minor, is recorded as cancelled with the reason.
+- `messages_deliver_due` sends what is due through the channel backends
+  (`campaigns.channels`): at most `CRM_MESSAGES_PER_WEEK` messages per player in any
+  rolling 7 days (0 = no cap) and none in quiet hours (`CRM_QUIET_HOURS`, in the
+  player's time zone, `CRM_PLAYER_DEFAULT_TIMEZONE` when they have none). A capped or
+  quiet message is postponed to when it may go, never dropped. A failed delivery is
+  recorded on the message (attempts, last error) and retried after 1, 2, 4 ...
+  × `CRM_MESSAGE_RETRY_BASE_SECONDS`, then marked failed after `CRM_MESSAGE_MAX_ATTEMPTS`
+  attempts (or at once when retrying cannot help). Every message sent writes the
+  contact log.
+
+Two workers may run `messages_deliver_due` at once: each message is claimed with
+SELECT ... FOR UPDATE SKIP LOCKED in its own transaction, and the player's row is locked
+while the weekly cap is counted, so neither a message nor the cap is doubled. Delivery
+is at least once: a worker that dies after the backend accepted a message but before
+its commit leaves it to be sent again (webhooks carry an Idempotency-Key for that).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from players.models import ContactChannel, ContactOutcome, Player
+from players.services import contact_log_create
+
+from ..channels import ChannelBackend, DeliveryError, backend_for
+from ..models import Message, MessageChannel, MessageStatus
+
+logger = logging.getLogger("campaigns.messages")
+
+DUE_STATUSES = (MessageStatus.QUEUED, MessageStatus.POSTPONED)
+WEEK = timedelta(days=7)
+
+CONTACT_CHANNELS = {
+    MessageChannel.SMS: ContactChannel.SMS,
+    MessageChannel.EMAIL: ContactChannel.EMAIL,
+    MessageChannel.IN_GAME: ContactChannel.IN_GAME,
+}
+
+
+def marketing_block_reason(player: Player) -> str:
+    """Why a player may not receive marketing messages, or "" when they may."""
+    if player.marketing_opt_out:
+        return _("The player opted out of marketing messages.")
+    if player.is_minor:
+        return _("The player is flagged as a minor.")
+    return ""
+
+
+@transaction.atomic
+def message_queue(
+    *,
+    player: Player,
+    channel: str,
+    body: str,
+    subject: str = "",
+    source: str,
+    is_marketing: bool = True,
+    send_at: datetime | None = None,
+    **fields,
+) -> Message:
+    """Queue one message for delivery at `send_at` (default now).
+
+    Idempotent per (player, source) by the unique constraint: a second call with the
+    same source returns the existing message unchanged. A marketing message to a player
+    who opted out or is a minor is stored as cancelled, with the reason. `fields` sets
+    further Message fields (e.g. a campaign).
+    """
+    if source:
+        existing = Message.objects.filter(player=player, source=source).first()
+        if existing:
+            return existing
+    reason = marketing_block_reason(player) if is_marketing else ""
+    message = Message(
+        player=player,
+        channel=channel,
+        subject=subject,
+        body=body,
+        is_marketing=is_marketing,
+        source=source,
+        scheduled_for=send_at or timezone.now(),
+        status=MessageStatus.CANCELLED if reason else MessageStatus.QUEUED,
+        status_reason=reason,
+        **fields,
+    )
+    message.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+    except IntegrityError:
+        # A concurrent call with the same source won: the constraint decided.
+        existing = Message.objects.filter(player=player, source=source).first()
+        if existing is None:
+            raise
+        return existing
+    return message
+
+
+# --- Fatigue rules -------------------------------------------------------------
+
+
+def _parse_time(value) -> time:
+    if isinstance(value, time):
+        return value
+    hours, _sep, minutes = str(value).partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def player_zone(player: Player) -> ZoneInfo:
+    for name in (player.timezone, getattr(settings, "CRM_PLAYER_DEFAULT_TIMEZONE", ""), settings.TIME_ZONE):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def quiet_hours_end(*, player: Player, at: datetime) -> datetime | None:
+    """When the quiet hours around `at` end for this player, or None if `at` is not quiet."""
+    start, end = (_parse_time(v) for v in getattr(settings, "CRM_QUIET_HOURS", ("22:00", "09:00")))
+    if start == end:
+        return None
+    zone = player_zone(player)
+    local = at.astimezone(zone)
+    now_t = local.time()
+    quiet = (now_t >= start or now_t < end) if start > end else (start <= now_t < end)
+    if not quiet:
+        return None
+    day = local.date() if now_t < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+def weekly_cap_until(*, player: Player, at: datetime) -> datetime | None:
+    """When the player may get another message under the weekly cap, or None if now."""
+    cap = getattr(settings, "CRM_MESSAGES_PER_WEEK", 2)
+    if not cap or cap <= 0:
+        return None
+    sent = list(
+        Message.objects.filter(player=player, status=MessageStatus.SENT, sent_at__gt=at - WEEK, sent_at__lte=at)
+        .order_by("sent_at")
+        .values_list("sent_at", flat=True)
+    )
+    if len(sent) < cap:
+        return None
+    # The window frees a slot when the (len - cap + 1)-th most recent leaves it.
+    return sent[len(sent) - cap] + WEEK + timedelta(seconds=1)
+
+
+def fatigue_postpone_until(*, player: Player, at: datetime) -> tuple[datetime | None, str]:
+    """(when the message may go, why) if the fatigue rules hold it back at `at`, else (None, "")."""
+    until, reason = None, ""
+    capped = weekly_cap_until(player=player, at=at)
+    if capped:
+        until = capped
+        reason = _("Weekly limit of %(cap)s messages reached.") % {"cap": settings.CRM_MESSAGES_PER_WEEK}
+    quiet = quiet_hours_end(player=player, at=until or at)
+    if quiet:
+        until = quiet
+        reason = f"{reason} {_('Quiet hours.')}".strip() if reason else _("Quiet hours.")
+    return until, reason
+
+
+# --- Delivery ------------------------------------------------------------------
+
+
+def retry_delay(attempts: int) -> timedelta:
+    base = getattr(settings, "CRM_MESSAGE_RETRY_BASE_SECONDS", 60)
+    return timedelta(seconds=base * (2 ** max(attempts - 1, 0)))
+
+
+def messages_deliver_due(*, now: datetime | None = None, limit: int = 1000) -> dict:
+    """Send up to `limit` due messages. Returns counts by what happened:
+    sent, postponed, retrying, failed, cancelled, skipped (claimed by another worker)."""
+    now = now or timezone.now()
+    counts = Counter({"sent": 0, "postponed": 0, "retrying": 0, "failed": 0, "cancelled": 0, "skipped": 0})
+    ids = list(
+        Message.objects.filter(status__in=DUE_STATUSES, scheduled_for__lte=now)
+        .order_by("scheduled_for", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    backends: dict[str, ChannelBackend] = {}
+    for message_id in ids:
+        counts[_message_deliver_one(message_id=message_id, now=now, backends=backends)] += 1
+    if ids:
+        logger.info("messages delivered: %s", dict(counts))
+    return dict(counts)
+
+
+@transaction.atomic
+def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> str:
+    message = (
+        Message.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("player")
+        .filter(pk=message_id, status__in=DUE_STATUSES, scheduled_for__lte=now)
+        .first()
+    )
+    if message is None:
+        return "skipped"  # another worker has it, or already handled it
+    # Serialise per player, so two workers cannot both pass the weekly cap.
+    player = Player.objects.select_for_update().get(pk=message.player_id)
+    message.player = player
+
+    if message.is_marketing and (reason := marketing_block_reason(player)):
+        _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason)
+        return "cancelled"
+
+    until, reason = fatigue_postpone_until(player=player, at=now)
+    if until:
+        _message_set(message, status=MessageStatus.POSTPONED, scheduled_for=until, status_reason=reason)
+        return "postponed"
+
+    if message.channel not in backends:
+        backends[message.channel] = backend_for(message.channel)
+    attempts = message.attempts + 1
+    try:
+        backends[message.channel].send(message)
+    except Exception as exc:
+        permanent = getattr(exc, "permanent", False)
+        if not isinstance(exc, DeliveryError):
+            logger.exception("channel backend %s crashed on message %s", message.channel, message.pk)
+        error = f"{now:%Y-%m-%d %H:%M:%S} UTC, attempt {attempts}: {exc}"
+        if permanent or attempts >= settings.CRM_MESSAGE_MAX_ATTEMPTS:
+            _message_set(message, status=MessageStatus.FAILED, attempts=attempts, last_error=error, status_reason="")
+            logger.warning("message %s failed for good: %s", message.pk, error)
+            return "failed"
+        _message_set(
+            message,
+            status=MessageStatus.QUEUED,
+            attempts=attempts,
+            last_error=error,
+            scheduled_for=now + retry_delay(attempts),
+            status_reason="",
+        )
+        return "retrying"
+
+    _message_set(message, status=MessageStatus.SENT, attempts=attempts, sent_at=now, status_reason="")
+    contact_log_create(
+        player=player,
+        staff=None,
+        channel=CONTACT_CHANNELS.get(message.channel, ContactChannel.IN_GAME),
+        contacted_at=now,
+        topic=(message.subject or message.get_channel_display())[:200],
+        summary=message.body,
+        outcome=ContactOutcome.MESSAGE_SENT,
+        source=f"message:{message.pk}",
+    )
+    return "sent"
+
+
+def _message_set(message: Message, **changes) -> None:
+    for name, value in changes.items():
+        setattr(message, name, value)
+    message.save(update_fields=list(changes))
+
+
+@transaction.atomic
+def message_retry(*, message: Message, now: datetime | None = None) -> Message:
+    """Put a failed (or postponed) message back in the queue, due now (admin action)."""
+    if message.status not in (MessageStatus.FAILED, MessageStatus.POSTPONED, MessageStatus.QUEUED):
+        raise ValidationError(_("Only failed, postponed or queued messages can be retried."))
+    _message_set(
+        message, status=MessageStatus.QUEUED, scheduled_for=now or timezone.now(), attempts=0, status_reason=""
+    )
+    return message
+
+
+@transaction.atomic
+def message_cancel(*, message: Message, reason: str) -> Message:
+    """Cancel a message that has not been sent (admin action)."""
+    if message.status == MessageStatus.SENT:
+        raise ValidationError(_("A sent message cannot be cancelled."))
+    _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason[:200])
+    return message

@@ -1,0 +1,226 @@
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import connection
+
+from campaigns.channels import ChannelBackend
+from campaigns.models import Message, MessageStatus
+from campaigns.services.messaging import message_queue, message_retry, messages_deliver_due
+from campaigns.tasks import deliver_messages
+from players.models import ContactLog, ContactOutcome
+
+# 2026-11-23 10:00 in Shanghai (UTC+8) is 02:00 UTC: outside quiet hours there.
+SHANGHAI_MORNING = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+# 2026-11-23 23:30 in Shanghai.
+SHANGHAI_NIGHT = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
+
+
+class RecordingBackend(ChannelBackend):
+    """A real backend that keeps what it sent (in memory), optionally slowly."""
+
+    sent: list = []
+    lock = threading.Lock()
+
+    def send(self, message):
+        time.sleep(self.options.get("delay", 0))
+        with self.lock:
+            RecordingBackend.sent.append(message.pk)
+
+
+@pytest.fixture
+def recording(settings):
+    RecordingBackend.sent = []
+    settings.CRM_MESSAGE_BACKENDS = {
+        channel: {"BACKEND": "campaigns.tests.test_messaging.RecordingBackend", "OPTIONS": {}}
+        for channel in ("sms", "in_game", "email")
+    }
+    return RecordingBackend
+
+
+def test_queue_is_idempotent_per_player_and_source(make_player):
+    player = make_player()
+    first = message_queue(player=player, channel="sms", body="a", source="campaign:1")
+    second = message_queue(player=player, channel="sms", body="b", source="campaign:1")
+    assert first.pk == second.pk and Message.objects.count() == 1 and second.body == "a"
+
+
+@pytest.mark.parametrize("flags, reason", [({"marketing_opt_out": True}, "opted out"), ({"is_minor": True}, "minor")])
+def test_no_marketing_to_opted_out_players_or_minors_recorded_as_cancelled(make_player, flags, reason):
+    message = message_queue(player=make_player(**flags), channel="sms", body="sale!", source="campaign:1")
+    assert message.pk and message.status == MessageStatus.CANCELLED and reason in message.status_reason
+
+
+def test_non_marketing_message_reaches_an_opted_out_player(make_player, recording):
+    message = message_queue(
+        player=make_player(marketing_opt_out=True),
+        channel="in_game",
+        body="case update",
+        source="case:1",
+        is_marketing=False,
+    )
+    assert messages_deliver_due(now=SHANGHAI_MORNING)["sent"] == 1
+    assert recording.sent == [message.pk]
+
+
+def test_opt_out_after_queueing_cancels_at_delivery(make_player, recording):
+    player = make_player()
+    message = message_queue(player=player, channel="sms", body="x", source="c:1", send_at=SHANGHAI_MORNING)
+    player.marketing_opt_out = True
+    player.save()
+    assert messages_deliver_due(now=SHANGHAI_MORNING)["cancelled"] == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.CANCELLED and recording.sent == []
+
+
+def test_sent_message_writes_the_contact_log(make_player, recording):
+    player = make_player()
+    message = message_queue(player=player, channel="in_game", subject="礼包", body="回来领", source="c:1")
+    messages_deliver_due(now=SHANGHAI_MORNING)
+    contact = ContactLog.objects.get(player=player)
+    assert contact.outcome == ContactOutcome.MESSAGE_SENT and contact.source == f"message:{message.pk}"
+    assert contact.channel == "in_game" and contact.summary == "回来领" and contact.contacted_at == SHANGHAI_MORNING
+
+
+def test_quiet_hours_postpone_to_nine_in_the_players_time_zone(make_player, recording):
+    # given it is 23:30 in Shanghai, and a player in Los Angeles for whom it is 07:30
+    with time_machine.travel(SHANGHAI_NIGHT, tick=False):
+        shanghai = make_player()
+        los_angeles = make_player(timezone="America/Los_Angeles")
+        m1 = message_queue(player=shanghai, channel="sms", body="x", source="c:1")
+        m2 = message_queue(player=los_angeles, channel="sms", body="x", source="c:1")
+        # when
+        counts = messages_deliver_due()
+    # then both wait for 09:00 of their own zone
+    assert counts["postponed"] == 2 and recording.sent == []
+    m1.refresh_from_db()
+    m2.refresh_from_db()
+    assert m1.status == MessageStatus.POSTPONED and "Quiet hours" in m1.status_reason
+    assert m1.scheduled_for == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 09:00 Shanghai
+    assert m2.scheduled_for == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # 09:00 Los Angeles (PST)
+    # and go out at that time
+    with time_machine.travel(m2.scheduled_for, tick=False):
+        assert messages_deliver_due()["sent"] == 1
+    with time_machine.travel(m1.scheduled_for, tick=False):
+        assert messages_deliver_due()["sent"] == 1
+    assert recording.sent == [m2.pk, m1.pk]
+
+
+def test_configured_quiet_hours_and_default_zone(settings, make_player, recording):
+    settings.CRM_QUIET_HOURS = ("12:00", "14:00")
+    settings.CRM_PLAYER_DEFAULT_TIMEZONE = "UTC"
+    message_queue(player=make_player(), channel="sms", body="x", source="c:1")
+    with time_machine.travel(datetime(2026, 11, 23, 12, 30, tzinfo=UTC), tick=False):
+        assert messages_deliver_due()["postponed"] == 1
+    assert Message.objects.get().scheduled_for == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+
+
+def test_weekly_cap_postpones_the_third_message_until_a_slot_frees(make_player, recording):
+    # given a player who got 2 messages this week (default cap 2)
+    player = make_player()
+    monday = SHANGHAI_MORNING
+    with time_machine.travel(monday, tick=False):
+        message_queue(player=player, channel="sms", body="1", source="c:1")
+        assert messages_deliver_due()["sent"] == 1
+    with time_machine.travel(monday + timedelta(days=2), tick=False):
+        message_queue(player=player, channel="sms", body="2", source="c:2")
+        assert messages_deliver_due()["sent"] == 1
+        # when a third is due the same week
+        third = message_queue(player=player, channel="sms", body="3", source="c:3")
+        assert messages_deliver_due()["postponed"] == 1
+    # then it waits (not dropped) until 7 days after the first, at a time that is not quiet
+    third.refresh_from_db()
+    assert third.status == MessageStatus.POSTPONED and "Weekly limit of 2" in third.status_reason
+    assert monday + timedelta(days=7) < third.scheduled_for <= monday + timedelta(days=7, minutes=1)
+    with time_machine.travel(third.scheduled_for - timedelta(seconds=2), tick=False):
+        assert messages_deliver_due()["sent"] == 0
+    with time_machine.travel(third.scheduled_for, tick=False):
+        assert messages_deliver_due()["sent"] == 1
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 3
+
+
+def test_cap_release_falling_in_quiet_hours_moves_to_morning(make_player, recording):
+    player = make_player()
+    night_before = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)  # 23:00 Shanghai, 7 days earlier
+    for i, at in enumerate([night_before, night_before + timedelta(hours=9)]):
+        Message.objects.create(
+            player=player, channel="sms", body="old", source=f"old:{i}", status="sent", sent_at=at, scheduled_for=at
+        )
+    message = message_queue(player=player, channel="sms", body="new", source="c:new")
+    messages_deliver_due(now=datetime(2026, 11, 23, 6, 0, tzinfo=UTC))
+    message.refresh_from_db()
+    # the first slot frees at 23:00 Shanghai, which is quiet: so 09:00 next morning
+    assert message.scheduled_for == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    assert "Weekly limit" in message.status_reason and "Quiet hours" in message.status_reason
+
+
+def test_retry_puts_a_failed_message_back(make_player):
+    message = message_queue(player=make_player(), channel="sms", body="x", source="c:1")
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED, attempts=5)
+    message.refresh_from_db()
+    message_retry(message=message, now=SHANGHAI_MORNING)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and message.attempts == 0
+
+
+def test_command_and_task_deliver(make_player, recording, capsys):
+    message_queue(player=make_player(), channel="sms", body="x", source="c:1", send_at=SHANGHAI_MORNING)
+    message_queue(player=make_player(), channel="sms", body="x", source="c:1", send_at=SHANGHAI_MORNING)
+    with time_machine.travel(SHANGHAI_MORNING, tick=False):
+        call_command("deliver_messages", "--limit", "1")
+        assert '"sent": 1' in capsys.readouterr().out
+        deliver_messages.delay()
+    assert len(recording.sent) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_send_each_message_once(requires_postgres, make_player, recording, settings):
+    # given 40 due messages and a backend slow enough for two workers to overlap
+    settings.CRM_MESSAGE_BACKENDS["sms"]["OPTIONS"] = {"delay": 0.01}
+    settings.CRM_MESSAGES_PER_WEEK = 0
+    for _i in range(40):
+        message_queue(player=make_player(), channel="sms", body="x", source="c:1", send_at=SHANGHAI_MORNING)
+    results = []
+
+    def worker():
+        try:
+            results.append(messages_deliver_due(now=SHANGHAI_MORNING))
+        finally:
+            connection.close()
+
+    # when two workers run at once
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then every message went out exactly once
+    assert sorted(recording.sent) == sorted(Message.objects.values_list("pk", flat=True))
+    assert sum(r["sent"] for r in results) == 40
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 40
+    assert ContactLog.objects.count() == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_respect_the_weekly_cap_for_one_player(requires_postgres, make_player, recording, settings):
+    settings.CRM_MESSAGE_BACKENDS["sms"]["OPTIONS"] = {"delay": 0.02}
+    player = make_player()
+    for i in range(6):
+        message_queue(player=player, channel="sms", body="x", source=f"c:{i}", send_at=SHANGHAI_MORNING)
+
+    def worker():
+        try:
+            messages_deliver_due(now=SHANGHAI_MORNING)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(recording.sent) == 2
+    assert Message.objects.filter(status=MessageStatus.POSTPONED).count() == 4
