@@ -1,0 +1,21 @@
+import pytest
+
+
+@pytest.fixture
+def keep_seed_data(django_db_setup, django_db_blocker):
+    """For `transactional_db` tests: their closing flush empties every table, including
+    the rows migrations seed (VIP tiers, role groups), which later tests in the same
+    worker rely on. This saves those rows before the test and puts them back after the
+    flush. Request it BEFORE `transactional_db` in the test's arguments (teardown runs
+    in reverse order)."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        saved = connection.creation.serialize_db_to_string()
+    yield
+    with django_db_blocker.unblock():
+        # The flush re-created content types and permissions (post_migrate): clear those
+        # too, then load the saved rows with their original ids.
+        call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
+        connection.creation.deserialize_db_from_string(saved)
