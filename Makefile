@@ -50,8 +50,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## make bench: the benchmarks on PostgreSQL (BENCH_DATABASE_URL), printing figures.
+## make bench: build the dataset once (crm_bench_template, PostgreSQL), then run
+## every bench/bench_*.py on a copy of it, printing figures.
 bench: install
+	$(BIN)/python -m bench.dataset
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 messages: $(STAMP)

@@ -1,0 +1,21 @@
+"""Settings for benchmarks: the real settings with DEBUG off (no query log kept),
+plain HTTP for the test client and quiet logs. The database comes from
+DATABASE_URL, which bench.common.bench_database points at a copy of the dataset."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+os.environ["DEBUG"] = "false"
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
+
+from crm.settings import *  # noqa: E402,F403
+
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
