@@ -15,3 +15,11 @@ class CrmConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_roles_sync_after_migrate, sender=self, dispatch_uid="crm.roles_sync")
+        from django.conf import settings
+
+        from .workplace.aggregates import REFRESH_MINUTES
+
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "dashboard-refresh",
+            {"task": "crm.tasks.dashboard_refresh_task", "schedule": REFRESH_MINUTES * 60.0},
+        )

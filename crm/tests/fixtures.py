@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.utils import timezone
 
 
 @pytest.fixture
@@ -47,3 +48,31 @@ def operations(make_staff):
 @pytest.fixture
 def superuser(db):
     return get_user_model().objects.create_superuser(username="root", password="pw", email="root@example.com")
+
+
+# --- the workplace (dashboard, timeline) -------------------------------------
+
+
+@pytest.fixture
+def make_task(db):
+    """make_task(player, assignee, due_date=..., **fields) -> an OutreachTask."""
+    from campaigns.models import OutreachTask
+
+    def make(player, assignee, **fields):
+        fields.setdefault("title", "Call back")
+        fields.setdefault("due_date", timezone.localdate())
+        return OutreachTask.objects.create(player=player, assignee=assignee, **fields)
+
+    return make
+
+
+@pytest.fixture
+def fresh_dashboard_cache():
+    """Each test starts without cached team figures."""
+    from django.core.cache import cache
+
+    from crm.workplace.aggregates import CACHE_KEY
+
+    cache.delete(CACHE_KEY)
+    yield
+    cache.delete(CACHE_KEY)

@@ -1,0 +1,39 @@
+"""Context providers for the dashboard (admin index) and the player page."""
+
+from dataclasses import asdict
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.workplace.dashboard import dashboard_sections
+from crm.workplace.forms import ContactQuickForm
+from crm.workplace.player_actions import quick_actions
+from crm.workplace.timeline import player_timeline
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def workplace_dashboard(context):
+    """The dashboard's sections for the user of this request."""
+    return dashboard_sections(context["request"])
+
+
+@register.simple_tag(takes_context=True)
+def player_workplace(context, player):
+    """The timeline page asked for (?timeline=<cursor>) and the quick actions."""
+    request = context["request"]
+    user = request.user
+    return {
+        "timeline": player_timeline(player=player, user=user, before=request.GET.get("timeline")),
+        "actions": quick_actions(player=player, user=user),
+        "contact_form": ContactQuickForm() if user.has_perm("players.add_contactlog") else None,
+        "contact_url": reverse("workplace:log_contact", args=[player.pk]),
+        "today": timezone.localdate(),
+    }
+
+
+@register.filter
+def chart_data(chart):
+    return asdict(chart)

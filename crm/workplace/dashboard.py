@@ -1,0 +1,57 @@
+"""Assemble the dashboard for one request: which sections, which panels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.admin_mixins import VIEW_ALL_PLAYERS
+from players.models import Player
+
+from .aggregates import dashboard_snapshot
+from .registry import MY_DAY, TEAM, Panel, PanelContent, PanelRequest, panels
+
+
+@dataclass
+class Section:
+    key: str
+    title: object
+    panels: list[tuple[Panel, PanelContent]] = field(default_factory=list)
+    computed_at: datetime | None = None
+
+
+def sees_team(user) -> bool:
+    return user.is_superuser or user.has_perm(VIEW_ALL_PLAYERS)
+
+
+def sees_my_day(user) -> bool:
+    """Managers see their day; a supervisor too when they look after players themselves."""
+    return not sees_team(user) or Player.objects.filter(manager=user).exists()
+
+
+def dashboard_sections(request) -> list[Section]:
+    user = request.user
+    today = timezone.localdate()
+    sections = []
+    if sees_my_day(user):
+        ctx = PanelRequest(request=request, user=user, today=today)
+        sections.append(Section(MY_DAY, _("My day"), _built(MY_DAY, ctx)))
+    if sees_team(user):
+        snapshot = dashboard_snapshot()
+        ctx = PanelRequest(request=request, user=user, today=today, team=snapshot["data"])
+        sections.append(Section(TEAM, _("The team"), _built(TEAM, ctx), computed_at=snapshot["computed_at"]))
+    return sections
+
+
+def _built(audience: str, ctx: PanelRequest) -> list[tuple[Panel, PanelContent]]:
+    built = []
+    for p in panels(audience):
+        if not p.visible_to(ctx.user):
+            continue
+        content = p.build(ctx)
+        if content is not None:
+            built.append((p, content))
+    return built

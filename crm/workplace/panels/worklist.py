@@ -1,0 +1,151 @@
+"""A VIP manager's day: bounded, indexed queries over the manager's own book."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from campaigns.models import OutreachTask, TaskStatus
+from crm.formatting import money
+from players.models import ContactLog, PayerStatus, Player
+
+from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, admin_url, panel
+
+FOLLOW_UP_LOOKBACK_DAYS = 14
+
+
+def _day(value) -> str:
+    return date_format(value, "m-d")
+
+
+def _overdue_note(due, today) -> str:
+    days = (today - due).days
+    if days <= 0:
+        return str(_("today"))
+    return ngettext("%(days)d day overdue", "%(days)d days overdue", days) % {"days": days}
+
+
+@panel("tasks", title=_("Tasks due"), audience=MY_DAY, order=10, permissions=["campaigns.view_outreachtask"])
+def tasks_due(ctx: PanelRequest) -> PanelContent:
+    """Open outreach tasks assigned to me, due today or overdue (index task_worklist)."""
+    due = OutreachTask.objects.filter(assignee=ctx.user, status=TaskStatus.OPEN, due_date__lte=ctx.today)
+    rows = [
+        Row(
+            text=f"{task.title} · {task.player.nickname or task.player.account_id}",
+            url=admin_url("campaigns_outreachtask_change", task.pk),
+            meta=_overdue_note(task.due_date, ctx.today),
+            tone="bad" if task.due_date < ctx.today else "",
+        )
+        for task in due.select_related("player").order_by("due_date", "id")[:PANEL_ROWS]
+    ]
+    return PanelContent(
+        rows=rows,
+        count=due.count(),
+        more_url=admin_url(
+            "campaigns_outreachtask_changelist",
+            assignee__id__exact=ctx.user.pk,
+            status__exact=TaskStatus.OPEN,
+            due_date__lte=ctx.today.isoformat(),
+        ),
+        empty=_("Nothing due today."),
+    )
+
+
+def follow_ups_due(user, today):
+    """Follow-ups promised for my players, due today or in the last two weeks, that no
+    later contact with the player has answered yet."""
+    later = ContactLog.objects.filter(player=OuterRef("player"), contacted_at__gt=OuterRef("contacted_at"))
+    return ContactLog.objects.filter(
+        player__manager=user,
+        next_follow_up__gte=today - timedelta(days=FOLLOW_UP_LOOKBACK_DAYS),
+        next_follow_up__lte=today,
+    ).filter(~Exists(later))
+
+
+@panel("follow_ups", title=_("Follow-ups due"), audience=MY_DAY, order=20, permissions=["players.view_contactlog"])
+def follow_ups(ctx: PanelRequest) -> PanelContent:
+    due = follow_ups_due(ctx.user, ctx.today)
+    rows = [
+        Row(
+            text=f"{c.player.nickname or c.player.account_id} · {c.topic or c.get_channel_display()}",
+            url=admin_url("players_player_change", c.player_id),
+            meta=_overdue_note(c.next_follow_up, ctx.today),
+            tone="bad" if c.next_follow_up < ctx.today else "",
+        )
+        for c in due.select_related("player").order_by("next_follow_up", "id")[:PANEL_ROWS]
+    ]
+    return PanelContent(
+        rows=rows,
+        count=due.count(),
+        more_url=admin_url(
+            "players_contactlog_changelist",
+            next_follow_up__gte=(ctx.today - timedelta(days=FOLLOW_UP_LOOKBACK_DAYS)).isoformat(),
+            next_follow_up__lte=ctx.today.isoformat(),
+        ),
+        empty=_("No follow-ups due."),
+    )
+
+
+def birthday_q(days) -> Q:
+    q = Q()
+    for day in days:
+        q |= Q(birthday__month=day.month, birthday__day=day.day)
+    return q
+
+
+@panel("birthdays", title=_("Birthdays this week"), audience=MY_DAY, order=40, permissions=["players.view_player"])
+def birthdays(ctx: PanelRequest) -> PanelContent | None:
+    """My players' (solar) birthdays today and in the next six days."""
+    days = [ctx.today + timedelta(days=n) for n in range(7)]
+    players = Player.objects.filter(manager=ctx.user, birthday__isnull=False, birthday_is_lunar=False).filter(
+        birthday_q(days)
+    )
+    found = sorted(
+        players.only("pk", "nickname", "account_id", "birthday")[:50],
+        key=lambda p: days.index(_this_year(p.birthday, days)),
+    )
+    rows = []
+    for p in found[:PANEL_ROWS]:
+        day = _this_year(p.birthday, days)
+        rows.append(
+            Row(
+                text=p.nickname or p.account_id,
+                url=admin_url("players_player_change", p.pk),
+                meta=str(_("today")) if day == ctx.today else _day(day),
+                tone="good" if day == ctx.today else "",
+            )
+        )
+    return PanelContent(rows=rows, count=len(found), empty=_("No birthdays this week."))
+
+
+def _this_year(birthday, days):
+    for day in days:
+        if (day.month, day.day) == (birthday.month, birthday.day):
+            return day
+    return days[-1]
+
+
+@panel("at_risk", title=_("At-risk VIPs"), audience=MY_DAY, order=50, permissions=["players.view_player"])
+def at_risk(ctx: PanelRequest) -> PanelContent:
+    """My VIPs whose payer status is at risk, biggest spenders first (index player_status_manager)."""
+    players = Player.objects.filter(manager=ctx.user, payer_status=PayerStatus.AT_RISK, tier__isnull=False)
+    rows = [
+        Row(
+            text=p.nickname or p.account_id,
+            url=admin_url("players_player_change", p.pk),
+            meta=money(p.total_spend),
+            badge=p.tier.name,
+            badge_colour=p.tier.colour,
+        )
+        for p in players.select_related("tier").order_by("-total_spend", "-id")[:PANEL_ROWS]
+    ]
+    return PanelContent(
+        rows=rows,
+        count=players.count(),
+        more_url=admin_url("players_player_changelist", payer_status__exact=PayerStatus.AT_RISK, tier__isnull="False"),
+        empty=_("None of your VIPs is at risk."),
+    )

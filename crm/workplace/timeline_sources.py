@@ -1,0 +1,161 @@
+"""The kinds of events on the player timeline, one function each.
+
+Every query filters on the player first and orders by the time field descending,
+which the per-player indexes (payment_player_recent, contact_player_recent,
+tierchange_player_recent, assignment_player_recent, the foreign keys' indexes for
+tasks and messages) serve; each returns at most `limit` rows.
+"""
+
+from __future__ import annotations
+
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+
+from campaigns.models import Message, MessageStatus, OutreachTask, TaskStatus
+from crm.formatting import money
+from players.models import ContactLog, Payment, PaymentKind
+from vip.models import ManagerAssignment, TierChange
+
+from .registry import admin_url
+from .timeline import Entry, timeline_source
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.username) if user else ""
+
+
+@timeline_source("payment", time_field="occurred_at", permission="players.view_payment")
+def payments(older, player, limit):
+    rows = Payment.objects.filter(older, player=player).order_by("-occurred_at", "-pk")[:limit]
+    entries = []
+    for p in rows:
+        refund = p.kind == PaymentKind.REFUND
+        entries.append(
+            Entry(
+                at=p.occurred_at,
+                source="payment",
+                pk=p.pk,
+                kind=_("Refund") if refund else _("Payment"),
+                title=("−" if refund else "") + money(p.amount, p.currency),
+                detail=" · ".join(x for x in (p.product, p.server, p.event_id) if x),
+                url=admin_url("players_payment_change", p.pk),
+                tone="bad" if refund else "good",
+            )
+        )
+    return entries
+
+
+@timeline_source("tier", time_field="changed_at", permission="vip.view_tierchange")
+def tier_changes(older, player, limit):
+    rows = (
+        TierChange.objects.filter(older, player=player)
+        .select_related("from_tier", "to_tier", "actor")
+        .order_by("-changed_at", "-pk")[:limit]
+    )
+    return [
+        Entry(
+            at=c.changed_at,
+            source="tier",
+            pk=c.pk,
+            kind=_("Tier"),
+            title=f"{c.from_tier or '–'} → {c.to_tier or '–'}",
+            detail=" · ".join(x for x in (c.get_reason_display(), c.note) if x),
+            url=admin_url("vip_tierchange_change", c.pk),
+            actor=_name(c.actor),
+            tone="good" if c.is_upgrade else "warn",
+        )
+        for c in rows
+    ]
+
+
+@timeline_source("assignment", time_field="assigned_at", permission="vip.view_managerassignment")
+def assignments(older, player, limit):
+    rows = (
+        ManagerAssignment.objects.filter(older, player=player)
+        .select_related("from_manager", "to_manager", "actor")
+        .order_by("-assigned_at", "-pk")[:limit]
+    )
+    return [
+        Entry(
+            at=a.assigned_at,
+            source="assignment",
+            pk=a.pk,
+            kind=_("Manager"),
+            title=f"{_name(a.from_manager) or '–'} → {_name(a.to_manager) or '–'}",
+            detail=a.note,
+            url=admin_url("vip_managerassignment_change", a.pk),
+            actor=_name(a.actor),
+        )
+        for a in rows
+    ]
+
+
+@timeline_source("contact", time_field="contacted_at", permission="players.view_contactlog")
+def contacts(older, player, limit):
+    rows = (
+        ContactLog.objects.filter(older, player=player).select_related("staff").order_by("-contacted_at", "-pk")[:limit]
+    )
+    entries = []
+    for c in rows:
+        bits = [c.get_direction_display(), c.get_outcome_display() if c.outcome else ""]
+        if c.next_follow_up:
+            bits.append(_("follow up on %(date)s") % {"date": c.next_follow_up.isoformat()})
+        entries.append(
+            Entry(
+                at=c.contacted_at,
+                source="contact",
+                pk=c.pk,
+                kind=_("Contact"),
+                title=f"{c.get_channel_display()}: {c.topic or Truncator(c.summary).chars(60) or '–'}",
+                detail=" · ".join(b for b in bits if b),
+                url=admin_url("players_contactlog_change", c.pk),
+                actor=_name(c.staff),
+            )
+        )
+    return entries
+
+
+@timeline_source("task", time_field="created_at", permission="campaigns.view_outreachtask")
+def tasks(older, player, limit):
+    rows = (
+        OutreachTask.objects.filter(older, player=player)
+        .select_related("assignee")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    entries = []
+    for t in rows:
+        bits = [t.get_status_display(), _("due %(date)s") % {"date": t.due_date.isoformat()}]
+        if t.outcome:
+            bits.append(t.get_outcome_display())
+        entries.append(
+            Entry(
+                at=t.created_at,
+                source="task",
+                pk=t.pk,
+                kind=_("Task"),
+                title=t.title,
+                detail=" · ".join(bits),
+                url=admin_url("campaigns_outreachtask_change", t.pk),
+                actor=_name(t.assignee),
+                tone="warn" if t.status == TaskStatus.OPEN else "",
+            )
+        )
+    return entries
+
+
+@timeline_source("message", time_field="scheduled_for", permission="campaigns.view_message")
+def messages(older, player, limit):
+    rows = Message.objects.filter(older, player=player).order_by("-scheduled_for", "-pk")[:limit]
+    return [
+        Entry(
+            at=m.scheduled_for,
+            source="message",
+            pk=m.pk,
+            kind=_("Message"),
+            title=f"{m.get_channel_display()}: {m.subject or Truncator(m.body).chars(60)}",
+            detail=" · ".join(x for x in (m.get_status_display(), m.last_error) if x),
+            url=admin_url("campaigns_message_change", m.pk),
+            tone="bad" if m.status == MessageStatus.FAILED else "",
+        )
+        for m in rows
+    ]
