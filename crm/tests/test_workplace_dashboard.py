@@ -1,6 +1,7 @@
 """The dashboard that replaces the admin index: a manager's day, the team view."""
 
 import html
+import io
 import re
 from datetime import timedelta
 
@@ -170,7 +171,7 @@ def test_a_supervisor_sees_team_figures_from_the_cache_with_their_age(supervisor
     assert "Figures from 7" in text and "minutes ago" in text
     assert "¥106" in text and "¥1,006" not in text
     tiles = re.findall(r'<span class="wp-tile-value">([^<]+)</span>\s*<span class="wp-tile-label">([^<]+)</span>', text)
-    assert dict((label, value) for value, label in tiles)["At-risk VIPs"] == "1"
+    assert {label: value for value, label in tiles}["At-risk VIPs"] == "1"
     assert_links_work(client_for(supervisor), response.content)
 
 
@@ -192,7 +193,9 @@ def test_refresh_command_and_task_replace_the_snapshot(make_player, pay):
 
     player = make_player()
     pay(player, "30")
-    call_command("refresh_dashboard", stdout=open("/dev/null", "w"))
+    out = io.StringIO()
+    call_command("refresh_dashboard", stdout=out)
+    assert "refreshed" in out.getvalue()
     assert cache.get(CACHE_KEY)["data"]["tiers"]["revenue"]
     first = cache.get(CACHE_KEY)["computed_at"]
 
