@@ -33,7 +33,7 @@ def test_logging_a_contact_from_the_player_page(manager, make_player):
     )
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("admin:players_player_change", args=[player.pk]) + "#timeline"
+    assert response["Location"] == reverse("admin:players_player_change", args=[player.pk])
     contact = ContactLog.objects.get(player=player)
     assert (contact.channel, contact.staff, contact.topic, contact.next_follow_up) == (
         "wechat",

@@ -41,7 +41,7 @@ def player_log_contact(request, pk):
                 messages.error(request, message)
         else:
             messages.success(request, _("Contact logged."))
-            return redirect(_player_page(player) + "#timeline")
+            return redirect(_player_page(player))
     else:
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
@@ -61,7 +61,7 @@ def player_pin_tier(request, pk):
                 form.add_error(field if field in form.fields else None, errors)
         else:
             messages.success(request, _("Tier pinned."))
-            return redirect(_player_page(player) + "#timeline")
+            return redirect(_player_page(player))
     context = {
         **admin.site.each_context(request),
         "title": _("Pin a VIP tier"),

@@ -10,7 +10,7 @@ document.addEventListener("DOMContentLoaded", function () {
     var source = document.getElementById(canvas.dataset.chart);
     if (!source) { return; }
     var spec = JSON.parse(source.textContent);
-    var money = new Intl.NumberFormat(lang, { style: "currency", currency: "CNY", maximumFractionDigits: 0 });
+    var number = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
     spec.datasets.forEach(function (ds, i) {
       ds.backgroundColor = ds.backgroundColor || palette[i % palette.length];
       ds.borderColor = ds.borderColor || palette[i % palette.length];
@@ -21,7 +21,7 @@ document.addEventListener("DOMContentLoaded", function () {
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         plugins: { legend: { display: spec.datasets.length > 1 } },
-        scales: { y: { beginAtZero: true, ticks: { callback: function (v) { return spec.money ? money.format(v) : v; } } } }
+        scales: { y: { beginAtZero: true, ticks: { callback: function (v) { return spec.money ? "¥" + number.format(v) : number.format(v); } } } }
       }
     });
   });
