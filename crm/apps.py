@@ -1,9 +1,14 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 def _roles_sync_after_migrate(sender, **kwargs):
+    # post_migrate is sent only for apps with a models module (crm has none), once per
+    # app: sync once, after the last of them, when every permission exists.
+    last = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
+    if sender.label != last.label:
+        return
     from .roles import roles_sync
 
     roles_sync()
@@ -14,7 +19,7 @@ class CrmConfig(AppConfig):
     verbose_name = _("CRM")
 
     def ready(self):
-        post_migrate.connect(_roles_sync_after_migrate, sender=self, dispatch_uid="crm.roles_sync")
+        post_migrate.connect(_roles_sync_after_migrate, dispatch_uid="crm.roles_sync")
         from django.conf import settings
 
         from .workplace.aggregates import REFRESH_MINUTES

@@ -1,5 +1,7 @@
 """Masking of personal data for staff without players.view_personal_data."""
 
+import re
+
 PERSONAL_DATA_PERMISSION = "players.view_personal_data"
 
 
@@ -60,3 +62,38 @@ MASKERS = {
 
 def masked(field: str, value) -> str:
     return MASKERS[field](value)
+
+
+# Free text (case descriptions, contact summaries, feedback) may carry personal data
+# that staff typed in: phone numbers, ID-card or QQ numbers, e-mail addresses.
+_LONG_NUMBER_RE = re.compile(r"(?<!\d)(?:\+\d{1,3}[\s-]?)?\d(?:[\s-]?\d){6,}[Xx]?(?![\dXx])")
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+_DATE_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+
+
+def _mask_number(match) -> str:
+    text = match.group(0)
+    if _DATE_RE.fullmatch(text):  # a date, not a number
+        return text
+    digits = "".join(ch for ch in text if ch.isdigit() or ch in "Xx")
+    if digits.startswith("86") and len(digits) == 13 and text.lstrip().startswith("+"):
+        digits = digits[2:]
+    if len(digits) >= 11:
+        return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    return f"{digits[:2]}{'*' * (len(digits) - 4)}{digits[-2:]}"
+
+
+def mask_free_text(text: str) -> str:
+    """Hide numbers of seven or more digits (phones, ID cards, QQ) and e-mail addresses
+    inside free text: '电话13812345678' -> '电话138****5678'."""
+    if not text:
+        return ""
+    text = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)), str(text))
+    return _LONG_NUMBER_RE.sub(_mask_number, text)
+
+
+def free_text_for(user, text: str) -> str:
+    """Free text as this user may see it in a list."""
+    return str(text or "") if can_view_personal_data(user) else mask_free_text(text)

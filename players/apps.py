@@ -5,3 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class PlayersConfig(AppConfig):
     name = "players"
     verbose_name = _("Players")
+
+    def ready(self):
+        from celery.schedules import crontab
+        from django.conf import settings
+
+        # Overdue cases escalate within a quarter of an hour (players.tasks.escalate_cases).
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "players.escalate_cases",
+            {"task": "players.escalate_cases", "schedule": crontab(minute="*/15")},
+        )

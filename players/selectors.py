@@ -28,3 +28,7 @@ def player_search_q(term: str) -> Q:
         except phonenumbers.NumberParseException:
             pass
     return q
+
+
+# Service records (cases, follow-ups, feedback, the daily work report).
+from .service_selectors import *  # noqa: E402,F401,F403

@@ -17,7 +17,7 @@ from crm.privacy import can_view_personal_data, masked
 from vip.models import Tier
 from vip.services import players_assign_manager, tier_pin
 
-from ..models import ContactLog, Payment, Player, Tag
+from ..models import Payment, Player, Tag
 from ..selectors import player_search_q
 
 MANAGER_GROUP = "VIP manager"
@@ -394,16 +394,4 @@ class PaymentAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         return False
 
 
-@admin.register(ContactLog)
-class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["player", "channel", "direction", "staff", "contacted_at", "topic", "outcome", "next_follow_up"]
-    list_filter = ["channel", "direction", "outcome"]
-    list_select_related = ["player", "staff"]
-    search_fields = ["=player__account_id", "topic"]
-    autocomplete_fields = ["player"]
-    show_full_result_count = False
-
-    def save_model(self, request, obj, form, change):
-        if not change and obj.staff_id is None:
-            obj.staff = request.user
-        super().save_model(request, obj, form, change)
+from . import service  # noqa: E402,F401  (contact log, cases, feedback, work report)

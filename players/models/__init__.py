@@ -286,3 +286,21 @@ class ContactLog(models.Model):
 
     def __str__(self):
         return f"{self.player} {self.get_channel_display()} {self.contacted_at:%Y-%m-%d}"
+
+
+from .service import (  # noqa: E402,F401  (service records: cases, SLA, feedback)
+    CASE_TRANSITIONS,
+    CLOCK_RUNNING,
+    OPEN_STATUSES,
+    Case,
+    CaseCategory,
+    CaseEvent,
+    CaseEventType,
+    CaseSeverity,
+    CaseStatus,
+    FeedbackKind,
+    FeedbackReport,
+    FeedbackStatus,
+    FeedbackTopic,
+    SlaPolicy,
+)

@@ -40,3 +40,14 @@ def pay(db):
         )
 
     return record
+
+
+@pytest.fixture
+def make_case(db):
+    """make_case(player, actor=None, **fields) opens a case through the service."""
+    from players.services.cases import case_open
+
+    def make(player, *, actor=None, category="complaint", subject="充值未到账", **fields):
+        return case_open(player=player, category=category, subject=subject, actor=actor, **fields)
+
+    return make

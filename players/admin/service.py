@@ -1,0 +1,989 @@
+"""Admin for service records: the contact log (with follow-ups), cases with their
+workflow and timeline, SLA policies, feedback for the product team, and the daily
+work report."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from crm.admin_mixins import PlayerScopedAdminMixin
+from crm.formatting import money, when
+from crm.privacy import can_view_personal_data, free_text_for
+
+from ..models import (
+    Case,
+    CaseEventType,
+    CaseStatus,
+    ContactLog,
+    FeedbackReport,
+    FeedbackStatus,
+    FeedbackTopic,
+    Player,
+    SlaPolicy,
+)
+from ..service_selectors import case_scope_q, follow_ups_due, report_users_for, service_work_report
+from ..services import contact_log_create
+from ..services.cases import (
+    case_add_note,
+    case_assign,
+    case_compensate,
+    case_open,
+    case_record_satisfaction,
+    case_transition,
+    case_update,
+)
+from ..services.feedback import feedback_record, feedback_topic_set_status, feedback_topics_merge
+
+LIST_TEXT_LENGTH = 60
+
+
+def _short(text: str, length: int = LIST_TEXT_LENGTH) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return _("%(days)dd %(hours)dh") % {"days": days, "hours": hours}
+    return _("%(hours)dh %(minutes)02dm") % {"hours": hours, "minutes": minutes}
+
+
+def masked_text_column(attr, description, user, *, length=LIST_TEXT_LENGTH, fallback=None):
+    """A changelist column showing free text with phone/ID-like numbers masked for a
+    user without players.view_personal_data (built per request: no state on the admin)."""
+
+    def column(obj):
+        text = getattr(obj, attr) or (getattr(obj, fallback) if fallback else "")
+        return _short(free_text_for(user, text), length)
+
+    column.short_description = description
+    column.admin_order_field = attr
+    column.__name__ = f"masked_{attr}"
+    return column
+
+
+class ViewerMixin:
+    """Change pages: remember who looks, so read-only displays can mask free text."""
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._viewer = request.user
+        return obj
+
+
+def _viewer(obj):
+    return getattr(obj, "_viewer", None)
+
+
+# --- contact log ---------------------------------------------------------------------------------
+class FollowUpFilter(admin.SimpleListFilter):
+    """The manager's worklist of follow-ups (players.service_selectors.follow_ups_due)."""
+
+    title = _("follow-up")
+    parameter_name = "follow_up"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("mine_today", _("my follow-ups today")),
+            ("mine_overdue", _("my follow-ups due or overdue")),
+            ("today", _("everyone's follow-ups today")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "mine_today":
+            due = follow_ups_due(user=request.user)
+        elif value == "mine_overdue":
+            due = follow_ups_due(user=request.user, include_overdue=True)
+        elif value == "today":
+            due = follow_ups_due()
+        else:
+            return queryset
+        return queryset.filter(pk__in=due.values("pk"))
+
+
+class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+    """Quick to add from the player page (“Log a contact” fills in the player, now,
+    the player's preferred channel and the user); follow-ups in the “follow-up” filter."""
+
+    list_display = [
+        "player",
+        "channel",
+        "direction",
+        "staff",
+        "contacted",
+        "topic_display",
+        "outcome",
+        "next_follow_up",
+    ]
+    list_filter = [FollowUpFilter, "channel", "direction", "outcome"]
+    list_select_related = ["player", "staff"]
+    search_fields = ["=player__account_id", "topic"]
+    autocomplete_fields = ["player"]
+    show_full_result_count = False
+    date_hierarchy = None
+    fields = [
+        "player",
+        "channel",
+        "direction",
+        "contacted_at",
+        "duration_minutes",
+        "topic",
+        "summary",
+        "outcome",
+        "next_follow_up",
+    ]
+
+    @admin.display(description=_("contacted at"), ordering="contacted_at")
+    def contacted(self, obj):
+        return when(obj.contacted_at)
+
+    def get_list_display(self, request):
+        return [
+            masked_text_column("topic", _("topic"), request.user, fallback="summary") if c == "topic_display" else c
+            for c in super().get_list_display(request)
+        ]
+
+    @admin.display(description=_("topic"))
+    def topic_display(self, obj):  # replaced per request by get_list_display
+        return _short(free_text_for(None, obj.topic or obj.summary))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["staff", "source", "created_at"] if obj else []
+
+    def get_fields(self, request, obj=None):
+        return [*self.fields, "staff", "source", "created_at"] if obj else self.fields
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("contacted_at", timezone.now())
+        player_id = request.GET.get("player")
+        if player_id and "channel" not in initial:
+            preferred = (
+                Player.objects.filter(pk=player_id).values_list("preferred_channel", flat=True).first()
+                if str(player_id).isdigit()
+                else None
+            )
+            if preferred:
+                initial["channel"] = preferred
+        return initial
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.full_clean()
+            obj.save()
+            return
+        data = {name: form.cleaned_data.get(name) for name in self.fields if name != "player"}
+        data = {k: v for k, v in data.items() if v not in (None, "")}
+        contact = contact_log_create(player=form.cleaned_data["player"], staff=request.user, **data)
+        obj.pk = contact.pk
+        obj.staff = contact.staff
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if request.GET.get("player") and "_addanother" not in request.POST and "_continue" not in request.POST:
+            self.message_user(request, _("Contact logged."), messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:players_player_change", args=[obj.player_id]))
+        return super().response_add(request, obj, post_url_continue)
+
+
+# --- cases ------------------------------------------------------------------------------------------
+class CaseDueFilter(admin.SimpleListFilter):
+    title = _("SLA")
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("overdue", _("overdue")),
+            ("24h", _("due within 24 hours")),
+            ("paused", _("clock paused")),
+            ("missed", _("resolved late")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        running = [CaseStatus.NEW, CaseStatus.IN_PROGRESS]
+        value = self.value()
+        if value == "overdue":
+            return queryset.filter(status__in=running, sla_due_at__lt=now)
+        if value == "24h":
+            return queryset.filter(status__in=running, sla_due_at__gte=now, sla_due_at__lt=now + timedelta(hours=24))
+        if value == "paused":
+            return queryset.filter(status=CaseStatus.WAITING)
+        if value == "missed":
+            return queryset.filter(sla_met=False)
+        return queryset
+
+
+class CaseEscalatedFilter(admin.SimpleListFilter):
+    """“Escalated, still open” is the supervisors' list."""
+
+    title = _("escalated")
+    parameter_name = "escalated"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("escalated, still open")), ("ever", _("ever escalated"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(
+                escalated_at__isnull=False, status__in=[CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.WAITING]
+            )
+        if self.value() == "ever":
+            return queryset.filter(escalation_count__gt=0)
+        return queryset
+
+
+class CaseMineFilter(admin.SimpleListFilter):
+    title = _("owner")
+    parameter_name = "mine"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("my cases")), ("none", _("nobody's"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(owner=request.user)
+        if self.value() == "none":
+            return queryset.filter(owner__isnull=True)
+        return queryset
+
+
+class CaseNoteForm(forms.Form):
+    note = forms.CharField(label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CaseResolveForm(forms.Form):
+    resolution = forms.CharField(label=_("resolution"), widget=forms.Textarea(attrs={"rows": 4}))
+    compensation_item = forms.CharField(label=_("compensation"), required=False, max_length=200)
+    compensation_value = forms.DecimalField(
+        label=_("compensation value"), required=False, min_value=0, max_digits=12, decimal_places=2
+    )
+    note = forms.CharField(label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CaseReopenForm(forms.Form):
+    note = forms.CharField(label=_("why reopen"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CaseSatisfactionForm(forms.Form):
+    score = forms.TypedChoiceField(
+        label=_("satisfaction"), coerce=int, choices=[(i, str(i)) for i in range(5, 0, -1)], widget=forms.RadioSelect
+    )
+    note = forms.CharField(label=_("note"), required=False, max_length=500)
+
+
+class CaseCompensateForm(forms.Form):
+    item = forms.CharField(label=_("compensation"), max_length=200)
+    value = forms.DecimalField(label=_("value"), required=False, min_value=0, max_digits=12, decimal_places=2)
+    note = forms.CharField(label=_("note"), required=False, max_length=500)
+
+
+class CaseCommentForm(forms.Form):
+    text = forms.CharField(label=_("note"), widget=forms.Textarea(attrs={"rows": 4}))
+
+
+# action name -> (label, form, status it moves to or None, statuses it is offered in)
+CASE_ACTIONS = {
+    "start": (_("Start work"), CaseNoteForm, CaseStatus.IN_PROGRESS, [CaseStatus.NEW]),
+    "wait": (
+        _("Wait on the player"),
+        CaseNoteForm,
+        CaseStatus.WAITING,
+        [CaseStatus.NEW, CaseStatus.IN_PROGRESS],
+    ),
+    "resume": (_("Player answered"), CaseNoteForm, CaseStatus.IN_PROGRESS, [CaseStatus.WAITING]),
+    "resolve": (
+        _("Resolve"),
+        CaseResolveForm,
+        CaseStatus.RESOLVED,
+        [CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.WAITING],
+    ),
+    "close": (_("Close"), CaseNoteForm, CaseStatus.CLOSED, [CaseStatus.RESOLVED]),
+    "reopen": (_("Reopen"), CaseReopenForm, CaseStatus.IN_PROGRESS, [CaseStatus.RESOLVED, CaseStatus.CLOSED]),
+    "satisfaction": (
+        _("Record satisfaction"),
+        CaseSatisfactionForm,
+        None,
+        [CaseStatus.RESOLVED, CaseStatus.CLOSED],
+    ),
+    "compensate": (_("Give compensation"), CaseCompensateForm, None, list(CaseStatus)),
+    "note": (_("Add a note"), CaseCommentForm, None, list(CaseStatus)),
+}
+
+
+class CaseAdminForm(forms.ModelForm):
+    class Meta:
+        model = Case
+        fields = ["player", "category", "severity", "channel", "subject", "description", "owner"]
+
+
+class ReportForm(forms.Form):
+    start = forms.DateField(label=_("from"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("to"), widget=forms.DateInput(attrs={"type": "date"}))
+    by_day = forms.BooleanField(label=_("one row per day"), required=False)
+
+    MAX_DAYS = 366
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if end < start:
+                self.add_error("end", _("The end comes before the start."))
+            elif (end - start).days >= self.MAX_DAYS:
+                self.add_error("end", _("At most a year at a time."))
+        return data
+
+
+class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
+    form = CaseAdminForm
+    list_display = [
+        "number",
+        "subject_display",
+        "player",
+        "category",
+        "severity",
+        "status_display",
+        "owner",
+        "opened",
+        "due_display",
+        "escalated",
+    ]
+    list_display_links = ["number"]
+    list_filter = ["status", CaseDueFilter, CaseEscalatedFilter, CaseMineFilter, "category", "severity"]
+    list_select_related = ["player", "owner"]
+    search_fields = ["=id", "=player__account_id", "subject"]
+    search_help_text = _("Case number, account id or words of the subject.")
+    autocomplete_fields = ["player"]
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["start_work", "close_cases"]
+    readonly_fields = [
+        "status_display",
+        "workflow",
+        "sla_display",
+        "opened_by",
+        "opened_at",
+        "resolution_display",
+        "compensation_display",
+        "satisfaction_display",
+        "timeline",
+    ]
+
+    def get_queryset(self, request):
+        # Not only the players they manage: also the cases they own.
+        return admin.ModelAdmin.get_queryset(self, request).filter(case_scope_q(request.user))
+
+    def get_fieldsets(self, request, obj=None):
+        case = [(None, {"fields": ["player", "category", "severity", "channel", "subject", "description", "owner"]})]
+        if obj is None:
+            return case
+        case[0][1]["fields"].remove("player")
+        return [
+            (None, {"fields": ["player", "status_display", "workflow", "sla_display", "opened_at", "opened_by"]}),
+            (_("Case"), {"fields": case[0][1]["fields"]}),
+            (
+                _("Outcome"),
+                {"fields": ["resolution_display", "compensation_display", "satisfaction_display"]},
+            ),
+            (_("Timeline"), {"fields": ["timeline"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "player"] if obj else []
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        player_id = request.GET.get("player")
+        if player_id and str(player_id).isdigit() and "owner" not in initial:
+            manager = Player.objects.filter(pk=player_id).values_list("manager_id", flat=True).first()
+            initial["owner"] = manager or request.user.pk
+        initial.setdefault("owner", request.user.pk)
+        return initial
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            from . import manager_choices
+
+            kwargs["queryset"] = manager_choices()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            case = case_open(
+                player=data["player"],
+                category=data["category"],
+                severity=data["severity"],
+                channel=data["channel"],
+                subject=data["subject"],
+                description=data["description"],
+                owner=data["owner"],
+                actor=request.user,
+            )
+            obj.pk = case.pk
+            return
+        current = Case.objects.get(pk=obj.pk)
+        edits = {name: data[name] for name in ("category", "severity", "channel", "subject", "description")}
+        case_update(case=current, data=edits, actor=request.user)
+        if current.owner_id != (data["owner"].pk if data["owner"] else None):
+            case_assign(case=current, owner=data["owner"], actor=request.user)
+
+    # --- columns ----------------------------------------------------------------------
+    def get_list_display(self, request):
+        return [
+            masked_text_column("subject", _("subject"), request.user) if c == "subject_display" else c
+            for c in super().get_list_display(request)
+        ]
+
+    @admin.display(description=_("subject"))
+    def subject_display(self, obj):  # replaced per request by get_list_display
+        return _short(free_text_for(None, obj.subject))
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "report_url": reverse("admin:players_case_report")}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("case"), ordering="pk")
+    def number(self, obj):
+        return f"#{obj.pk}"
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, obj):
+        return format_html('<span class="case-status case-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description=_("opened"), ordering="opened_at")
+    def opened(self, obj):
+        return when(obj.opened_at)
+
+    @admin.display(description=_("due"), ordering="sla_due_at")
+    def due_display(self, obj):
+        now = timezone.now()
+        if obj.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+            if obj.sla_met is None:
+                return "-"
+            return _("in time") if obj.sla_met else format_html('<span style="color:#ba2121">{}</span>', _("late"))
+        left = obj.time_left(now)
+        if obj.status == CaseStatus.WAITING:
+            return _("paused, %(left)s left") % {"left": _duration(left)}
+        if left.total_seconds() < 0:
+            return format_html(
+                '<strong style="color:#ba2121">{}</strong>', _("overdue by %(late)s") % {"late": _duration(left)}
+            )
+        return _("%(left)s left") % {"left": _duration(left)}
+
+    @admin.display(description=_("escalated"), boolean=True, ordering="escalated_at")
+    def escalated(self, obj):
+        return obj.escalated_at is not None
+
+    @admin.display(description=_("SLA"))
+    def sla_display(self, obj):
+        return format_html(
+            "{}<br>{}: {} · {}: {} h · {}: {}",
+            self.due_display(obj),
+            _("due"),
+            when(obj.sla_due_at),
+            _("allowance"),
+            obj.sla_hours,
+            _("paused so far"),
+            _duration(timedelta(seconds=obj.sla_paused_seconds)),
+        )
+
+    @admin.display(description=_("do"))
+    def workflow(self, obj):
+        links = [
+            (reverse("admin:players_case_action", args=[obj.pk, name]), label)
+            for name, (label, _form, _to, offered) in CASE_ACTIONS.items()
+            if obj.status in offered
+        ]
+        return format_html_join(" ", '<a class="button" href="{}">{}</a>', links)
+
+    @admin.display(description=_("resolution"))
+    def resolution_display(self, obj):
+        return obj.resolution or "-"
+
+    @admin.display(description=_("compensation"))
+    def compensation_display(self, obj):
+        if not obj.compensation_item:
+            return "-"
+        value = money(obj.compensation_value) if obj.compensation_value is not None else ""
+        return f"{obj.compensation_item} {value}".strip()
+
+    @admin.display(description=_("satisfaction"))
+    def satisfaction_display(self, obj):
+        if obj.satisfaction is None:
+            return "-"
+        return f"{'★' * obj.satisfaction}{'☆' * (5 - obj.satisfaction)} {obj.satisfaction_note}".strip()
+
+    @admin.display(description=_("timeline"))
+    def timeline(self, obj):
+        rows = obj.events.select_related("actor").order_by("at", "id")
+        user = _viewer(obj)
+        return format_html(
+            '<table class="crm-mini"><tbody>{}</tbody></table>',
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((when(e.at), e.get_type_display(), self._event_text(e, user), e.actor or _("system")) for e in rows),
+            ),
+        )
+
+    @staticmethod
+    def _event_text(event, user) -> str:
+        p = event.parameters or {}
+        labels = dict(CaseStatus.choices)
+        if event.type in (CaseEventType.STATUS, CaseEventType.REOPENED):
+            text = f"{labels.get(p.get('from'), p.get('from'))} → {labels.get(p.get('to'), p.get('to'))}"
+            if p.get("note"):
+                text += f": {p['note']}"
+        elif event.type == CaseEventType.ASSIGNED:
+            text = f"{(p.get('from') or {}).get('name', '-')} → {(p.get('to') or {}).get('name', '-')}"
+        elif event.type == CaseEventType.NOTE:
+            text = p.get("text", "")
+        elif event.type == CaseEventType.SATISFACTION:
+            text = f"{p.get('score')}/5 {p.get('note', '')}"
+        elif event.type == CaseEventType.COMPENSATED:
+            text = f"{p.get('item', '')} {p.get('value') or ''}"
+        else:
+            text = ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("owner",))
+        return free_text_for(user, text)
+
+    # --- bulk actions --------------------------------------------------------------------
+    def _bulk_transition(self, request, queryset, to_status, done_message):
+        moved, refused = 0, []
+        for case in queryset:
+            try:
+                case_transition(case=case, to_status=to_status, actor=request.user)
+                moved += 1
+            except (ValidationError, PermissionDenied) as exc:
+                reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                refused.append(f"#{case.pk}: {reason}")
+        if moved:
+            self.message_user(request, done_message(moved), messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request,
+                ngettext("%(count)d case refused: %(why)s", "%(count)d cases refused: %(why)s", len(refused))
+                % {"count": len(refused), "why": " | ".join(refused[:10])},
+                messages.ERROR,
+            )
+
+    @admin.action(description=_("Start work on the selected cases"), permissions=["change"])
+    def start_work(self, request, queryset):
+        self._bulk_transition(
+            request,
+            queryset,
+            CaseStatus.IN_PROGRESS,
+            lambda n: ngettext("%(count)d case in progress.", "%(count)d cases in progress.", n) % {"count": n},
+        )
+
+    @admin.action(description=_("Close the selected resolved cases"), permissions=["change"])
+    def close_cases(self, request, queryset):
+        self._bulk_transition(
+            request,
+            queryset,
+            CaseStatus.CLOSED,
+            lambda n: ngettext("%(count)d case closed.", "%(count)d cases closed.", n) % {"count": n},
+        )
+
+    # --- extra views ---------------------------------------------------------------------
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("report/", wrap(self.report_view), name="players_case_report"),
+            path("<int:pk>/do/<str:action>/", wrap(self.action_view), name="players_case_action"),
+            *super().get_urls(),
+        ]
+
+    def action_view(self, request, pk, action):
+        if action not in CASE_ACTIONS:
+            raise PermissionDenied
+        case = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, case):
+            raise PermissionDenied
+        label, form_class, to_status, _offered = CASE_ACTIONS[action]
+        form = form_class(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            try:
+                self._apply(action, case, to_status, form.cleaned_data, request.user)
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    field = {"satisfaction": "score", "compensation_item": "item", "compensation_value": "value"}.get(
+                        name, name
+                    )
+                    form.add_error(field if field in form.fields else None, errors)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, _("%(action)s: done.") % {"action": label}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:players_case_change", args=[case.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{label} — #{case.pk}",
+            "opts": self.model._meta,
+            "original": case,
+            "form": form,
+        }
+        return render(request, "admin/players/case/case_action.html", context)
+
+    @staticmethod
+    def _apply(action, case, to_status, data, actor):
+        if action == "resolve":
+            case = case_transition(
+                case=case,
+                to_status=to_status,
+                actor=actor,
+                resolution=data["resolution"],
+                note=data.get("note", ""),
+            )
+            if data.get("compensation_item"):
+                case_compensate(
+                    case=case, item=data["compensation_item"], value=data.get("compensation_value"), actor=actor
+                )
+        elif to_status is not None:
+            case_transition(case=case, to_status=to_status, actor=actor, note=data.get("note", ""))
+        elif action == "satisfaction":
+            case_record_satisfaction(case=case, score=data["score"], note=data["note"], actor=actor)
+        elif action == "compensate":
+            case_compensate(case=case, item=data["item"], value=data["value"], note=data["note"], actor=actor)
+        elif action == "note":
+            case_add_note(case=case, text=data["text"], actor=actor)
+
+    def report_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        form = ReportForm(request.GET or {"start": today, "end": today})
+        report = None
+        if form.is_valid():
+            report = service_work_report(
+                start=form.cleaned_data["start"],
+                end=form.cleaned_data["end"],
+                users=report_users_for(request.user),
+                by_day=form.cleaned_data["by_day"],
+            )
+            if request.GET.get("format") == "csv":
+                return report_csv(report)
+        query = request.GET.copy()
+        query["format"] = "csv"
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Daily work report"),
+            "opts": self.model._meta,
+            "form": form,
+            "report": report,
+            "csv_query": query.urlencode(),
+            "team": report_users_for(request.user) is None,
+        }
+        return render(request, "admin/players/case/report.html", context)
+
+
+REPORT_COLUMNS = [
+    _("day"),
+    _("staff"),
+    _("contacts"),
+    _("contacts reached"),
+    _("cases opened"),
+    _("cases resolved"),
+    _("SLA met %"),
+    _("average satisfaction"),
+    _("outreach done"),
+]
+
+
+def report_csv(report) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="work-report-{report.start}-{report.end}.csv"'
+    response.write("\ufeff")  # Excel reads UTF-8 with a BOM
+    writer = csv.writer(response)
+    writer.writerow([str(c) for c in REPORT_COLUMNS] + [str(label) for _value, label in report.outcomes])
+    for row in [*report.rows, report.total]:
+        writer.writerow(
+            [
+                row.day.isoformat() if row.day else "",
+                row.name if row is not report.total else str(_("team")),
+                row.contacts,
+                row.contacts_reached,
+                row.cases_opened,
+                row.cases_resolved,
+                "" if row.sla_met_pct is None else row.sla_met_pct,
+                "" if row.satisfaction_avg is None else row.satisfaction_avg,
+                row.outreach_done,
+                *[row.outreach.get(value, 0) for value, _label in report.outcomes],
+            ]
+        )
+    return response
+
+
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "category", "severity", "hours"]
+    list_editable = ["hours"]
+    list_filter = ["category", "severity"]
+
+
+# --- feedback -----------------------------------------------------------------------------------
+class MergedTopicFilter(admin.SimpleListFilter):
+    title = _("merged")
+    parameter_name = "merged"
+
+    def lookups(self, request, model_admin):
+        return [("show", _("include merged topics"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "show":
+            return queryset
+        return queryset.exclude(status=FeedbackStatus.MERGED)
+
+
+class MergeTopicsForm(forms.Form):
+    target = forms.ModelChoiceField(queryset=FeedbackTopic.objects.none(), label=_("same as"), empty_label=None)
+
+    def __init__(self, *args, topics=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = topics
+
+
+class FeedbackTopicAdmin(ViewerMixin, admin.ModelAdmin):
+    """The product team's list: one row per problem, with how many players reported it."""
+
+    list_display = ["title_display", "kind", "status", "report_count", "first_reported", "last_reported"]
+    list_filter = [MergedTopicFilter, "status", "kind"]
+    search_fields = ["title"]
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["merge_topics", "export_csv", "mark_acknowledged", "mark_planned", "mark_done", "mark_declined"]
+    fields = ["title", "kind", "status", "product_note", "merged_into", "report_count", "recent_reports"]
+    readonly_fields = ["merged_into", "report_count", "recent_reports"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_list_display(self, request):
+        return [
+            masked_text_column("title", _("title"), request.user, length=100) if c == "title_display" else c
+            for c in super().get_list_display(request)
+        ]
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if not can_view_personal_data(request.user):
+            fields[fields.index("title")] = "title_display"
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not can_view_personal_data(request.user):
+            fields.append("title_display")
+        return fields
+
+    @admin.display(description=_("title"), ordering="title")
+    def title_display(self, obj):
+        return free_text_for(_viewer(obj), obj.title)
+
+    @admin.display(description=_("first reported"), ordering="first_reported_at")
+    def first_reported(self, obj):
+        return when(obj.first_reported_at)
+
+    @admin.display(description=_("last reported"), ordering="last_reported_at")
+    def last_reported(self, obj):
+        return when(obj.last_reported_at)
+
+    @admin.display(description=_("recent reports"))
+    def recent_reports(self, obj):
+        user = _viewer(obj)
+        rows = obj.reports.select_related("player").order_by("-reported_at")[:50]
+        link = reverse("admin:players_feedbackreport_changelist") + f"?topic__id__exact={obj.pk}"
+        return format_html(
+            '<table class="crm-mini"><tbody>{}</tbody></table><a href="{}">{}</a>',
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((when(r.reported_at), r.player.account_id, free_text_for(user, r.text)) for r in rows),
+            ),
+            link,
+            _("All reports"),
+        )
+
+    def save_model(self, request, obj, form, change):
+        if "status" in form.changed_data and obj.status == FeedbackStatus.MERGED:
+            raise PermissionDenied
+        super().save_model(request, obj, form, change)
+
+    # --- actions ----------------------------------------------------------------------------
+    @admin.action(description=_("Same as…: merge the selected topics"), permissions=["merge"])
+    def merge_topics(self, request, queryset):
+        topics = queryset.order_by("-report_count", "pk")
+        if topics.count() < 2:
+            self.message_user(request, _("Select at least two topics to merge."), messages.WARNING)
+            return None
+        form = MergeTopicsForm(request.POST if "apply" in request.POST else None, topics=topics)
+        if form.is_valid():
+            merged = feedback_topics_merge(target=form.cleaned_data["target"], topics=list(topics), actor=request.user)
+            self.message_user(
+                request,
+                ngettext("%(count)d topic merged.", "%(count)d topics merged.", merged) % {"count": merged},
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Same as…: merge feedback topics"),
+            "form": form,
+            "topics": topics,
+            "opts": self.model._meta,
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action": "merge_topics",
+        }
+        return render(request, "admin/players/feedbacktopic/merge.html", context)
+
+    def has_merge_permission(self, request):
+        return request.user.has_perm("players.merge_feedbacktopic")
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("players.export_feedback")
+
+    @admin.action(description=_("Export the selected topics as CSV"), permissions=["export"])
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="feedback-topics.csv"'
+        response.write("\ufeff")
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                str(c)
+                for c in (
+                    _("topic"),
+                    _("kind"),
+                    _("status"),
+                    _("reports"),
+                    _("first reported"),
+                    _("last reported"),
+                    _("title"),
+                    _("product team's note"),
+                )
+            ]
+        )
+        for topic in queryset.order_by("-report_count", "pk"):
+            writer.writerow(
+                [
+                    topic.pk,
+                    topic.get_kind_display(),
+                    topic.get_status_display(),
+                    topic.report_count,
+                    when(topic.first_reported_at),
+                    when(topic.last_reported_at),
+                    free_text_for(request.user, topic.title),
+                    topic.product_note,
+                ]
+            )
+        return response
+
+    def _set_status(self, request, queryset, status):
+        for topic in queryset:
+            feedback_topic_set_status(topic=topic, status=status, actor=request.user)
+        count = len(queryset)
+        self.message_user(
+            request,
+            ngettext("%(count)d topic updated.", "%(count)d topics updated.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Mark as acknowledged"), permissions=["change"])
+    def mark_acknowledged(self, request, queryset):
+        self._set_status(request, queryset, FeedbackStatus.ACKNOWLEDGED)
+
+    @admin.action(description=_("Mark as planned"), permissions=["change"])
+    def mark_planned(self, request, queryset):
+        self._set_status(request, queryset, FeedbackStatus.PLANNED)
+
+    @admin.action(description=_("Mark as fixed or done"), permissions=["change"])
+    def mark_done(self, request, queryset):
+        self._set_status(request, queryset, FeedbackStatus.DONE)
+
+    @admin.action(description=_("Mark as declined"), permissions=["change"])
+    def mark_declined(self, request, queryset):
+        self._set_status(request, queryset, FeedbackStatus.DECLINED)
+
+
+class FeedbackReportForm(forms.ModelForm):
+    same_as = forms.ModelChoiceField(
+        queryset=FeedbackTopic.objects.exclude(status=FeedbackStatus.MERGED),
+        required=False,
+        label=_("same as"),
+        help_text=_("Leave empty: reports with the same wording are grouped automatically."),
+    )
+
+    class Meta:
+        model = FeedbackReport
+        fields = ["player", "kind", "channel", "text", "case"]
+
+
+class FeedbackReportAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
+    form = FeedbackReportForm
+    list_display = ["reported", "player", "kind", "channel", "text_display", "topic"]
+    list_filter = ["kind", "channel"]
+    list_select_related = ["player", "topic"]
+    search_fields = ["=player__account_id"]
+    autocomplete_fields = ["player"]
+    raw_id_fields = ["case"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["player", "kind", "channel", "text", "case", "same_as"]
+        return ["player", "kind", "channel", "text_display", "topic", "case", "reported_at", "recorded_by"]
+
+    def get_list_display(self, request):
+        return [
+            masked_text_column("text", _("text"), request.user, length=80) if c == "text_display" else c
+            for c in super().get_list_display(request)
+        ]
+
+    @admin.display(description=_("reported at"), ordering="reported_at")
+    def reported(self, obj):
+        return when(obj.reported_at)
+
+    @admin.display(description=_("text"))
+    def text_display(self, obj):
+        return free_text_for(_viewer(obj), obj.text)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        report = feedback_record(
+            player=data["player"],
+            kind=data["kind"],
+            channel=data["channel"],
+            text=data["text"],
+            case=data.get("case"),
+            same_as=data.get("same_as"),
+            actor=request.user,
+        )
+        obj.pk = report.pk
+
+
+admin.site.register(ContactLog, ContactLogAdmin)
+admin.site.register(Case, CaseAdmin)
+admin.site.register(SlaPolicy, SlaPolicyAdmin)
+admin.site.register(FeedbackTopic, FeedbackTopicAdmin)
+admin.site.register(FeedbackReport, FeedbackReportAdmin)

@@ -1,0 +1,354 @@
+"""Service records: support cases (工单) with their SLA and timeline, and player feedback.
+
+The contact log (回访) lives in the package `__init__` (ContactLog); this module adds
+what grows out of contacts: cases that must be settled in time, and the feedback the
+product team reads.
+
+The SLA clock of a case
+-----------------------
+When a case is opened it takes its allowance in hours from the most specific
+`SlaPolicy` (category and severity, then category, then severity, then the
+`CRM_CASE_SLA_HOURS` setting, 72 by default) and
+``sla_due_at = opened_at + allowance``.
+
+While the case is *waiting on the player* the clock is paused: `sla_paused_at` holds
+when the pause began and the escalation scan ignores the case. When the case leaves
+that state (the player answered, or staff resolve it) the length of the pause is added
+to `sla_paused_seconds` and pushed onto `sla_due_at`. So at any moment, outside a
+pause, ``sla_due_at = opened_at + allowance + every pause so far``; inside one, the
+time left is frozen at ``sla_due_at - sla_paused_at``.
+
+A resolution stops the clock: `sla_met` records whether it came before `sla_due_at`.
+Reopening starts a fresh allowance from the moment of reopening and clears the
+escalation, so a reopened case can escalate (once) again.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from . import ContactChannel, Player
+
+DEFAULT_SLA_HOURS = 72
+
+
+class CaseCategory(models.TextChoices):
+    COMPLAINT = "complaint", _("Complaint")
+    PAYMENT = "payment", _("Payment problem")
+    ACCOUNT = "account", _("Account or security")
+    BUG = "bug", _("Bug")
+    SUGGESTION = "suggestion", _("Suggestion")
+    QUESTION = "question", _("Question")
+
+
+class CaseSeverity(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class CaseStatus(models.TextChoices):
+    NEW = "new", _("New")
+    IN_PROGRESS = "in_progress", _("In progress")
+    WAITING = "waiting", _("Waiting on player")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+# Statuses in which the SLA clock runs.
+CLOCK_RUNNING = (CaseStatus.NEW, CaseStatus.IN_PROGRESS)
+OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.WAITING)
+
+# The workflow: from a status, the statuses a case may move to. Moving from resolved
+# or closed back to in progress is a reopening.
+CASE_TRANSITIONS = {
+    CaseStatus.NEW: (CaseStatus.IN_PROGRESS, CaseStatus.WAITING, CaseStatus.RESOLVED),
+    CaseStatus.IN_PROGRESS: (CaseStatus.WAITING, CaseStatus.RESOLVED),
+    CaseStatus.WAITING: (CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED),
+    CaseStatus.RESOLVED: (CaseStatus.CLOSED, CaseStatus.IN_PROGRESS),
+    CaseStatus.CLOSED: (CaseStatus.IN_PROGRESS,),
+}
+
+
+class SlaPolicy(models.Model):
+    """How many hours a case may stay unresolved, per category and/or severity.
+
+    An empty category or severity matches any. The most specific row wins; without
+    a matching row the allowance is `CRM_CASE_SLA_HOURS` (72)."""
+
+    category = models.CharField(_("category"), max_length=16, choices=CaseCategory.choices, blank=True)
+    severity = models.CharField(_("severity"), max_length=16, choices=CaseSeverity.choices, blank=True)
+    hours = models.PositiveIntegerField(
+        _("hours to resolve"), validators=[MinValueValidator(1), MaxValueValidator(24 * 90)]
+    )
+
+    class Meta:
+        ordering = ["category", "severity"]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "severity"],
+                name="slapolicy_one_per_category_severity",
+                violation_error_message=_("There is already a policy for this category and severity."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(hours__gte=1),
+                name="slapolicy_hours_positive",
+                violation_error_message=_("At least one hour."),
+            ),
+        ]
+
+    def __str__(self):
+        category = self.get_category_display() if self.category else _("any category")
+        severity = self.get_severity_display() if self.severity else _("any severity")
+        return f"{category} / {severity}: {self.hours} h"
+
+
+class Case(models.Model):
+    """A complaint or support request (工单) that must be settled within its SLA."""
+
+    player = models.ForeignKey(Player, verbose_name=_("player"), on_delete=models.PROTECT, related_name="cases")
+    category = models.CharField(_("category"), max_length=16, choices=CaseCategory.choices)
+    severity = models.CharField(_("severity"), max_length=16, choices=CaseSeverity.choices, default=CaseSeverity.NORMAL)
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=ContactChannel.choices, default=ContactChannel.PHONE
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cases",
+    )
+    status = models.CharField(_("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.NEW)
+
+    opened_at = models.DateTimeField(_("opened at"), db_index=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("opened by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The SLA clock (see the module docstring).
+    sla_hours = models.PositiveIntegerField(_("SLA (hours)"))
+    sla_due_at = models.DateTimeField(_("due"))
+    sla_paused_at = models.DateTimeField(_("clock paused since"), null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(_("time paused (seconds)"), default=0)
+    sla_met = models.BooleanField(_("resolved in time"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    escalation_count = models.PositiveSmallIntegerField(_("escalations"), default=0)
+
+    resolution = models.TextField(_("resolution"), blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True, db_index=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    compensation_item = models.CharField(
+        _("compensation"), max_length=200, blank=True, help_text=_("What was given, e.g. 300 diamonds.")
+    )
+    compensation_value = models.DecimalField(
+        _("compensation value"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    satisfaction = models.PositiveSmallIntegerField(
+        _("satisfaction (1-5)"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    satisfaction_note = models.CharField(_("satisfaction note"), max_length=500, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        permissions = [
+            ("view_team_report", _("Can see the whole team's daily work report")),
+            ("receive_escalations", _("Receives e-mail about overdue cases")),
+        ]
+        indexes = [
+            # The escalation scan: open, running clock, past due, not yet escalated.
+            models.Index(
+                fields=["sla_due_at"],
+                name="case_escalation_scan",
+                condition=models.Q(status__in=["new", "in_progress"], escalated_at__isnull=True),
+            ),
+            models.Index(fields=["owner", "status", "sla_due_at"], name="case_owner_worklist"),
+            models.Index(fields=["player", "-opened_at"], name="case_player_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(satisfaction__isnull=True) | models.Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="case_satisfaction_1_to_5",
+                violation_error_message=_("Satisfaction is a score from 1 to 5."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(compensation_value__isnull=True) | models.Q(compensation_value__gte=0),
+                name="case_compensation_not_negative",
+                violation_error_message=_("Compensation cannot be negative."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def allowed_transitions(self) -> tuple[str, ...]:
+        return CASE_TRANSITIONS[CaseStatus(self.status)]
+
+    def time_left(self, now):
+        """What remains of the allowance (negative when overdue); frozen while paused."""
+        if self.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+            return None
+        reference = self.sla_paused_at or now
+        return self.sla_due_at - reference
+
+    def is_overdue(self, now) -> bool:
+        return self.status in CLOCK_RUNNING and self.sla_due_at < now
+
+
+class CaseEventType(models.TextChoices):
+    OPENED = "opened", _("Opened")
+    STATUS = "status", _("Status changed")
+    REOPENED = "reopened", _("Reopened")
+    ASSIGNED = "assigned", _("Owner changed")
+    EDITED = "edited", _("Edited")
+    ESCALATED = "escalated", _("Escalated")
+    NOTIFIED = "notified", _("Supervisors notified")
+    COMPENSATED = "compensated", _("Compensation given")
+    SATISFACTION = "satisfaction", _("Satisfaction recorded")
+    NOTE = "note", _("Note")
+
+
+class CaseEvent(models.Model):
+    """The timeline of a case: one row per change, with its parameters and who did it."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(_("type"), max_length=16, choices=CaseEventType.choices)
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(_("when"))
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        indexes = [models.Index(fields=["case", "at"], name="caseevent_case_time")]
+
+    def __str__(self):
+        return f"{self.case_id} {self.type}"
+
+
+class FeedbackKind(models.TextChoices):
+    BUG = "bug", _("Bug report")
+    SUGGESTION = "suggestion", _("Suggestion")
+    COMPLAINT = "complaint", _("Complaint")
+    PRAISE = "praise", _("Praise")
+    OTHER = "other", _("Other")
+
+
+class FeedbackStatus(models.TextChoices):
+    NEW = "new", _("New")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    PLANNED = "planned", _("Planned")
+    DONE = "done", _("Fixed or done")
+    DECLINED = "declined", _("Declined")
+    MERGED = "merged", _("Merged into another")
+
+
+class FeedbackTopic(models.Model):
+    """One problem or idea, however many players reported it.
+
+    Reports land on the topic whose `fingerprint` matches their normalised text
+    (`players.services.feedback.feedback_fingerprint`); staff merge topics that mean the
+    same thing, and later reports with a merged topic's fingerprint follow `merged_into`.
+    """
+
+    kind = models.CharField(_("kind"), max_length=16, choices=FeedbackKind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=FeedbackStatus.choices, default=FeedbackStatus.NEW)
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("same as"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_topics",
+    )
+    report_count = models.PositiveIntegerField(_("reports"), default=0)
+    first_reported_at = models.DateTimeField(_("first reported"), null=True, blank=True)
+    last_reported_at = models.DateTimeField(_("last reported"), null=True, blank=True)
+    product_note = models.TextField(_("product team's note"), blank=True)
+
+    class Meta:
+        ordering = ["-report_count", "-last_reported_at"]
+        verbose_name = _("feedback topic")
+        verbose_name_plural = _("feedback topics")
+        permissions = [
+            ("merge_feedbacktopic", _("Can merge feedback topics")),
+            ("export_feedback", _("Can export feedback")),
+        ]
+        indexes = [models.Index(fields=["status", "-report_count"], name="feedbacktopic_board")]
+
+    def __str__(self):
+        return self.title
+
+
+class FeedbackReport(models.Model):
+    """One player's feedback or bug report, as they put it."""
+
+    topic = models.ForeignKey(FeedbackTopic, verbose_name=_("topic"), on_delete=models.PROTECT, related_name="reports")
+    player = models.ForeignKey(
+        Player, verbose_name=_("player"), on_delete=models.CASCADE, related_name="feedback_reports"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=FeedbackKind.choices)
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=ContactChannel.choices, default=ContactChannel.IN_GAME
+    )
+    text = models.TextField(_("text"))
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, db_index=True)
+    case = models.ForeignKey(
+        Case,
+        verbose_name=_("case"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="feedback_reports",
+    )
+    reported_at = models.DateTimeField(_("reported at"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-reported_at"]
+        verbose_name = _("feedback report")
+        verbose_name_plural = _("feedback reports")
+        indexes = [models.Index(fields=["topic", "-reported_at"], name="feedbackreport_topic_recent")]
+
+    def __str__(self):
+        return f"{self.player_id}: {self.text[:40]}"
