@@ -109,7 +109,7 @@ def follow_ups_due(*, user=None, day: date | None = None, include_overdue: bool 
     return (
         qs.filter(~Exists(_later_contact_by_staff()))
         .select_related("player", "staff")
-        .order_by("next_follow_up", "contacted_at")
+        .order_by("next_follow_up", "contacted_at", "pk")
     )
 
 
