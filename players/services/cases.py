@@ -357,21 +357,31 @@ def case_compensate(*, case: Case, item: str, value: Decimal | None = None, acto
 
 
 def _gift_ledger_record(*, case: Case, item: str, value, actor, note: str, at) -> int | None:
-    """Write the compensation into the greetings area's gift ledger when it exists."""
+    """Write the compensation into the greetings area's gift ledger when it exists
+    (campaigns.services.greetings.gift_record); without it the case's own fields hold it.
+    The ledger's monthly tier budget may refuse it: the error lands on the value."""
     try:
-        from campaigns.services.gifts import gift_record
+        from campaigns.services.greetings import gift_record
     except ImportError:
         return None
-    gift = gift_record(
-        player=case.player,
-        item=item,
-        value=value,
-        actor=actor,
-        reason=note or _("Compensation for case #%(id)s") % {"id": case.pk},
-        source=f"case:{case.pk}",
-        given_at=at,
-    )
-    return getattr(gift, "pk", None)
+    number = CaseEvent.objects.filter(case=case, type=CaseEventType.COMPENSATED).count() + 1
+    try:
+        gift = gift_record(
+            player=case.player,
+            kind="item",
+            item=item[:120],
+            value=value if value is not None else Decimal(0),
+            source=f"case:{case.pk}:{number}",
+            reason=note or _("Compensation for case #%(id)s") % {"id": case.pk},
+            actor=actor,
+            on=timezone.localdate(at),
+        )
+    except ValidationError as exc:
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"value": exc.messages}
+        raise ValidationError(
+            {("compensation_value" if name == "value" else "compensation_item"): msgs for name, msgs in errors.items()}
+        )
+    return gift.pk
 
 
 @transaction.atomic

@@ -292,3 +292,25 @@ def test_escalation_claims_each_case_once_under_concurrency(requires_postgres, t
     claimed = results[0] + results[1]
     assert sorted(claimed) == sorted(Case.objects.values_list("pk", flat=True))
     assert CaseEvent.objects.filter(type="escalated").count() == 30
+
+
+def test_compensation_goes_into_the_gift_ledger_when_it_exists(make_player, make_case, manager):
+    pytest.importorskip("campaigns.services.greetings", reason="the gift ledger (issue 7) is not on this branch yet")
+    from campaigns.models import GiftEntry
+
+    player = make_player(manager=manager)
+    case = make_case(player, actor=manager)
+
+    case = case_resolve(
+        case=case, actor=manager, resolution="补发", compensation_item="300 钻石", compensation_value=Decimal("30")
+    )
+    case_compensate(case=case, item="称号", value=Decimal("5"), actor=manager)
+
+    gifts = GiftEntry.objects.filter(player=player).order_by("pk")
+    assert [(g.item, g.value, g.source) for g in gifts] == [
+        ("300 钻石", Decimal("30.00"), f"case:{case.pk}:1"),
+        ("称号", Decimal("5.00"), f"case:{case.pk}:2"),
+    ]
+    assert [e.parameters["gift"] for e in CaseEvent.objects.filter(case=case, type="compensated")] == [
+        g.pk for g in gifts
+    ]
