@@ -193,6 +193,10 @@ SPECTACULAR_SETTINGS = {
 CRM_BASE_CURRENCY = env.str("CRM_BASE_CURRENCY", default="CNY")
 # Units of base currency per unit of the other currency, e.g. CRM_CURRENCY_RATES=USD=7.1,HKD=0.91
 CRM_CURRENCY_RATES = env.dict("CRM_CURRENCY_RATES", default={})
+# Service records: hours to resolve a case without a matching SLA policy, and whether
+# supervisors get an e-mail when cases escalate.
+CRM_CASE_SLA_HOURS = env.int("CRM_CASE_SLA_HOURS", default=72)
+CRM_CASE_ESCALATION_EMAIL = env.bool("CRM_CASE_ESCALATION_EMAIL", default=True)
 
 LOGGING = {
     "version": 1,
