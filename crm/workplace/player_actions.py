@@ -41,4 +41,10 @@ def quick_actions(*, player, user) -> list[QuickAction]:
         )
     if user.has_perm("players.change_player"):
         actions.append(QuickAction("pin", _("Pin tier"), reverse("workplace:pin_tier", args=[player.pk])))
+    if user.has_perm("players.add_case"):
+        actions.append(QuickAction("case", _("Open a case"), admin_url("players_case_add", player=player.pk)))
+    if user.has_perm("players.add_feedbackreport"):
+        actions.append(
+            QuickAction("feedback", _("Record feedback"), admin_url("players_feedbackreport_add", player=player.pk))
+        )
     return actions

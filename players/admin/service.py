@@ -691,6 +691,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
             "report": report,
             "csv_query": query.urlencode(),
             "team": report_users_for(request.user) is None,
+            "columns": REPORT_COLUMNS,
         }
         return render(request, "admin/players/case/report.html", context)
 
