@@ -28,3 +28,12 @@ class CrmConfig(AppConfig):
             "dashboard-refresh",
             {"task": "crm.tasks.dashboard_refresh_task", "schedule": REFRESH_MINUTES * 60.0},
         )
+
+        from django.db.models.signals import post_delete, post_save
+
+        from .api import schema  # noqa: F401  (registers the OpenAPI authentication extension)
+        from .api.authentication import _client_changed
+        from .models import ApiClient
+
+        post_save.connect(_client_changed, sender=ApiClient, dispatch_uid="crm.api_client_cache")
+        post_delete.connect(_client_changed, sender=ApiClient, dispatch_uid="crm.api_client_cache_delete")

@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from crm.api.schema_description import DESCRIPTION as API_DESCRIPTION
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -46,6 +48,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /api/: bodies over 1 MiB refused before parsing; escaped errors answered in JSON.
+    "crm.api.middleware.ApiBoundaryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -179,15 +183,36 @@ CELERY_BEAT_SCHEDULE = {}
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # The game API: Bearer key + signed writes (crm/api/authentication.py), JSON only.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["crm.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["crm.api.authentication.IsApiClient"],
+    "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.ApiClientRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["crm.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "crm.api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Game player & VIP relations CRM API",
     "VERSION": "1.0.0",
+    "DESCRIPTION": API_DESCRIPTION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.api.schema.errors_postprocess",
+    ],
 }
+# Requests per client: "<n>/<s|m|h>" sustained, and a burst allowance (empty rate: off).
+CRM_API_THROTTLE_RATE = env.str("CRM_API_THROTTLE_RATE", default="1000/s")
+CRM_API_THROTTLE_BURST = env.int("CRM_API_THROTTLE_BURST", default=2000)
+CRM_API_SIGNATURE_TOLERANCE = 300  # seconds, both ways (the contract)
+CRM_API_MAX_BODY_BYTES = 1024 * 1024  # the contract's 1 MiB
+# How long a worker trusts what it read of a client (a disable elsewhere takes this long).
+CRM_API_CLIENT_CACHE_SECONDS = env.int("CRM_API_CLIENT_CACHE_SECONDS", default=5)
 
 # --- This product -----------------------------------------------------------
 CRM_BASE_CURRENCY = env.str("CRM_BASE_CURRENCY", default="CNY")
@@ -207,6 +232,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "crm.security": {"level": "INFO"},
+        "crm.api": {"level": "INFO"},
         "axes": {"level": "INFO"},
     },
 }

@@ -1,10 +1,16 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from crm.api.errors import api_not_found
 
 admin.site.site_header = _("Player & VIP relations")
 admin.site.site_title = _("VIP CRM")
 admin.site.index_title = _("Workplace")
+
+public = {"authentication_classes": [], "permission_classes": [AllowAny], "throttle_classes": []}
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
@@ -12,4 +18,15 @@ urlpatterns = [
     # dashboard itself is the admin index (templates/admin/index.html).
     path("admin/workplace/", include("crm.workplace.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("players.api.urls")),
+    path("api/v1/", include("vip.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(**public), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", **public), name="api-docs"),
+    # Anything else under /api/ answers in the contract's error shape.
+    re_path(r"^api/", api_not_found),
 ]
+
+handler400 = "crm.api.errors.handler400"
+handler403 = "crm.api.errors.handler403"
+handler404 = "crm.api.errors.handler404"
+handler500 = "crm.api.errors.handler500"

@@ -76,3 +76,53 @@ def fresh_dashboard_cache():
     cache.delete(CACHE_KEY)
     yield
     cache.delete(CACHE_KEY)
+
+
+class SignedApi:
+    """A game backend talking to the API through Django's test client: Bearer key on
+    every request, X-CRM-Signature on every write (unless told otherwise)."""
+
+    def __init__(self, client, credentials):
+        self.client = client
+        self.credentials = credentials
+        self.key = credentials.key
+        self.secret = credentials.signing_secret
+
+    def headers(self, body: bytes | None = None, *, sign=True, timestamp=None, secret=None, key=None):
+        from crm.api.authentication import signature_header
+
+        headers = {"Authorization": f"Bearer {key or self.key}"}
+        if body is not None and sign:
+            headers["X-CRM-Signature"] = signature_header(secret or self.secret, body, timestamp)
+        return headers
+
+    def get(self, path, params=None, **kwargs):
+        return self.client.get(path, params or {}, headers=self.headers(**kwargs))
+
+    def write(self, method, path, data=None, *, raw: bytes | None = None, content_type="application/json", **kwargs):
+        import json
+
+        body = raw if raw is not None else json.dumps(data).encode()
+        extra = kwargs.pop("headers", {})
+        headers = {**self.headers(body, **kwargs), **extra}
+        return getattr(self.client, method)(path, body, content_type=content_type, headers=headers)
+
+    def post(self, path, data=None, **kwargs):
+        return self.write("post", path, data, **kwargs)
+
+    def put(self, path, data=None, **kwargs):
+        return self.write("put", path, data, **kwargs)
+
+
+@pytest.fixture
+def api_credentials(db):
+    from crm.api.authentication import client_cache
+    from crm.services import api_client_create
+
+    client_cache.clear()
+    return api_client_create(name="game-a", game="Legends")
+
+
+@pytest.fixture
+def api(client, api_credentials):
+    return SignedApi(client, api_credentials)

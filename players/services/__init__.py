@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
@@ -32,6 +32,7 @@ GAME_FIELDS = ("nickname", "server", "registered_at", "channel", "level", "last_
 class PaymentResult:
     payment: Payment
     status: str  # "created", "duplicate" or "conflict"
+    fingerprint: str = ""  # of the content received (for a conflict, `payment` holds the stored one)
 
     @property
     def created(self) -> bool:
@@ -123,6 +124,27 @@ def payment_record(
         product=product,
         refund_of=refund_of,
     )
+    if kind == PaymentKind.PURCHASE and connection.vendor == "postgresql":
+        # Fast path: the insert decides (ON CONFLICT), the totals move in one UPDATE.
+        result = _purchase_record_postgres(
+            account_id=account_id.strip(),
+            event_id=event_id,
+            amount=amount,
+            currency=currency,
+            amount_base=amount_base,
+            occurred_at=occurred_at,
+            source=source,
+            source_ref=source_ref,
+            server=server,
+            order_id=order_id,
+            product=product,
+            refund_of=refund_of,
+            fingerprint=fingerprint,
+            actor=actor,
+            evaluate_tier=evaluate_tier,
+        )
+        if result is not None:
+            return result
     existing = Payment.objects.filter(source=source, source_ref=source_ref, event_id=event_id).first()
     if existing:
         return _payment_repeat(existing, fingerprint)
@@ -165,11 +187,107 @@ def payment_record(
         player.refresh_from_db()
         reason = TierChangeReason.PAYMENT if kind == PaymentKind.PURCHASE else TierChangeReason.REFUND
         tier_evaluate(player=player, reason=reason, actor=actor)
-    return PaymentResult(payment=payment, status="created")
+    return PaymentResult(payment=payment, status="created", fingerprint=fingerprint)
 
 
 def _payment_repeat(existing: Payment, fingerprint: str) -> PaymentResult:
-    return PaymentResult(payment=existing, status="duplicate" if existing.fingerprint == fingerprint else "conflict")
+    return PaymentResult(
+        payment=existing,
+        status="duplicate" if existing.fingerprint == fingerprint else "conflict",
+        fingerprint=fingerprint,
+    )
+
+
+_PAYMENT_COLUMNS = (
+    "player_id, source, source_ref, event_id, kind, amount, currency, amount_base, server, occurred_at,"
+    " received_at, order_id, product, refund_of, fingerprint, recorded_by_id"
+)
+
+
+def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evaluate_tier, **values):
+    """One purchase in two statements on PostgreSQL: INSERT ... ON CONFLICT DO NOTHING
+    (the unique constraint decides between concurrent copies) and one UPDATE of the
+    totals that also returns the tiers. None when the player does not exist yet."""
+    from vip.models import Tier, TierChangeReason
+    from vip.services import tier_evaluate, tier_qualified
+
+    payment_table, player_table = Payment._meta.db_table, Player._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {payment_table} ({_PAYMENT_COLUMNS}) "
+            "SELECT p.id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s "
+            f"FROM {player_table} p WHERE p.account_id = %s "
+            "ON CONFLICT (source, source_ref, event_id) DO NOTHING RETURNING id, player_id",
+            [
+                values["source"],
+                values["source_ref"],
+                event_id,
+                PaymentKind.PURCHASE,
+                values["amount"],
+                values["currency"],
+                values["amount_base"],
+                values["server"],
+                values["occurred_at"],
+                now,
+                values["order_id"],
+                values["product"],
+                values["refund_of"],
+                fingerprint,
+                actor.pk if actor is not None else None,
+                account_id,
+            ],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            existing = Payment.objects.filter(
+                source=values["source"], source_ref=values["source_ref"], event_id=event_id
+            ).first()
+            return _payment_repeat(existing, fingerprint) if existing else None
+        payment_id, player_id = row
+        at = values["occurred_at"]
+        cursor.execute(
+            f"UPDATE {player_table} SET total_spend = total_spend + %s, purchase_count = purchase_count + 1,"
+            " first_paid_at = LEAST(COALESCE(first_paid_at, %s), %s),"
+            " last_paid_at = GREATEST(COALESCE(last_paid_at, %s), %s), payer_status = %s"
+            " WHERE id = %s RETURNING total_spend, tier_id, tier_since, tier_pinned_until, tier_below_since,"
+            " (SELECT json_agg(json_build_array(t.id, t.name, t.level, t.min_spend::text, t.window_days,"
+            f" t.downgrade_grace_days) ORDER BY t.level) FROM {Tier._meta.db_table} t)",
+            [values["amount_base"], at, at, at, at, PayerStatus.ACTIVE, player_id],
+        )
+        total_spend, tier_id, tier_since, pinned_until, below_since, tier_rows = cursor.fetchone()
+    payment = Payment(
+        id=payment_id,
+        player_id=player_id,
+        event_id=event_id,
+        kind=PaymentKind.PURCHASE,
+        fingerprint=fingerprint,
+        received_at=now,
+        recorded_by=actor,
+        **values,
+    )
+    payment._state.adding, payment._state.db = False, connection.alias
+    if evaluate_tier:
+        tiers = [
+            Tier.from_db(
+                connection.alias,
+                ["id", "name", "level", "min_spend", "window_days", "downgrade_grace_days"],
+                [pk, name, level, Decimal(spend), window, grace],
+            )
+            for pk, name, level, spend, window, grace in tier_rows or []
+        ]
+        player = Player.from_db(
+            connection.alias,
+            ["id", "account_id", "total_spend", "tier_id", "tier_since", "tier_pinned_until", "tier_below_since"],
+            [player_id, account_id, total_spend, tier_id, tier_since, pinned_until, below_since],
+        )
+        player.tier = next((t for t in tiers if t.pk == tier_id), None) if tier_id else None
+        # Only an upgrade can follow a purchase; look before opening tier_evaluate's savepoint.
+        if not (pinned_until and pinned_until > now):
+            qualified = tier_qualified(player=player, tiers=tiers, now=now)
+            if (qualified.level if qualified else 0) > (player.tier.level if player.tier else 0):
+                tier_evaluate(player=player, reason=TierChangeReason.PAYMENT, actor=actor, tiers=tiers)
+    return PaymentResult(payment=payment, status="created", fingerprint=fingerprint)
 
 
 def _refund_check(*, player: Player, amount_base: Decimal, refund_of: str, source: str, source_ref: str) -> None:

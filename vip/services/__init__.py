@@ -63,14 +63,17 @@ def _level(tier: Tier | None) -> int:
 
 
 @transaction.atomic
-def tier_evaluate(*, player: Player, reason: str, actor=None, now: datetime | None = None) -> TierChange | None:
+def tier_evaluate(
+    *, player: Player, reason: str, actor=None, now: datetime | None = None, tiers: list[Tier] | None = None
+) -> TierChange | None:
     """Re-evaluate after a payment or refund: upgrade at once; a refund may lower the
     tier at once. A pinned tier is left alone until the pin expires. Rolling-window
-    downgrades through the passage of time are `tiers_review`'s job."""
+    downgrades through the passage of time are `tiers_review`'s job. `tiers` (lowest
+    first) saves the query when the caller already has them."""
     now = now or timezone.now()
     if player.tier_pinned_until and player.tier_pinned_until > now:
         return None
-    qualified = tier_qualified(player=player, tiers=tiers_ordered(), now=now)
+    qualified = tier_qualified(player=player, tiers=tiers if tiers is not None else tiers_ordered(), now=now)
     if _level(qualified) > _level(player.tier):
         return _tier_set(player=player, tier=qualified, reason=reason, actor=actor, now=now)
     if reason == TierChangeReason.REFUND and _level(qualified) < _level(player.tier):

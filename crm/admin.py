@@ -1,0 +1,79 @@
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .models import ApiClient
+from .services import api_client_create, api_client_disable, api_client_enable, api_client_rotate
+
+
+class ApiClientForm(forms.ModelForm):
+    class Meta:
+        model = ApiClient
+        fields = ["name", "game", "server"]
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    form = ApiClientForm
+    list_display = ["name", "game", "server", "enabled", "key_prefix", "created_at", "rotated_at", "last_used_at"]
+    list_filter = ["enabled", "game"]
+    search_fields = ["name", "game", "key_prefix"]
+    readonly_fields = ["enabled", "key_prefix", "created_at", "rotated_at", "last_used_at"]
+    actions = ["rotate_credentials", "disable_clients", "enable_clients"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "game", "server"]
+        return ["name", "game", "server", *self.readonly_fields]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name", "game", "server"])
+            return
+        credentials = api_client_create(name=obj.name, game=obj.game, server=obj.server)
+        obj.pk = credentials.client.pk
+        obj._state.adding = False
+        request._api_credentials = [credentials]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._credentials_response(request, request._api_credentials)
+
+    def _credentials_response(self, request, credentials):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("New API credentials"),
+            "opts": self.model._meta,
+            "credentials": credentials,
+        }
+        return TemplateResponse(request, "admin/crm/apiclient/credentials.html", context)
+
+    @admin.action(description=_("Rotate key and signing secret (shown once)"), permissions=["change"])
+    def rotate_credentials(self, request, queryset):
+        credentials = [api_client_rotate(client=client) for client in queryset]
+        return self._credentials_response(request, credentials)
+
+    @admin.action(description=_("Disable: refuse their requests"), permissions=["change"])
+    def disable_clients(self, request, queryset):
+        count = 0
+        for client in queryset.filter(enabled=True):
+            api_client_disable(client=client)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d API client disabled.", "%(count)d API clients disabled.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Enable"), permissions=["change"])
+    def enable_clients(self, request, queryset):
+        count = 0
+        for client in queryset.filter(enabled=False):
+            api_client_enable(client=client)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d API client enabled.", "%(count)d API clients enabled.", count) % {"count": count},
+            messages.SUCCESS,
+        )

@@ -1,0 +1,1 @@
+"""What every API app shares: authentication and signatures, errors, throttling, schema."""

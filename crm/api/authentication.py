@@ -1,0 +1,166 @@
+"""Bearer key on every request; a timestamped HMAC signature over the raw body on
+every write (the contract, ../shared/API.md, "Credentials")."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import threading
+import time
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+
+from crm.models import ApiClient
+from crm.services import LAST_USED_EVERY, api_client_touch, api_key_digest
+
+from .security import security_event
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SIGNATURE_HEADER = "X-CRM-Signature"
+_SIGNATURE_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def signature_compute(secret: str, timestamp: int | str, body: bytes) -> str:
+    """hex HMAC-SHA256(secret, "<t>.<raw body>")."""
+    message = str(timestamp).encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The header value a client sends: "t=<unix seconds>,v1=<hex>"."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return f"t={timestamp},v1={signature_compute(secret, timestamp, body)}"
+
+
+def signature_parse(value: str) -> tuple[int, list[str]] | None:
+    """ "t=...,v1=..." -> (t, [v1, ...]); None when malformed."""
+    timestamp, signatures = None, []
+    for part in value.split(","):
+        name, sep, item = part.strip().partition("=")
+        if not sep:
+            return None
+        if name == "t":
+            if timestamp is not None or not item.isascii() or not item.isdigit() or len(item) > 12:
+                return None
+            timestamp = int(item)
+        elif name == "v1":
+            if not _SIGNATURE_RE.match(item):
+                return None
+            signatures.append(item)
+    if timestamp is None or not signatures:
+        return None
+    return timestamp, signatures
+
+
+class _ClientCache:
+    """Clients by key digest, kept a few seconds per process (a disable or rotation
+    elsewhere takes effect within CRM_API_CLIENT_CACHE_SECONDS), and the last time
+    each client's `last_used_at` was written, so it is written at most once a minute."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._clients: dict[str, tuple[float, ApiClient | None]] = {}
+        self._touched: dict[int, float] = {}
+
+    def get(self, digest: str) -> ApiClient | None:
+        ttl = getattr(settings, "CRM_API_CLIENT_CACHE_SECONDS", 5)
+        now = time.monotonic()
+        hit = self._clients.get(digest)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+        client = ApiClient.objects.filter(key_hash=digest).first()
+        with self._lock:
+            if len(self._clients) > 1000:
+                self._clients.clear()
+            self._clients[digest] = (now, client)
+        return client
+
+    def touch(self, client: ApiClient) -> None:
+        now = time.monotonic()
+        if now - self._touched.get(client.pk, -1e9) < LAST_USED_EVERY.total_seconds():
+            return
+        self._touched[client.pk] = now
+        api_client_touch(client_id=client.pk)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._clients.clear()
+            self._touched.clear()
+
+
+client_cache = _ClientCache()
+
+
+def _client_changed(sender, instance, **kwargs):
+    client_cache.clear()
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <key>`, and on writes `X-CRM-Signature: t=...,v1=...`."""
+
+    keyword = "Bearer"
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+    def _refuse(self, request, reason: str, detail, client=None):
+        security_event(request, reason=reason, client=client)
+        raise exceptions.AuthenticationFailed(detail, code=reason)
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _sep, key = header.partition(" ")
+        if not header:
+            self._refuse(request, "missing_key", _("Send the API key as 'Authorization: Bearer <key>'."))
+        if scheme.lower() != "bearer" or not key.strip():
+            self._refuse(request, "malformed_authorization", _("The Authorization header must be 'Bearer <key>'."))
+        client = client_cache.get(api_key_digest(key.strip()))
+        if client is None:
+            self._refuse(request, "unknown_key", _("Invalid API key."))
+        if not client.enabled:
+            self._refuse(request, "client_disabled", _("This API client is disabled."), client)
+        if request.method in WRITE_METHODS:
+            self._signature_check(request, client)
+        client_cache.touch(client)
+        # The client is request.auth; request.user stays anonymous, so nothing takes a
+        # game backend for a staff user (history rows, permissions).
+        return AnonymousUser(), client
+
+    def _signature_check(self, request, client: ApiClient) -> None:
+        value = request.META.get("HTTP_X_CRM_SIGNATURE", "")
+        if not value:
+            self._refuse(request, "missing_signature", _("Writes must carry the X-CRM-Signature header."), client)
+        parsed = signature_parse(value)
+        if parsed is None:
+            self._refuse(
+                request, "malformed_signature", _("X-CRM-Signature must be 't=<unix seconds>,v1=<hex>'."), client
+            )
+        timestamp, signatures = parsed
+        tolerance = getattr(settings, "CRM_API_SIGNATURE_TOLERANCE", 300)
+        if abs(time.time() - timestamp) > tolerance:
+            self._refuse(
+                request,
+                "stale_signature",
+                _("The signature's timestamp is more than %(seconds)d seconds from the server's clock.")
+                % {"seconds": tolerance},
+                client,
+            )
+        body = request._request.body
+        expected = signature_compute(client.signing_secret, timestamp, body)
+        # Every candidate is compared, in constant time, whatever the earlier ones gave.
+        matches = [hmac.compare_digest(expected, candidate) for candidate in signatures]
+        if not any(matches):
+            self._refuse(request, "bad_signature", _("The signature does not match the request body."), client)
+
+
+class IsApiClient(BasePermission):
+    """Only requests authenticated as an enabled API client."""
+
+    def has_permission(self, request, view):
+        return isinstance(request.auth, ApiClient)

@@ -1,0 +1,138 @@
+"""Player and event shapes of the game API (../shared/API.md). Personal data (phone,
+real name, birthday, QQ, WeChat, email) is accepted where the contract says so and
+never written out."""
+
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from crm.api.fields import AwareDateTimeField
+from players.models import PayerStatus, PaymentKind
+
+
+class VipSerializer(serializers.Serializer):
+    tier = serializers.CharField(source="tier.name", allow_null=True, default=None)
+    level = serializers.IntegerField(source="tier.level", default=0)
+    since = serializers.DateTimeField(source="tier_since", allow_null=True)
+
+
+class PlayerSerializer(serializers.Serializer):
+    account_id = serializers.CharField()
+    nickname = serializers.CharField()
+    server = serializers.CharField()
+    vip = VipSerializer(source="*")
+    total_spend = serializers.DecimalField(max_digits=14, decimal_places=2)
+    last_paid_at = serializers.DateTimeField(allow_null=True)
+    last_login_at = serializers.DateTimeField(allow_null=True)
+    payer_status = serializers.ChoiceField(choices=PayerStatus.choices)
+
+    def to_representation(self, player):
+        # By hand: the same fields, without the generic machinery, on the hot read path.
+        tier = player.tier
+        field = self.fields
+        return {
+            "account_id": player.account_id,
+            "nickname": player.nickname,
+            "server": player.server,
+            "vip": {
+                "tier": tier.name if tier else None,
+                "level": tier.level if tier else 0,
+                "since": field["last_paid_at"].to_representation(player.tier_since) if player.tier_since else None,
+            },
+            "total_spend": field["total_spend"].to_representation(player.total_spend),
+            "last_paid_at": field["last_paid_at"].to_representation(player.last_paid_at)
+            if player.last_paid_at
+            else None,
+            "last_login_at": field["last_login_at"].to_representation(player.last_login_at)
+            if player.last_login_at
+            else None,
+            "payer_status": player.payer_status,
+        }
+
+
+PLAYER_FIELDS = (
+    "id",
+    "account_id",
+    "nickname",
+    "server",
+    "tier_since",
+    "total_spend",
+    "last_paid_at",
+    "last_login_at",
+    "payer_status",
+    "tier__name",
+    "tier__level",
+)
+
+
+class PlayerProfileSerializer(serializers.Serializer):
+    """PUT /api/v1/players/<account_id>/: the profile the game knows. Absent fields are left as they are."""
+
+    nickname = serializers.CharField(max_length=64, allow_blank=True, required=False)
+    server = serializers.CharField(max_length=32, allow_blank=True, required=False)
+    registered_at = AwareDateTimeField(allow_null=True, required=False)
+    channel = serializers.CharField(max_length=32, allow_blank=True, required=False)
+    level = serializers.IntegerField(min_value=0, max_value=2147483647, required=False)
+    last_login_at = AwareDateTimeField(allow_null=True, required=False)
+    phone = serializers.CharField(
+        max_length=32, allow_blank=True, required=False, write_only=True, help_text=_("Stored, never returned.")
+    )
+    birthday = serializers.DateField(
+        allow_null=True, required=False, write_only=True, help_text=_("YYYY-MM-DD. Stored, never returned.")
+    )
+
+
+class PaymentEventSerializer(serializers.Serializer):
+    """Documentation of one payment event; validation is `players.services.events`."""
+
+    event_id = serializers.CharField(min_length=1, max_length=128)
+    type = serializers.ChoiceField(choices=PaymentKind.choices)
+    account_id = serializers.CharField(min_length=1, max_length=64)
+    server = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    amount = serializers.DecimalField(
+        max_digits=9, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("1000000"), coerce_to_string=True
+    )
+    currency = serializers.CharField(min_length=3, max_length=3, help_text=_("ISO 4217, e.g. CNY"))
+    occurred_at = AwareDateTimeField(help_text=_("ISO 8601 with offset; not more than 24 h in the future."))
+    order_id = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    product = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    refund_of = serializers.CharField(max_length=128, required=False, allow_blank=True)
+
+
+class PaymentResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[("created", "created"), ("duplicate", "duplicate")])
+    event_id = serializers.CharField()
+
+
+class PaymentBatchSerializer(serializers.Serializer):
+    events = PaymentEventSerializer(many=True, max_length=1000)
+
+
+class BatchErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    event_id = serializers.CharField(allow_null=True, required=False)
+    error = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class PaymentBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    conflicts = serializers.IntegerField()
+    errors = BatchErrorSerializer(many=True)
+
+
+class LoginEventSerializer(serializers.Serializer):
+    account_id = serializers.CharField(min_length=1, max_length=64)
+    server = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    occurred_at = AwareDateTimeField()
+
+
+class LoginBatchSerializer(serializers.Serializer):
+    events = LoginEventSerializer(many=True, max_length=1000)
+
+
+class LoginBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    errors = BatchErrorSerializer(many=True)

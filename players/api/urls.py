@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("payments/", views.PaymentView.as_view(), name="api-payments"),
+    path("payments/batch/", views.PaymentBatchView.as_view(), name="api-payments-batch"),
+    path("logins/batch/", views.LoginBatchView.as_view(), name="api-logins-batch"),
+    path("players/", views.PlayerListView.as_view(), name="api-players"),
+    path("players/<str:account_id>/", views.PlayerDetailView.as_view(), name="api-player"),
+]

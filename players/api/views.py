@@ -1,0 +1,257 @@
+"""The game API's player, payment and login endpoints (../shared/API.md)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.api.errors import django_validation_fields, error_body
+from crm.api.fields import text_is_clean
+from players.filters import PlayerFilterSet
+from players.models import PaymentSource, Player
+from players.services import payment_record, player_upsert
+from players.services.activity import logins_record_batch
+from players.services.events import payment_event_clean
+from players.services.ledger_batch import MAX_BATCH, payments_record_batch
+
+from .serializers import (
+    LoginBatchResultSerializer,
+    LoginBatchSerializer,
+    PaymentBatchResultSerializer,
+    PaymentBatchSerializer,
+    PaymentEventSerializer,
+    PaymentResultSerializer,
+    PlayerProfileSerializer,
+    PlayerSerializer,
+)
+
+log = logging.getLogger("crm.api")
+security_log = logging.getLogger("crm.security")
+
+PLAYER_FIELDS = (
+    "id",
+    "account_id",
+    "nickname",
+    "server",
+    "tier",
+    "tier_since",
+    "total_spend",
+    "last_paid_at",
+    "last_login_at",
+    "payer_status",
+    "tier__name",
+    "tier__level",
+)
+
+
+def players_for_api():
+    return Player.objects.select_related("tier").only(*PLAYER_FIELDS)
+
+
+def _invalid(fields: dict) -> Response:
+    return Response(error_body(400, _("Invalid input."), fields), status=status.HTTP_400_BAD_REQUEST)
+
+
+def _body_object(request) -> dict:
+    data = request.data
+    if not isinstance(data, dict):
+        raise exceptions.ValidationError({"non_field_errors": [_("The body must be a JSON object.")]})
+    return data
+
+
+def _server_allowed(client, event: dict) -> bool:
+    """A client bound to one server may write only for it; its server is the default."""
+    if not client.server or not isinstance(event, dict):
+        return True
+    server = event.get("server")
+    if server in (None, ""):
+        event["server"] = client.server
+        return True
+    return server == client.server
+
+
+def _forbidden_server(client) -> Response:
+    return Response(
+        error_body(403, _("This API client may write only for server %(server)s.") % {"server": client.server}),
+        status=status.HTTP_403_FORBIDDEN,
+    )
+
+
+def _events(request) -> list:
+    events = _body_object(request).get("events")
+    if not isinstance(events, list):
+        raise exceptions.ValidationError({"events": [_("A list of events is required.")]})
+    if len(events) > MAX_BATCH:
+        raise exceptions.ValidationError({"events": [_("At most %(max)d events per request.") % {"max": MAX_BATCH}]})
+    return events
+
+
+def conflict_log(client, event_id, stored: str, received: str) -> None:
+    log.warning(
+        "payment conflict: client=%s event_id=%r stored_digest=%s received_digest=%s",
+        client.pk,
+        event_id,
+        stored,
+        received,
+    )
+
+
+class PaymentView(APIView):
+    @extend_schema(
+        operation_id="payments_create",
+        request=PaymentEventSerializer,
+        responses={
+            201: PaymentResultSerializer,
+            200: OpenApiResponse(PaymentResultSerializer, description="duplicate: the same event again"),
+        },
+        summary="Record one payment event",
+    )
+    def post(self, request):
+        client = request.auth
+        raw = _body_object(request)
+        if not _server_allowed(client, raw):
+            return _forbidden_server(client)
+        clean, errors = payment_event_clean(raw)
+        if errors:
+            return _invalid(errors)
+        clean.pop("amount_base")
+        try:
+            result = payment_record(**clean, source=PaymentSource.API, source_ref=str(client.pk))
+        except DjangoValidationError as exc:
+            return _invalid(django_validation_fields(exc))
+        if result.status == "conflict":
+            conflict_log(client, clean["event_id"], result.payment.fingerprint, result.fingerprint)
+            body = error_body(409, _("This event id was already recorded with different content."))
+            body["event_id"] = clean["event_id"]
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
+        return Response({"status": result.status, "event_id": clean["event_id"]}, status=code)
+
+
+class PaymentBatchView(APIView):
+    @extend_schema(
+        operation_id="payments_batch",
+        request=PaymentBatchSerializer,
+        responses={200: PaymentBatchResultSerializer},
+        summary="Record up to 1000 payment events, each judged on its own",
+    )
+    def post(self, request):
+        client = request.auth
+        events = _events(request)
+        forbidden, allowed, positions = [], [], []
+        for index, event in enumerate(events):
+            if _server_allowed(client, event):
+                allowed.append(event)
+                positions.append(index)
+            else:
+                forbidden.append(
+                    {
+                        "index": index,
+                        "event_id": event.get("event_id") if isinstance(event.get("event_id"), str) else None,
+                        "error": "forbidden",
+                        "fields": {"server": [_("This API client may not write for this server.")]},
+                    }
+                )
+        result = payments_record_batch(events=allowed, source=PaymentSource.API, source_ref=str(client.pk))
+        for error in result.errors:
+            error["index"] = positions[error["index"]]
+        for _index, event_id, stored, received in result.conflict_digests:
+            conflict_log(client, event_id, stored, received)
+        result.errors += forbidden
+        return Response(result.as_dict())
+
+
+class LoginBatchView(APIView):
+    @extend_schema(
+        operation_id="logins_batch",
+        request=LoginBatchSerializer,
+        responses={200: LoginBatchResultSerializer},
+        summary="Record up to 1000 logins; last login only moves forward",
+    )
+    def post(self, request):
+        client = request.auth
+        events = _events(request)
+        forbidden, allowed, positions = [], [], []
+        for index, event in enumerate(events):
+            if _server_allowed(client, event):
+                allowed.append(event)
+                positions.append(index)
+            else:
+                forbidden.append(
+                    {
+                        "index": index,
+                        "error": "forbidden",
+                        "fields": {"server": [_("This API client may not write for this server.")]},
+                    }
+                )
+        result = logins_record_batch(events=allowed)
+        for error in result.errors:
+            error["index"] = positions[error["index"]]
+        result.errors += forbidden
+        return Response(result.as_dict())
+
+
+def _account_id_valid(account_id: str) -> bool:
+    return 0 < len(account_id) <= 64 and text_is_clean(account_id) and account_id == account_id.strip()
+
+
+class PlayerDetailView(APIView):
+    @extend_schema(operation_id="players_retrieve", responses={200: PlayerSerializer}, summary="A player")
+    def get(self, request, account_id: str):
+        player = players_for_api().filter(account_id=account_id).first() if _account_id_valid(account_id) else None
+        if player is None:
+            raise exceptions.NotFound(_("Unknown player."))
+        return Response(PlayerSerializer(player).data)
+
+    @extend_schema(
+        operation_id="players_upsert",
+        request=PlayerProfileSerializer,
+        responses={200: PlayerSerializer, 201: PlayerSerializer},
+        summary="Create or update the profile the game knows",
+    )
+    def put(self, request, account_id: str):
+        client = request.auth
+        if not _account_id_valid(account_id):
+            return _invalid({"account_id": [_("1 to 64 characters, without surrounding spaces.")]})
+        serializer = PlayerProfileSerializer(data=_body_object(request))
+        if not serializer.is_valid():
+            raise exceptions.ValidationError(serializer.errors)
+        data = dict(serializer.validated_data)
+        if not _server_allowed(client, data):
+            return _forbidden_server(client)
+        try:
+            player, created = player_upsert(account_id=account_id, data=data)
+        except DjangoValidationError as exc:
+            return _invalid(django_validation_fields(exc))
+        player = players_for_api().get(pk=player.pk)
+        return Response(
+            PlayerSerializer(player).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class PlayerCursorPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class PlayerListView(ListAPIView):
+    serializer_class = PlayerSerializer
+    filterset_class = PlayerFilterSet
+    pagination_class = PlayerCursorPagination
+
+    def get_queryset(self):
+        return players_for_api()
+
+    @extend_schema(operation_id="players_list", summary="Players, filtered, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

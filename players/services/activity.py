@@ -1,0 +1,65 @@
+"""Player activity from the game: logins, in batches, set-based."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..models import Player
+from .events import login_event_clean
+from .ledger_batch import players_ensure
+
+
+@dataclass
+class LoginBatchResult:
+    created: int = 0
+    errors: list[dict] = field(default_factory=list)
+    player_ids: set[int] = field(default_factory=set)  # players whose last login moved forward
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "errors": sorted(self.errors, key=lambda e: e["index"])}
+
+
+def logins_record_batch(*, events: list, actor=None) -> LoginBatchResult:
+    """Move each player's `last_login_at` forward (never backward) to the latest login
+    given; unknown accounts are created. Each event is judged on its own."""
+    now = timezone.now()
+    result = LoginBatchResult()
+    latest: dict[str, tuple] = {}
+    for index, raw in enumerate(events):
+        clean, errors = login_event_clean(raw, now=now)
+        if errors:
+            result.errors.append({"index": index, "error": "invalid", "fields": errors})
+            continue
+        result.created += 1
+        account_id, at = clean["account_id"], clean["occurred_at"]
+        if account_id not in latest or at > latest[account_id][0]:
+            latest[account_id] = (at, clean["server"])
+    if latest:
+        result.player_ids = _logins_apply(latest=latest, actor=actor, now=now)
+    return result
+
+
+@transaction.atomic
+def _logins_apply(*, latest: dict[str, tuple], actor, now) -> set[int]:
+    ids = players_ensure(accounts={a: server for a, (_at, server) in latest.items()}, actor=actor, now=now)
+    pairs = sorted((ids[a], at) for a, (at, _server) in latest.items())
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Player._meta.db_table} AS p SET last_login_at = d.at"
+                " FROM unnest(%s::bigint[], %s::timestamptz[]) AS d(id, at)"
+                " WHERE p.id = d.id AND (p.last_login_at IS NULL OR p.last_login_at < d.at) RETURNING p.id",
+                [[pk for pk, _at in pairs], [at for _pk, at in pairs]],
+            )
+            return {pk for (pk,) in cursor.fetchall()}
+    moved = set()
+    for pk, at in pairs:
+        if Player.objects.filter(Q(last_login_at__isnull=True) | Q(last_login_at__lt=at), pk=pk).update(
+            last_login_at=at
+        ):
+            moved.add(pk)
+    return moved
