@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from crm.api.fields import AwareDateTimeField
+from crm.api.fields import AwareDateTimeField, api_datetime
 from players.models import PayerStatus, PaymentKind
 
 
@@ -30,7 +30,6 @@ class PlayerSerializer(serializers.Serializer):
     def to_representation(self, player):
         # By hand: the same fields, without the generic machinery, on the hot read path.
         tier = player.tier
-        field = self.fields
         return {
             "account_id": player.account_id,
             "nickname": player.nickname,
@@ -38,32 +37,13 @@ class PlayerSerializer(serializers.Serializer):
             "vip": {
                 "tier": tier.name if tier else None,
                 "level": tier.level if tier else 0,
-                "since": field["last_paid_at"].to_representation(player.tier_since) if player.tier_since else None,
+                "since": api_datetime(player.tier_since),
             },
-            "total_spend": field["total_spend"].to_representation(player.total_spend),
-            "last_paid_at": field["last_paid_at"].to_representation(player.last_paid_at)
-            if player.last_paid_at
-            else None,
-            "last_login_at": field["last_login_at"].to_representation(player.last_login_at)
-            if player.last_login_at
-            else None,
+            "total_spend": f"{player.total_spend:.2f}",
+            "last_paid_at": api_datetime(player.last_paid_at),
+            "last_login_at": api_datetime(player.last_login_at),
             "payer_status": player.payer_status,
         }
-
-
-PLAYER_FIELDS = (
-    "id",
-    "account_id",
-    "nickname",
-    "server",
-    "tier_since",
-    "total_spend",
-    "last_paid_at",
-    "last_login_at",
-    "payer_status",
-    "tier__name",
-    "tier__level",
-)
 
 
 class PlayerProfileSerializer(serializers.Serializer):

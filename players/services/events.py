@@ -21,6 +21,8 @@ from crm.money import CENT, to_base
 from ..models import PaymentKind
 from . import MAX_AMOUNT, MAX_FUTURE
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # no game event predates this; older is a client bug
+
 
 def _text(raw: dict, name: str, errors: dict, *, max_length: int, required: bool = False) -> str:
     value = raw.get(name)
@@ -67,9 +69,12 @@ def aware_datetime(value, name: str, errors: dict) -> datetime | None:
         errors[name] = [_("Must be a date and time with a UTC offset.")]
         return None
     try:
-        parsed.astimezone(UTC)
+        in_utc = parsed.astimezone(UTC)
     except (OverflowError, ValueError):
         errors[name] = [_("Out of range.")]
+        return None
+    if in_utc < EARLIEST:
+        errors[name] = [_("Must not be before 1970.")]
         return None
     return parsed
 
