@@ -35,9 +35,12 @@ def logins_record_batch(*, events: list, actor=None) -> LoginBatchResult:
             result.errors.append({"index": index, "error": "invalid", "fields": errors})
             continue
         result.created += 1
-        account_id, at = clean["account_id"], clean["occurred_at"]
-        if account_id not in latest or at > latest[account_id][0]:
-            latest[account_id] = (at, clean["server"])
+        account_id, at, server = clean["account_id"], clean["occurred_at"], clean["server"]
+        if account_id not in latest:
+            latest[account_id] = (at, server)
+        else:
+            seen_at, seen_server = latest[account_id]
+            latest[account_id] = (max(at, seen_at), seen_server or server)
     if latest:
         result.player_ids = _logins_apply(latest=latest, actor=actor, now=now)
     return result
