@@ -146,13 +146,7 @@ def _payments_store(*, valid, source, source_ref, actor, now, evaluate_tier) -> 
     spent = [(event, player_id) for _i, event, player_id in rows if event["event_id"] in created]
     result.created += len(spent)
     if spent:
-        affected = _totals_apply(spent)
-        result.player_ids |= {p.pk for p in affected}
-        if evaluate_tier:
-            from vip.models import TierChangeReason
-            from vip.services.bulk import tiers_evaluate_bulk
-
-            tiers_evaluate_bulk(players=affected, reason=TierChangeReason.PAYMENT, actor=actor, now=now)
+        result.player_ids |= _totals_apply(spent, actor=actor, now=now, evaluate_tier=evaluate_tier)
 
     for index, event in refunds:
         try:
@@ -287,9 +281,14 @@ def _payments_insert(*, rows, source, source_ref, actor, now) -> set[str]:
     return {p.event_id for p in new}
 
 
-def _totals_apply(spent: list[tuple[dict, int]]) -> list[Player]:
-    """Move each player's totals by the sum of their new purchases: one UPDATE on
-    PostgreSQL. Returns the players with their new totals and tier fields."""
+def _totals_apply(spent: list[tuple[dict, int]], *, actor, now, evaluate_tier: bool) -> set[int]:
+    """Move each player's totals by the sum of their new purchases and upgrade their
+    tier where the new spend reaches a higher one (as `tier_evaluate` does after a
+    payment). On PostgreSQL: one locking SELECT and one UPDATE for the whole batch,
+    so each player row is rewritten once. Returns the players' ids."""
+    from vip.models import TierChangeReason
+    from vip.services import tier_qualified, tiers_ordered
+
     per_player: dict[int, list] = defaultdict(lambda: [Decimal(0), 0, None, None])
     for event, player_id in spent:
         totals = per_player[player_id]
@@ -301,30 +300,75 @@ def _totals_apply(spent: list[tuple[dict, int]]) -> list[Player]:
     ids = sorted(per_player)
     fields = ["id", "total_spend", "tier_id", "tier_pinned_until"]
     table = Player._meta.db_table
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # Lock in id order first: concurrent batches then never wait on each other in a cycle.
-            cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
-            cursor.execute(
-                f"UPDATE {table} AS p SET total_spend = p.total_spend + d.spend,"
-                " purchase_count = p.purchase_count + d.n,"
-                " first_paid_at = LEAST(COALESCE(p.first_paid_at, d.first), d.first),"
-                " last_paid_at = GREATEST(COALESCE(p.last_paid_at, d.last), d.last), payer_status = %s"
-                " FROM unnest(%s::bigint[], %s::numeric[], %s::int[], %s::timestamptz[], %s::timestamptz[])"
-                " AS d(id, spend, n, first, last) WHERE p.id = d.id"
-                " RETURNING p.id, p.total_spend, p.tier_id, p.tier_pinned_until",
-                [
-                    PayerStatus.ACTIVE,
-                    ids,
-                    [per_player[i][0] for i in ids],
-                    [per_player[i][1] for i in ids],
-                    [per_player[i][2] for i in ids],
-                    [per_player[i][3] for i in ids],
-                ],
-            )
-            return [Player.from_db(connection.alias, fields, row) for row in cursor.fetchall()]
+    if connection.vendor != "postgresql":
+        return _totals_apply_orm(per_player, ids, fields, actor=actor, now=now, evaluate_tier=evaluate_tier)
+
+    with connection.cursor() as cursor:
+        # Lock in id order: concurrent batches never wait on each other in a cycle.
+        cursor.execute(
+            f"SELECT id, total_spend, tier_id, tier_pinned_until FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+        current = {row[0]: row for row in cursor.fetchall()}
+        upgrades: dict[int, object] = {}
+        if evaluate_tier:
+            tiers = tiers_ordered()
+            levels = {t.pk: t.level for t in tiers}
+            for pk in ids:
+                _pk, spend, tier_id, pinned = current[pk]
+                if pinned and pinned > now:
+                    continue
+                player = Player.from_db(connection.alias, fields, [pk, spend + per_player[pk][0], tier_id, pinned])
+                qualified = tier_qualified(player=player, tiers=tiers, now=now)
+                if qualified and qualified.level > levels.get(tier_id, 0):
+                    upgrades[pk] = qualified
+        cursor.execute(
+            f"UPDATE {table} AS p SET total_spend = p.total_spend + d.spend,"
+            " purchase_count = p.purchase_count + d.n,"
+            " first_paid_at = LEAST(COALESCE(p.first_paid_at, d.first), d.first),"
+            " last_paid_at = GREATEST(COALESCE(p.last_paid_at, d.last), d.last), payer_status = %s,"
+            " tier_id = COALESCE(d.tier, p.tier_id),"
+            " tier_since = CASE WHEN d.tier IS NULL THEN p.tier_since ELSE %s END,"
+            " tier_below_since = CASE WHEN d.tier IS NULL THEN p.tier_below_since END"
+            " FROM unnest(%s::bigint[], %s::numeric[], %s::int[], %s::timestamptz[], %s::timestamptz[],"
+            " %s::bigint[]) AS d(id, spend, n, first, last, tier) WHERE p.id = d.id",
+            [
+                PayerStatus.ACTIVE,
+                now,
+                ids,
+                [per_player[i][0] for i in ids],
+                [per_player[i][1] for i in ids],
+                [per_player[i][2] for i in ids],
+                [per_player[i][3] for i in ids],
+                [upgrades[i].pk if i in upgrades else None for i in ids],
+            ],
+        )
+    if upgrades:
+        from vip.models import TierChange
+
+        TierChange.objects.bulk_create(
+            [
+                TierChange(
+                    player_id=pk,
+                    from_tier_id=current[pk][2],
+                    to_tier=tier,
+                    reason=TierChangeReason.PAYMENT,
+                    actor=actor,
+                    changed_at=now,
+                )
+                for pk, tier in upgrades.items()
+            ],
+            batch_size=1000,
+        )
+    return set(ids)
+
+
+def _totals_apply_orm(per_player, ids, fields, *, actor, now, evaluate_tier) -> set[int]:
     from django.db.models import F, Value
     from django.db.models.functions import Coalesce, Greatest, Least
+
+    from vip.models import TierChangeReason
+    from vip.services.bulk import tiers_evaluate_bulk
 
     for player_id in ids:
         spend, count, first, last = per_player[player_id]
@@ -335,4 +379,7 @@ def _totals_apply(spent: list[tuple[dict, int]]) -> list[Player]:
             last_paid_at=Greatest(Coalesce(F("last_paid_at"), Value(last)), Value(last)),
             payer_status=PayerStatus.ACTIVE,
         )
-    return list(Player.objects.filter(pk__in=ids).only(*fields))
+    if evaluate_tier:
+        players = list(Player.objects.filter(pk__in=ids).only(*fields))
+        tiers_evaluate_bulk(players=players, reason=TierChangeReason.PAYMENT, actor=actor, now=now)
+    return set(ids)

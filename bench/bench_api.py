@@ -1,0 +1,325 @@
+"""Benchmark of the game API (issue 3): a live gunicorn (2 workers) on a PostgreSQL copy
+of the benchmark dataset, loaded from this process over loopback with valid signatures
+and unique event ids, beside the raw limit of the same write in plain psycopg.
+
+    .venv/bin/python -m bench.run bench_api
+    BENCH_API_SECONDS=10 .venv/bin/python -m bench.run bench_api
+
+Every loop is bounded by a count and a time (BENCH_API_SECONDS per measure).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from bench.common import report
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "crm_bench_i3_api"
+SECONDS = float(os.environ.get("BENCH_API_SECONDS", "10"))
+MAX_REQUESTS = 50_000
+CONCURRENCY = 8
+
+
+def _pg_url(dbname):
+    host = os.environ.get("BENCH_PGHOST", "127.0.0.1")
+    port = os.environ.get("BENCH_PGPORT", "5432")
+    user = os.environ.get("BENCH_PGUSER", "postgres")
+    return f"postgres://{user}@{host}:{port}/{dbname}"
+
+
+@contextmanager
+def dataset_copy(name: str):
+    """A private copy of the dataset: bench.common.bench_database where it exists,
+    else CREATE DATABASE ... TEMPLATE crm_bench_template here; dropped afterwards."""
+    try:
+        from bench.common import bench_database
+    except ImportError:
+        bench_database = None
+    if bench_database is not None:
+        with bench_database(name):
+            yield name
+        return
+    from bench.common import TEMPLATE_DB, psql_connect
+
+    with psql_connect() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}" STRATEGY FILE_COPY')
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=_server_env(name),
+            check=True,
+            capture_output=True,
+        )
+        yield name
+    finally:
+        with psql_connect() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _server_env(dbname):
+    return {
+        **os.environ,
+        "DATABASE_URL": _pg_url(dbname),
+        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "SECRET_KEY": "bench-only-not-secret",
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "ERROR",
+        "CONN_MAX_AGE": "600",
+    }
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(dbname):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "crm.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "error"],
+        cwd=ROOT,
+        env=_server_env(dbname),
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/api/v1/ready/")
+                conn.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.3)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _credentials(dbname):
+    out = subprocess.run(
+        [sys.executable, "manage.py", "create_api_client", "--name", f"bench-{uuid.uuid4().hex[:8]}"],
+        cwd=ROOT,
+        env=_server_env(dbname),
+        check=True,
+        capture_output=True,
+    )
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
+def _accounts(dbname, count=20000):
+    import psycopg
+
+    with psycopg.connect(_pg_url(dbname).replace("postgres://", "postgresql://")) as conn:
+        rows = conn.execute("SELECT account_id FROM players_player TABLESAMPLE SYSTEM (5) LIMIT %s", [count]).fetchall()
+    return [r[0] for r in rows]
+
+
+def run_clients(concurrency, seconds, max_requests, one_call):
+    """`concurrency` threads call `one_call(i)` until the time or the count runs out;
+    returns (completed calls, elapsed seconds, latencies in ms, errors)."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = iter(range(max_requests))
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def worker():
+        local = []
+        while time.perf_counter() < stop_at:
+            with lock:
+                n = next(counter, None)
+            if n is None:
+                break
+            start = time.perf_counter()
+            try:
+                one_call(n)
+            except Exception as exc:  # noqa: BLE001 (counted and shown)
+                errors.append(repr(exc)[:200])
+                continue
+            local.append((time.perf_counter() - start) * 1000)
+        with lock:
+            latencies.extend(local)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies), time.perf_counter() - started, latencies, errors
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def raw_limit(dbname, accounts, concurrency):
+    """The same write in plain psycopg: ledger insert ON CONFLICT DO NOTHING + player totals, one transaction each."""
+    import psycopg
+
+    url = _pg_url(dbname).replace("postgres://", "postgresql://")
+    local = threading.local()
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:8]
+
+    def one(n):
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg.connect(url)
+        account = accounts[n % len(accounts)]
+        with conn.transaction():
+            row = conn.execute(
+                "INSERT INTO players_payment (player_id, source, source_ref, event_id, kind, amount, currency,"
+                " amount_base, server, occurred_at, received_at, order_id, product, refund_of, fingerprint)"
+                " SELECT id, 'api', 'raw', %s, 'purchase', %s, 'CNY', %s, '', %s, %s, '', '', '', ''"
+                " FROM players_player WHERE account_id = %s"
+                " ON CONFLICT (source, source_ref, event_id) DO NOTHING RETURNING player_id",
+                [f"raw-{run}-{n}", Decimal("6.00"), Decimal("6.00"), now, now, account],
+            ).fetchone()
+            if row:
+                conn.execute(
+                    "UPDATE players_player SET total_spend = total_spend + %s, purchase_count = purchase_count + 1,"
+                    " last_paid_at = GREATEST(last_paid_at, %s) WHERE id = %s",
+                    [Decimal("6.00"), now, row[0]],
+                )
+
+    done, elapsed, latencies, errors = run_clients(concurrency, SECONDS, MAX_REQUESTS, one)
+    return done / elapsed, errors
+
+
+class SignedClient:
+    """One keep-nothing HTTP client per thread (gunicorn's sync workers close each connection)."""
+
+    def __init__(self, port, credentials):
+        self.port = port
+        self.key = credentials["key"]
+        self.secret = credentials["signing_secret"]
+
+    def call(self, method, path, payload=None):
+        import hashlib
+        import hmac
+
+        headers = {"Authorization": f"Bearer {self.key}"}
+        body = None
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            t = int(time.time())
+            v1 = hmac.new(self.secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+            headers |= {"X-CRM-Signature": f"t={t},v1={v1}", "Content-Type": "application/json"}
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path} -> {response.status} {data[:200]!r}")
+        return data
+
+
+def event(run, n, account):
+    return {
+        "event_id": f"bench-{run}-{n}",
+        "type": "purchase",
+        "account_id": account,
+        "amount": "6.00",
+        "currency": "CNY",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def main() -> None:
+    with dataset_copy(DB_NAME) as dbname:
+        accounts = _accounts(dbname)
+        random.shuffle(accounts)
+        credentials = _credentials(dbname)
+        raw_8, raw_errors = raw_limit(dbname, accounts, CONCURRENCY)
+        raw_4, _ = raw_limit(dbname, accounts, 4)
+        with gunicorn(dbname) as port:
+            client = SignedClient(port, credentials)
+            run = uuid.uuid4().hex[:8]
+            # warm both workers (imports, connections, caches)
+            run_clients(2, 3, 40, lambda n: client.call("GET", f"/api/v1/players/{accounts[n]}/"))
+
+            single = run_clients(
+                CONCURRENCY,
+                SECONDS,
+                MAX_REQUESTS,
+                lambda n: client.call("POST", "/api/v1/payments/", event(run, n, accounts[n % len(accounts)])),
+            )
+            batches = run_clients(
+                2,
+                SECONDS,
+                200,
+                lambda n: client.call(
+                    "POST",
+                    "/api/v1/payments/batch/",
+                    {"events": [event(f"{run}b{n}", i, accounts[(n * 1000 + i) % len(accounts)]) for i in range(1000)]},
+                ),
+            )
+            reads = run_clients(
+                CONCURRENCY,
+                SECONDS,
+                MAX_REQUESTS,
+                lambda n: client.call("GET", f"/api/v1/players/{accounts[(n * 7) % len(accounts)]}/"),
+            )
+
+    single_done, single_elapsed, single_lat, single_errors = single
+    batch_done, batch_elapsed, batch_lat, batch_errors = batches
+    read_done, read_elapsed, read_lat, read_errors = reads
+    single_rate = single_done / single_elapsed
+    report(
+        "Game API (gunicorn 2 workers, PostgreSQL copy of the 1M-player dataset, loopback)",
+        [
+            ("raw limit, psycopg, 8 clients (events/s)", f"{raw_8:,.0f}", "reference"),
+            ("raw limit, psycopg, 4 clients (events/s)", f"{raw_4:,.0f}", "reference (≈2,000 measured in the issue)"),
+            (
+                "single-event POST, 8 clients (events/s)",
+                f"{single_rate:,.0f} ({single_rate / raw_8:.0%} of raw)",
+                f"≥ 25 % of raw = {raw_8 * 0.25:,.0f}",
+            ),
+            ("single-event POST p50 (ms)", f"{statistics.median(single_lat):.1f}", "-"),
+            ("single-event POST p99 (ms)", f"{percentile(single_lat, 99):.1f}", "≤ 50 ms"),
+            ("batch POST of 1000, 2 clients (events/s)", f"{batch_done * 1000 / batch_elapsed:,.0f}", "≥ 20,000"),
+            ("batch POST of 1000 p50 (ms)", f"{statistics.median(batch_lat) if batch_lat else float('nan'):.0f}", "-"),
+            ("GET player, 8 clients (req/s)", f"{read_done / read_elapsed:,.0f}", "-"),
+            ("GET player p99 (ms)", f"{percentile(read_lat, 99):.1f}", "≤ 20 ms"),
+            (
+                "errors (raw/single/batch/get)",
+                f"{len(raw_errors)}/{len(single_errors)}/{len(batch_errors)}/{len(read_errors)}",
+                "0",
+            ),
+        ],
+    )
+    for sample in (raw_errors + single_errors + batch_errors + read_errors)[:5]:
+        print("  error:", sample)
+
+
+if __name__ == "__main__":
+    main()

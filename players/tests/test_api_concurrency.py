@@ -1,0 +1,179 @@
+"""Exactly-once under concurrent retries, through a live server: PostgreSQL with many
+copies of one event at once; SQLite (a file, two gunicorn workers) with concurrent
+batches that must not fail with "database is locked"."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+
+from crm.api.authentication import signature_header
+from players.models import Payment, Player
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fire_at_once(count, send):
+    """Run `send()` from `count` threads released together; return the responses."""
+    barrier = threading.Barrier(count)
+    responses = [None] * count
+
+    def worker(i):
+        barrier.wait()
+        responses[i] = send()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return responses
+
+
+def post(base_url, path, credentials, payload):
+    body = json.dumps(payload).encode()
+    return requests.post(
+        base_url + path,
+        data=body,
+        timeout=60,
+        headers={
+            "Authorization": f"Bearer {credentials['key']}",
+            "X-CRM-Signature": signature_header(credentials["signing_secret"], body),
+            "Content-Type": "application/json",
+        },
+    )
+
+
+def purchase(event_id, account_id="10086", amount="648.00"):
+    return {
+        "event_id": event_id,
+        "type": "purchase",
+        "account_id": account_id,
+        "amount": amount,
+        "currency": "CNY",
+        "occurred_at": "2026-11-22T10:00:00+08:00",
+    }
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_many_copies_of_one_event_at_once_move_spend_once(requires_postgres, live_server, api_credentials):
+    credentials = {"key": api_credentials.key, "signing_secret": api_credentials.signing_secret}
+    Player.objects.create(account_id="10086")
+
+    responses = fire_at_once(12, lambda: post(live_server.url, "/api/v1/payments/", credentials, purchase("dup")))
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 11 + [201]
+    player = Player.objects.get(account_id="10086")
+    assert (player.total_spend, player.purchase_count) == (Decimal("648.00"), 1)
+    assert Payment.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_copies_for_an_unknown_account_and_in_batches_move_spend_once(requires_postgres, live_server, api_credentials):
+    credentials = {"key": api_credentials.key, "signing_secret": api_credentials.signing_secret}
+    batch = {"events": [purchase(f"b{i}", account_id=f"new-{i % 3}", amount="10") for i in range(30)]}
+
+    numbers = iter(range(100))
+
+    def send():
+        n = next(numbers)
+        if n % 2:
+            return post(live_server.url, "/api/v1/payments/batch/", credentials, batch)
+        return post(live_server.url, "/api/v1/payments/", credentials, purchase("single", account_id="new-x"))
+
+    responses = fire_at_once(8, send)
+
+    assert all(r.status_code in (200, 201) for r in responses), [r.text for r in responses]
+    batches = [r.json() for r in responses if "created" in r.json()]
+    assert sum(b["created"] for b in batches) == 30 and all(not b["errors"] for b in batches)
+    assert [p.total_spend for p in Player.objects.filter(account_id__startswith="new-").order_by("account_id")] == [
+        Decimal("100.00"),
+        Decimal("100.00"),
+        Decimal("100.00"),
+        Decimal("648.00"),
+    ]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def sqlite_gunicorn():
+    """gunicorn with 2 workers on a fresh file-based SQLite database."""
+    if connection.vendor != "sqlite":
+        pytest.skip("a SQLite locking test: runs with the SQLite suite")
+    tmp = tempfile.mkdtemp(prefix="crm-sqlite-")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3",
+        "SECRET_KEY": "test-only",
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "LOG_LEVEL": "WARNING",
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True, capture_output=True)
+    out = subprocess.run(
+        [*manage, "create_api_client", "--name", "sqlite-test"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
+    credentials = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "crm.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        env=env,
+        cwd=ROOT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(base_url + "/api/v1/ready/", timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        yield base_url, credentials, Path(tmp) / "db.sqlite3"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_sqlite_batches_from_four_clients_at_once_never_hit_database_is_locked(sqlite_gunicorn):
+    base_url, credentials, db_path = sqlite_gunicorn
+    rounds = 5
+
+    numbers = iter(range(1000))
+
+    def send():
+        n = next(numbers)
+        responses = []
+        for r in range(rounds):
+            events = [purchase(f"c{n}-r{r}-{i}", account_id=f"acc-{i % 50}", amount="1") for i in range(200)]
+            responses.append(post(base_url, "/api/v1/payments/batch/", credentials, {"events": events}))
+        return responses
+
+    results = fire_at_once(4, send)
+
+    flat = [r for responses in results for r in responses]
+    assert [r.status_code for r in flat] == [200] * (4 * rounds), [r.text[:300] for r in flat if r.status_code != 200]
+    assert sum(r.json()["created"] for r in flat) == 4 * rounds * 200
+    import sqlite3
+
+    with sqlite3.connect(db_path) as db:
+        count, spend = db.execute("select count(*), sum(total_spend) from players_player").fetchone()
+    assert (count, Decimal(str(spend))) == (50, Decimal(4 * rounds * 200))
