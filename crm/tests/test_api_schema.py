@@ -59,8 +59,9 @@ def _fuzz(operation, mode, live_server, auth, max_examples, failures):
         run()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_api_fuzzed_from_its_schema_never_fails_and_conforms(live_server, api_credentials):
+def test_api_fuzzed_from_its_schema_never_fails_and_conforms(
+    keep_seed_data, transactional_db, live_server, api_credentials
+):
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
     auth = SignedAuth(api_credentials)
     failures: list[str] = []

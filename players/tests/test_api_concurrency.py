@@ -65,8 +65,9 @@ def purchase(event_id, account_id="10086", amount="648.00"):
     }
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_many_copies_of_one_event_at_once_move_spend_once(requires_postgres, live_server, api_credentials):
+def test_many_copies_of_one_event_at_once_move_spend_once(
+    requires_postgres, keep_seed_data, transactional_db, live_server, api_credentials
+):
     credentials = {"key": api_credentials.key, "signing_secret": api_credentials.signing_secret}
     Player.objects.create(account_id="10086")
 
@@ -79,8 +80,9 @@ def test_many_copies_of_one_event_at_once_move_spend_once(requires_postgres, liv
     assert Payment.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_copies_for_an_unknown_account_and_in_batches_move_spend_once(requires_postgres, live_server, api_credentials):
+def test_copies_for_an_unknown_account_and_in_batches_move_spend_once(
+    requires_postgres, keep_seed_data, transactional_db, live_server, api_credentials
+):
     credentials = {"key": api_credentials.key, "signing_secret": api_credentials.signing_secret}
     batch = {"events": [purchase(f"b{i}", account_id=f"new-{i % 3}", amount="10") for i in range(30)]}
 
