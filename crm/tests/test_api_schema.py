@@ -4,7 +4,6 @@ every response must match what the schema says (status, content type, body, head
 
 import contextlib
 
-import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
