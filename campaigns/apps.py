@@ -8,7 +8,16 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self):
+        from celery.schedules import crontab
+
         # Scheduled jobs of this app (crm/celery.py reads CELERY_BEAT_SCHEDULE).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "campaigns.deliver_messages", {"task": "campaigns.deliver_messages", "schedule": 60.0}
+        )
+        # Greetings: at minute 5 of every hour in CELERY_TIMEZONE (= TIME_ZONE,
+        # Asia/Shanghai). The first run after local midnight creates the day's call
+        # tasks and queues the day's messages; later runs pick up what changed and
+        # catch up. Idempotent, so a duplicated beat is harmless.
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "campaigns.greetings_daily", {"task": "campaigns.greetings_daily", "schedule": crontab(minute=5)}
         )

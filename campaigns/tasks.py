@@ -1,5 +1,7 @@
 """Celery entry points: thin wrappers over services."""
 
+from datetime import date
+
 from celery import shared_task
 
 from .services.messaging import messages_deliver_due
@@ -8,3 +10,11 @@ from .services.messaging import messages_deliver_due
 @shared_task(name="campaigns.deliver_messages", ignore_result=True)
 def deliver_messages(limit: int = 1000) -> dict:
     return messages_deliver_due(limit=limit)
+
+
+@shared_task(name="campaigns.greetings_daily")
+def greetings_daily(on: str | None = None) -> dict:
+    """The greetings job (campaigns.services.greetings.greetings_run); `on` is YYYY-MM-DD."""
+    from .services.greetings import greetings_run
+
+    return greetings_run(on=date.fromisoformat(on) if on else None).as_dict()

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from players.models import PayerStatus, Payment, PaymentKind, PaymentSource, Player, Tag
 from players.services import payment_fingerprint
+from players.services.birthdays import birthdays_refresh
 from vip.models import ManagerAssignment, Tier, TierChange, TierChangeReason
 
 SERVERS = ["s1", "s2", "s3"]
@@ -115,6 +116,7 @@ def demo_seed(*, players: int = 5000, seed: int = 2026) -> dict:
             )
         )
     Player.objects.bulk_create(people, batch_size=1000)
+    birthdays_refresh(only_stale=True)  # the greeting index on birthdays
     people = list(Player.objects.filter(account_id__startswith="demo-").order_by("pk"))
 
     payments, tier_changes = [], []

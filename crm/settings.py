@@ -263,3 +263,6 @@ CRM_PLAYER_DEFAULT_TIMEZONE = env.str("CRM_PLAYER_DEFAULT_TIMEZONE", default="As
 # Failed deliveries are retried after 1, 2, 4, 8 ... minutes, then marked failed.
 CRM_MESSAGE_MAX_ATTEMPTS = env.int("CRM_MESSAGE_MAX_ATTEMPTS", default=5)
 CRM_MESSAGE_RETRY_BASE_SECONDS = env.int("CRM_MESSAGE_RETRY_BASE_SECONDS", default=60)
+
+# Greetings: how many days back the daily job still greets occasions it missed.
+CRM_GREETINGS_CATCH_UP_DAYS = env.int("CRM_GREETINGS_CATCH_UP_DAYS", default=3)

@@ -129,3 +129,15 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} → {self.player_id}"
+
+
+from .greetings import (  # noqa: E402, F401
+    CustomOccasion,
+    GiftBudget,
+    GiftEntry,
+    GiftKind,
+    Greeting,
+    GreetingOccasion,
+    GreetingRule,
+    GreetingStatus,
+)

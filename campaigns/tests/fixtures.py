@@ -1,4 +1,8 @@
+import itertools
+
 import pytest
+
+from campaigns.models import GreetingRule
 
 
 @pytest.fixture
@@ -19,3 +23,25 @@ def keep_seed_data(django_db_setup, django_db_blocker):
         # too, then load the saved rows with their original ids.
         call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
         connection.creation.deserialize_db_from_string(saved)
+
+
+_rule_names = itertools.count(1)
+
+
+@pytest.fixture
+def make_rule(db):
+    """make_rule(occasion="birthday", task_lead_days=1, ...) -> a saved, validated GreetingRule."""
+
+    def make(*, tags=(), **fields):
+        fields.setdefault("name", f"rule {next(_rule_names)}")
+        fields.setdefault("occasion", "birthday")
+        if "message_channel" not in fields and "task_lead_days" not in fields:
+            fields["task_lead_days"] = 1
+        rule = GreetingRule(**fields)
+        rule.full_clean()
+        rule.save()
+        if tags:
+            rule.tags.set(tags)
+        return rule
+
+    return make

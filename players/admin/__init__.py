@@ -19,6 +19,7 @@ from vip.services import players_assign_manager, tier_pin
 
 from ..models import Payment, Player, Tag
 from ..selectors import player_search_q
+from ..services.birthdays import birthday_key_apply
 
 MANAGER_GROUP = "VIP manager"
 
@@ -346,6 +347,10 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
             )
             return None
         return self._action_form(request, queryset, form, "pin_tier", _("Pin a VIP tier"))
+
+    def save_model(self, request, obj, form, change):
+        birthday_key_apply(obj)  # the greeting index (players.services.birthdays)
+        super().save_model(request, obj, form, change)
 
     def has_assign_permission(self, request):
         return request.user.has_perm("players.assign_manager")

@@ -76,6 +76,9 @@ class Player(models.Model):
         ),
     )
     birthday_is_lunar = models.BooleanField(_("lunar birthday"), default=False)
+    # Greeting index (campaigns.calendar): MMDD of the birthday on its calendar, lunar
+    # month/day for lunar birthdays. Kept current by players.services.birthdays.
+    birthday_md = models.PositiveSmallIntegerField(_("birthday key (MMDD)"), null=True, blank=True, editable=False)
 
     # Staff-owned: never overwritten by the game API, nor by imports without the column.
     manager = models.ForeignKey(
@@ -125,7 +128,7 @@ class Player(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)
 
     history = HistoricalRecords(
-        excluded_fields=["total_spend", "purchase_count", "first_paid_at", "last_paid_at", "updated_at"],
+        excluded_fields=["total_spend", "purchase_count", "first_paid_at", "last_paid_at", "updated_at", "birthday_md"],
         m2m_fields=[tags],
     )
 
@@ -147,6 +150,12 @@ class Player(models.Model):
             models.Index(fields=["last_paid_at"], name="player_last_paid"),
             models.Index(fields=["last_login_at"], name="player_last_login"),
             models.Index(fields=["total_spend"], name="player_total_spend"),
+            models.Index(fields=["birthday_is_lunar", "birthday_md"], name="player_birthday_md"),
+            models.Index(
+                fields=["id"],
+                condition=models.Q(birthday__isnull=False, birthday_md__isnull=True),
+                name="player_birthday_md_stale",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from crm.money import CENT, to_base
 
 from ..models import ContactLog, PayerStatus, Payment, PaymentKind, Player
+from .birthdays import birthday_key_apply
 
 MAX_AMOUNT = Decimal("1000000")
 MAX_FUTURE = timedelta(hours=24)
@@ -362,6 +363,7 @@ def player_upsert(*, account_id: str, data: dict, actor=None) -> tuple[Player, b
         if previous and (value := data["last_login_at"]) and value < previous:
             player.last_login_at = previous  # logins only move forward
     player.full_clean(exclude=["tier"], validate_unique=created)
+    birthday_key_apply(player)
     player._history_user = actor
     player.save()
     return player, created
@@ -373,6 +375,7 @@ def player_update(*, player: Player, data: dict, actor) -> Player:
     for name, value in data.items():
         setattr(player, name, value)
     player.full_clean()
+    birthday_key_apply(player)
     player._history_user = actor
     player.save()
     return player

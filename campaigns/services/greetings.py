@@ -1,0 +1,545 @@
+"""Greetings: the daily job that creates the day's call tasks and messages, skipping
+one greeting, and the gift ledger with its monthly budget per VIP tier.
+
+Exactly once per (rule, player, occasion date): every greeting is first *claimed*
+by inserting its `Greeting` row, which a unique constraint admits once, and the
+task, message and gift are created in the same transaction as the claim. A second
+run, a second worker or a duplicated beat inserts nothing and so creates nothing;
+a crash rolls the claim back together with what it had created, and the next run
+greets those players. Messages leave through the shared outbox
+(`campaigns.services.messaging`), which applies the fatigue rules.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from crm.formatting import money
+from players.models import Player
+from players.services.birthdays import birthdays_refresh
+from vip.models import Tier
+
+from ..calendar import Festival, birthday_keys_on, days, solar_keys_on, yearly_dates
+from ..models import (
+    GiftBudget,
+    GiftEntry,
+    GiftKind,
+    Greeting,
+    GreetingOccasion,
+    GreetingRule,
+    GreetingStatus,
+    Message,
+    MessageStatus,
+    OutreachTask,
+    TaskKind,
+    TaskStatus,
+)
+
+CLAIM_BATCH = 1000
+DEFAULT_CATCH_UP_DAYS = 3
+
+
+def catch_up_days_setting() -> int:
+    """How many days back a run still greets occasions it missed (setting CRM_GREETINGS_CATCH_UP_DAYS)."""
+    return int(getattr(settings, "CRM_GREETINGS_CATCH_UP_DAYS", DEFAULT_CATCH_UP_DAYS))
+
+
+def player_zone(player: Player) -> ZoneInfo:
+    try:
+        return ZoneInfo(player.timezone or settings.TIME_ZONE)
+    except (ValueError, KeyError):
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def batched(items, size: int):
+    iterator = iter(items)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
+
+
+def greeting_source(rule: GreetingRule, occasion_date: date) -> str:
+    """The `source` of a greeting's task, message and gift: unique per player."""
+    return f"greeting:{rule.pk}:{occasion_date:%Y%m%d}"
+
+
+# --- who is greeted on which day ------------------------------------------------
+
+
+def rule_occasion_dates(rule: GreetingRule, start: date, end: date) -> list[date]:
+    """The dates in [start, end] on which this rule's occasion may fall."""
+    if rule.occasion in (GreetingOccasion.BIRTHDAY, GreetingOccasion.REGISTRATION_ANNIVERSARY):
+        return list(days(start, end))
+    if rule.occasion == GreetingOccasion.FESTIVAL:
+        from ..calendar import FESTIVAL_RULES
+
+        is_lunar, month, day = FESTIVAL_RULES[Festival(rule.festival)]
+        return yearly_dates(is_lunar=is_lunar, month=month, day=day, start=start, end=end)
+    custom = rule.custom_occasion
+    found = yearly_dates(is_lunar=custom.is_lunar, month=custom.month, day=custom.day, start=start, end=end)
+    return [d for d in found if custom.year is None or d.year == custom.year]
+
+
+def rule_segment_q(rule: GreetingRule) -> Q:
+    """The rule's segment as a filter on Player (index-friendly: no joins)."""
+    q = Q()
+    if rule.tier_min_id or rule.tier_max_id:
+        tiers = Tier.objects.all()
+        if rule.tier_min_id:
+            tiers = tiers.filter(level__gte=rule.tier_min.level)
+        if rule.tier_max_id:
+            tiers = tiers.filter(level__lte=rule.tier_max.level)
+        q &= Q(tier_id__in=list(tiers.values_list("pk", flat=True)))
+    if rule.payer_status:
+        q &= Q(payer_status=rule.payer_status)
+    if rule.server:
+        q &= Q(server=rule.server)
+    if rule.player_channel:
+        q &= Q(channel=rule.player_channel)
+    tag_ids = [tag.pk for tag in rule.tags.all()]
+    if tag_ids:
+        q &= Q(Exists(Player.tags.through.objects.filter(player_id=OuterRef("pk"), tag_id__in=tag_ids)))
+    return q
+
+
+def _registration_md(queryset: QuerySet) -> QuerySet:
+    zone = ZoneInfo(settings.TIME_ZONE)
+    return queryset.annotate(
+        registered_year=ExtractYear("registered_at", tzinfo=zone),
+        registered_md=ExtractMonth("registered_at", tzinfo=zone) * 100 + ExtractDay("registered_at", tzinfo=zone),
+    )
+
+
+def rule_players(rule: GreetingRule, occasion_date: date, players: QuerySet | None = None) -> QuerySet:
+    """Players this rule greets for an occasion on `occasion_date`. Birthdays go
+    through the (birthday_is_lunar, birthday_md) index; see campaigns.calendar."""
+    players = (Player.objects.all() if players is None else players).filter(rule_segment_q(rule))
+    if rule.occasion == GreetingOccasion.BIRTHDAY:
+        solar, lunar = birthday_keys_on(occasion_date)
+        on_day = Q(birthday_is_lunar=False, birthday_md__in=solar)
+        if lunar:
+            on_day |= Q(birthday_is_lunar=True, birthday_md__in=lunar)
+        return players.filter(on_day, birthday__lt=occasion_date)
+    if rule.occasion == GreetingOccasion.REGISTRATION_ANNIVERSARY:
+        return _registration_md(players.filter(registered_at__isnull=False)).filter(
+            registered_md__in=solar_keys_on(occasion_date), registered_year__lt=occasion_date.year
+        )
+    if occasion_date in rule_occasion_dates(rule, occasion_date, occasion_date):
+        return players
+    return players.none()
+
+
+def occasion_label(rule: GreetingRule, occasion_date: date | None = None) -> str:
+    if rule.occasion == GreetingOccasion.FESTIVAL:
+        return str(Festival(rule.festival).label)
+    if rule.occasion == GreetingOccasion.CUSTOM_DATE:
+        return rule.custom_occasion.name
+    return str(GreetingOccasion(rule.occasion).label)
+
+
+# --- the gift ledger ------------------------------------------------------------
+
+
+def _month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _budget_exceeded_message(*, tier, budget: Decimal, spent: Decimal, value: Decimal, month: date) -> str:
+    return _(
+        "The monthly gift budget of %(tier)s would be exceeded: %(spent)s of %(budget)s already given in "
+        "%(month)s, and this gift is worth %(value)s."
+    ) % {
+        "tier": tier,
+        "spent": money(spent),
+        "budget": money(budget),
+        "month": date_format(month, "Y-m"),
+        "value": money(value),
+    }
+
+
+def gift_budget_remaining(*, tier: Tier | None, on: date | None = None) -> Decimal | None:
+    """What is left of the tier's budget in the month of `on`; None: no budget (no limit)."""
+    if tier is None:
+        return None
+    budget = GiftBudget.objects.filter(tier=tier).first()
+    if budget is None:
+        return None
+    month = _month_of(on or timezone.localdate())
+    spent = GiftEntry.objects.filter(tier=tier, month=month).aggregate(total=Sum("value"))["total"] or Decimal(0)
+    return budget.monthly_amount - spent
+
+
+def gift_budget_check(*, tier: Tier | None, value: Decimal, on: date, lock: bool = False) -> None:
+    """Raise a ValidationError on `value` when this gift would overspend the tier's monthly budget."""
+    if tier is None:
+        return
+    budgets = GiftBudget.objects.filter(tier=tier)
+    if lock:
+        budgets = budgets.select_for_update()
+    budget = budgets.first()
+    if budget is None:
+        return
+    month = _month_of(on)
+    spent = GiftEntry.objects.filter(tier=tier, month=month).aggregate(total=Sum("value"))["total"] or Decimal(0)
+    if spent + value > budget.monthly_amount:
+        raise ValidationError(
+            {
+                "value": _budget_exceeded_message(
+                    tier=tier, budget=budget.monthly_amount, spent=spent, value=value, month=month
+                )
+            }
+        )
+
+
+def _gift_code(prefix: str) -> str:
+    token = secrets.token_hex(5).upper()
+    return f"{prefix}-{token}" if prefix else token
+
+
+@transaction.atomic
+def gift_record(
+    *,
+    player: Player,
+    kind: str,
+    value: Decimal,
+    item: str = "",
+    code: str = "",
+    source: str = "",
+    reason: str = "",
+    actor=None,
+    on: date | None = None,
+) -> GiftEntry:
+    """Write one gift to the ledger, counted against the budget of the player's
+    current tier for the month of `on` (default today). A gift that would overspend
+    the budget is refused with a ValidationError on `value` that says by how much.
+    With a `source` (e.g. "case:17") it is idempotent: the same source for the same
+    player returns the gift already recorded. A tier without a budget has no limit.
+    A `code` gift without a code gets a generated one, prefixed with `item`.
+    """
+    if kind not in GiftKind.values:
+        raise ValidationError({"kind": _("Unknown gift kind.")})
+    if source:
+        existing = GiftEntry.objects.filter(player=player, source=source).first()
+        if existing is not None:
+            return existing
+    on = on or timezone.localdate()
+    value = Decimal(value)
+    if kind == GiftKind.CODE and not code:
+        code = _gift_code(item)
+    entry = GiftEntry(
+        player=player,
+        tier_id=player.tier_id,
+        kind=kind,
+        item=item,
+        code=code,
+        value=value,
+        month=_month_of(on),
+        given_on=on,
+        source=source,
+        reason=reason,
+        actor=actor,
+    )
+    entry.full_clean()
+    gift_budget_check(tier=player.tier, value=value, on=on, lock=True)
+    entry.save()
+    return entry
+
+
+def _gifts_for_batch(
+    *, rule: GreetingRule, players: list[Player], on: date, source: str
+) -> tuple[dict[int, GiftEntry], dict[int, str]]:
+    """The rule's gift for each player, set-based: one lock on the budgets concerned,
+    one sum per tier, one insert. Returns (gifts, refusals) keyed by player id."""
+    value = rule.gift_value
+    month = _month_of(on)
+    tier_ids = {p.tier_id for p in players if p.tier_id}
+    budgets = {b.tier_id: b for b in GiftBudget.objects.select_for_update().filter(tier_id__in=tier_ids).order_by("pk")}
+    spent = defaultdict(Decimal)
+    for tier_id, total in (
+        GiftEntry.objects.filter(tier_id__in=list(budgets), month=month)
+        .values("tier_id")
+        .annotate(total=Sum("value"))
+        .values_list("tier_id", "total")
+    ):
+        spent[tier_id] = total
+    entries, refusals = [], {}
+    for player in players:
+        budget = budgets.get(player.tier_id)
+        if budget is not None:
+            if spent[player.tier_id] + value > budget.monthly_amount:
+                refusals[player.pk] = _budget_exceeded_message(
+                    tier=player.tier,
+                    budget=budget.monthly_amount,
+                    spent=spent[player.tier_id],
+                    value=value,
+                    month=month,
+                )
+                continue
+            spent[player.tier_id] += value
+        entries.append(
+            GiftEntry(
+                player=player,
+                tier_id=player.tier_id,
+                kind=rule.gift_kind,
+                item=rule.gift_item if rule.gift_kind != GiftKind.CODE else "",
+                code=_gift_code(rule.gift_item) if rule.gift_kind == GiftKind.CODE else "",
+                value=value,
+                month=month,
+                given_on=on,
+                source=source,
+                reason=str(rule),
+            )
+        )
+    GiftEntry.objects.bulk_create(entries)
+    return {e.player_id: e for e in entries}, refusals
+
+
+def gift_description(gift: GiftEntry | None) -> str:
+    if gift is None:
+        return ""
+    return gift.code or gift.item or money(gift.value)
+
+
+# --- the daily job --------------------------------------------------------------
+
+
+@dataclass
+class GreetingRunLine:
+    rule_id: int
+    rule: str
+    occasion_date: date
+    greeted: int = 0
+    tasks: int = 0
+    messages: int = 0
+    gifts: int = 0
+    gifts_refused: int = 0
+
+
+@dataclass
+class GreetingRunReport:
+    run_date: date
+    dry_run: bool
+    catch_up_days: int
+    lines: list[GreetingRunLine] = field(default_factory=list)
+    keys_refreshed: int = 0
+    delivered: object = None
+
+    @property
+    def greeted(self) -> int:
+        return sum(line.greeted for line in self.lines)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["run_date"] = self.run_date.isoformat()
+        data["delivered"] = str(self.delivered) if self.delivered is not None else None
+        for line in data["lines"]:
+            line["occasion_date"] = line["occasion_date"].isoformat()
+        data["greeted"] = self.greeted
+        return data
+
+
+def greetings_run(
+    *,
+    on: date | None = None,
+    dry_run: bool = False,
+    catch_up_days: int | None = None,
+    batch_size: int = CLAIM_BATCH,
+    deliver: bool = True,
+) -> GreetingRunReport:
+    """The daily job: for every active rule, greet the players whose occasion's
+    first action (the call task `task_lead_days` before, or the message on the day)
+    is due on `on` (default: today in TIME_ZONE), plus occasions missed in the last
+    `catch_up_days` days (default: setting CRM_GREETINGS_CATCH_UP_DAYS). Occasions
+    older than that are never greeted. Then delivers the messages that are due.
+
+    Safe to run any number of times, concurrently too: see the module docstring.
+    `dry_run` counts who would be greeted and creates no greeting, task, message or
+    gift (it does fill missing birthday keys, which are derived index data).
+    """
+    today = on or timezone.localdate()
+    window = catch_up_days_setting() if catch_up_days is None else catch_up_days
+    report = GreetingRunReport(run_date=today, dry_run=dry_run, catch_up_days=window)
+    report.keys_refreshed = birthdays_refresh(only_stale=True)
+    rules = (
+        GreetingRule.objects.filter(is_active=True)
+        .select_related("tier_min", "tier_max", "custom_occasion")
+        .prefetch_related("tags")
+        .order_by("pk")
+    )
+    for rule in rules:
+        lead = timedelta(days=rule.lead_days)
+        for occasion in rule_occasion_dates(rule, today - timedelta(days=window), today + lead):
+            first_action = occasion - lead
+            if first_action > today or (rule.starts_on and first_action < rule.starts_on):
+                continue
+            line = GreetingRunLine(rule_id=rule.pk, rule=rule.name, occasion_date=occasion)
+            candidates = rule_players(rule, occasion).exclude(
+                Exists(Greeting.objects.filter(rule=rule, occasion_date=occasion, player=OuterRef("pk")))
+            )
+            if dry_run:
+                line.greeted = candidates.count()
+            else:
+                ids = list(candidates.order_by("pk").values_list("pk", flat=True))
+                for chunk in batched(ids, batch_size):
+                    _greet_batch(rule=rule, occasion=occasion, player_ids=chunk, today=today, line=line)
+            if line.greeted or dry_run:
+                report.lines.append(line)
+    if deliver and not dry_run:
+        report.delivered = _deliver_due()
+    return report
+
+
+def _deliver_due():
+    from .messaging import messages_deliver_due
+
+    return messages_deliver_due()
+
+
+@transaction.atomic
+def _greet_batch(
+    *, rule: GreetingRule, occasion: date, player_ids: tuple[int, ...], today: date, line: GreetingRunLine
+) -> None:
+    """Claim, then create: both in one transaction, so a crash leaves neither."""
+    token = uuid.uuid4().hex
+    Greeting.objects.bulk_create(
+        [Greeting(rule=rule, player_id=pk, occasion_date=occasion, claim=token) for pk in player_ids],
+        ignore_conflicts=True,
+    )
+    greetings = list(
+        Greeting.objects.filter(claim=token).select_related("player__tier", "player__manager").order_by("player_id")
+    )
+    if not greetings:
+        return
+    players = [g.player for g in greetings]
+    source = greeting_source(rule, occasion)
+    label = occasion_label(rule, occasion)
+
+    gifts, refusals = {}, {}
+    if rule.gift_kind:
+        gifts, refusals = _gifts_for_batch(rule=rule, players=players, on=occasion, source=source)
+
+    tasks = {}
+    if rule.task_lead_days is not None:
+        due = max(occasion - timedelta(days=rule.task_lead_days), today)
+        OutreachTask.objects.bulk_create(
+            [
+                OutreachTask(
+                    player=player,
+                    assignee_id=player.manager_id,
+                    kind=TaskKind.GREETING,
+                    title=_task_title(rule, player, label, occasion, gifts.get(player.pk)),
+                    script=_render(rule.template, player, label, occasion, gifts.get(player.pk))
+                    if not rule.message_channel
+                    else "",
+                    due_date=due,
+                    source=source,
+                )
+                for player in players
+            ],
+            ignore_conflicts=True,
+        )
+        tasks = dict(
+            OutreachTask.objects.filter(source=source, player_id__in=[p.pk for p in players]).values_list(
+                "player_id", "pk"
+            )
+        )
+
+    messages = {}
+    if rule.message_channel:
+        from .messaging import message_queue
+
+        now = timezone.now()
+        for player in players:
+            send_at = datetime.combine(occasion, rule.send_time, tzinfo=player_zone(player))
+            gift = gifts.get(player.pk)
+            message = message_queue(
+                player=player,
+                channel=rule.message_channel,
+                body=_render(rule.template, player, label, occasion, gift),
+                subject=_render(rule.subject, player, label, occasion, gift) if rule.subject else "",
+                source=source,
+                is_marketing=True,
+                send_at=send_at if send_at > now else None,
+            )
+            messages[player.pk] = message.pk
+
+    for greeting in greetings:
+        pid = greeting.player_id
+        greeting.task_id = tasks.get(pid)
+        greeting.message_id = messages.get(pid)
+        greeting.gift = gifts.get(pid)
+        greeting.note = refusals.get(pid, "")[:300]
+    Greeting.objects.bulk_update(greetings, ["task", "message", "gift", "note"])
+    line.greeted += len(greetings)
+    line.tasks += len(tasks)
+    line.messages += len(messages)
+    line.gifts += len(gifts)
+    line.gifts_refused += len(refusals)
+
+
+def _extra(label: str, occasion: date, gift: GiftEntry | None) -> dict:
+    return {"occasion": label, "occasion_date": occasion.isoformat(), "gift": gift_description(gift)}
+
+
+def _render(text: str, player: Player, label: str, occasion: date, gift: GiftEntry | None) -> str:
+    if not text:
+        return ""
+    from ..templating import template_render
+
+    return template_render(text, player=player, extra=_extra(label, occasion, gift))
+
+
+def _task_title(rule: GreetingRule, player: Player, label: str, occasion: date, gift: GiftEntry | None) -> str:
+    if rule.task_title:
+        return _render(rule.task_title, player, label, occasion, gift)[:200]
+    return (
+        _("%(occasion)s on %(date)s: call %(player)s")
+        % {"occasion": label, "date": occasion.isoformat(), "player": player.nickname or player.account_id}
+    )[:200]
+
+
+# --- skipping one greeting ------------------------------------------------------
+
+
+@transaction.atomic
+def greeting_skip(*, rule: GreetingRule, player: Player, occasion_date: date, actor, reason: str = "") -> Greeting:
+    """Do not greet this player for this occasion. Before the job runs, the skip
+    takes the claim so the job passes over it; after, the open call task and the
+    unsent message are cancelled. A message already sent cannot be unsent."""
+    greeting, created = Greeting.objects.get_or_create(
+        rule=rule,
+        player=player,
+        occasion_date=occasion_date,
+        defaults={"status": GreetingStatus.SKIPPED, "actor": actor, "note": reason[:300]},
+    )
+    if created or greeting.status == GreetingStatus.SKIPPED:
+        return greeting
+    greeting = Greeting.objects.select_for_update().get(pk=greeting.pk)
+    if greeting.message_id and Message.objects.filter(pk=greeting.message_id, status=MessageStatus.SENT).exists():
+        raise ValidationError(_("The greeting message was already sent; it cannot be skipped any more."))
+    if greeting.message_id:
+        Message.objects.filter(
+            pk=greeting.message_id, status__in=[MessageStatus.QUEUED, MessageStatus.POSTPONED]
+        ).update(status=MessageStatus.CANCELLED)
+    if greeting.task_id:
+        OutreachTask.objects.filter(pk=greeting.task_id, status=TaskStatus.OPEN).update(status=TaskStatus.CANCELLED)
+    greeting.status = GreetingStatus.SKIPPED
+    greeting.actor = actor
+    greeting.note = reason[:300]
+    greeting.save(update_fields=["status", "actor", "note"])
+    return greeting

@@ -1,0 +1,380 @@
+import threading
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from campaigns.calendar import lunar_to_solar
+from campaigns.models import CustomOccasion, GiftBudget, GiftEntry, Greeting, GreetingStatus, OutreachTask, TaskStatus
+from campaigns.services import greetings as greetings_module
+from campaigns.services.greetings import gift_budget_remaining, gift_record, greeting_skip, greetings_run
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+RUN_DAY = date(2026, 11, 22)
+
+
+def tasks_of(player):
+    return list(OutreachTask.objects.filter(player=player))
+
+
+# --- who is greeted ---------------------------------------------------------------
+
+
+def test_birthday_rule_creates_call_tasks_the_day_before(make_rule, make_player, manager):
+    # given a rule "call the day before", a solar and a lunar birthday tomorrow, and one the day after
+    rule = make_rule(occasion="birthday", task_lead_days=1)
+    solar = make_player(birthday=date(1990, 11, 23), manager=manager)
+    lunar_born = lunar_to_solar(1992, 10, 15)  # lunar 10/15; in 2026 lunar 10/15 is 2026-11-23
+    assert lunar_to_solar(2026, 10, 15) == date(2026, 11, 23)
+    lunar = make_player(birthday=lunar_born, birthday_is_lunar=True)
+    later = make_player(birthday=date(1990, 11, 24))
+    no_birthday = make_player()
+
+    # when the job runs on the 22nd
+    report = greetings_run(on=RUN_DAY, deliver=False)
+
+    # then both birthdays of the 23rd have a call task due on the 22nd, for the manager
+    assert report.greeted == 2
+    (task,) = tasks_of(solar)
+    assert task.due_date == RUN_DAY and task.assignee == manager and task.kind == "greeting"
+    assert task.source == f"greeting:{rule.pk}:20261123"
+    assert "2026-11-23" in task.title
+    assert len(tasks_of(lunar)) == 1
+    assert tasks_of(later) == [] and tasks_of(no_birthday) == []
+    greeting = Greeting.objects.get(player=solar)
+    assert greeting.occasion_date == date(2026, 11, 23) and greeting.task == task
+
+
+def test_a_lunar_player_is_not_greeted_on_the_solar_date_of_birth(make_rule, make_player):
+    make_rule(occasion="birthday", task_lead_days=0)
+    player = make_player(birthday=date(1992, 11, 22), birthday_is_lunar=True)
+
+    greetings_run(on=RUN_DAY, deliver=False)
+
+    assert tasks_of(player) == []
+
+
+def test_feb_29_birthday_is_greeted_on_feb_28(make_rule, make_player):
+    make_rule(occasion="birthday", task_lead_days=0)
+    leapling = make_player(birthday=date(2000, 2, 29))
+
+    greetings_run(on=date(2027, 2, 28), deliver=False, catch_up_days=0)
+
+    assert Greeting.objects.get(player=leapling).occasion_date == date(2027, 2, 28)
+
+
+def test_segment_limits_who_is_greeted(make_rule, make_player, tiers):
+    from players.models import Tag
+
+    whale = Tag.objects.create(name="whale")
+    rule = make_rule(
+        occasion="birthday",
+        task_lead_days=0,
+        tier_min=tiers["V3"],
+        tier_max=tiers["V5"],
+        server="s1",
+        payer_status="active",
+        tags=[whale],
+    )
+    born = date(1990, 11, 22)
+    fits = make_player(birthday=born, tier=tiers["V4"], payer_status="active")
+    fits.tags.add(whale)
+    low = make_player(birthday=born, tier=tiers["V2"], payer_status="active")
+    low.tags.add(whale)
+    high = make_player(birthday=born, tier=tiers["V6"], payer_status="active")
+    high.tags.add(whale)
+    untagged = make_player(birthday=born, tier=tiers["V4"], payer_status="active")
+    other_server = make_player(birthday=born, tier=tiers["V4"], payer_status="active", server="s2")
+    other_server.tags.add(whale)
+
+    greetings_run(on=RUN_DAY, deliver=False, catch_up_days=0)
+
+    assert set(Greeting.objects.filter(rule=rule).values_list("player_id", flat=True)) == {fits.pk}
+    assert not {low.pk, high.pk, untagged.pk} & set(Greeting.objects.values_list("player_id", flat=True))
+
+
+def test_festival_rule_greets_its_segment_on_the_festival(make_rule, make_player, tiers):
+    # given a Mid-Autumn rule for V5 and above (Mid-Autumn 2026 is 2026-09-25)
+    make_rule(occasion="festival", festival="mid_autumn", task_lead_days=0, tier_min=tiers["V5"])
+    vip = make_player(tier=tiers["V7"])
+    small = make_player(tier=tiers["V1"])
+
+    # when the job runs the day before and on the day
+    before = greetings_run(on=date(2026, 9, 24), deliver=False)
+    on_day = greetings_run(on=date(2026, 9, 25), deliver=False)
+
+    # then only on the day, and only the VIP
+    assert before.greeted == 0
+    assert on_day.greeted == 1
+    assert Greeting.objects.get().player == vip and tasks_of(small) == []
+
+
+def test_registration_anniversary(make_rule, make_player):
+    make_rule(occasion="registration", task_lead_days=0)
+    # registered 2024-11-22 00:30 Shanghai time (still the 21st in UTC)
+    veteran = make_player(registered_at=datetime(2024, 11, 22, 0, 30, tzinfo=SHANGHAI))
+    newcomer = make_player(registered_at=datetime(2026, 11, 22, 0, 30, tzinfo=SHANGHAI))
+
+    greetings_run(on=RUN_DAY, deliver=False, catch_up_days=0)
+
+    assert len(tasks_of(veteran)) == 1
+    assert tasks_of(newcomer) == []  # registered today: no anniversary yet
+
+
+def test_custom_lunar_occasion(make_rule, make_player):
+    # given the game's anniversary on lunar 10/4 (2026-11-12), greeted every year
+    occasion = CustomOccasion.objects.create(name="Game anniversary", is_lunar=True, month=10, day=4)
+    make_rule(occasion="custom", custom_occasion=occasion, task_lead_days=0)
+    player = make_player()
+    assert lunar_to_solar(2026, 10, 4) == date(2026, 11, 12)
+
+    assert greetings_run(on=date(2026, 11, 11), deliver=False, catch_up_days=0).greeted == 0
+    assert greetings_run(on=date(2026, 11, 12), deliver=False, catch_up_days=0).greeted == 1
+    assert tasks_of(player)[0].due_date == date(2026, 11, 12)
+
+
+def test_rule_validation_names_the_field(make_rule):
+    with pytest.raises(ValidationError) as error:
+        make_rule(occasion="festival", task_lead_days=0)
+    assert "festival" in error.value.message_dict
+    with pytest.raises(ValidationError) as error:
+        make_rule(occasion="birthday", task_lead_days=None, message_channel="")
+    assert "message_channel" in error.value.message_dict
+
+
+def test_players_created_in_bulk_get_their_birthday_key_before_the_job(make_rule, make_player):
+    # given a player inserted without the services (birthday key missing)
+    make_rule(occasion="birthday", task_lead_days=0)
+    player = make_player(birthday=date(1990, 11, 22))
+    assert player.birthday_md is None
+
+    report = greetings_run(on=RUN_DAY, deliver=False)
+
+    assert report.keys_refreshed >= 1
+    assert len(tasks_of(player)) == 1
+
+
+# --- exactly once -------------------------------------------------------------------
+
+
+def test_running_twice_greets_once(make_rule, make_player):
+    make_rule(occasion="birthday", task_lead_days=0)
+    players = [make_player(birthday=date(1980 + i, 11, 22)) for i in range(3)]
+
+    first = greetings_run(on=RUN_DAY, deliver=False)
+    second = greetings_run(on=RUN_DAY, deliver=False)
+
+    assert (first.greeted, second.greeted) == (3, 0)
+    assert OutreachTask.objects.count() == 3
+    assert all(len(tasks_of(p)) == 1 for p in players)
+
+
+def test_a_crash_halfway_then_a_rerun_greets_each_player_once(make_rule, make_player, monkeypatch):
+    # given five birthdays today and a job that dies while creating the fourth task
+    make_rule(occasion="birthday", task_lead_days=0)
+    players = [make_player(birthday=date(1980 + i, 11, 22)) for i in range(5)]
+    real_title = greetings_module._task_title
+    calls = {"n": 0}
+
+    def dying_title(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("worker killed")
+        return real_title(*args, **kwargs)
+
+    monkeypatch.setattr(greetings_module, "_task_title", dying_title)
+
+    # when it runs in batches of two and crashes in the second batch
+    with pytest.raises(RuntimeError):
+        greetings_run(on=RUN_DAY, deliver=False, batch_size=2)
+
+    # then the first batch is greeted, the crashed batch left no claim behind
+    assert Greeting.objects.count() == 2
+    assert OutreachTask.objects.count() == 2
+
+    # when the job runs again
+    monkeypatch.setattr(greetings_module, "_task_title", real_title)
+    rerun = greetings_run(on=RUN_DAY, deliver=False, batch_size=2)
+
+    # then the other three are greeted, and nobody twice
+    assert rerun.greeted == 3
+    assert all(len(tasks_of(p)) == 1 for p in players)
+
+
+def test_catch_up_within_the_window_never_older(make_rule, make_player):
+    # given birthdays 5, 3 and 1 days ago and today, and a job that was down all that time
+    make_rule(occasion="birthday", task_lead_days=0)
+    too_old = make_player(birthday=date(1990, 11, 17))
+    edge = make_player(birthday=date(1990, 11, 19))
+    yesterday = make_player(birthday=date(1990, 11, 21))
+    today = make_player(birthday=date(1990, 11, 22))
+
+    # when it comes back with a three-day window
+    report = greetings_run(on=RUN_DAY, deliver=False, catch_up_days=3)
+
+    # then the last three days are caught up, older ones are not
+    assert report.greeted == 3
+    assert tasks_of(too_old) == []
+    for player in (edge, yesterday, today):
+        (task,) = tasks_of(player)
+        assert task.due_date == RUN_DAY  # late occasions are due now
+    # and the next day's run sends none of them again
+    assert greetings_run(on=date(2026, 11, 23), deliver=False, catch_up_days=3).greeted == 0
+
+
+def test_catch_up_window_comes_from_the_settings(make_rule, make_player, settings):
+    settings.CRM_GREETINGS_CATCH_UP_DAYS = 1
+    make_rule(occasion="birthday", task_lead_days=0)
+    two_days = make_player(birthday=date(1990, 11, 20))
+    one_day = make_player(birthday=date(1990, 11, 21))
+
+    greetings_run(on=RUN_DAY, deliver=False)
+
+    assert tasks_of(two_days) == [] and len(tasks_of(one_day)) == 1
+
+
+def test_a_new_rule_does_not_catch_up_before_it_starts(make_rule, make_player):
+    make_rule(occasion="birthday", task_lead_days=0, starts_on=RUN_DAY)
+    yesterday = make_player(birthday=date(1990, 11, 21))
+    today = make_player(birthday=date(1990, 11, 22))
+
+    greetings_run(on=RUN_DAY, deliver=False)
+
+    assert tasks_of(yesterday) == [] and len(tasks_of(today)) == 1
+
+
+def test_dry_run_counts_and_writes_nothing(make_rule, make_player):
+    make_rule(occasion="birthday", task_lead_days=0)
+    make_player(birthday=date(1990, 11, 22))
+    make_player(birthday=date(1991, 11, 22))
+
+    report = greetings_run(on=RUN_DAY, dry_run=True)
+
+    assert report.greeted == 2
+    assert Greeting.objects.count() == 0 and OutreachTask.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_greet_each_player_once(requires_postgres, make_rule, make_player):
+    # given 300 birthdays today
+    make_rule(occasion="birthday", task_lead_days=0)
+    players = [make_player(birthday=date(1970 + i % 40, 11, 22)) for i in range(300)]
+    from players.services.birthdays import birthdays_refresh
+
+    birthdays_refresh()
+    barrier = threading.Barrier(3)
+    results, errors = [], []
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(greetings_run(on=RUN_DAY, deliver=False, batch_size=50).greeted)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # when three workers (two workers and a duplicated beat) run the same day at once
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then every player is greeted exactly once
+    assert errors == []
+    assert sum(results) == 300
+    assert OutreachTask.objects.count() == 300
+    assert Greeting.objects.count() == 300
+    assert {t.player_id for t in OutreachTask.objects.all()} == {p.pk for p in players}
+
+
+# --- skipping ---------------------------------------------------------------------
+
+
+def test_skipping_before_the_job_keeps_it_from_greeting(make_rule, make_player, manager):
+    rule = make_rule(occasion="birthday", task_lead_days=0)
+    player = make_player(birthday=date(1990, 11, 22))
+
+    greeting_skip(rule=rule, player=player, occasion_date=RUN_DAY, actor=manager, reason="on holiday abroad")
+    greetings_run(on=RUN_DAY, deliver=False)
+
+    assert tasks_of(player) == []
+    skipped = Greeting.objects.get()
+    assert skipped.status == GreetingStatus.SKIPPED and skipped.actor == manager
+
+
+def test_skipping_after_the_job_cancels_the_open_task(make_rule, make_player, manager):
+    rule = make_rule(occasion="birthday", task_lead_days=1)
+    player = make_player(birthday=date(1990, 11, 23))
+    greetings_run(on=RUN_DAY, deliver=False)
+
+    greeting_skip(rule=rule, player=player, occasion_date=date(2026, 11, 23), actor=manager)
+
+    (task,) = tasks_of(player)
+    assert task.status == TaskStatus.CANCELLED
+    assert Greeting.objects.get().status == GreetingStatus.SKIPPED
+
+
+# --- gifts ------------------------------------------------------------------------
+
+
+def test_gift_budget_exhaustion_refuses_the_gift_with_a_clear_note(make_rule, make_player, tiers):
+    # given a V3 budget of 100 a month and a 40 credit gift for each birthday
+    GiftBudget.objects.create(tier=tiers["V3"], monthly_amount=Decimal("100"))
+    make_rule(occasion="birthday", task_lead_days=0, gift_kind="value", gift_value=Decimal("40"))
+    vips = [make_player(birthday=date(1990 + i, 11, 22), tier=tiers["V3"]) for i in range(3)]
+    untiered = make_player(birthday=date(1995, 11, 22))
+
+    # when the job greets them
+    report = greetings_run(on=RUN_DAY, deliver=False)
+
+    # then two gifts fit the budget; the third is refused and the greeting says why
+    assert report.lines[0].gifts == 3 and report.lines[0].gifts_refused == 1  # 2 V3 + the untiered player
+    assert GiftEntry.objects.filter(tier=tiers["V3"]).count() == 2
+    refused = Greeting.objects.get(player=vips[2])
+    assert refused.gift is None
+    assert "V3" in refused.note and "¥80.00" in refused.note and "¥100.00" in refused.note
+    assert len(tasks_of(vips[2])) == 1  # still greeted
+    assert GiftEntry.objects.filter(player=untiered).count() == 1  # no budget: no limit
+    assert gift_budget_remaining(tier=tiers["V3"], on=RUN_DAY) == Decimal("20")
+
+
+def test_gift_record_blocks_overspending_with_a_message_on_value(make_player, tiers, manager):
+    GiftBudget.objects.create(tier=tiers["V5"], monthly_amount=Decimal("500"))
+    player = make_player(tier=tiers["V5"])
+    gift_record(player=player, kind="value", value=Decimal("450"), on=RUN_DAY, actor=manager, reason="birthday")
+
+    with pytest.raises(ValidationError) as error:
+        gift_record(player=player, kind="item", item="坐骑", value=Decimal("60"), on=RUN_DAY, source="case:9")
+
+    message = error.value.message_dict["value"][0]
+    assert "V5" in message and "¥450.00" in message and "¥500.00" in message and "¥60.00" in message
+    assert GiftEntry.objects.count() == 1
+    # next month's budget is fresh
+    gift_record(player=player, kind="item", item="坐骑", value=Decimal("60"), on=date(2026, 12, 1))
+
+
+def test_gift_record_is_idempotent_per_source_and_generates_codes(make_player):
+    player = make_player()
+
+    first = gift_record(player=player, kind="code", item="BDAY", value=Decimal("10"), source="case:3")
+    again = gift_record(player=player, kind="code", item="BDAY", value=Decimal("10"), source="case:3")
+
+    assert first.pk == again.pk
+    assert first.code.startswith("BDAY-") and len(first.code) > 6
+    assert GiftEntry.objects.count() == 1
+
+
+def test_gift_budget_applies_in_the_month_of_the_occasion(make_player, tiers):
+    GiftBudget.objects.create(tier=tiers["V2"], monthly_amount=Decimal("50"))
+    player = make_player(tier=tiers["V2"])
+
+    gift_record(player=player, kind="value", value=Decimal("50"), on=date(2026, 11, 30))
+
+    assert gift_budget_remaining(tier=tiers["V2"], on=date(2026, 11, 1)) == Decimal("0")
+    assert gift_budget_remaining(tier=tiers["V2"], on=date(2026, 12, 1)) == Decimal("50")
+    assert connection.vendor in ("sqlite", "postgresql")

@@ -1,0 +1,58 @@
+"""The birthday greeting key on Player (`birthday_md`), kept current here.
+
+`campaigns.calendar.birthday_key` defines it. Every path that changes a birthday
+keeps it current: `player_upsert`, `player_update` and the admin call
+`birthday_key_apply`; bulk paths (imports, demo data, queryset updates) call the
+set-based `birthdays_refresh(player_ids=...)` afterwards. The daily greeting job also
+refreshes, through a partial index, players whose key is still missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import ExtractDay, ExtractMonth
+
+from campaigns.calendar import birthday_key
+
+from ..models import Player
+
+CHUNK = 5000
+
+
+def birthday_key_apply(player: Player) -> None:
+    """Set the key on an unsaved or changed instance (the caller saves it)."""
+    player.birthday_md = birthday_key(player.birthday, player.birthday_is_lunar)
+
+
+@transaction.atomic
+def birthdays_refresh(*, player_ids: Iterable[int] | None = None, only_stale: bool = False) -> int:
+    """Recompute `birthday_md` for these players (all when None), set-based:
+    one UPDATE for solar birthdays and chunked bulk updates for lunar ones.
+    `only_stale` limits it to players with a birthday but no key. Returns the number
+    of players whose lunar key was computed plus those updated in SQL."""
+    players = Player.objects.all()
+    if player_ids is not None:
+        players = players.filter(pk__in=list(player_ids))
+    if only_stale:
+        players = players.filter(birthday__isnull=False, birthday_md__isnull=True)
+    changed = players.filter(Q(birthday__isnull=True) & Q(birthday_md__isnull=False)).update(birthday_md=None)
+    changed += players.filter(birthday__isnull=False, birthday_is_lunar=False).update(
+        birthday_md=ExtractMonth("birthday") * 100 + ExtractDay("birthday")
+    )
+    lunar = players.filter(birthday__isnull=False, birthday_is_lunar=True).values_list("pk", "birthday", "birthday_md")
+    batch = []
+    for pk, birthday, current in lunar.iterator(chunk_size=CHUNK):
+        key = birthday_key(birthday, True)
+        if key != current:
+            batch.append(Player(pk=pk, birthday_md=key))
+        if len(batch) >= CHUNK:
+            Player.objects.bulk_update(batch, ["birthday_md"])
+            changed += len(batch)
+            batch = []
+    if batch:
+        Player.objects.bulk_update(batch, ["birthday_md"])
+        changed += len(batch)
+    return changed
