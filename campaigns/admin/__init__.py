@@ -63,3 +63,6 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
     def has_retry_permission(self, request):
         return request.user.has_perm("campaigns.retry_message")
+
+
+from . import greetings  # noqa: E402, F401

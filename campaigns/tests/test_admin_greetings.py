@@ -1,0 +1,139 @@
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from campaigns.models import CustomOccasion, GiftBudget, GiftEntry, Greeting, GreetingRule, GreetingStatus
+from players.services.birthdays import birthdays_refresh
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
+UPCOMING = "/admin/campaigns/greeting/upcoming/"
+
+
+@pytest.fixture
+def upcoming_world(make_rule, make_player, manager, other_manager):
+    birthday = make_rule(name="Birthday call", occasion="birthday", task_lead_days=1)
+    occasion = CustomOccasion.objects.create(name="Server anniversary", month=12, day=1)
+    custom = make_rule(name="Anniversary call", occasion="custom", custom_occasion=occasion, task_lead_days=0)
+    mine = make_player(nickname="Mine", birthday=date(1990, 11, 25), manager=manager)
+    lunar = make_player(nickname="MyLunar", birthday=date(1990, 12, 1), birthday_is_lunar=True, manager=manager)
+    theirs = make_player(nickname="Theirs", birthday=date(1990, 11, 25), manager=other_manager)
+    far = make_player(nickname="Far", birthday=date(1990, 3, 1), manager=manager)
+    birthdays_refresh()
+    return {"birthday": birthday, "custom": custom, "mine": mine, "lunar": lunar, "theirs": theirs, "far": far}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_upcoming_shows_my_players_occasions_and_the_plan(client, manager, upcoming_world, django_assert_num_queries):
+    client.force_login(manager)
+
+    with django_assert_num_queries(9):
+        response = client.get(UPCOMING)
+
+    assert response.status_code == 200
+    rows = response.context["upcoming"].rows
+    seen = {(r.day, r.player.nickname, r.rule.name) for r in rows}
+    assert (date(2026, 11, 25), "Mine", "Birthday call") in seen
+    assert (date(2026, 12, 1), "Mine", "Anniversary call") in seen
+    assert not any(r.player.nickname == "Theirs" for r in rows)  # scoped to my players
+    assert not any(r.player.nickname == "Far" and r.rule.name == "Birthday call" for r in rows)
+    # the lunar birthday (lunar 10/15 of 1990) is shown on this year's solar date
+    assert (date(2026, 11, 23), "MyLunar", "Birthday call") in seen
+    content = response.content.decode()
+    assert "Call task for manager_a on 2026-11-24" in content
+    assert "Skip" in content
+
+
+@time_machine.travel(NOW, tick=False)
+def test_skipping_from_the_upcoming_view(client, manager, upcoming_world):
+    client.force_login(manager)
+    rule, player = upcoming_world["birthday"], upcoming_world["mine"]
+
+    response = client.post(
+        reverse("admin:campaigns_greeting_skip"),
+        {"rule": rule.pk, "player": player.pk, "date": "2026-11-25", "reason": "asked not to be called"},
+    )
+
+    assert response.status_code == 302
+    greeting = Greeting.objects.get(rule=rule, player=player)
+    assert greeting.status == GreetingStatus.SKIPPED and greeting.occasion_date == date(2026, 11, 25)
+    page = client.get(UPCOMING)
+    row = next(r for r in page.context["upcoming"].rows if r.player == player and r.rule == rule)
+    assert row.greeting == greeting
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_manager_cannot_skip_someone_elses_player(client, manager, upcoming_world):
+    client.force_login(manager)
+
+    response = client.post(
+        reverse("admin:campaigns_greeting_skip"),
+        {"rule": upcoming_world["birthday"].pk, "player": upcoming_world["theirs"].pk, "date": "2026-11-25"},
+    )
+
+    assert response.status_code == 404
+    assert not Greeting.objects.exists()
+
+
+def test_staff_without_personal_data_permission_do_not_see_birthdays(client, make_staff, upcoming_world):
+    from django.contrib.auth.models import Permission
+
+    viewer = make_staff("viewer")
+    viewer.user_permissions.add(
+        Permission.objects.get(codename="view_greeting"), Permission.objects.get(codename="view_all_players")
+    )
+    client.force_login(viewer)
+
+    with time_machine.travel(NOW, tick=False):
+        response = client.get(UPCOMING)
+
+    assert response.context["upcoming"].birthdays_hidden
+    assert all(r.rule.name != "Birthday call" for r in response.context["upcoming"].rows)
+
+
+def test_rule_admin_rejects_an_incomplete_rule_naming_the_field(client, supervisor):
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("admin:campaigns_greetingrule_add"),
+        {"name": "Mid-Autumn", "is_active": "on", "occasion": "festival", "send_time": "10:00", "gift_value": "0"},
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "festival" in errors and "message_channel" in errors
+    assert not GreetingRule.objects.exists()
+
+
+def test_gift_admin_blocks_overspending_with_a_clear_message(client, supervisor, make_player, tiers):
+    GiftBudget.objects.create(tier=tiers["V4"], monthly_amount=Decimal("100"))
+    player = make_player(tier=tiers["V4"])
+    client.force_login(supervisor)
+    url = reverse("admin:campaigns_giftentry_add")
+    data = {"player": player.pk, "kind": "value", "value": "80", "given_on": "2026-11-20", "reason": "birthday"}
+
+    assert client.post(url, data).status_code == 302
+    response = client.post(url, {**data, "value": "30"})
+
+    assert response.status_code == 200
+    (error,) = response.context["adminform"].form.errors["value"]
+    assert "V4" in error and "¥80.00" in error and "¥100.00" in error
+    assert GiftEntry.objects.count() == 1
+
+
+def test_greeting_log_changelist_is_scoped(client, manager, make_rule, make_player, other_manager):
+    rule = make_rule()
+    mine = make_player(manager=manager)
+    theirs = make_player(manager=other_manager)
+    Greeting.objects.create(rule=rule, player=mine, occasion_date=date(2026, 11, 22))
+    Greeting.objects.create(rule=rule, player=theirs, occasion_date=date(2026, 11, 22))
+    client.force_login(manager)
+
+    response = client.get(reverse("admin:campaigns_greeting_changelist"))
+
+    assert response.status_code == 200
+    assert [g.player for g in response.context["cl"].result_list] == [mine]
