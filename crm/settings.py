@@ -266,3 +266,5 @@ CRM_MESSAGE_RETRY_BASE_SECONDS = env.int("CRM_MESSAGE_RETRY_BASE_SECONDS", defau
 
 # Greetings: how many days back the daily job still greets occasions it missed.
 CRM_GREETINGS_CATCH_UP_DAYS = env.int("CRM_GREETINGS_CATCH_UP_DAYS", default=3)
+# The language of automatic messages to players (e.g. the festival's name in a greeting).
+CRM_PLAYER_LANGUAGE = env.str("CRM_PLAYER_LANGUAGE", default="zh-hans")

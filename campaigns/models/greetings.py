@@ -14,6 +14,13 @@ from players.models import PayerStatus
 from ..calendar import Festival
 from . import MessageChannel  # defined before this module is imported (bottom of __init__)
 
+# Variables a greeting's texts may use beyond campaigns.templating.TEMPLATE_VARIABLES.
+GREETING_VARIABLES = {
+    "occasion": _("The occasion, e.g. Birthday or Mid-Autumn Festival"),
+    "occasion_date": _("The occasion's date, YYYY-MM-DD"),
+    "gift": _("The gift: its code, item or value (empty without a gift)"),
+}
+
 
 class GreetingOccasion(models.TextChoices):
     BIRTHDAY = "birthday", _("Birthday")
@@ -186,7 +193,7 @@ class GreetingRule(models.Model):
                 from ..templating import template_validate
 
                 try:
-                    template_validate(getattr(self, field))
+                    template_validate(getattr(self, field), extra_variables=GREETING_VARIABLES)
                 except ValidationError as exc:
                     errors[field] = exc.messages
         if self.gift_kind and self.gift_kind != GiftKind.VALUE and not self.gift_item:

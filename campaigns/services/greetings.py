@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -50,6 +50,8 @@ from ..models import (
     TaskKind,
     TaskStatus,
 )
+from ..templating import template_render
+from .messaging import message_cancel, message_queue, messages_deliver_due, player_zone
 
 CLAIM_BATCH = 1000
 DEFAULT_CATCH_UP_DAYS = 3
@@ -58,13 +60,6 @@ DEFAULT_CATCH_UP_DAYS = 3
 def catch_up_days_setting() -> int:
     """How many days back a run still greets occasions it missed (setting CRM_GREETINGS_CATCH_UP_DAYS)."""
     return int(getattr(settings, "CRM_GREETINGS_CATCH_UP_DAYS", DEFAULT_CATCH_UP_DAYS))
-
-
-def player_zone(player: Player) -> ZoneInfo:
-    try:
-        return ZoneInfo(player.timezone or settings.TIME_ZONE)
-    except (ValueError, KeyError):
-        return ZoneInfo(settings.TIME_ZONE)
 
 
 def batched(items, size: int):
@@ -400,14 +395,8 @@ def greetings_run(
             if line.greeted or dry_run:
                 report.lines.append(line)
     if deliver and not dry_run:
-        report.delivered = _deliver_due()
+        report.delivered = messages_deliver_due()
     return report
-
-
-def _deliver_due():
-    from .messaging import messages_deliver_due
-
-    return messages_deliver_due()
 
 
 @transaction.atomic
@@ -461,9 +450,9 @@ def _greet_batch(
 
     messages = {}
     if rule.message_channel:
-        from .messaging import message_queue
-
         now = timezone.now()
+        with translation.override(settings.CRM_PLAYER_LANGUAGE):
+            label = occasion_label(rule, occasion)  # players read messages in their language
         for player in players:
             send_at = datetime.combine(occasion, rule.send_time, tzinfo=player_zone(player))
             gift = gifts.get(player.pk)
@@ -499,8 +488,6 @@ def _extra(label: str, occasion: date, gift: GiftEntry | None) -> dict:
 def _render(text: str, player: Player, label: str, occasion: date, gift: GiftEntry | None) -> str:
     if not text:
         return ""
-    from ..templating import template_render
-
     return template_render(text, player=player, extra=_extra(label, occasion, gift))
 
 
@@ -532,10 +519,11 @@ def greeting_skip(*, rule: GreetingRule, player: Player, occasion_date: date, ac
     greeting = Greeting.objects.select_for_update().get(pk=greeting.pk)
     if greeting.message_id and Message.objects.filter(pk=greeting.message_id, status=MessageStatus.SENT).exists():
         raise ValidationError(_("The greeting message was already sent; it cannot be skipped any more."))
-    if greeting.message_id:
-        Message.objects.filter(
-            pk=greeting.message_id, status__in=[MessageStatus.QUEUED, MessageStatus.POSTPONED]
-        ).update(status=MessageStatus.CANCELLED)
+    message = Message.objects.filter(
+        pk=greeting.message_id, status__in=[MessageStatus.QUEUED, MessageStatus.POSTPONED]
+    ).first()
+    if message is not None:
+        message_cancel(message=message, reason=_("Greeting skipped by staff."))
     if greeting.task_id:
         OutreachTask.objects.filter(pk=greeting.task_id, status=TaskStatus.OPEN).update(status=TaskStatus.CANCELLED)
     greeting.status = GreetingStatus.SKIPPED

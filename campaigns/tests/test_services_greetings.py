@@ -1,14 +1,26 @@
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import translation
 
 from campaigns.calendar import lunar_to_solar
-from campaigns.models import CustomOccasion, GiftBudget, GiftEntry, Greeting, GreetingStatus, OutreachTask, TaskStatus
+from campaigns.models import (
+    CustomOccasion,
+    GiftBudget,
+    GiftEntry,
+    Greeting,
+    GreetingOccasion,
+    GreetingStatus,
+    OutreachTask,
+    TaskStatus,
+)
 from campaigns.services import greetings as greetings_module
 from campaigns.services.greetings import gift_budget_remaining, gift_record, greeting_skip, greetings_run
 
@@ -378,3 +390,163 @@ def test_gift_budget_applies_in_the_month_of_the_occasion(make_player, tiers):
     assert gift_budget_remaining(tier=tiers["V2"], on=date(2026, 11, 1)) == Decimal("0")
     assert gift_budget_remaining(tier=tiers["V2"], on=date(2026, 12, 1)) == Decimal("50")
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+# --- messages, through the shared outbox and its fatigue rules ----------------------
+
+
+def test_message_is_queued_for_ten_in_the_players_zone_with_the_gift(make_rule, make_player):
+    from campaigns.models import Message
+
+    make_rule(
+        occasion="birthday",
+        message_channel="in_game",
+        template="{nickname}，{occasion}快乐！礼包码 {gift}",
+        gift_kind="code",
+        gift_item="BDAY",
+        gift_value=Decimal("5"),
+    )
+    shanghai = make_player(nickname="小明", birthday=date(1990, 11, 22))
+    tokyo = make_player(nickname="Ken", birthday=date(1990, 11, 22), timezone="Asia/Tokyo")
+
+    with time_machine.travel(datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI), tick=False):
+        report = greetings_run()
+
+    assert report.greeted == 2 and report.lines[0].messages == 2
+    message = Message.objects.get(player=shanghai)
+    assert message.status == "queued"  # not due before 10:00
+    assert message.scheduled_for == datetime(2026, 11, 22, 10, 0, tzinfo=SHANGHAI)
+    gift = GiftEntry.objects.get(player=shanghai)
+    with translation.override(settings.CRM_PLAYER_LANGUAGE):
+        birthday = str(GreetingOccasion.BIRTHDAY.label)  # 生日 once the catalogues are compiled
+    assert message.body == f"小明，{birthday}快乐！礼包码 {gift.code}"
+    assert Message.objects.get(player=tokyo).scheduled_for == datetime(
+        2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo")
+    )
+
+
+def test_the_day_s_message_is_sent_once_due(make_rule, make_player):
+    from campaigns.models import Message
+    from players.models import ContactLog
+
+    make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐")
+    player = make_player(nickname="小红", birthday=date(1990, 11, 22))
+
+    with time_machine.travel(datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI), tick=False):
+        greetings_run()
+    with time_machine.travel(datetime(2026, 11, 22, 10, 5, tzinfo=SHANGHAI), tick=False):
+        again = greetings_run()
+
+    assert again.greeted == 0
+    message = Message.objects.get(player=player)
+    assert message.status == "sent"
+    assert ContactLog.objects.filter(player=player, source=f"message:{message.pk}").count() == 1
+
+
+def test_quiet_hours_postpone_a_greeting_never_drop_it(make_rule, make_player):
+    from campaigns.models import Message
+
+    # given a rule that sends at 23:00, inside the quiet hours (22:00-09:00)
+    make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐", send_time=time(23, 0))
+    player = make_player(birthday=date(1990, 11, 22))
+
+    # when the job runs at 23:05 on the day
+    with time_machine.travel(datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI), tick=False):
+        greetings_run()
+    with time_machine.travel(datetime(2026, 11, 22, 23, 5, tzinfo=SHANGHAI), tick=False):
+        greetings_run()
+
+    # then the message waits for the end of the quiet hours
+    message = Message.objects.get(player=player)
+    assert message.status == "postponed"
+    assert message.scheduled_for == datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
+
+    # and goes out after them, once
+    with time_machine.travel(datetime(2026, 11, 23, 9, 5, tzinfo=SHANGHAI), tick=False):
+        greetings_run()
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert Message.objects.filter(player=player).count() == 1
+
+
+def test_weekly_cap_postpones_the_birthday_message(make_rule, make_player, settings):
+    from campaigns.models import Message
+
+    settings.CRM_MESSAGES_PER_WEEK = 2
+    make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐")
+    player = make_player(birthday=date(1990, 11, 22))
+    # given two messages already sent to the player this week (Nov 17 and Nov 20)
+    for day in (17, 20):
+        Message.objects.create(
+            player=player,
+            channel="sms",
+            body="活动",
+            status="sent",
+            scheduled_for=datetime(2026, 11, day, 12, tzinfo=SHANGHAI),
+            sent_at=datetime(2026, 11, day, 12, tzinfo=SHANGHAI),
+            source=f"campaign:{day}",
+        )
+
+    # when the birthday message falls due
+    with time_machine.travel(datetime(2026, 11, 22, 10, 5, tzinfo=SHANGHAI), tick=False):
+        greetings_run()
+
+    # then it is postponed until a slot frees (7 days after the Nov 17 message), not dropped
+    message = Message.objects.get(source__startswith="greeting:")
+    assert message.status == "postponed"
+    assert message.scheduled_for > datetime(2026, 11, 24, 12, tzinfo=SHANGHAI)
+    assert message.scheduled_for < datetime(2026, 11, 24, 12, 1, tzinfo=SHANGHAI)
+    assert "Weekly" in message.status_reason
+
+    with time_machine.travel(datetime(2026, 11, 24, 12, 5, tzinfo=SHANGHAI), tick=False):
+        greetings_run()
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_opted_out_players_and_minors_get_no_greeting_message(make_rule, make_player):
+    from campaigns.models import Message
+
+    make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐", task_lead_days=0)
+    opted_out = make_player(birthday=date(1990, 11, 22), marketing_opt_out=True)
+    minor = make_player(birthday=date(2012, 11, 22), is_minor=True)
+
+    with time_machine.travel(datetime(2026, 11, 22, 10, 5, tzinfo=SHANGHAI), tick=False):
+        greetings_run()
+
+    assert set(Message.objects.values_list("status", flat=True)) == {"cancelled"}
+    assert len(tasks_of(opted_out)) == 1 and len(tasks_of(minor)) == 1  # the manager may still call
+
+
+def test_skipping_cancels_a_queued_message(make_rule, make_player, manager):
+    from campaigns.models import Message
+
+    rule = make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐")
+    player = make_player(birthday=date(1990, 11, 22))
+    with time_machine.travel(datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI), tick=False):
+        greetings_run()
+
+    greeting_skip(rule=rule, player=player, occasion_date=RUN_DAY, actor=manager)
+
+    assert Message.objects.get().status == "cancelled"
+
+
+def test_a_caught_up_message_is_due_at_once(make_rule, make_player):
+    from campaigns.models import Message
+
+    make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐")
+    player = make_player(birthday=date(1990, 11, 21))  # yesterday: the job was down
+
+    with time_machine.travel(datetime(2026, 11, 22, 11, 0, tzinfo=SHANGHAI), tick=False):
+        greetings_run()
+
+    assert Message.objects.get(player=player).status == "sent"
+
+
+def test_templates_are_checked_when_the_rule_is_saved(make_rule):
+    with pytest.raises(ValidationError) as error:
+        make_rule(occasion="birthday", message_channel="sms", template="{nickname} {birthdate}")
+    assert "{birthdate}" in error.value.message_dict["template"][0]
+
+    rule = make_rule(occasion="birthday", message_channel="sms", template="{nickname} {occasion} {gift}")
+    assert rule.pk

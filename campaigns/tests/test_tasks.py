@@ -27,7 +27,7 @@ def redis_or_skip():
 def test_beat_runs_the_greetings_job_on_shanghai_time(db):
     from django_celery_beat.models import CrontabSchedule
 
-    entry = app.conf.beat_schedule["greetings-daily"]
+    entry = app.conf.beat_schedule["campaigns.greetings_daily"]
     assert entry["task"] == "campaigns.greetings_daily"
     assert app.conf.timezone == "Asia/Shanghai"
 
@@ -60,7 +60,7 @@ def test_a_real_worker_runs_the_scheduled_job_and_tasks_appear(make_rule, make_p
     make_rule(occasion="birthday", task_lead_days=0)
     players = [make_player(birthday=date(1990 + i, 11, 22), manager=manager) for i in range(3)]
     make_player(birthday=date(1990, 11, 23))
-    entry = app.conf.beat_schedule["greetings-daily"]
+    entry = app.conf.beat_schedule["campaigns.greetings_daily"]
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
 

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0002_initial'),
+        ('campaigns', '0003_message_delivery'),
         ('players', '0003_birthday_md'),
         ('vip', '0002_default_tiers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
