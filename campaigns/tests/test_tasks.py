@@ -50,12 +50,17 @@ def test_the_task_runs_eagerly_without_a_broker(make_rule, make_player):
     assert OutreachTask.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_real_worker_runs_the_scheduled_job_and_tasks_appear(make_rule, make_player, manager):
+@pytest.fixture
+def redis_available():
+    redis_or_skip()
+
+
+def test_a_real_worker_runs_the_scheduled_job_and_tasks_appear(
+    redis_available, keep_seed_data, transactional_db, make_rule, make_player, manager
+):
     from celery.contrib.testing.worker import start_worker
     from celery.signals import task_postrun
 
-    redis_or_skip()
     # given birthdays on the day and a rule that creates call tasks on the day
     make_rule(occasion="birthday", task_lead_days=0)
     players = [make_player(birthday=date(1990 + i, 11, 22), manager=manager) for i in range(3)]
