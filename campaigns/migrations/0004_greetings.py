@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0003_message_delivery'),
-        ('players', '0003_birthday_md'),
+        ('players', '0004_birthday_md'),
         ('vip', '0002_default_tiers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -27,7 +27,7 @@ def backfill_birthday_md(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('players', '0002_initial'),
+        ('players', '0003_service_cases_feedback'),
         ('vip', '0002_default_tiers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
