@@ -161,7 +161,10 @@ def yearly_dates(*, is_lunar: bool, month: int, day: int, start: date, end: date
     """Every date in [start, end] on which a yearly (solar or lunar) month/day falls."""
     found = []
     for year in range(start.year - 1, end.year + 1):
-        when = lunar_to_solar(year, month, day) if is_lunar else solar_in_year(year, month, day)
+        try:
+            when = lunar_to_solar(year, month, day) if is_lunar else solar_in_year(year, month, day)
+        except ValueError:  # a month/day no calendar has (rows written around validation)
+            continue
         if when is not None and start <= when <= end:
             found.append(when)
     return sorted(set(found))

@@ -160,3 +160,9 @@ def test_yearly_lunar_dates_can_fall_twice_in_one_solar_year():
     found = yearly_dates(is_lunar=True, month=11, day=15, start=date(2026, 1, 1), end=date(2026, 12, 31))
     assert len(found) == 2
     assert found[0].month == 1 and found[1].month == 12
+
+
+def test_an_impossible_date_yields_nothing_instead_of_failing():
+    assert yearly_dates(is_lunar=False, month=13, day=1, start=date(2026, 1, 1), end=date(2026, 12, 31)) == []
+    assert yearly_dates(is_lunar=True, month=13, day=1, start=date(2026, 1, 1), end=date(2026, 12, 31)) == []
+    assert yearly_dates(is_lunar=False, month=4, day=31, start=date(2026, 1, 1), end=date(2026, 12, 31)) == []
