@@ -33,6 +33,9 @@ DB_NAME = "crm_bench_i3_api"
 SECONDS = float(os.environ.get("BENCH_API_SECONDS", "10"))
 MAX_REQUESTS = 50_000
 CONCURRENCY = 8
+# gunicorn: 2 worker processes; THREADS > 1 runs them as gthread workers, so a request
+# waiting on PostgreSQL does not hold its whole worker (BENCH_API_THREADS=1: sync workers).
+THREADS = int(os.environ.get("BENCH_API_THREADS", "4"))
 
 
 def _pg_url(dbname):
@@ -97,7 +100,21 @@ def _free_port():
 def gunicorn(dbname):
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "crm.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "error"],
+        [
+            *(
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "crm.wsgi",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "error",
+            ),
+            *(("--worker-class", "gthread", "--threads", str(THREADS)) if THREADS > 1 else ()),
+        ],
         cwd=ROOT,
         env=_server_env(dbname),
     )
@@ -295,7 +312,7 @@ def main() -> None:
     read_done, read_elapsed, read_lat, read_errors = reads
     single_rate = single_done / single_elapsed
     report(
-        "Game API (gunicorn 2 workers, PostgreSQL copy of the 1M-player dataset, loopback)",
+        f"Game API (gunicorn 2 workers x {THREADS} threads, PostgreSQL copy of the 1M-player dataset, loopback)",
         [
             ("raw limit, psycopg, 8 clients (events/s)", f"{raw_8:,.0f}", "reference"),
             ("raw limit, psycopg, 4 clients (events/s)", f"{raw_4:,.0f}", "reference (≈2,000 measured in the issue)"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -21,6 +22,7 @@ from players.services import payment_record, player_upsert
 from players.services.activity import logins_record_batch
 from players.services.events import payment_event_clean
 from players.services.ledger_batch import MAX_BATCH, payments_record_batch
+from vip.models import Tier
 
 from .serializers import (
     LoginBatchResultSerializer,
@@ -54,6 +56,62 @@ PLAYER_FIELDS = (
 
 def players_for_api():
     return Player.objects.select_related("tier").only(*PLAYER_FIELDS)
+
+
+class _PlayerCard:
+    """What the player endpoints show, read by one plain statement on PostgreSQL (the
+    hot read path: no ORM query compilation)."""
+
+    __slots__ = (
+        "account_id",
+        "nickname",
+        "server",
+        "tier_since",
+        "total_spend",
+        "last_paid_at",
+        "last_login_at",
+        "payer_status",
+        "tier",
+    )
+
+
+class _TierName:
+    __slots__ = ("name", "level")
+
+
+def player_card(account_id: str):
+    if connection.vendor != "postgresql":
+        return players_for_api().filter(account_id=account_id).order_by().first()
+    with connection.cursor() as cursor:
+        cursor.execute(_PLAYER_CARD_SQL, [account_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    card = _PlayerCard()
+    (
+        card.account_id,
+        card.nickname,
+        card.server,
+        card.tier_since,
+        card.total_spend,
+        card.last_paid_at,
+        card.last_login_at,
+        card.payer_status,
+        tier_name,
+        tier_level,
+    ) = row
+    card.tier = None
+    if tier_name is not None:
+        card.tier = _TierName()
+        card.tier.name, card.tier.level = tier_name, tier_level
+    return card
+
+
+_PLAYER_CARD_SQL = (
+    "SELECT p.account_id, p.nickname, p.server, p.tier_since, p.total_spend, p.last_paid_at, p.last_login_at,"
+    f" p.payer_status, t.name, t.level FROM {Player._meta.db_table} p"
+    f" LEFT JOIN {Tier._meta.db_table} t ON t.id = p.tier_id WHERE p.account_id = %s"
+)
 
 
 def _invalid(fields: dict) -> Response:
@@ -206,7 +264,7 @@ def _account_id_valid(account_id: str) -> bool:
 class PlayerDetailView(APIView):
     @extend_schema(operation_id="players_retrieve", responses={200: PlayerSerializer}, summary="A player")
     def get(self, request, account_id: str):
-        player = players_for_api().filter(account_id=account_id).first() if _account_id_valid(account_id) else None
+        player = player_card(account_id) if _account_id_valid(account_id) else None
         if player is None:
             raise exceptions.NotFound(_("Unknown player."))
         return Response(PlayerSerializer(player).data)
@@ -231,7 +289,7 @@ class PlayerDetailView(APIView):
             player, created = player_upsert(account_id=account_id, data=data)
         except DjangoValidationError as exc:
             return _invalid(django_validation_fields(exc))
-        player = players_for_api().get(pk=player.pk)
+        player = player_card(account_id)
         return Response(
             PlayerSerializer(player).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
