@@ -70,3 +70,21 @@ def test_api_fuzzed_from_its_schema_never_fails_and_conforms(
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _fuzz(operation, mode, live_server, auth, 30, failures)
     assert not failures, "\n\n".join(failures[:5])
+
+
+def test_schema_documents_the_signature_and_both_security_schemes(client, db):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+
+    assert "X-CRM-Signature" in schema["info"]["description"]
+    assert "hmac.new(SECRET.encode()" in schema["info"]["description"]
+    assert set(schema["components"]["securitySchemes"]) == {"bearerAuth", "signature"}
+    payments = schema["paths"]["/api/v1/payments/"]["post"]
+    assert payments["security"] == [{"bearerAuth": [], "signature": []}]
+    assert {"200", "201", "400", "401", "409", "413", "415", "429"} <= set(payments["responses"])
+
+
+def test_swagger_ui_is_served_from_local_static_files(client, db):
+    page = client.get("/api/docs/").content.decode()
+
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower() and "unpkg" not in page.lower()
