@@ -215,11 +215,20 @@ def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evalu
     payment_table, player_table = Payment._meta.db_table, Player._meta.db_table
     now = timezone.now()
     with connection.cursor() as cursor:
+        # One round trip: the insert decides, and the totals move only if it inserted.
+        at = values["occurred_at"]
         cursor.execute(
-            f"INSERT INTO {payment_table} ({_PAYMENT_COLUMNS}) "
+            f"WITH new AS (INSERT INTO {payment_table} ({_PAYMENT_COLUMNS}) "
             "SELECT p.id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s "
             f"FROM {player_table} p WHERE p.account_id = %s "
-            "ON CONFLICT (source, source_ref, event_id) DO NOTHING RETURNING id, player_id",
+            "ON CONFLICT (source, source_ref, event_id) DO NOTHING RETURNING id, player_id) "
+            f"UPDATE {player_table} AS p SET total_spend = p.total_spend + %s, purchase_count = p.purchase_count + 1,"
+            " first_paid_at = LEAST(COALESCE(p.first_paid_at, %s), %s),"
+            " last_paid_at = GREATEST(COALESCE(p.last_paid_at, %s), %s), payer_status = %s"
+            " FROM new WHERE p.id = new.player_id"
+            " RETURNING new.id, p.id, p.total_spend, p.tier_id, p.tier_since, p.tier_pinned_until, p.tier_below_since,"
+            " (SELECT json_agg(json_build_array(t.id, t.name, t.level, t.min_spend::text, t.window_days,"
+            f" t.downgrade_grace_days) ORDER BY t.level) FROM {Tier._meta.db_table} t)",
             [
                 values["source"],
                 values["source_ref"],
@@ -237,6 +246,12 @@ def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evalu
                 fingerprint,
                 actor.pk if actor is not None else None,
                 account_id,
+                values["amount_base"],
+                at,
+                at,
+                at,
+                at,
+                PayerStatus.ACTIVE,
             ],
         )
         row = cursor.fetchone()
@@ -245,18 +260,7 @@ def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evalu
                 source=values["source"], source_ref=values["source_ref"], event_id=event_id
             ).first()
             return _payment_repeat(existing, fingerprint) if existing else None
-        payment_id, player_id = row
-        at = values["occurred_at"]
-        cursor.execute(
-            f"UPDATE {player_table} SET total_spend = total_spend + %s, purchase_count = purchase_count + 1,"
-            " first_paid_at = LEAST(COALESCE(first_paid_at, %s), %s),"
-            " last_paid_at = GREATEST(COALESCE(last_paid_at, %s), %s), payer_status = %s"
-            " WHERE id = %s RETURNING total_spend, tier_id, tier_since, tier_pinned_until, tier_below_since,"
-            " (SELECT json_agg(json_build_array(t.id, t.name, t.level, t.min_spend::text, t.window_days,"
-            f" t.downgrade_grace_days) ORDER BY t.level) FROM {Tier._meta.db_table} t)",
-            [values["amount_base"], at, at, at, at, PayerStatus.ACTIVE, player_id],
-        )
-        total_spend, tier_id, tier_since, pinned_until, below_since, tier_rows = cursor.fetchone()
+        payment_id, player_id, total_spend, tier_id, tier_since, pinned_until, below_since, tier_rows = row
     payment = Payment(
         id=payment_id,
         player_id=player_id,
