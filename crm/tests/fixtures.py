@@ -126,3 +126,16 @@ def api_credentials(db):
 @pytest.fixture
 def api(client, api_credentials):
     return SignedApi(client, api_credentials)
+
+
+@pytest.fixture
+def api_live_server(keep_seed_data, transactional_db):
+    """A live server for API tests. Unlike pytest-django's `live_server` (whose autouse
+    helper sets up `transactional_db` before any other fixture), this one is set up
+    after `keep_seed_data`, so the seeded tiers and roles are put back after the
+    closing flush."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost")
+    yield server
+    server.stop()

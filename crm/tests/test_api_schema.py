@@ -43,11 +43,11 @@ class SignedAuth(requests.auth.AuthBase):
         return request
 
 
-def _fuzz(operation, mode, live_server, auth, max_examples, failures):
+def _fuzz(operation, mode, server, auth, max_examples, failures):
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def run(case):
-        response = case.call(base_url=live_server.url, auth=auth, timeout=30)
+        response = case.call(base_url=server.url, auth=auth, timeout=30)
         try:
             case.validate_response(response, checks=CHECKS)
         except Exception as exc:  # collect them all, report together
@@ -58,17 +58,15 @@ def _fuzz(operation, mode, live_server, auth, max_examples, failures):
         run()
 
 
-def test_api_fuzzed_from_its_schema_never_fails_and_conforms(
-    keep_seed_data, transactional_db, live_server, api_credentials
-):
-    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
+def test_api_fuzzed_from_its_schema_never_fails_and_conforms(api_live_server, api_credentials):
+    schema = schemathesis.openapi.from_url(f"{api_live_server.url}/api/schema/")
     auth = SignedAuth(api_credentials)
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 7
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            _fuzz(operation, mode, live_server, auth, 30, failures)
+            _fuzz(operation, mode, api_live_server, auth, 30, failures)
     assert not failures, "\n\n".join(failures[:5])
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ..models import Player
 from .events import login_event_clean
-from .ledger_batch import players_ensure
+from .ledger_batch import players_ensure, server_cursor
 
 
 @dataclass
@@ -51,10 +51,10 @@ def _logins_apply(*, latest: dict[str, tuple], actor, now) -> set[int]:
     ids = players_ensure(accounts={a: server for a, (_at, server) in latest.items()}, actor=actor, now=now)
     pairs = sorted((ids[a], at) for a, (at, _server) in latest.items())
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with server_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Player._meta.db_table} AS p SET last_login_at = d.at"
-                " FROM unnest(%s::bigint[], %s::timestamptz[]) AS d(id, at)"
+                " FROM unnest(%b::bigint[], %b::timestamptz[]) AS d(id, at)"
                 " WHERE p.id = d.id AND (p.last_login_at IS NULL OR p.last_login_at < d.at) RETURNING p.id",
                 [[pk for pk, _at in pairs], [at for _pk, at in pairs]],
             )

@@ -188,6 +188,16 @@ def _classify(result: PaymentBatchResult, index: int, event: dict, stored_finger
     result.conflict_digests.append((index, event["event_id"], stored_fingerprint or "", event["fingerprint"]))
 
 
+def server_cursor():
+    """A psycopg cursor with server-side parameter binding on Django's connection (same
+    transaction): big array parameters travel as values instead of being quoted into
+    the SQL text, which costs more than the statement itself for a batch of 1000."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def players_ensure(*, accounts: dict[str, str], actor=None, now: datetime | None = None) -> dict[str, int]:
     """{account_id: server} -> {account_id: player id}, creating unknown players in
     bulk (the game is the source of truth), each with its creation in the history."""
@@ -241,8 +251,8 @@ def _payments_insert(*, rows, source, source_ref, actor, now) -> set[str]:
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
         names = ", ".join(name for name, _t in _COLUMNS)
-        unnest = ", ".join(f"%s::{kind}[]" for _n, kind in _COLUMNS)
-        with connection.cursor() as cursor:
+        unnest = ", ".join(f"%b::{kind}[]" for _n, kind in _COLUMNS)  # binary: no quoting of 16,000 values
+        with server_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {Payment._meta.db_table} ({names}) SELECT * FROM unnest({unnest}) "
                 "ON CONFLICT (source, source_ref, event_id) DO NOTHING RETURNING event_id",
@@ -303,10 +313,10 @@ def _totals_apply(spent: list[tuple[dict, int]], *, actor, now, evaluate_tier: b
     if connection.vendor != "postgresql":
         return _totals_apply_orm(per_player, ids, fields, actor=actor, now=now, evaluate_tier=evaluate_tier)
 
-    with connection.cursor() as cursor:
+    with server_cursor() as cursor:
         # Lock in id order: concurrent batches never wait on each other in a cycle.
         cursor.execute(
-            f"SELECT id, total_spend, tier_id, tier_pinned_until FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            f"SELECT id, total_spend, tier_id, tier_pinned_until FROM {table} WHERE id = ANY(%b) ORDER BY id FOR UPDATE",
             [ids],
         )
         current = {row[0]: row for row in cursor.fetchall()}
@@ -330,8 +340,8 @@ def _totals_apply(spent: list[tuple[dict, int]], *, actor, now, evaluate_tier: b
             " tier_id = COALESCE(d.tier, p.tier_id),"
             " tier_since = CASE WHEN d.tier IS NULL THEN p.tier_since ELSE %s END,"
             " tier_below_since = CASE WHEN d.tier IS NULL THEN p.tier_below_since END"
-            " FROM unnest(%s::bigint[], %s::numeric[], %s::int[], %s::timestamptz[], %s::timestamptz[],"
-            " %s::bigint[]) AS d(id, spend, n, first, last, tier) WHERE p.id = d.id",
+            " FROM unnest(%b::bigint[], %b::numeric[], %b::int[], %b::timestamptz[], %b::timestamptz[],"
+            " %b::bigint[]) AS d(id, spend, n, first, last, tier) WHERE p.id = d.id",
             [
                 PayerStatus.ACTIVE,
                 now,

@@ -65,13 +65,11 @@ def purchase(event_id, account_id="10086", amount="648.00"):
     }
 
 
-def test_many_copies_of_one_event_at_once_move_spend_once(
-    requires_postgres, keep_seed_data, transactional_db, live_server, api_credentials
-):
+def test_many_copies_of_one_event_at_once_move_spend_once(requires_postgres, api_live_server, api_credentials):
     credentials = {"key": api_credentials.key, "signing_secret": api_credentials.signing_secret}
     Player.objects.create(account_id="10086")
 
-    responses = fire_at_once(12, lambda: post(live_server.url, "/api/v1/payments/", credentials, purchase("dup")))
+    responses = fire_at_once(12, lambda: post(api_live_server.url, "/api/v1/payments/", credentials, purchase("dup")))
 
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] * 11 + [201]
@@ -81,7 +79,7 @@ def test_many_copies_of_one_event_at_once_move_spend_once(
 
 
 def test_copies_for_an_unknown_account_and_in_batches_move_spend_once(
-    requires_postgres, keep_seed_data, transactional_db, live_server, api_credentials
+    requires_postgres, api_live_server, api_credentials
 ):
     credentials = {"key": api_credentials.key, "signing_secret": api_credentials.signing_secret}
     batch = {"events": [purchase(f"b{i}", account_id=f"new-{i % 3}", amount="10") for i in range(30)]}
@@ -91,8 +89,8 @@ def test_copies_for_an_unknown_account_and_in_batches_move_spend_once(
     def send():
         n = next(numbers)
         if n % 2:
-            return post(live_server.url, "/api/v1/payments/batch/", credentials, batch)
-        return post(live_server.url, "/api/v1/payments/", credentials, purchase("single", account_id="new-x"))
+            return post(api_live_server.url, "/api/v1/payments/batch/", credentials, batch)
+        return post(api_live_server.url, "/api/v1/payments/", credentials, purchase("single", account_id="new-x"))
 
     responses = fire_at_once(8, send)
 
