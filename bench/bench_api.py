@@ -36,6 +36,7 @@ CONCURRENCY = 8
 # gunicorn: 2 worker processes; THREADS > 1 runs them as gthread workers, so a request
 # waiting on PostgreSQL does not hold its whole worker (BENCH_API_THREADS=1: sync workers).
 THREADS = int(os.environ.get("BENCH_API_THREADS", "4"))
+ROUNDS = 3
 
 
 def _pg_url(dbname):
@@ -195,7 +196,7 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def raw_limit(dbname, accounts, concurrency):
+def raw_limit(dbname, accounts, concurrency, seconds=SECONDS):
     """The same write in plain psycopg: ledger insert ON CONFLICT DO NOTHING + player totals, one transaction each."""
     import psycopg
 
@@ -225,8 +226,8 @@ def raw_limit(dbname, accounts, concurrency):
                     [Decimal("6.00"), now, row[0]],
                 )
 
-    done, elapsed, latencies, errors = run_clients(concurrency, SECONDS, MAX_REQUESTS, one)
-    return done / elapsed, errors
+    done, elapsed, latencies, errors = run_clients(concurrency, seconds, MAX_REQUESTS, one)
+    return done, elapsed, errors
 
 
 class SignedClient:
@@ -276,20 +277,35 @@ def main() -> None:
         accounts = _accounts(dbname)
         random.shuffle(accounts)
         credentials = _credentials(dbname)
-        raw_8, raw_errors = raw_limit(dbname, accounts, CONCURRENCY)
-        raw_4, _ = raw_limit(dbname, accounts, 4)
+        raw_4_done, raw_4_elapsed, _errors = raw_limit(dbname, accounts, 4)
         with gunicorn(dbname) as port:
             client = SignedClient(port, credentials)
             run = uuid.uuid4().hex[:8]
             # warm both workers (imports, connections, caches)
             run_clients(2, 3, 40, lambda n: client.call("GET", f"/api/v1/players/{accounts[n]}/"))
 
-            single = run_clients(
-                CONCURRENCY,
-                SECONDS,
-                MAX_REQUESTS,
-                lambda n: client.call("POST", "/api/v1/payments/", event(run, n, accounts[n % len(accounts)])),
-            )
+            # The raw limit and the API in alternating slices at the same concurrency, so a
+            # change in the machine's load (it is shared) weighs on both alike.
+            raw_done = raw_elapsed = single_done = single_elapsed = 0
+            raw_errors, single_lat, single_errors = [], [], []
+            offset = 0
+            for _round in range(ROUNDS):
+                done, elapsed, errors = raw_limit(dbname, accounts, CONCURRENCY, SECONDS / ROUNDS)
+                raw_done, raw_elapsed, raw_errors = raw_done + done, raw_elapsed + elapsed, raw_errors + errors
+                done, elapsed, latencies, errors = run_clients(
+                    CONCURRENCY,
+                    SECONDS / ROUNDS,
+                    MAX_REQUESTS,
+                    lambda n, offset=offset: client.call(
+                        "POST", "/api/v1/payments/", event(run, offset + n, accounts[(offset + n) % len(accounts)])
+                    ),
+                )
+                offset += MAX_REQUESTS
+                single_done, single_elapsed = single_done + done, single_elapsed + elapsed
+                single_lat, single_errors = single_lat + latencies, single_errors + errors
+            raw_8 = raw_done / raw_elapsed
+            raw_4 = raw_4_done / raw_4_elapsed
+            single = (single_done, single_elapsed, single_lat, single_errors)
             batches = run_clients(
                 2,
                 SECONDS,
