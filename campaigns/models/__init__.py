@@ -45,6 +45,14 @@ class OutreachTask(models.Model):
     # What created it, e.g. "campaign:3", "greeting:7", "churn"; unique with the player
     # where the creator must not create the same task twice.
     source = models.CharField(_("source"), max_length=64, blank=True)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tasks",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -60,6 +68,7 @@ class OutreachTask(models.Model):
         ordering = ["due_date", "id"]
         verbose_name = _("outreach task")
         verbose_name_plural = _("outreach tasks")
+        permissions = [("record_outcome", _("Can record outcomes of tasks on their players"))]
         indexes = [models.Index(fields=["assignee", "status", "due_date"], name="task_worklist")]
         constraints = [
             models.UniqueConstraint(
@@ -107,6 +116,14 @@ class Message(models.Model):
     status_reason = models.CharField(_("reason"), max_length=200, blank=True)
     # What created it, e.g. "campaign:3" or "greeting:7:2026-11-22"; unique with the player.
     source = models.CharField(_("source"), max_length=64, blank=True)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -131,6 +148,15 @@ class Message(models.Model):
         return f"{self.get_channel_display()} → {self.player_id}"
 
 
+from .campaign import (  # noqa: E402,F401
+    REACHED_OUTCOMES,
+    Campaign,
+    CampaignChannel,
+    CampaignGoal,
+    CampaignStatus,
+    CampaignTarget,
+    WorklistTask,
+)
 from .greetings import (  # noqa: E402, F401
     CustomOccasion,
     GiftBudget,

@@ -45,3 +45,22 @@ def make_rule(db):
         return rule
 
     return make
+
+
+@pytest.fixture
+def make_campaign(db, supervisor):
+    """make_campaign(segment={...}, channel="sms", ...) -> a saved draft campaign."""
+    from datetime import date
+
+    from campaigns.models import Campaign
+    from campaigns.services.campaigns import campaign_save
+
+    def make(team=None, **fields):
+        fields.setdefault("name", "Win back quiet whales")
+        fields.setdefault("template", "您好 {nickname}，好久不见！")
+        fields.setdefault("start_date", date(2026, 11, 22))
+        fields.setdefault("due_date", date(2026, 11, 30))
+        fields.setdefault("segment", {})
+        return campaign_save(campaign=Campaign(**fields), actor=supervisor, team=team)
+
+    return make

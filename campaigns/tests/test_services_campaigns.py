@@ -1,0 +1,295 @@
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    CampaignTarget,
+    Message,
+    MessageStatus,
+    OutreachTask,
+    TaskStatus,
+)
+from campaigns.services.campaigns import (
+    campaign_launch,
+    campaign_results,
+    campaign_save,
+    holdout_bucket,
+    task_outcome_record,
+    two_proportion_z_test,
+)
+from campaigns.services.messaging import messages_deliver_due
+from players.models import ContactLog, Player
+
+LAUNCH = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def _players(n, **fields):
+    start = Player.objects.count()
+    return Player.objects.bulk_create(
+        [Player(account_id=f"bulk-{start + i}", server="s1", nickname=f"p{start + i}", **fields) for i in range(n)]
+    )
+
+
+# --- Saving --------------------------------------------------------------------
+
+
+def test_unknown_template_variable_is_refused_at_save(make_campaign):
+    with pytest.raises(ValidationError) as info:
+        make_campaign(template="Hi {nick_name}")
+    assert "template" in info.value.message_dict and "{nick_name}" in info.value.message_dict["template"][0]
+
+
+def test_bad_segment_and_dates_are_refused_at_save(make_campaign):
+    with pytest.raises(ValidationError) as info:
+        make_campaign(segment={"tier_min": "x"}, start_date=date(2026, 12, 1), due_date=date(2026, 11, 1))
+    assert "segment" in info.value.message_dict
+    assert "The due date cannot be before the start date." in str(info.value)
+
+
+def test_segment_cannot_change_after_launch(make_campaign, supervisor):
+    campaign = make_campaign()
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    campaign.refresh_from_db()
+    campaign.segment = {"tier_min": 3}
+    with pytest.raises(ValidationError) as info:
+        campaign_save(campaign=campaign, actor=supervisor)
+    assert "segment" in info.value.message_dict
+
+
+# --- Holdout -------------------------------------------------------------------
+
+
+def test_holdout_is_reproducible_and_about_the_right_size(make_campaign, supervisor):
+    # given 2,000 players and a 10 % holdout
+    _players(2000)
+    campaign = make_campaign(holdout_percent=10)
+    # when launched
+    result = campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    # then about 10 % are held out, and exactly those the hash names
+    held = set(CampaignTarget.objects.filter(campaign=campaign, is_holdout=True).values_list("player_id", flat=True))
+    assert result["targets"] == 2000 and 170 <= len(held) <= 230
+    expected = {
+        pk
+        for pk in Player.objects.values_list("pk", flat=True)
+        if holdout_bucket(seed=campaign.holdout_seed, player_id=pk) < 1000
+    }
+    assert held == expected
+    # and the holdout gets nothing
+    assert not OutreachTask.objects.filter(campaign=campaign, player_id__in=held).exists()
+    assert OutreachTask.objects.filter(campaign=campaign).count() == 2000 - len(held)
+
+
+def test_another_campaign_holds_out_other_players(make_campaign, supervisor):
+    _players(1000)
+    first, second = make_campaign(), make_campaign()
+    for campaign in (first, second):
+        campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    held = [
+        set(CampaignTarget.objects.filter(campaign=c, is_holdout=True).values_list("player_id", flat=True))
+        for c in (first, second)
+    ]
+    assert first.holdout_seed != second.holdout_seed
+    assert len(held[0] & held[1]) < len(held[0]) / 2
+
+
+def test_holdout_bucket_is_uniform():
+    buckets = [holdout_bucket(seed=12345, player_id=i) for i in range(1, 100001)]
+    assert all(0 <= b < 10000 for b in buckets)
+    share = sum(b < 1000 for b in buckets) / len(buckets)
+    assert 0.099 < share < 0.101
+
+
+# --- Launch --------------------------------------------------------------------
+
+
+def test_launch_assigns_managers_and_round_robins_the_rest(make_campaign, make_player, manager, make_staff, supervisor):
+    # given two managed players and six without a manager, and a team of two
+    mine = [make_player(manager=manager) for _ in range(2)]
+    orphans = [make_player() for _ in range(6)]
+    li, wang = make_staff("li", "VIP manager"), make_staff("wang", "VIP manager")
+    campaign = make_campaign(holdout_percent=0, team=[li, wang], template="Call {nickname}")
+    # when
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    # then
+    tasks = {t.player_id: t for t in OutreachTask.objects.filter(campaign=campaign)}
+    assert all(tasks[p.pk].assignee == manager for p in mine)
+    assigned = [tasks[p.pk].assignee for p in orphans]
+    assert assigned.count(li) == 3 and assigned.count(wang) == 3
+    task = tasks[mine[0].pk]
+    assert task.source == campaign.source and task.due_date == campaign.due_date and task.status == TaskStatus.OPEN
+    assert task.kind == "win_back" and task.title == campaign.name and task.created_by == supervisor
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.LAUNCHED and campaign.launched_at == LAUNCH
+
+
+def test_launching_twice_or_resuming_creates_nothing_twice(make_campaign, supervisor):
+    _players(300)
+    campaign = make_campaign(holdout_percent=10)
+    first = campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH, chunk_size=50)
+    tasks = OutreachTask.objects.filter(campaign=campaign).count()
+    assert first["created"] == tasks == first["targets"] - first["holdout"]
+    # launching again creates nothing
+    assert campaign_launch(campaign=campaign, actor=supervisor)["created"] == 0
+    # a crash halfway: some tasks never made it, the campaign still says "launching"
+    lost = list(OutreachTask.objects.filter(campaign=campaign).values_list("pk", flat=True)[:120])
+    OutreachTask.objects.filter(pk__in=lost).delete()
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.LAUNCHING)
+    # when resumed
+    resumed = campaign_launch(campaign=campaign, actor=supervisor, chunk_size=50)
+    # then exactly the missing ones are made, the groups unchanged
+    assert resumed["created"] == 120
+    assert OutreachTask.objects.filter(campaign=campaign).count() == tasks
+    assert (resumed["targets"], resumed["holdout"]) == (first["targets"], first["holdout"])
+
+
+def test_opted_out_and_minor_players_get_a_cancelled_task_with_the_reason(make_campaign, make_player, supervisor):
+    out = make_player(marketing_opt_out=True)
+    minor = make_player(is_minor=True)
+    campaign = make_campaign(holdout_percent=0)
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    assert OutreachTask.objects.get(player=out).status == TaskStatus.CANCELLED
+    assert "opted out" in OutreachTask.objects.get(player=out).note
+    assert "minor" in OutreachTask.objects.get(player=minor).note
+
+
+def test_automatic_campaign_queues_one_rendered_message_per_player(make_campaign, make_player, supervisor):
+    # given
+    a = make_player(nickname="龙王")
+    b = make_player(nickname="凤凰", marketing_opt_out=True)
+    campaign = make_campaign(channel="in_game", holdout_percent=0, template="{nickname}，回来领礼包！")
+    # when launched twice
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    # then
+    assert Message.objects.filter(campaign=campaign).count() == 2
+    sent = Message.objects.get(player=a)
+    assert sent.body == "龙王，回来领礼包！" and sent.status == MessageStatus.QUEUED and sent.source == campaign.source
+    cancelled = Message.objects.get(player=b)
+    assert cancelled.status == MessageStatus.CANCELLED and "opted out" in cancelled.status_reason
+    # and delivery marks the target contacted and reached
+    messages_deliver_due(now=LAUNCH)
+    results = campaign_results(campaign=campaign)
+    assert (results.treated.targeted, results.treated.contacted, results.treated.reached) == (2, 1, 1)
+
+
+# --- Outcomes ------------------------------------------------------------------
+
+
+def test_outcome_writes_the_contact_log_and_counts_as_contact(make_campaign, make_player, manager, supervisor):
+    player = make_player(manager=manager)
+    campaign = make_campaign(holdout_percent=0)
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    task = OutreachTask.objects.get(player=player)
+    # a first try: no answer, the task stays open
+    task_outcome_record(task=task, outcome="no_answer", actor=manager, note="关机", now=LAUNCH + timedelta(hours=1))
+    task.refresh_from_db()
+    assert task.status == TaskStatus.OPEN and task.outcome == "no_answer"
+    # the second: reached and promised to return
+    later = LAUNCH + timedelta(days=1)
+    task_outcome_record(task=task, outcome="promised_return", actor=manager, note="周末回来", now=later)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE and task.completed_at == later and "周末回来" in task.note
+    contacts = list(ContactLog.objects.filter(player=player).order_by("contacted_at"))
+    assert [c.outcome for c in contacts] == ["no_answer", "promised_return"]
+    assert (
+        contacts[1].staff == manager and contacts[1].source == f"task:{task.pk}" and contacts[1].summary == "周末回来"
+    )
+    target = CampaignTarget.objects.get(player=player)
+    assert target.contacted_at == LAUNCH + timedelta(hours=1) and target.reached_at == later
+    with pytest.raises(ValidationError):
+        task_outcome_record(task=task, outcome="reached", actor=manager)
+
+
+def test_unknown_outcome_is_refused(make_campaign, make_player, manager, supervisor):
+    make_player(manager=manager)
+    campaign = make_campaign(holdout_percent=0)
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    with pytest.raises(ValidationError) as info:
+        task_outcome_record(task=OutreachTask.objects.get(), outcome="message_sent", actor=manager)
+    assert "outcome" in info.value.message_dict
+
+
+# --- Results -------------------------------------------------------------------
+
+
+def test_two_proportion_z_test_known_answer():
+    # 80/200 against 50/200: pooled 0.325, se 0.046837, z 3.2026, p 0.00136
+    z, p = two_proportion_z_test(80, 200, 50, 200)
+    assert z == pytest.approx(3.2026, abs=1e-4)
+    assert p == pytest.approx(0.001362, abs=1e-5)
+    assert two_proportion_z_test(5, 100, 5, 100) == (0.0, 1.0)
+    assert two_proportion_z_test(0, 0, 5, 100) == (None, None)
+
+
+@time_machine.travel(datetime(2027, 2, 1, tzinfo=UTC), tick=False)
+def test_results_on_a_constructed_scenario(make_campaign, supervisor, pay, manager):
+    # given a launched campaign with 200 treated and 200 held-out players, built by hand
+    campaign = make_campaign(holdout_percent=50)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.LAUNCHED, launched_at=LAUNCH)
+    treated, holdout = _players(200), _players(200)
+    CampaignTarget.objects.bulk_create(
+        [CampaignTarget(campaign=campaign, player=p, is_holdout=False, reference_at=LAUNCH) for p in treated]
+        + [CampaignTarget(campaign=campaign, player=p, is_holdout=True, reference_at=LAUNCH) for p in holdout]
+    )
+    tasks = OutreachTask.objects.bulk_create(
+        [
+            OutreachTask(player=p, campaign=campaign, title="t", due_date=date(2026, 11, 30), source=campaign.source)
+            for p in treated[:150]
+        ]
+    )
+    # 150 treated are called on day 1: 120 reached, 30 no answer
+    day1 = LAUNCH + timedelta(days=1)
+    for i, task in enumerate(tasks):
+        task_outcome_record(task=task, outcome="reached" if i < 120 else "no_answer", actor=manager, now=day1)
+    # 80 treated log in 3 days after their call; 5 more only after 20 days (too late)
+    for p in treated[:80]:
+        Player.objects.filter(pk=p.pk).update(last_login_at=day1 + timedelta(days=3))
+    for p in treated[80:85]:
+        Player.objects.filter(pk=p.pk).update(last_login_at=day1 + timedelta(days=20))
+    # 50 held-out players log in within 14 days of launch; 3 logged in before the launch
+    for p in holdout[:50]:
+        Player.objects.filter(pk=p.pk).update(last_login_at=LAUNCH + timedelta(days=5))
+    for p in holdout[50:53]:
+        Player.objects.filter(pk=p.pk).update(last_login_at=LAUNCH - timedelta(days=1))
+    # payments: 4 treated pay within 30 days (one twice, one refund), one after 40 days; 1 holdout pays
+    for p, amount, days in [
+        (treated[0], 648, 2),
+        (treated[0], 98, 5),
+        (treated[1], 328, 10),
+        (treated[2], 30, 29),
+        (treated[3], 6, 3),
+    ]:
+        pay(p, amount, at=day1 + timedelta(days=days))
+    pay(treated[4], 1000, at=day1 + timedelta(days=40))
+    pay(treated[3], 6, kind="refund", at=day1 + timedelta(days=4), refund_of="")
+    pay(holdout[0], 98, at=LAUNCH + timedelta(days=1))
+    # when
+    results = campaign_results(campaign=campaign)
+    # then
+    t, h = results.treated, results.holdout
+    assert (t.targeted, t.contacted, t.reached, t.returned, t.paid) == (200, 150, 120, 80, 4)
+    assert t.revenue == Decimal("1104.00")  # 648 + 98 + 328 + 30 + 6 - 6
+    assert (h.targeted, h.contacted, h.reached, h.returned, h.paid, h.revenue) == (200, 0, 0, 50, 1, Decimal("98.00"))
+    returned = results.uplifts[0]
+    assert returned.z == pytest.approx(3.2026, abs=1e-4) and returned.p_value == pytest.approx(0.001362, abs=1e-5)
+    assert returned.difference == pytest.approx(15.0)
+    assert returned.verdict.startswith("The campaign worked: 40.0 % returned against 25.0 %")
+    assert results.uplifts[1].verdict.startswith("Too few")
+
+
+def test_results_of_a_campaign_with_no_effect(make_campaign, supervisor):
+    campaign = make_campaign(holdout_percent=50)
+    treated, holdout = _players(100), _players(100)
+    CampaignTarget.objects.bulk_create(
+        [CampaignTarget(campaign=campaign, player=p, is_holdout=False, reference_at=LAUNCH) for p in treated]
+        + [CampaignTarget(campaign=campaign, player=p, is_holdout=True, reference_at=LAUNCH) for p in holdout]
+    )
+    for group in (treated[:30], holdout[:28]):
+        Player.objects.filter(pk__in=[p.pk for p in group]).update(last_login_at=LAUNCH + timedelta(days=2))
+    verdict = campaign_results(campaign=campaign).uplifts[0]
+    assert verdict.verdict.startswith("No clear effect yet") and verdict.p_value > 0.5
