@@ -33,6 +33,7 @@ ROLE_PERMISSIONS = {
         "campaigns.view_giftentry",
         "campaigns.add_giftentry",
         "campaigns.view_giftbudget",
+        "campaigns.record_outcome",
     ],
     "Supervisor": [
         "players.view_player",
@@ -87,6 +88,12 @@ ROLE_PERMISSIONS = {
         "campaigns.view_giftbudget",
         "campaigns.add_giftbudget",
         "campaigns.change_giftbudget",
+        "campaigns.record_outcome",
+        "campaigns.view_campaign",
+        "campaigns.add_campaign",
+        "campaigns.change_campaign",
+        "campaigns.launch_campaign",
+        "campaigns.view_campaign_results",
     ],
     "Operations": [
         "players.view_player",

@@ -66,3 +66,4 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
 
 from . import greetings  # noqa: E402, F401
+from .campaigns import CampaignAdmin, WorklistAdmin  # noqa: E402,F401

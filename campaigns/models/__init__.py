@@ -24,8 +24,15 @@ class TaskStatus(models.TextChoices):
 class OutreachTask(models.Model):
     """A piece of work for a VIP manager: call this player about this, by this date."""
 
+    # Campaign launches insert 100,000s of tasks at once: a database foreign key to the
+    # 1,000,000-row players table would lock every player row at commit (seconds per
+    # 100,000). Django still cascades deletes; players are never deleted by raw SQL.
     player = models.ForeignKey(
-        "players.Player", verbose_name=_("player"), on_delete=models.CASCADE, related_name="tasks"
+        "players.Player",
+        verbose_name=_("player"),
+        on_delete=models.CASCADE,
+        related_name="tasks",
+        db_constraint=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -34,6 +41,7 @@ class OutreachTask(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="tasks",
+        db_index=False,  # the worklist index starts with it
     )
     kind = models.CharField(_("kind"), max_length=16, choices=TaskKind.choices, default=TaskKind.OTHER)
     title = models.CharField(_("title"), max_length=200)
@@ -60,6 +68,7 @@ class OutreachTask(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
@@ -100,8 +109,15 @@ class MessageStatus(models.TextChoices):
 class Message(models.Model):
     """One automatic message to one player, through a channel backend."""
 
+    # No database foreign key, for the same reason as OutreachTask.player; the
+    # (player, sent_at) index serves lookups by player.
     player = models.ForeignKey(
-        "players.Player", verbose_name=_("player"), on_delete=models.CASCADE, related_name="messages"
+        "players.Player",
+        verbose_name=_("player"),
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_constraint=False,
+        db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=16, choices=MessageChannel.choices)
     subject = models.CharField(_("subject"), max_length=200, blank=True)

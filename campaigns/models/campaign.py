@@ -83,6 +83,7 @@ class Campaign(models.Model):
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
         null=True,
+        blank=True,
         on_delete=models.SET_NULL,
         related_name="campaigns_owned",
     )
@@ -165,9 +166,21 @@ class CampaignTarget(models.Model):
     within 30 days of the reference time.
     """
 
-    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="targets")
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        related_name="targets",
+        db_index=False,  # the unique (campaign, player) index starts with it
+    )
+    # No database foreign key: a launch inserts 100,000s of targets at once, and the
+    # check would lock each player row at commit. Django cascades deletes.
     player = models.ForeignKey(
-        "players.Player", verbose_name=_("player"), on_delete=models.CASCADE, related_name="campaign_targets"
+        "players.Player",
+        verbose_name=_("player"),
+        on_delete=models.CASCADE,
+        related_name="campaign_targets",
+        db_constraint=False,
     )
     is_holdout = models.BooleanField(_("holdout"), default=False)
     reference_at = models.DateTimeField(_("measured from"))

@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from campaigns.models import (
     Campaign,
@@ -293,3 +294,49 @@ def test_results_of_a_campaign_with_no_effect(make_campaign, supervisor):
         Player.objects.filter(pk__in=[p.pk for p in group]).update(last_login_at=LAUNCH + timedelta(days=2))
     verdict = campaign_results(campaign=campaign).uplifts[0]
     assert verdict.verdict.startswith("No clear effect yet") and verdict.p_value > 0.5
+
+
+@time_machine.travel(datetime(2026, 11, 22, 17, 30, tzinfo=UTC), tick=False)  # 01:30 on the 23rd in Shanghai
+def test_sql_and_python_rendering_agree(
+    requires_postgres, make_campaign, make_player, manager, make_staff, tiers, supervisor
+):
+    # given players with every kind of value, including a login on each side of local midnight
+    from campaigns.services.campaigns import _messages_insert_python, _messages_insert_sql
+
+    manager.first_name, manager.last_name = "Li", "Na"
+    manager.save()
+    bare = make_staff("bare", "VIP manager")
+    now = timezone.now()
+    players = [
+        make_player(
+            nickname="龙王",
+            tier=tiers["V3"],
+            manager=manager,
+            total_spend=Decimal("1296.00"),
+            level=80,
+            last_login_at=datetime(2026, 11, 22, 15, 59, tzinfo=UTC),
+            last_paid_at=now - timedelta(days=40),
+        ),
+        make_player(nickname="", manager=bare, last_login_at=datetime(2026, 11, 22, 16, 1, tzinfo=UTC)),
+        make_player(nickname="{{不是变量}}", marketing_opt_out=True),
+    ]
+    template = "{nickname}/{account_id}/{server}/{level}/{tier}/{manager}/{days_since_login}/{days_since_payment}/{total_spend} {{x}}"
+    sql_campaign = make_campaign(channel="sms", holdout_percent=0, template=template)
+    py_campaign = make_campaign(channel="sms", holdout_percent=0, template=template)
+    for campaign in (sql_campaign, py_campaign):
+        campaign_launch(campaign=campaign, actor=supervisor, now=now, chunk_size=1)  # targets only
+        Message.objects.filter(campaign=campaign).delete()
+    # when each path renders the same players
+    assert _messages_insert_sql(campaign=sql_campaign, low=0, high=10**9, now=now) == 3
+    assert _messages_insert_python(campaign=py_campaign, low=0, high=10**9, now=now) == 3
+
+    # then the messages are the same
+    def bodies(campaign):
+        return {
+            m.player_id: (m.body, m.subject, m.status, m.status_reason)
+            for m in Message.objects.filter(campaign=campaign)
+        }
+
+    assert bodies(sql_campaign) == bodies(py_campaign)
+    assert bodies(sql_campaign)[players[0].pk][0] == f"龙王/{players[0].account_id}/s1/80/V3/Li Na/1/40/1296.00 {{x}}"
+    assert bodies(sql_campaign)[players[1].pk][0].split("/")[5:7] == ["bare", "0"]

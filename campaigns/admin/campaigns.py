@@ -1,0 +1,335 @@
+"""Campaign admin (segment form, launch, results with chart and CSV) and the manager's
+worklist (my tasks today and overdue, one-click outcomes)."""
+
+import csv
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from crm.admin_mixins import player_scope_q
+from crm.privacy import can_view_personal_data, masked
+from players.models import ContactOutcome
+
+from ..models import Campaign, CampaignStatus, OutreachTask, TaskStatus, WorklistTask
+from ..segments import SEGMENT_CRITERIA, segment_clean, segment_describe, segment_players
+from ..services.campaigns import (
+    TASK_OUTCOMES,
+    campaign_launch,
+    campaign_results,
+    campaign_save,
+    task_outcome_record,
+)
+from ..templating import TEMPLATE_VARIABLES, template_render
+
+SEGMENT_PREFIX = "segment__"
+
+
+class CampaignForm(forms.ModelForm):
+    """The campaign, with one form field per segment criterion (segments.SEGMENT_CRITERIA)."""
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "goal",
+            "channel",
+            "subject",
+            "template",
+            "start_date",
+            "due_date",
+            "holdout_percent",
+            "team",
+            "owner",
+        ]
+        widgets = {"template": forms.Textarea(attrs={"rows": 6, "cols": 80})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        launched = self.instance.pk and self.instance.status != CampaignStatus.DRAFT
+        current = self.instance.segment or {}
+        for criterion in SEGMENT_CRITERIA:
+            field = criterion.field()
+            field.label = criterion.label
+            value = current.get(criterion.key)
+            if value is not None:
+                field.initial = (
+                    ", ".join(value) if isinstance(value, list) and isinstance(field, forms.CharField) else value
+                )
+            field.disabled = bool(launched)
+            self.fields[SEGMENT_PREFIX + criterion.key] = field
+        if launched:
+            for name in ("channel", "holdout_percent"):
+                self.fields[name].disabled = True
+        variables = ", ".join(f"{{{name}}}" for name in TEMPLATE_VARIABLES)
+        self.fields["template"].help_text = _("Variables: %(variables)s") % {"variables": variables}
+
+    def clean(self):
+        cleaned = super().clean()
+        raw = {key[len(SEGMENT_PREFIX) :]: value for key, value in cleaned.items() if key.startswith(SEGMENT_PREFIX)}
+        raw = {k: (str(v) if hasattr(v, "as_tuple") else v) for k, v in raw.items()}
+        try:
+            self.instance.segment = segment_clean(raw)
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    list_display = ["name", "goal", "channel", "status", "start_date", "due_date", "holdout_percent", "owner", "links"]
+    list_filter = ["status", "goal", "channel"]
+    list_select_related = ["owner"]
+    search_fields = ["name"]
+    filter_horizontal = ["team"]
+    readonly_fields = ["status", "launched_at", "launched_by", "segment_summary"]
+    show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["name", "goal", "owner", "status", "launched_at", "launched_by"]}),
+        (_("How"), {"fields": ["channel", "subject", "template", "start_date", "due_date"]}),
+        (_("Who"), {"fields": ["segment_summary", "holdout_percent", "team"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [list(fs) for fs in super().get_fieldsets(request, obj)]
+        segment_fields = [SEGMENT_PREFIX + c.key for c in SEGMENT_CRITERIA]
+        return [*fieldsets, (_("Segment"), {"fields": segment_fields})]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["fields"] = CampaignForm.Meta.fields
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        try:
+            campaign_save(campaign=obj, actor=request.user)
+        except ValidationError as exc:  # pragma: no cover - the form validated the same
+            raise PermissionDenied(" ".join(exc.messages))
+
+    @admin.display(description=_("segment"))
+    def segment_summary(self, obj):
+        if not obj or not obj.pk:
+            return "-"
+        described = "; ".join(f"{label}: {value}" for label, value in segment_describe(obj.segment)) or _(
+            "every player"
+        )
+        if obj.status == CampaignStatus.DRAFT:
+            count = segment_players(obj.segment).count()
+            return format_html("{} — {}", described, _("%(count)s players now") % {"count": f"{count:,}"})
+        return described
+
+    @admin.display(description=_("actions"))
+    def links(self, obj):
+        if obj.status == CampaignStatus.DRAFT:
+            return format_html(
+                '<a href="{}">{}</a>', reverse("admin:campaigns_campaign_change", args=[obj.pk]), _("edit")
+            )
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:campaigns_campaign_results", args=[obj.pk]), _("results")
+        )
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/launch/", self.admin_site.admin_view(self.launch_view), name="campaigns_campaign_launch"),
+            path("<int:pk>/results/", self.admin_site.admin_view(self.results_view), name="campaigns_campaign_results"),
+            path(
+                "<int:pk>/results.csv",
+                self.admin_site.admin_view(self.results_csv_view),
+                name="campaigns_campaign_results_csv",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        campaign = self.get_object(request, object_id)
+        if campaign:
+            extra_context["campaign"] = campaign
+            extra_context["can_launch"] = request.user.has_perm("campaigns.launch_campaign")
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def launch_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
+        if not request.user.has_perm("campaigns.launch_campaign"):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=pk)
+        try:
+            counts = campaign_launch(campaign=campaign, actor=request.user)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[pk]))
+        self.message_user(
+            request,
+            _("Launched: %(targets)s players, %(holdout)s held out, %(created)s tasks or messages created.")
+            % {k: f"{v:,}" for k, v in counts.items()},
+        )
+        return HttpResponseRedirect(reverse("admin:campaigns_campaign_results", args=[pk]))
+
+    def _results(self, request, pk):
+        if not (
+            request.user.has_perm("campaigns.view_campaign_results") or request.user.has_perm("campaigns.view_campaign")
+        ):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=pk)
+        return campaign, campaign_results(campaign=campaign)
+
+    def results_view(self, request, pk):
+        campaign, results = self._results(request, pk)
+        measures = ["contacted", "reached", "returned", "paid"]
+        labels = [str(_("contacted")), str(_("reached")), str(_("returned")), str(_("paid"))]
+
+        def rates(group):
+            return [round(100 * (group.rate(m) or 0), 1) for m in measures]
+
+        chart = {
+            "labels": labels,
+            "datasets": [
+                {"label": str(_("treated")), "data": rates(results.treated)},
+                {"label": str(_("holdout")), "data": rates(results.holdout)},
+            ],
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Results: %(name)s") % {"name": campaign.name},
+            "campaign": campaign,
+            "results": results,
+            "rows": results.rows(),
+            "chart": chart,
+            "segment": segment_describe(campaign.segment),
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/results.html", context)
+
+    def results_csv_view(self, request, pk):
+        campaign, results = self._results(request, pk)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
+        response.write("\ufeff")  # so that Excel reads UTF-8
+        writer = csv.writer(response)
+        for row in results.rows():
+            writer.writerow([str(cell) for cell in row])
+        writer.writerow([])
+        writer.writerow(
+            [_("measure"), _("treated rate %"), _("holdout rate %"), _("difference (points)"), "z", "p", _("verdict")]
+        )
+        for uplift in results.uplifts:
+            writer.writerow(
+                [
+                    uplift.measure,
+                    "" if uplift.treated_rate is None else f"{uplift.treated_rate * 100:.2f}",
+                    "" if uplift.holdout_rate is None else f"{uplift.holdout_rate * 100:.2f}",
+                    "" if uplift.difference is None else f"{uplift.difference:.2f}",
+                    "" if uplift.z is None else f"{uplift.z:.4f}",
+                    "" if uplift.p_value is None else f"{uplift.p_value:.5f}",
+                    uplift.verdict,
+                ]
+            )
+        return response
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(choices=[(o.value, o.label) for o in TASK_OUTCOMES])
+    note = forms.CharField(required=False, max_length=2000)
+
+
+@admin.register(WorklistTask)
+class WorklistAdmin(admin.ModelAdmin):
+    """My open tasks due today or overdue, each with one-click outcomes and a note."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("campaigns.view_outreachtask")
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/outcome/",
+                self.admin_site.admin_view(self.outcome_view),
+                name="campaigns_worklisttask_outcome",
+            ),
+            *super().get_urls(),
+        ]
+
+    def worklist(self, request):
+        today = timezone.localdate()
+        return (
+            OutreachTask.objects.filter(assignee=request.user, status=TaskStatus.OPEN, due_date__lte=today)
+            .filter(player_scope_q(request.user, "player"))
+            .select_related("player", "player__tier", "player__manager", "campaign")
+            .order_by("due_date", "id")
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        show_personal = can_view_personal_data(request.user)
+        rows = []
+        for task in self.worklist(request)[:500]:
+            script = task.script
+            if not script and task.campaign_id:
+                try:
+                    script = template_render(task.campaign.template, player=task.player)
+                except ValidationError:
+                    script = task.campaign.template
+            phone = task.player.phone
+            rows.append(
+                {
+                    "task": task,
+                    "overdue": task.due_date < today,
+                    "script": script,
+                    "phone": (str(phone) if show_personal else masked("phone", phone)) if phone else "",
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("My worklist"),
+            "rows": rows,
+            "today": today,
+            "outcomes": [(o.value, o.label) for o in TASK_OUTCOMES],
+            "can_record": request.user.has_perm("campaigns.record_outcome"),
+            "overdue_count": sum(1 for r in rows if r["overdue"]),
+        }
+        return TemplateResponse(request, "admin/campaigns/worklist.html", context)
+
+    def outcome_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:campaigns_worklisttask_changelist"))
+        if not request.user.has_perm("campaigns.record_outcome"):
+            raise PermissionDenied
+        task = get_object_or_404(OutreachTask.objects.filter(player_scope_q(request.user, "player")), pk=pk)
+        if task.assignee_id != request.user.pk and not request.user.has_perm("players.view_all_players"):
+            raise PermissionDenied
+        form = OutcomeForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, _("Choose one of the listed outcomes."), messages.ERROR)
+        else:
+            try:
+                task_outcome_record(
+                    task=task, outcome=form.cleaned_data["outcome"], note=form.cleaned_data["note"], actor=request.user
+                )
+                label = ContactOutcome(form.cleaned_data["outcome"]).label
+                self.message_user(request, _("%(player)s: %(outcome)s.") % {"player": task.player, "outcome": label})
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:campaigns_worklisttask_changelist"))
+
+
+__all__ = ["CampaignAdmin", "WorklistAdmin"]
