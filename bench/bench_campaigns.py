@@ -122,18 +122,28 @@ def main() -> None:
         mailed = campaign_launch(campaign=mail, actor=boss)
         mail_s = time.perf_counter() - start
 
-        # A fifth of the treated players were called yesterday (set-based, as if by the worklist).
-        yesterday = timezone.now() - timedelta(days=1)
+        # Measure as if launched 20 days ago, so that the dataset's recent logins and
+        # payments fall into the windows; a fifth of the treated players were called the
+        # day after (set-based, as if by the worklist).
+        launched_at = timezone.now() - timedelta(days=20)
+        called = launched_at + timedelta(days=1)
         with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Campaign._meta.db_table} SET launched_at = %s WHERE id = %s", [launched_at, phone.pk]
+            )
+            cursor.execute(
+                f"UPDATE {CampaignTarget._meta.db_table} SET reference_at = %s WHERE campaign_id = %s",
+                [launched_at, phone.pk],
+            )
             cursor.execute(
                 f"UPDATE {CampaignTarget._meta.db_table} SET contacted_at = %s, reached_at = %s, "
                 "reference_at = %s, outcome = 'reached' WHERE campaign_id = %s AND NOT is_holdout AND player_id %% 5 = 0",
-                [yesterday, yesterday, yesterday, phone.pk],
+                [called, called, called, phone.pk],
             )
             cursor.execute(
                 f"UPDATE {OutreachTask._meta.db_table} SET status = 'done', outcome = 'reached', completed_at = %s "
                 "WHERE campaign_id = %s AND player_id %% 5 = 0",
-                [yesterday, phone.pk],
+                [called, phone.pk],
             )
             cursor.execute("ANALYZE")
         timings = []
@@ -158,6 +168,12 @@ def main() -> None:
                 (
                     "  treated / holdout returned",
                     f"{results.treated.returned:,} / {results.holdout.returned:,}",
+                    "-",
+                ),
+                (
+                    "  treated / holdout paid (revenue)",
+                    f"{results.treated.paid:,} ({results.treated.revenue:,}) / "
+                    f"{results.holdout.paid:,} ({results.holdout.revenue:,})",
                     "-",
                 ),
             ],

@@ -21,3 +21,9 @@ class CampaignsConfig(AppConfig):
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "campaigns.greetings_daily", {"task": "campaigns.greetings_daily", "schedule": crontab(minute=5)}
         )
+        # A return is a login seen within 14 days of contact, and players.last_login_at
+        # keeps only the latest: refresh often enough that a return is seen before the
+        # player's next login moves it.
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "campaigns.refresh_campaign_results", {"task": "campaigns.refresh_campaign_results", "schedule": 900.0}
+        )

@@ -4,6 +4,7 @@ from datetime import date
 
 from celery import shared_task
 
+from .services.campaigns import campaigns_results_refresh_active
 from .services.messaging import messages_deliver_due
 
 
@@ -18,3 +19,8 @@ def greetings_daily(on: str | None = None) -> dict:
     from .services.greetings import greetings_run
 
     return greetings_run(on=date.fromisoformat(on) if on else None).as_dict()
+
+
+@shared_task(name="campaigns.refresh_campaign_results", ignore_result=True)
+def refresh_campaign_results() -> int:
+    return campaigns_results_refresh_active()

@@ -24,9 +24,10 @@ class TaskStatus(models.TextChoices):
 class OutreachTask(models.Model):
     """A piece of work for a VIP manager: call this player about this, by this date."""
 
-    # Campaign launches insert 100,000s of tasks at once: a database foreign key to the
-    # 1,000,000-row players table would lock every player row at commit (seconds per
-    # 100,000). Django still cascades deletes; players are never deleted by raw SQL.
+    # Campaign launches insert 100,000s of tasks at once: a database foreign key checks
+    # (and share-locks) the referenced row of every inserted row at commit, seconds per
+    # 100,000. So these foreign keys have no database constraint; Django still cascades
+    # deletes and nulls, and nothing deletes players, users or campaigns by raw SQL.
     player = models.ForeignKey(
         "players.Player",
         verbose_name=_("player"),
@@ -42,6 +43,7 @@ class OutreachTask(models.Model):
         on_delete=models.SET_NULL,
         related_name="tasks",
         db_index=False,  # the worklist index starts with it
+        db_constraint=False,  # see player
     )
     kind = models.CharField(_("kind"), max_length=16, choices=TaskKind.choices, default=TaskKind.OTHER)
     title = models.CharField(_("title"), max_length=200)
@@ -60,6 +62,7 @@ class OutreachTask(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="tasks",
+        db_constraint=False,  # see player
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -69,6 +72,7 @@ class OutreachTask(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,  # see player
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
@@ -139,6 +143,7 @@ class Message(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="messages",
+        db_constraint=False,  # see player
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

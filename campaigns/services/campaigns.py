@@ -25,11 +25,11 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, Count, DecimalField, F, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from players.models import ContactChannel, ContactOutcome, PaymentKind, Player
+from players.models import ContactChannel, ContactOutcome, Payment, PaymentKind, Player
 from players.services import contact_log_create
 
 from ..models import (
@@ -133,27 +133,34 @@ def campaign_launch(*, campaign: Campaign, actor=None, now: datetime | None = No
             campaign._history_user = actor
             campaign.save()
     created = 0
-    bounds = CampaignTarget.objects.filter(campaign=campaign).aggregate(low=Min("player_id"), high=Max("player_id"))
-    if bounds["low"] is not None:
-        team = list(campaign.team.order_by("pk").values_list("pk", flat=True))
-        offset = 0
-        for low in range(bounds["low"], bounds["high"] + 1, chunk_size):
-            high = low + chunk_size - 1
-            with transaction.atomic():
-                if campaign.is_automatic:
-                    created += _messages_insert(campaign=campaign, low=low, high=high, now=now)
-                else:
-                    made, unmanaged = _tasks_insert(
-                        campaign=campaign, low=low, high=high, now=now, team=team, offset=offset
-                    )
-                    created += made
-                    offset += unmanaged
+    team = list(campaign.team.order_by("pk").values_list("pk", flat=True))
+    offset = 0
+    for low, high in _target_chunks(campaign=campaign, size=chunk_size):
+        with transaction.atomic():
+            if campaign.is_automatic:
+                created += _messages_insert(campaign=campaign, low=low, high=high, now=now)
+            else:
+                made, unmanaged = _tasks_insert(
+                    campaign=campaign, low=low, high=high, now=now, team=team, offset=offset
+                )
+                created += made
+                offset += unmanaged
     Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.LAUNCHING).update(status=CampaignStatus.LAUNCHED)
     campaign.refresh_from_db()
     counts = CampaignTarget.objects.filter(campaign=campaign).aggregate(
         targets=Count("id"), holdout=Count("id", filter=Q(is_holdout=True))
     )
     return {**counts, "created": created}
+
+
+def _target_chunks(*, campaign: Campaign, size: int) -> list[tuple[int, int]]:
+    """Ranges of player ids holding about `size` treated targets each."""
+    ids = CampaignTarget.objects.filter(campaign=campaign, is_holdout=False).order_by("player_id")
+    bounds = list(ids.values_list("player_id", flat=True)[::size]) if size else []
+    if not bounds:
+        return []
+    last = ids.aggregate(high=Max("player_id"))["high"]
+    return [(low, (bounds[i + 1] - 1) if i + 1 < len(bounds) else last) for i, low in enumerate(bounds)]
 
 
 def _targets_insert(*, campaign: Campaign, now: datetime) -> int:
@@ -425,6 +432,33 @@ def campaign_results_refresh(*, campaign: Campaign) -> None:
     """Bring the targets up to date with what happened since (set-based): messages sent
     count as contact and reach; a login seen within 14 days of the reference time is a
     return. Runs before results are shown and on the beat schedule."""
+    campaign.refresh_from_db(fields=["launched_at", "channel"])
+    if campaign.launched_at is None:
+        return  # nothing drawn yet
+    if campaign.is_automatic:
+        _targets_sync_messages(campaign=campaign)
+    # Every reference time is at or after the launch: looking only at players who logged
+    # in since then lets PostgreSQL start from the last-login index.
+    if connection.vendor == "postgresql":
+        sql = (
+            f"UPDATE {CampaignTarget._meta.db_table} t SET returned_at = p.last_login_at "
+            f"FROM {Player._meta.db_table} p WHERE p.id = t.player_id AND t.campaign_id = %s "
+            "AND t.returned_at IS NULL AND p.last_login_at > %s AND p.last_login_at > t.reference_at "
+            "AND p.last_login_at <= t.reference_at + %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [campaign.pk, campaign.launched_at, RETURN_WINDOW])
+        return
+    CampaignTarget.objects.filter(
+        Q(player__last_login_at__gt=campaign.launched_at),
+        campaign=campaign,
+        returned_at__isnull=True,
+        player__last_login_at__gt=F("reference_at"),
+        player__last_login_at__lte=F("reference_at") + RETURN_WINDOW,
+    ).update(returned_at=Subquery(Player.objects.filter(pk=OuterRef("player_id")).values("last_login_at")[:1]))
+
+
+def _targets_sync_messages(*, campaign: Campaign) -> None:
     sent = Message.objects.filter(campaign=campaign, player_id=OuterRef("player_id"), status=MessageStatus.SENT)
     CampaignTarget.objects.filter(
         campaign=campaign,
@@ -438,12 +472,6 @@ def campaign_results_refresh(*, campaign: Campaign) -> None:
         outcome=ContactOutcome.MESSAGE_SENT,
         returned_at=None,
     )
-    CampaignTarget.objects.filter(
-        campaign=campaign,
-        returned_at__isnull=True,
-        player__last_login_at__gt=F("reference_at"),
-        player__last_login_at__lte=F("reference_at") + RETURN_WINDOW,
-    ).update(returned_at=Subquery(Player.objects.filter(pk=OuterRef("player_id")).values("last_login_at")[:1]))
 
 
 @dataclass
@@ -557,6 +585,8 @@ def campaign_results(*, campaign: Campaign, refresh: bool = True) -> CampaignRes
     the holdout, with the uplift of returns and payments (two-proportion z-test)."""
     if refresh:
         campaign_results_refresh(campaign=campaign)
+    else:
+        campaign.refresh_from_db(fields=["launched_at", "channel"])
     groups = {False: GroupResult(), True: GroupResult()}
     for row in (
         CampaignTarget.objects.filter(campaign=campaign)
@@ -572,13 +602,44 @@ def campaign_results(*, campaign: Campaign, refresh: bool = True) -> CampaignRes
         group = groups[bool(row["is_holdout"])]
         group.targeted, group.contacted = row["targeted"], row["contacted"]
         group.reached, group.returned = row["reached"], row["returned"]
+    for is_holdout, paid, revenue in _payments_by_group(campaign=campaign):
+        group = groups[bool(is_holdout)]
+        group.paid = paid
+        group.revenue = Decimal(revenue or 0).quantize(Decimal("0.01"))
+    treated, holdout = groups[False], groups[True]
+    uplifts = [
+        uplift_verdict(measure_label=_("returned"), treated=treated, holdout=holdout, measure="returned"),
+        uplift_verdict(measure_label=_("paid"), treated=treated, holdout=holdout, measure="paid"),
+    ]
+    return CampaignResults(campaign=campaign, treated=treated, holdout=holdout, uplifts=uplifts)
+
+
+def _payments_by_group(*, campaign: Campaign):
+    """(is_holdout, players who paid, revenue) from the ledger, within the pay window of
+    each target's reference time."""
+    if connection.vendor == "postgresql":
+        # Straight from targets to the ledger by player id (the ORM would join players too).
+        sql = (
+            "SELECT t.is_holdout, COUNT(DISTINCT t.player_id) FILTER (WHERE p.kind = %s), "
+            "SUM(CASE WHEN p.kind = %s THEN p.amount_base ELSE -p.amount_base END) "
+            f"FROM {CampaignTarget._meta.db_table} t JOIN {Payment._meta.db_table} p ON p.player_id = t.player_id "
+            "AND p.occurred_at > t.reference_at AND p.occurred_at <= t.reference_at + %s "
+            # Every reference time is at or after the launch: a constant bound the planner can use.
+            "AND p.occurred_at > %s "
+            "WHERE t.campaign_id = %s GROUP BY t.is_holdout"
+        )
+        params = [PaymentKind.PURCHASE, PaymentKind.PURCHASE, PAY_WINDOW, campaign.launched_at, campaign.pk]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
     signed = Case(
         When(player__payments__kind=PaymentKind.PURCHASE, then=F("player__payments__amount_base")),
         default=-F("player__payments__amount_base"),
         output_field=DecimalField(max_digits=14, decimal_places=2),
     )
-    for row in (
+    return list(
         CampaignTarget.objects.filter(
+            Q(player__payments__occurred_at__gt=campaign.launched_at),
             campaign=campaign,
             player__payments__occurred_at__gt=F("reference_at"),
             player__payments__occurred_at__lte=F("reference_at") + PAY_WINDOW,
@@ -589,16 +650,8 @@ def campaign_results(*, campaign: Campaign, refresh: bool = True) -> CampaignRes
             revenue=Sum(signed, default=Value(Decimal("0"))),
         )
         .order_by()
-    ):
-        group = groups[bool(row["is_holdout"])]
-        group.paid = row["paid"]
-        group.revenue = Decimal(row["revenue"] or 0).quantize(Decimal("0.01"))
-    treated, holdout = groups[False], groups[True]
-    uplifts = [
-        uplift_verdict(measure_label=_("returned"), treated=treated, holdout=holdout, measure="returned"),
-        uplift_verdict(measure_label=_("paid"), treated=treated, holdout=holdout, measure="paid"),
-    ]
-    return CampaignResults(campaign=campaign, treated=treated, holdout=holdout, uplifts=uplifts)
+        .values_list("is_holdout", "paid", "revenue")
+    )
 
 
 def campaigns_results_refresh_active(*, now: datetime | None = None) -> int:

@@ -285,6 +285,7 @@ def test_results_on_a_constructed_scenario(make_campaign, supervisor, pay, manag
 
 def test_results_of_a_campaign_with_no_effect(make_campaign, supervisor):
     campaign = make_campaign(holdout_percent=50)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.LAUNCHED, launched_at=LAUNCH)
     treated, holdout = _players(100), _players(100)
     CampaignTarget.objects.bulk_create(
         [CampaignTarget(campaign=campaign, player=p, is_holdout=False, reference_at=LAUNCH) for p in treated]
@@ -340,3 +341,19 @@ def test_sql_and_python_rendering_agree(
     assert bodies(sql_campaign) == bodies(py_campaign)
     assert bodies(sql_campaign)[players[0].pk][0] == f"龙王/{players[0].account_id}/s1/80/V3/Li Na/1/40/1296.00 {{x}}"
     assert bodies(sql_campaign)[players[1].pk][0].split("/")[5:7] == ["bare", "0"]
+
+
+def test_refresh_task_and_command_update_running_campaigns(make_campaign, make_player, supervisor, capsys):
+    from django.core.management import call_command
+
+    from campaigns.tasks import refresh_campaign_results
+
+    player = make_player()
+    campaign = make_campaign(holdout_percent=0)
+    launched_at = timezone.now() - timedelta(days=3)
+    campaign_launch(campaign=campaign, actor=supervisor, now=launched_at)
+    Player.objects.filter(pk=player.pk).update(last_login_at=launched_at + timedelta(days=1))
+    assert refresh_campaign_results.delay().get() == 1
+    assert CampaignTarget.objects.get(player=player).returned_at == launched_at + timedelta(days=1)
+    call_command("refresh_campaign_results")
+    assert "1 campaigns refreshed." in capsys.readouterr().out
