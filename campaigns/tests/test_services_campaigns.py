@@ -68,7 +68,7 @@ def test_segment_cannot_change_after_launch(make_campaign, supervisor):
 def test_holdout_is_reproducible_and_about_the_right_size(make_campaign, supervisor):
     # given 2,000 players and a 10 % holdout
     _players(2000)
-    campaign = make_campaign(holdout_percent=10)
+    campaign = make_campaign(holdout_percent=10, holdout_seed=20261122)  # fixed: the test cannot flake
     # when launched
     result = campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
     # then about 10 % are held out, and exactly those the hash names
@@ -87,7 +87,7 @@ def test_holdout_is_reproducible_and_about_the_right_size(make_campaign, supervi
 
 def test_another_campaign_holds_out_other_players(make_campaign, supervisor):
     _players(1000)
-    first, second = make_campaign(), make_campaign()
+    first, second = make_campaign(holdout_seed=1), make_campaign(holdout_seed=2)
     for campaign in (first, second):
         campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
     held = [
