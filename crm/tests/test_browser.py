@@ -84,7 +84,7 @@ def no_horizontal_scroll(page) -> bool:
 
 
 @pytest.fixture
-def base_data(transactional_db):
+def base_data(keep_seed_data, transactional_db):
     """What migrations seed (roles, tiers): a live-server test's database is flushed after each test."""
     import importlib
 
