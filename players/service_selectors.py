@@ -24,6 +24,7 @@ from .models import (
     ContactOutcome,
     FeedbackStatus,
     FeedbackTopic,
+    Player,
 )
 
 TEAM_REPORT_PERMISSION = "players.view_team_report"
@@ -105,7 +106,9 @@ def follow_ups_due(*, user=None, day: date | None = None, include_overdue: bool 
         else ContactLog.objects.filter(next_follow_up=day)
     )
     if user is not None:
-        qs = qs.filter(player__manager=user)
+        # A semi-join on the manager's players (index player_manager_recent) lets the
+        # planner probe the later-contact check per player instead of hashing every contact.
+        qs = qs.filter(player__in=Player.objects.filter(manager=user).values("pk"))
     return (
         qs.filter(~Exists(_later_contact_by_staff()))
         .select_related("player", "staff")

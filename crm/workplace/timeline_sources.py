@@ -159,3 +159,45 @@ def messages(older, player, limit):
         )
         for m in rows
     ]
+
+
+@timeline_source("case", time_field="at", permission="players.view_case")
+def case_events(older, player, limit):
+    """Every change of the player's cases (players.CaseEvent): the cases' own timelines,
+    merged. Free text is masked: case text may carry personal data."""
+    from crm.privacy import mask_free_text
+    from players.models import CaseEvent, CaseEventType, CaseStatus
+
+    rows = (
+        CaseEvent.objects.filter(older, case__player=player)
+        .select_related("case", "actor")
+        .order_by("-at", "-pk")[:limit]
+    )
+    statuses = dict(CaseStatus.choices)
+    entries = []
+    for e in rows:
+        p = e.parameters or {}
+        detail = p.get("note") or p.get("text") or ""
+        if e.type in (CaseEventType.STATUS, CaseEventType.REOPENED):
+            detail = " · ".join(
+                x for x in (f"{statuses.get(p.get('from'), '')} → {statuses.get(p.get('to'), '')}", detail) if x
+            )
+        elif e.type == CaseEventType.SATISFACTION:
+            detail = f"{p.get('score')}/5"
+        elif e.type == CaseEventType.COMPENSATED:
+            detail = " ".join(str(x) for x in (p.get("item"), p.get("value")) if x)
+        bad = e.type == CaseEventType.ESCALATED or (e.type == CaseEventType.STATUS and p.get("sla_met") is False)
+        entries.append(
+            Entry(
+                at=e.at,
+                source="case",
+                pk=e.pk,
+                kind=_("Case"),
+                title=f"#{e.case_id} {mask_free_text(e.case.subject)}: {e.get_type_display()}",
+                detail=mask_free_text(detail),
+                url=admin_url("players_case_change", e.case_id),
+                actor=_name(e.actor),
+                tone="bad" if bad else ("good" if p.get("to") == CaseStatus.RESOLVED else ""),
+            )
+        )
+    return entries

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from crm.admin_mixins import VIEW_ALL_PLAYERS
 from crm.formatting import when
+from crm.privacy import mask_free_text
 
 from ..models import (
     CASE_TRANSITIONS,
@@ -40,6 +41,7 @@ from ..models.service import DEFAULT_SLA_HOURS
 logger = logging.getLogger(__name__)
 
 RECEIVE_ESCALATIONS = "players.receive_escalations"
+EMAIL_MAX_LINES = 200  # an escalation e-mail lists at most this many cases, then says how many more
 EDITABLE_FIELDS = ("category", "severity", "channel", "subject", "description")
 _UNSET = object()
 
@@ -476,19 +478,19 @@ def case_escalation_notify(*, case_ids: list[int], at: datetime) -> int:
     recipients = escalation_recipients()
     if not recipients:
         return 0
-    cases = Case.objects.filter(pk__in=case_ids).select_related("player", "owner").order_by("sla_due_at")
+    cases = (
+        Case.objects.filter(pk__in=case_ids)
+        .order_by("sla_due_at")
+        .values_list("pk", "subject", "player__account_id", "owner__username", "sla_due_at")
+    )
     lines = [
         _("#%(id)s %(subject)s — player %(player)s, owner %(owner)s, due %(due)s")
-        % {
-            "id": case.pk,
-            "subject": case.subject,
-            "player": case.player.account_id,
-            "owner": case.owner.get_username() if case.owner else "-",
-            "due": when(case.sla_due_at),
-        }
-        for case in cases
+        % {"id": pk, "subject": mask_free_text(subject), "player": account_id, "owner": owner or "-", "due": when(due)}
+        for pk, subject, account_id, owner, due in cases[:EMAIL_MAX_LINES]
     ]
-    subject = _("%(count)d case(s) overdue and escalated") % {"count": len(lines)}
+    if len(case_ids) > len(lines):
+        lines.append(_("… and %(count)d more.") % {"count": len(case_ids) - len(lines)})
+    subject = _("%(count)d case(s) overdue and escalated") % {"count": len(case_ids)}
     link = reverse("admin:players_case_changelist") + "?escalated=yes"
     body = "\n".join([*lines, "", _("Escalated cases: %(link)s") % {"link": link}])
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)

@@ -257,3 +257,17 @@ def test_feedback_topics_merge_and_export(client_for, make_player, supervisor):
     assert FeedbackTopic.objects.get(pk=a.pk).report_count == 2
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert rows[1][0] == str(a.pk) and rows[1][3] == "2"
+
+
+def test_the_sla_policy_changelist_pins_its_queries(client_for, supervisor, django_assert_num_queries):
+    from players.models import SlaPolicy
+
+    for category, severity, hours in (("", "urgent", 8), ("payment", "", 24), ("payment", "urgent", 4)):
+        SlaPolicy.objects.create(category=category, severity=severity, hours=hours)
+    client = client_for(supervisor)
+    client.get(changelist("slapolicy"))
+
+    with django_assert_num_queries(7):
+        response = client.get(changelist("slapolicy"))
+
+    assert len(response.context["cl"].result_list) == 3

@@ -151,7 +151,7 @@ def test_an_overdue_case_escalates_once_with_one_email(
     boss = make_staff("boss", "Supervisor", email="boss@example.com")
     make_staff("quiet", "Supervisor")  # no address: not written to
     make_staff("li", "VIP manager", email="li@example.com")  # not a supervisor
-    overdue = make_case(make_player(), opened_at=T0, subject="充值未到账")
+    overdue = make_case(make_player(), opened_at=T0, subject="充值未到账 请回电13812345678")
     not_yet = make_case(make_player(), opened_at=T0 + timedelta(hours=60))
     later = T0 + timedelta(hours=73)
 
@@ -165,6 +165,7 @@ def test_an_overdue_case_escalates_once_with_one_email(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [boss.email]
     assert f"#{overdue.pk}" in mail.outbox[0].body
+    assert "138****5678" in mail.outbox[0].body and "13812345678" not in mail.outbox[0].body
     overdue.refresh_from_db()
     assert overdue.escalated_at == later
     assert overdue.escalation_count == 1
