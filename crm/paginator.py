@@ -1,0 +1,46 @@
+"""Counting a million rows to show fifty of them is what made the first changelist
+page slow. This paginator asks PostgreSQL's planner instead when the answer is big."""
+
+from django.core.paginator import Paginator
+from django.db import connections
+from django.utils.functional import cached_property
+
+ESTIMATE_ABOVE = 2_000
+
+
+def planner_estimate(queryset) -> int | None:
+    """The planner's row estimate for `queryset` (PostgreSQL), None elsewhere.
+    Costs a plan, not a scan: about a millisecond."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    query = queryset.order_by().values("pk").query
+    sql, params = query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        import json
+
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+class EstimatedCountPaginator(Paginator):
+    """Exact counts for small results (a search, a narrow filter); the planner's
+    estimate, marked `estimated`, once it passes ESTIMATE_ABOVE rows."""
+
+    estimated = False
+
+    @cached_property
+    def count(self):
+        object_list = self.object_list
+        if hasattr(object_list, "query"):
+            try:
+                estimate = planner_estimate(object_list)
+            except Exception:  # an unusual query the planner refuses: count it
+                estimate = None
+            if estimate is not None and estimate >= ESTIMATE_ABOVE:
+                self.estimated = True
+                return estimate
+        return super().count
