@@ -63,7 +63,8 @@ def player_distinct_values(field: str) -> list[str]:
             values = [row[0] for row in cursor.fetchall()]
     else:
         values = list(Player.objects.exclude(**{field: ""}).order_by(field).values_list(field, flat=True).distinct())
-    cache.set(key, values, DISTINCT_VALUES_CACHE_SECONDS)
+    if values:
+        cache.set(key, values, DISTINCT_VALUES_CACHE_SECONDS)
     return values
 
 

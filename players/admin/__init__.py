@@ -100,7 +100,10 @@ class DistinctValuesFilter(admin.SimpleListFilter):
     field = ""
 
     def lookups(self, request, model_admin):
-        return [(value, value) for value in player_distinct_values(self.field)]
+        values = player_distinct_values(self.field)
+        if self.value() and self.value() not in values:  # newer than the cached list
+            values = [*values, self.value()]
+        return [(value, value) for value in values]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -339,10 +342,11 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
             return super().get_historical_record_context_helper(request, historical_record)
         return MaskedHistoryContextHelper(self.model, historical_record)
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
         if not can_view_personal_data(request.user):
-            kwargs["exclude"] = list(Player.PERSONAL_FIELDS)
-        return super().get_form(request, obj, change, **kwargs)
+            exclude += Player.PERSONAL_FIELDS
+        return exclude
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "manager":
