@@ -113,9 +113,7 @@ def test_personal_data_is_shown_with_the_permission(manager, make_player):
     assert "张三丰" in page and "13812345678" in page.replace(" ", "")
 
 
-def test_change_history_masks_personal_fields_without_the_permission(
-    supervisor, no_personal_data_manager, make_player
-):
+def test_change_history_masks_personal_fields_without_the_permission(supervisor, no_personal_data_manager, make_player):
     player = make_player(phone="+8613812345678", manager=no_personal_data_manager)
     player_update(player=player, data={"phone": "+8613900001111", "nickname": "新名字"}, actor=supervisor)
     history_url = reverse("admin:players_player_history", args=[player.pk])
@@ -273,9 +271,11 @@ def test_bad_input_in_the_admin_names_the_field(superuser, make_player, fields, 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert field in errors and message in " ".join(errors[field]), errors
-    assert not Player.objects.filter(account_id=fields.get("account_id", "new-1"), server="s1").exclude(
-        account_id="taken"
-    ).exists()
+    assert (
+        not Player.objects.filter(account_id=fields.get("account_id", "new-1"), server="s1")
+        .exclude(account_id="taken")
+        .exists()
+    )
 
 
 def test_good_input_is_stored_in_e164(superuser):
