@@ -246,7 +246,7 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
         "tier",
         "tier_since",
         "tier_pinned_until",
-        "total_spend",
+        "spend",
         "purchase_count",
         "first_paid_at",
         "last_paid_at",
@@ -265,7 +265,7 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
         ),
         (_("VIP"), {"fields": ["tier", "tier_since", "tier_pinned_until", "manager", "tags", "notes"]}),
         (_("Contact preferences"), {"fields": ["preferred_channel", "marketing_opt_out", "is_minor", "timezone"]}),
-        (_("Spend"), {"fields": ["total_spend", "purchase_count", "first_paid_at", "last_paid_at", "payer_status"]}),
+        (_("Spend"), {"fields": ["spend", "purchase_count", "first_paid_at", "last_paid_at", "payer_status"]}),
         (_("History"), {"fields": ["recent_payments", "tier_history", "manager_history", "created_at", "updated_at"]}),
     ]
 

@@ -302,3 +302,22 @@ def test_admin_login_locks_after_five_failures_and_logs_it(make_staff, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert any("login failed" in m.lower() for m in messages)
     assert any("locked out" in m.lower() or "locking out" in m.lower() for m in messages)
+
+
+# --- indexes behind the searches (PostgreSQL) ------------------------------------------
+
+
+def test_every_search_branch_can_use_an_index(requires_postgres, make_player):
+    from django.db import connection
+
+    from players.selectors import player_search_q
+
+    make_player(account_id="idx-1", nickname="龙傲天", phone="+8613812345678")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: make the planner show its options
+    plan = Player.objects.filter(player_search_q("13812345678")).explain()
+    nickname_plan = Player.objects.filter(player_search_q("龙傲")).explain()
+
+    assert "Seq Scan" not in plan and "Seq Scan" not in nickname_plan
+    assert "player_nickname_prefix" in nickname_plan
+    assert "account_id" in plan and "phone" in plan
