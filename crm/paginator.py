@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
-ESTIMATE_ABOVE = 2_000
+ESTIMATE_ABOVE = 1_000
 
 
 def planner_estimate(queryset) -> int | None:
