@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('players', '0002_initial'),
+        ('players', '0004_birthday_md'),
         ('vip', '0002_default_tiers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
