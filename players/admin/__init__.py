@@ -309,6 +309,7 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
         if "manager" in form.changed_data:
             moving_to = obj.manager
             obj.manager_id = form.initial.get("manager") if change else None
+        birthday_key_apply(obj)  # the greeting index (players.services.birthdays)
         super().save_model(request, obj, form, change)
         if "manager" in form.changed_data:
             players_assign_manager(
@@ -479,10 +480,6 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
             )
             return None
         return self._action_form(request, queryset, form, "pin_tier", _("Pin a VIP tier"))
-
-    def save_model(self, request, obj, form, change):
-        birthday_key_apply(obj)  # the greeting index (players.services.birthdays)
-        super().save_model(request, obj, form, change)
 
     def has_assign_permission(self, request):
         return request.user.has_perm("players.assign_manager")
