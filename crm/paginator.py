@@ -27,20 +27,25 @@ def planner_estimate(queryset) -> int | None:
 
 
 class EstimatedCountPaginator(Paginator):
-    """Exact counts for small results (a search, a narrow filter); the planner's
-    estimate, marked `estimated`, once it passes ESTIMATE_ABOVE rows."""
+    """Counts up to ESTIMATE_ABOVE rows exactly (one capped COUNT, the same single
+    query Django would run); past that, on PostgreSQL, takes the planner's estimate,
+    marked `estimated`, instead of counting every row."""
 
     estimated = False
 
     @cached_property
     def count(self):
         object_list = self.object_list
-        if hasattr(object_list, "query"):
-            try:
-                estimate = planner_estimate(object_list)
-            except Exception:  # an unusual query the planner refuses: count it
-                estimate = None
-            if estimate is not None and estimate >= ESTIMATE_ABOVE:
-                self.estimated = True
-                return estimate
-        return super().count
+        if not hasattr(object_list, "query"):
+            return super().count
+        capped = object_list.order_by()[: ESTIMATE_ABOVE + 1].count()
+        if capped <= ESTIMATE_ABOVE:
+            return capped
+        try:
+            estimate = planner_estimate(object_list)
+        except Exception:  # an unusual query the planner refuses: count it
+            estimate = None
+        if estimate is None:
+            return super().count
+        self.estimated = True
+        return max(estimate, capped)

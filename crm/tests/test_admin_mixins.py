@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -80,6 +81,7 @@ def _queries(client, url):
 def test_changelist_is_scoped_and_its_queries_do_not_grow_with_rows(
     path, manager, other_manager, supervisor, pay, tiers
 ):
+    cache.clear()  # filter choices are cached: start cold, the warm-up request fills them
     make, pinned = CHANGELISTS[path]
     url = f"/admin/{path}/"
     as_manager, as_supervisor = Client(), Client()
@@ -97,8 +99,7 @@ def test_changelist_is_scoped_and_its_queries_do_not_grow_with_rows(
     for role in ("manager", "supervisor"):
         assert one[role][0] == many[role][0], f"{path} as {role}: {one[role][0]} queries for 1 row, {many[role][0]}"
     if pinned:
-        planner = int(connection.vendor == "postgresql")  # EXPLAIN for the row estimate
-        assert (many["manager"][0], many["supervisor"][0]) == (pinned[0] + planner, pinned[1] + planner)
+        assert (many["manager"][0], many["supervisor"][0]) == pinned
     else:
         assert many["manager"][0] <= 15 and many["supervisor"][0] <= 15
     # scoping: the manager sees their six rows, not the other manager's
@@ -129,7 +130,8 @@ def test_paginator_estimates_big_lists_on_postgresql(requires_postgres, make_pla
         count = paginator.count
     assert paginator.estimated
     assert 4000 <= count <= 6000 and count == planner_estimate(Player.objects.all())
-    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+    counts = [q["sql"].upper() for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts and all("LIMIT 1001" in sql for sql in counts)  # never an unbounded COUNT(*)
     # and a narrow filter is still counted exactly
     narrow = EstimatedCountPaginator(Player.objects.filter(account_id__in=["big-1", "big-2"]), 50)
     assert narrow.count == 2 and not narrow.estimated
