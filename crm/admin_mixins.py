@@ -1,6 +1,13 @@
 """What every admin over player data shares: row scoping for VIP managers."""
 
+from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db.models import Q
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+
+from .paginator import EstimatedCountPaginator
 
 VIEW_ALL_PLAYERS = "players.view_all_players"
 
@@ -22,9 +29,23 @@ class PlayerScopedAdminMixin:
     """
 
     player_path = "player"
+    # Lists of player data are big: no COUNT(*) over a million rows per page view.
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(player_scope_q(request.user, self.player_path))
+
+    @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
+    def action_checkbox(self, obj):
+        """Django renders this checkbox through the form widget templates, once per row;
+        the same markup written directly makes a long list noticeably cheaper."""
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(_("Select this object for an action - {}"), obj),
+        )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         from players.models import Player

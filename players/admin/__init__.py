@@ -1,24 +1,29 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
-from crm.admin_mixins import PlayerScopedAdminMixin
+from crm.admin_mixins import PlayerScopedAdminMixin, player_scope_q
 from crm.formatting import money, when
 from crm.privacy import can_view_personal_data, masked
 from vip.models import Tier
 from vip.services import players_assign_manager, tier_pin
 
 from ..models import Payment, Player, Tag
-from ..selectors import player_search_q
+from ..selectors import player_distinct_values, player_search_q
 from ..services.birthdays import birthday_key_apply
 
 MANAGER_GROUP = "VIP manager"
@@ -88,6 +93,36 @@ class LastLoginFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DistinctValuesFilter(admin.SimpleListFilter):
+    """Filter by one of a column's values, listed without scanning the table
+    (Django's AllValuesFieldListFilter runs SELECT DISTINCT over every row)."""
+
+    field = ""
+
+    def lookups(self, request, model_admin):
+        values = player_distinct_values(self.field)
+        if self.value() and self.value() not in values:  # newer than the cached list
+            values = [*values, self.value()]
+        return [(value, value) for value in values]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.field: self.value()})
+        return queryset
+
+
+class ServerFilter(DistinctValuesFilter):
+    title = _("server")
+    parameter_name = "server"
+    field = "server"
+
+
+class ChannelFilter(DistinctValuesFilter):
+    title = _("channel")
+    parameter_name = "channel"
+    field = "channel"
+
+
 class ManagerFilter(admin.SimpleListFilter):
     title = _("VIP manager")
     parameter_name = "manager"
@@ -122,15 +157,52 @@ class PinTierForm(forms.Form):
     reason = forms.CharField(label=_("reason"), max_length=500)
 
 
+RECENT_ROWS = 20
+
+
+def mini_table(headers, rows, numeric=()):
+    """A small read-only table for the player page: rows are (cells, css class)."""
+    rows = list(rows)
+    if not rows:
+        return format_html('<span class="crm-empty">{}</span>', _("None yet."))
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        '<tr class="{}">{}</tr>',
+        (
+            (
+                css,
+                format_html_join(
+                    "",
+                    "<td{}>{}</td>",
+                    ((mark_safe(' class="num"') if i in numeric else "", cell) for i, cell in enumerate(cells)),
+                ),
+            )
+            for cells, css in rows
+        ),
+    )
+    return format_html('<table class="crm-mini"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
+
+
 def personal_display(field):
     """A read-only admin column showing a personal field masked."""
 
     def display(obj):
-        return masked(field, getattr(obj, field))
+        value = masked(field, getattr(obj, field))
+        return format_html('<span class="masked">{}</span>', value) if value else "-"
 
     display.short_description = Player._meta.get_field(field).verbose_name
     display.__name__ = f"masked_{field}"
     return display
+
+
+class MaskedHistoryContextHelper(HistoricalRecordContextHelper):
+    """Shows changes of personal fields masked (old and new) in the change history."""
+
+    def prepare_delta_change_value(self, change, value):
+        if change.field in Player.PERSONAL_FIELDS:
+            return masked(change.field, value) if value else ""
+        return super().prepare_delta_change_value(change, value)
 
 
 @admin.register(Tag)
@@ -154,7 +226,15 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
         "last_login",
     ]
     list_display_links = ["account_id", "nickname"]
-    list_filter = ["payer_status", "tier", ManagerFilter, "server", "channel", SpendRangeFilter, LastLoginFilter]
+    list_filter = [
+        "payer_status",
+        "tier",
+        ManagerFilter,
+        ServerFilter,
+        ChannelFilter,
+        SpendRangeFilter,
+        LastLoginFilter,
+    ]
     list_select_related = ["tier", "manager"]
     search_fields = ["account_id"]  # replaced by get_search_results; keeps the box shown
     search_help_text = _("Account id, phone number or the start of a nickname.")
@@ -166,7 +246,7 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
         "tier",
         "tier_since",
         "tier_pinned_until",
-        "total_spend",
+        "spend",
         "purchase_count",
         "first_paid_at",
         "last_paid_at",
@@ -185,9 +265,15 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
         ),
         (_("VIP"), {"fields": ["tier", "tier_since", "tier_pinned_until", "manager", "tags", "notes"]}),
         (_("Contact preferences"), {"fields": ["preferred_channel", "marketing_opt_out", "is_minor", "timezone"]}),
-        (_("Spend"), {"fields": ["total_spend", "purchase_count", "first_paid_at", "last_paid_at", "payer_status"]}),
+        (_("Spend"), {"fields": ["spend", "purchase_count", "first_paid_at", "last_paid_at", "payer_status"]}),
         (_("History"), {"fields": ["recent_payments", "tier_history", "manager_history", "created_at", "updated_at"]}),
     ]
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if not player_scope_q(request.user):  # sees everyone: may filter by manager
+            return filters
+        return [f for f in filters if f is not ManagerFilter]
 
     # --- personal data ------------------------------------------------------
     def get_list_display(self, request):
@@ -212,12 +298,56 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
             fields += [f"masked_{f}" for f in Player.PERSONAL_FIELDS]
         if obj is not None:
             fields.append("account_id")
+        if not request.user.has_perm("players.assign_manager"):
+            fields.append("manager")
         return fields
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def save_model(self, request, obj, form, change):
+        """A new manager goes through players_assign_manager, which records who
+        moved the player to whom (the manager history on this page)."""
+        moving_to = None
+        if "manager" in form.changed_data:
+            moving_to = obj.manager
+            obj.manager_id = form.initial.get("manager") if change else None
+        birthday_key_apply(obj)  # the greeting index (players.services.birthdays)
+        super().save_model(request, obj, form, change)
+        if "manager" in form.changed_data:
+            players_assign_manager(
+                players=Player.objects.filter(pk=obj.pk),
+                manager=moving_to,
+                actor=request.user,
+                note=_("changed on the player page"),
+            )
+            obj.manager = moving_to
+
+    # --- change history (django-simple-history), scoped and masked ------------
+    def _scoped_or_404(self, request, object_id):
+        try:
+            visible = self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValueError, ValidationError):
+            visible = False
+        if not visible:
+            # simple-history would fall back to the historical record: not for others' players.
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._scoped_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._scoped_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        if can_view_personal_data(request.user):
+            return super().get_historical_record_context_helper(request, historical_record)
+        return MaskedHistoryContextHelper(self.model, historical_record)
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
         if not can_view_personal_data(request.user):
-            kwargs["exclude"] = list(Player.PERSONAL_FIELDS)
-        return super().get_form(request, obj, change, **kwargs)
+            exclude += Player.PERSONAL_FIELDS
+        return exclude
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "manager":
@@ -256,55 +386,58 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.display(description=_("recent payments"))
     def recent_payments(self, obj):
-        rows = obj.payments.order_by("-occurred_at")[:20]
+        rows = obj.payments.order_by("-occurred_at")[:RECENT_ROWS]
         link = reverse("admin:players_payment_changelist") + f"?player__id__exact={obj.pk}"
-        table = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (when(p.occurred_at), p.get_kind_display(), money(p.amount, p.currency), p.product, p.event_id)
+        table = mini_table(
+            [_("occurred at"), _("type"), _("amount"), _("product"), _("event id")],
+            [
+                (
+                    (when(p.occurred_at), p.get_kind_display(), money(p.amount, p.currency), p.product, p.event_id),
+                    "refund" if p.kind == "refund" else "",
+                )
                 for p in rows
-            ),
+            ],
+            numeric=(2,),
         )
-        return format_html(
-            '<table class="crm-mini"><tbody>{}</tbody></table><a href="{}">{}</a>', table, link, _("All payments")
-        )
+        return format_html('{}<a href="{}">{}</a>', table, link, _("All payments"))
 
     @admin.display(description=_("tier history"))
     def tier_history(self, obj):
-        rows = obj.tier_changes.select_related("from_tier", "to_tier", "actor")[:20]
-        return format_html(
-            '<table class="crm-mini"><tbody>{}</tbody></table>',
-            format_html_join(
-                "",
-                "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        rows = obj.tier_changes.select_related("from_tier", "to_tier", "actor")[:RECENT_ROWS]
+        return mini_table(
+            [_("when"), _("change"), _("reason"), _("by"), _("note")],
+            [
                 (
                     (
                         when(c.changed_at),
-                        c.from_tier or "-",
-                        c.to_tier or "-",
+                        format_html("{} → {}", c.from_tier or "-", c.to_tier or "-"),
                         c.get_reason_display(),
                         c.actor or "",
                         c.note,
-                    )
-                    for c in rows
-                ),
-            ),
+                    ),
+                    "",
+                )
+                for c in rows
+            ],
         )
 
     @admin.display(description=_("manager history"))
     def manager_history(self, obj):
-        rows = obj.manager_assignments.select_related("from_manager", "to_manager", "actor")[:20]
-        return format_html(
-            '<table class="crm-mini"><tbody>{}</tbody></table>',
-            format_html_join(
-                "",
-                "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+        rows = obj.manager_assignments.select_related("from_manager", "to_manager", "actor")[:RECENT_ROWS]
+        return mini_table(
+            [_("when"), _("change"), _("by"), _("note")],
+            [
                 (
-                    (when(a.assigned_at), a.from_manager or "-", a.to_manager or "-", a.actor or "", a.note)
-                    for a in rows
-                ),
-            ),
+                    (
+                        when(a.assigned_at),
+                        format_html("{} → {}", a.from_manager or "-", a.to_manager or "-"),
+                        a.actor or "",
+                        a.note,
+                    ),
+                    "",
+                )
+                for a in rows
+            ],
         )
 
     # --- actions --------------------------------------------------------------
@@ -348,10 +481,6 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
             return None
         return self._action_form(request, queryset, form, "pin_tier", _("Pin a VIP tier"))
 
-    def save_model(self, request, obj, form, change):
-        birthday_key_apply(obj)  # the greeting index (players.services.birthdays)
-        super().save_model(request, obj, form, change)
-
     def has_assign_permission(self, request):
         return request.user.has_perm("players.assign_manager")
 
@@ -370,12 +499,26 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
         return render(request, "admin/players/player/action_form.html", context)
 
 
+class CurrencyFilter(admin.SimpleListFilter):
+    """The accepted currencies come from settings, not from SELECT DISTINCT over the ledger."""
+
+    title = _("currency")
+    parameter_name = "currency"
+
+    def lookups(self, request, model_admin):
+        codes = [settings.CRM_BASE_CURRENCY, *sorted(settings.CRM_CURRENCY_RATES)]
+        return [(code, code) for code in dict.fromkeys(codes)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(currency=self.value()) if self.value() else queryset
+
+
 @admin.register(Payment)
 class PaymentAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     """The ledger is append-only: readable here, written only by services."""
 
     list_display = ["event_id", "player", "kind", "amount_display", "occurred", "source", "product"]
-    list_filter = ["kind", "source", "currency"]
+    list_filter = ["kind", "source", CurrencyFilter]
     list_select_related = ["player"]
     search_fields = ["=event_id", "=order_id", "=player__account_id"]
     show_full_result_count = False

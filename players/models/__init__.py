@@ -156,6 +156,9 @@ class Player(models.Model):
                 condition=models.Q(birthday__isnull=False, birthday_md__isnull=True),
                 name="player_birthday_md_stale",
             ),
+            # Nickname prefix search (LIKE 'abc%'): on PostgreSQL the pattern opclass makes
+            # the index usable under any collation; other databases get a plain index.
+            models.Index(fields=["nickname"], name="player_nickname_prefix", opclasses=["varchar_pattern_ops"]),
         ]
         constraints = [
             models.CheckConstraint(
@@ -222,7 +225,10 @@ class Payment(models.Model):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-occurred_at"]
-        indexes = [models.Index(fields=["player", "-occurred_at"], name="payment_player_recent")]
+        indexes = [
+            models.Index(fields=["player", "-occurred_at"], name="payment_player_recent"),
+            models.Index(fields=["-occurred_at"], name="payment_recent"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "source_ref", "event_id"],

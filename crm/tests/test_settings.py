@@ -1,0 +1,97 @@
+"""Settings from the environment: production checks, SQLite under concurrent
+writers, the browser's language."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.test import Client
+
+BASE_DIR = str(settings.BASE_DIR)
+
+
+def _run(args, **env):
+    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
+    return subprocess.run(
+        [sys.executable, *args], cwd=BASE_DIR, env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+def production_env(tmp_path, **overrides):
+    return {
+        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "crm.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://crm.example.com",
+        "BEHIND_TLS_PROXY": "true",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        **overrides,
+    }
+
+
+def test_check_deploy_is_clean_with_production_values(tmp_path):
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **production_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_complains_about_debug_and_a_weak_key(tmp_path):
+    env = production_env(tmp_path, DEBUG="true", SECRET_KEY="short")
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **env)
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr and "security.W009" in result.stderr
+
+
+def test_sqlite_lets_two_writers_wait_for_each_other(tmp_path):
+    # given the default database configuration on a file-based SQLite database
+    env = production_env(tmp_path, DEBUG="true", DATABASE_URL=f"sqlite:///{tmp_path / 'writers.sqlite3'}")
+
+    # when two threads each read and then write inside a transaction at the same moment
+    result = _run(["-m", "crm.tests.sqlite_writers", "immediate"], **env)
+
+    # then both commit: the second waits (busy timeout, BEGIN IMMEDIATE) instead of failing
+    assert result.stdout.strip() == "ok 2", result.stdout + result.stderr
+
+
+def test_sqlite_without_immediate_transactions_fails_with_database_is_locked(tmp_path):
+    env = production_env(tmp_path, DEBUG="true", DATABASE_URL=f"sqlite:///{tmp_path / 'writers.sqlite3'}")
+    result = _run(["-m", "crm.tests.sqlite_writers", "deferred"], **env)
+    assert "database is locked" in result.stdout, result.stdout + result.stderr
+
+
+def test_sqlite_options_are_wal_busy_timeout_and_immediate():
+    options = settings.SQLITE_OPTIONS
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert options["timeout"] >= 5
+    assert "journal_mode=WAL" in options["init_command"]
+
+
+@pytest.fixture
+def compiled_core_catalogue(settings):
+    call_command("compile_catalogues", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    settings.LOCALE_PATHS = list(settings.LOCALE_PATHS)  # setting_changed resets translation caches
+
+
+def test_browser_language_chinese_gives_a_chinese_admin(manager, make_player, compiled_core_catalogue):
+    make_player(manager=manager)
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans,zh;q=0.9,en;q=0.5")
+    client.force_login(manager)
+
+    page = client.get("/admin/players/player/").content.decode()
+
+    assert '<html lang="zh-hans"' in page
+    assert "玩家与 VIP 关系管理" in page  # our site header
+    assert "累计消费" in page  # our column "total spend"
+    assert "Player &amp; VIP relations" not in page
+
+
+def test_browser_language_english_stays_english(manager, compiled_core_catalogue):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    client.force_login(manager)
+    page = client.get("/admin/players/player/").content.decode()
+    assert "Player &amp; VIP relations" in page
