@@ -58,6 +58,7 @@ class PanelContent:
     rows: list[Row] = field(default_factory=list)
     chart: Chart | None = None
     count: int | None = None
+    count_more: bool = False  # there are more than `count`
     more_url: str | None = None
     empty: str = ""
     note: str = ""
