@@ -113,6 +113,27 @@ def panels(audience: str) -> list[Panel]:
     return sorted((p for p in _PANELS.values() if p.audience == audience), key=lambda p: (p.order, p.key))
 
 
+_TILE_BUILDERS: dict[str, tuple[int, Callable[[PanelRequest], list[Tile]]]] = {}
+
+
+def team_tiles(key: str, *, order: int = 100):
+    """Decorator: register a builder of KPI tiles for the team's "at a glance" strip.
+    It takes the PanelRequest (with the cached team figures) and returns tiles."""
+
+    def register(build):
+        _TILE_BUILDERS[key] = (order, build)
+        return build
+
+    return register
+
+
+def built_team_tiles(ctx: PanelRequest) -> list[Tile]:
+    tiles = []
+    for _order, build in sorted(_TILE_BUILDERS.values(), key=lambda item: item[0]):
+        tiles += build(ctx)
+    return tiles
+
+
 def admin_url(name: str, *args, **params) -> str:
     """reverse('admin:<name>') with query parameters, e.g. a filtered changelist."""
     url = reverse(f"admin:{name}", args=args)
