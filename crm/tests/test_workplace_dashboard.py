@@ -255,3 +255,50 @@ def test_players_are_counted_per_tier(supervisor, make_player, tiers):
     snapshot = dashboard_refresh()
     assert snapshot["data"]["tiers"]["players"] == {tiers["V4"].pk: 3, None: 1}
     assert Player.objects.count() == 4
+
+
+def test_a_managers_overdue_cases_and_those_due_soon(manager, other_manager, make_player, make_case):
+    mine = make_player(nickname="投诉人", manager=manager)
+    theirs = make_player(manager=other_manager)
+    now = timezone.now()
+    make_case(mine, actor=manager, subject="Top-up missing", opened_at=now - timedelta(days=4))
+    make_case(mine, actor=manager, subject="Cannot log in", opened_at=now - timedelta(hours=59, minutes=30))
+    make_case(mine, actor=manager, subject="Fresh question", opened_at=now)
+    make_case(theirs, actor=other_manager, subject="Not mine", opened_at=now - timedelta(days=5))
+    client = client_for(manager)
+
+    response = client.get(reverse("admin:index"))
+
+    text = response.content.decode()
+    panel = text[text.index('id="panel-cases"') : text.index('id="panel-birthdays"')]
+    assert "Top-up missing" in panel and "24 h overdue" in panel
+    assert "Cannot log in" in panel and "due in 12 h" in panel
+    assert "Fresh question" not in panel and "Not mine" not in panel
+    assert ">1</a>" in panel
+    assert_links_work(client, response.content)
+
+
+def test_the_team_sees_sla_met_overdue_and_escalated_cases(supervisor, manager, make_player, make_case):
+    from players.services.cases import case_resolve
+
+    player = make_player(manager=manager)
+    now = timezone.now()
+    in_time = make_case(player, actor=manager, subject="a", opened_at=now - timedelta(hours=10))
+    late = make_case(player, actor=manager, subject="b", opened_at=now - timedelta(days=5))
+    make_case(player, actor=manager, subject="c", opened_at=now - timedelta(days=6))
+    case_resolve(case=in_time, actor=manager, resolution="Refunded")
+    case_resolve(case=late, actor=manager, resolution="Refunded late")
+    client = client_for(supervisor)
+
+    response = client.get(reverse("admin:index"))
+
+    text = response.content.decode()
+    tiles = {
+        label: value
+        for value, label in re.findall(
+            r'<span class="wp-tile-value">([^<]+)</span>\s*<span class="wp-tile-label">([^<]+)</span>', text
+        )
+    }
+    assert tiles["SLA met, 30 days"] == "50%"
+    assert tiles["Overdue cases"] == "1"
+    assert_links_work(client, response.content)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Message, MessageStatus, OutreachTask, TaskStatus
 from crm.formatting import money
-from players.models import ContactLog, Payment, PaymentKind
+from players.models import CaseEvent, CaseEventType, CaseStatus, ContactLog, Payment, PaymentKind
 from vip.models import ManagerAssignment, TierChange
 
 from .registry import admin_url
@@ -159,3 +159,34 @@ def messages(older, player, limit):
         )
         for m in rows
     ]
+
+
+@timeline_source("case", time_field="at", permission="players.view_case")
+def case_events(older, player, limit):
+    rows = (
+        CaseEvent.objects.filter(older, case__player=player)
+        .select_related("case", "actor")
+        .order_by("-at", "-pk")[:limit]
+    )
+    entries = []
+    for event in rows:
+        case = event.case
+        bits = [event.get_type_display()]
+        target = event.parameters.get("to")
+        if target in CaseStatus.values:
+            bits.append(CaseStatus(target).label)
+        bits.append(event.parameters.get("note", ""))
+        entries.append(
+            Entry(
+                at=event.at,
+                source="case",
+                pk=event.pk,
+                kind=_("Case"),
+                title=f"#{case.pk} {case.get_category_display()}: {case.subject}",
+                detail=" · ".join(str(b) for b in bits if b),
+                url=admin_url("players_case_change", case.pk),
+                actor=_name(event.actor),
+                tone="bad" if event.type == CaseEventType.ESCALATED else "",
+            )
+        )
+    return entries

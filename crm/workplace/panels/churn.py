@@ -49,7 +49,9 @@ def churn_tiles(ctx: PanelRequest) -> list[Tile]:
         Tile(
             _("Churned this month"),
             f"{this_month['churned']:,}",
-            admin_url("players_payerstatuschange_changelist", to_status__exact=PayerStatus.CHURNED, changed_at__gte=since),
+            admin_url(
+                "players_payerstatuschange_changelist", to_status__exact=PayerStatus.CHURNED, changed_at__gte=since
+            ),
             tone="bad" if this_month["churned"] else "",
         ),
         Tile(

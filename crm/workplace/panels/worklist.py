@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from campaigns.models import OutreachTask, TaskStatus
 from crm.formatting import money
-from players.models import ContactLog, PayerStatus, Player
+from players.models import PayerStatus, Player
+from players.service_selectors import follow_ups_due
 
 from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, admin_url, panel
 
@@ -57,24 +58,19 @@ def tasks_due(ctx: PanelRequest) -> PanelContent:
     )
 
 
-def follow_ups_due(user, today):
-    """Follow-ups promised for my players, due today or in the last two weeks, that no
-    later contact with the player has answered yet."""
-    later = ContactLog.objects.filter(player=OuterRef("player"), contacted_at__gt=OuterRef("contacted_at"))
-    return ContactLog.objects.filter(
-        player__manager=user,
-        next_follow_up__gte=today - timedelta(days=FOLLOW_UP_LOOKBACK_DAYS),
-        next_follow_up__lte=today,
-    ).filter(~Exists(later))
+def follow_ups_window(user, today):
+    """The service records' follow-ups (due today or overdue, not answered by a later
+    contact) of my players, bounded to the last two weeks so the query stays small."""
+    return follow_ups_due(user=user, day=today, include_overdue=True).filter(
+        next_follow_up__gte=today - timedelta(days=FOLLOW_UP_LOOKBACK_DAYS)
+    )
 
 
 @panel("follow_ups", title=_("Follow-ups due"), audience=MY_DAY, order=20, permissions=["players.view_contactlog"])
 def follow_ups(ctx: PanelRequest) -> PanelContent:
     """One bounded query (no separate count: a count would have to visit every
     follow-up in the window to find which are mine); more than the cap shows as "50+"."""
-    found = list(
-        follow_ups_due(ctx.user, ctx.today).select_related("player").order_by("next_follow_up", "id")[: COUNT_CAP + 1]
-    )
+    found = list(follow_ups_window(ctx.user, ctx.today).order_by("next_follow_up", "id")[: COUNT_CAP + 1])
     rows = [
         Row(
             text=f"{c.player.nickname or c.player.account_id} · {c.topic or c.get_channel_display()}",
@@ -90,8 +86,8 @@ def follow_ups(ctx: PanelRequest) -> PanelContent:
         count_more=len(found) > COUNT_CAP,
         more_url=admin_url(
             "players_contactlog_changelist",
+            follow_up="mine_overdue",
             next_follow_up__gte=(ctx.today - timedelta(days=FOLLOW_UP_LOOKBACK_DAYS)).isoformat(),
-            next_follow_up__lte=ctx.today.isoformat(),
         ),
         empty=_("No follow-ups due."),
     )
