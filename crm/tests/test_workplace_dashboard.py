@@ -302,3 +302,15 @@ def test_the_team_sees_sla_met_overdue_and_escalated_cases(supervisor, manager, 
     assert tiles["SLA met, 30 days"] == "50%"
     assert tiles["Overdue cases"] == "1"
     assert_links_work(client, response.content)
+
+
+def test_the_dashboard_survives_an_unreadable_cache(supervisor, settings):
+    # given: a cache server that is down
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+
+    response = client_for(supervisor).get(reverse("admin:index"))
+
+    assert response.status_code == 200
+    assert "The team figures cannot be read right now." in response.content.decode()
