@@ -71,7 +71,7 @@ def make_row(model, made, reuse=False, building=()):
     """A saved row of `model`: every required field filled, every foreign key set
     (also optional ones, so that a column showing it would cost a query per row,
     except where that would loop back to a model being built). Should a unique
-    constraint refuse it, optional choice fields are varied too."""
+    constraint refuse it, optional choice fields are varied and related rows made anew."""
     if model is get_user_model():
         if reuse and model in made:
             return made[model]
@@ -92,7 +92,8 @@ def make_row(model, made, reuse=False, building=()):
                     if field.null:
                         continue
                     raise TypeError(f"{model._meta.label}.{field.name} loops back")
-                related = make_row(field.related_model, made, reuse=True, building=(*building, model))
+                # a unique constraint over foreign keys: later attempts use fresh related rows
+                related = make_row(field.related_model, made, reuse=attempt == 0, building=(*building, model))
                 setattr(obj, field.name, related)
             elif attempt and field.choices and field.blank:
                 setattr(obj, field.name, _random.choice(field.choices)[0])

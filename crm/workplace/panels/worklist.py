@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Q
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -19,10 +17,6 @@ from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, admi
 FOLLOW_UP_LOOKBACK_DAYS = 14
 # Lists whose exact size would cost a scan show at most this many, then "50+".
 COUNT_CAP = 50
-
-
-def _day(value) -> str:
-    return date_format(value, "m-d")
 
 
 def _overdue_note(due, today) -> str:
@@ -91,45 +85,6 @@ def follow_ups(ctx: PanelRequest) -> PanelContent:
         ),
         empty=_("No follow-ups due."),
     )
-
-
-def birthday_q(days) -> Q:
-    q = Q()
-    for day in days:
-        q |= Q(birthday__month=day.month, birthday__day=day.day)
-    return q
-
-
-@panel("birthdays", title=_("Birthdays this week"), audience=MY_DAY, order=40, permissions=["players.view_player"])
-def birthdays(ctx: PanelRequest) -> PanelContent | None:
-    """My players' (solar) birthdays today and in the next six days."""
-    days = [ctx.today + timedelta(days=n) for n in range(7)]
-    players = Player.objects.filter(manager=ctx.user, birthday__isnull=False, birthday_is_lunar=False).filter(
-        birthday_q(days)
-    )
-    found = sorted(
-        players.only("pk", "nickname", "account_id", "birthday")[:50],
-        key=lambda p: days.index(_this_year(p.birthday, days)),
-    )
-    rows = []
-    for p in found[:PANEL_ROWS]:
-        day = _this_year(p.birthday, days)
-        rows.append(
-            Row(
-                text=p.nickname or p.account_id,
-                url=admin_url("players_player_change", p.pk),
-                meta=str(_("today")) if day == ctx.today else _day(day),
-                tone="good" if day == ctx.today else "",
-            )
-        )
-    return PanelContent(rows=rows, count=len(found), empty=_("No birthdays this week."))
-
-
-def _this_year(birthday, days):
-    for day in days:
-        if (day.month, day.day) == (birthday.month, birthday.day):
-            return day
-    return days[-1]
 
 
 @panel("at_risk", title=_("At-risk VIPs"), audience=MY_DAY, order=50, permissions=["players.view_player"])
