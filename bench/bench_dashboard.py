@@ -53,8 +53,55 @@ def _workload() -> dict:
             "UPDATE players_player SET payer_status = 'at_risk' WHERE manager_id IS NOT NULL AND id % 33 = 0"
         )
         at_risk = cursor.rowcount
+    cases = _cases()
+    start = time.perf_counter()
+    from players.services.birthdays import birthdays_refresh
+
+    birthdays_refresh(only_stale=True)  # the greetings' birthday index (the daily job keeps it current)
+    keys_seconds = time.perf_counter() - start
+    with connection.cursor() as cursor:
         cursor.execute("ANALYZE campaigns_outreachtask; ANALYZE players_contactlog; ANALYZE players_player")
-    return {"tasks": tasks, "contacts": contacts, "at_risk": at_risk}
+        cursor.execute("ANALYZE players_case; ANALYZE players_caseevent")
+    return {
+        "tasks": tasks,
+        "contacts": contacts,
+        "at_risk": at_risk,
+        "cases": cases,
+        "birthday keys (s)": round(keys_seconds, 1),
+    }
+
+
+def _cases() -> int:
+    """100 cases per manager over the last 10 days, some resolved, some overdue."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from players.models import Case, Player
+
+    now = timezone.now()
+    rows = []
+    for n, (pk, manager_id) in enumerate(
+        Player.objects.filter(manager__isnull=False).order_by("manager_id", "pk").values_list("pk", "manager_id")[::240]
+    ):
+        opened = now - timedelta(hours=n % 240)
+        resolved = n % 3 == 0
+        rows.append(
+            Case(
+                player_id=pk,
+                category="complaint",
+                subject=f"Case {n}",
+                owner_id=manager_id,
+                status="resolved" if resolved else "in_progress",
+                opened_at=opened,
+                sla_hours=72,
+                sla_due_at=opened + timedelta(hours=72),
+                sla_met=(n % 2 == 0) if resolved else None,
+                resolved_at=now if resolved else None,
+            )
+        )
+    Case.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
 
 
 def main() -> None:
