@@ -23,6 +23,11 @@ def keep_seed_data(django_db_setup, django_db_blocker):
         # too, then load the saved rows with their original ids.
         call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
         connection.creation.deserialize_db_from_string(saved)
+        # The flush's post_migrate cached the re-created content types' new ids; the rows
+        # now have their original ids again (else the admin log points at a missing id).
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.clear_cache()
 
 
 _rule_names = itertools.count(1)

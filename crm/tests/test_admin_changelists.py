@@ -8,13 +8,14 @@ cannot build is skipped with the reason shown (then pin it by hand in its area).
 """
 
 import itertools
+import random
 from datetime import time, timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -23,6 +24,7 @@ from django.utils import timezone
 OUR_APPS = {"crm", "players", "vip", "campaigns"}
 MAX_QUERIES = 25
 _counter = itertools.count(1)
+_random = random.Random(2026)
 
 
 def our_model_admins():
@@ -32,10 +34,10 @@ def our_model_admins():
     )
 
 
-def field_value(field, made):
-    n = next(_counter)
+def field_value(field, made, n=None):
+    n = next(_counter) if n is None else n
     if field.choices:
-        return field.choices[0][0]
+        return field.choices[n % len(field.choices)][0]
     if isinstance(field, models.ForeignKey):
         return make_row(field.related_model, made, reuse=True)
     if isinstance(field, models.EmailField):
@@ -65,9 +67,11 @@ def field_value(field, made):
     raise TypeError(f"no value for {field!r}")
 
 
-def make_row(model, made, reuse=False):
+def make_row(model, made, reuse=False, building=()):
     """A saved row of `model`: every required field filled, every foreign key set
-    (also optional ones, so that a column showing it would cost a query per row)."""
+    (also optional ones, so that a column showing it would cost a query per row,
+    except where that would loop back to a model being built). Should a unique
+    constraint refuse it, optional choice fields are varied and related rows made anew."""
     if model is get_user_model():
         if reuse and model in made:
             return made[model]
@@ -78,18 +82,32 @@ def make_row(model, made, reuse=False):
         made[model] = model._default_manager.order_by("pk").first()  # e.g. the seeded tiers
     if reuse and made.get(model) is not None:
         return made[model]
-    obj = model()
-    for field in model._meta.concrete_fields:
-        if field.primary_key or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            continue
-        if isinstance(field, models.ForeignKey):
-            setattr(obj, field.name, make_row(field.related_model, made, reuse=True))
-        elif field.has_default() or field.null or (field.blank and field.empty_strings_allowed):
-            continue
-        else:
-            setattr(obj, field.name, field_value(field, made))
-    with transaction.atomic():
-        obj.save()
+    for attempt in range(12):
+        obj = model()
+        for field in model._meta.concrete_fields:
+            if field.primary_key or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                continue
+            if isinstance(field, models.ForeignKey):
+                if field.related_model in (model, *building):
+                    if field.null:
+                        continue
+                    raise TypeError(f"{model._meta.label}.{field.name} loops back")
+                # a unique constraint over foreign keys: later attempts use fresh related rows
+                related = make_row(field.related_model, made, reuse=attempt == 0, building=(*building, model))
+                setattr(obj, field.name, related)
+            elif attempt and field.choices and field.blank:
+                setattr(obj, field.name, _random.choice(field.choices)[0])
+            elif field.has_default() or field.null or (field.blank and field.empty_strings_allowed):
+                continue
+            else:
+                setattr(obj, field.name, field_value(field, made))
+        try:
+            with transaction.atomic():
+                obj.save()
+            break
+        except IntegrityError:
+            if attempt == 11:
+                raise
     if made.get(model) is None:
         made[model] = obj
     return obj

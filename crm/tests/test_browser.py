@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from campaigns.models import OutreachTask
 from players.models import ContactLog, PayerStatus, Player
+from players.services.birthdays import birthdays_refresh
 from vip.models import Tier
 
 CHROMIUM = "/usr/bin/chromium"
@@ -115,9 +116,10 @@ def morning(base_data):
         payer_status=PayerStatus.AT_RISK,
         last_paid_at=timezone.now() - timedelta(days=20),
     )
-    Player.objects.create(
+    girl = Player.objects.create(
         account_id="bday-1", nickname="Birthday Girl", manager=manager, birthday=today.replace(year=1995)
     )
+    birthdays_refresh(player_ids=[girl.pk])
     Player.objects.create(account_id="quiet-1", nickname="Quiet Guy", manager=manager)
     OutreachTask.objects.create(player=whale, assignee=manager, title="Call about the new season", due_date=today)
     return manager

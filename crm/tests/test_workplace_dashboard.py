@@ -102,13 +102,21 @@ def test_follow_ups_due_disappear_once_answered(manager, make_player):
     assert "Refund question" not in text
 
 
-def test_birthdays_and_at_risk_vips_of_my_players(manager, other_manager, make_player, tiers):
+def with_birthday_keys(*players):
+    from players.services.birthdays import birthdays_refresh
+
+    birthdays_refresh(player_ids=[p.pk for p in players])
+
+
+def test_birthdays_festivals_and_at_risk_vips_of_my_players(manager, other_manager, make_player, tiers):
     today = timezone.localdate()
     in_three_days = today + timedelta(days=3)
-    make_player(nickname="寿星", manager=manager, birthday=in_three_days.replace(year=1990))
-    make_player(nickname="今天生日", manager=manager, birthday=today.replace(year=1988))
-    make_player(nickname="别人的寿星", manager=other_manager, birthday=today.replace(year=1991))
-    make_player(nickname="下个月", manager=manager, birthday=(today + timedelta(days=20)).replace(year=1992))
+    with_birthday_keys(
+        make_player(nickname="寿星", manager=manager, birthday=in_three_days.replace(year=1990)),
+        make_player(nickname="今天生日", manager=manager, birthday=today.replace(year=1988)),
+        make_player(nickname="别人的寿星", manager=other_manager, birthday=today.replace(year=1991)),
+        make_player(nickname="下个月", manager=manager, birthday=(today + timedelta(days=20)).replace(year=1992)),
+    )
     make_player(
         nickname="快流失", manager=manager, payer_status=PayerStatus.AT_RISK, tier=tiers["V5"], total_spend=1500
     )
@@ -122,6 +130,29 @@ def test_birthdays_and_at_risk_vips_of_my_players(manager, other_manager, make_p
     assert in_three_days.strftime("%m-%d") in birthdays
     at_risk = text[text.index('id="panel-at_risk"') :]
     assert "快流失" in at_risk and "不是VIP" not in at_risk and "¥1,500.00" in at_risk
+
+
+def test_lunar_birthdays_and_festivals_of_the_week(manager, make_player):
+    from datetime import date
+
+    import time_machine
+
+    from campaigns.calendar import lunar_to_solar
+
+    # given: a player born on lunar 8-17 (greeted 2026-09-27, two days after Mid-Autumn)
+    player = make_player(
+        nickname="农历寿星", manager=manager, birthday=lunar_to_solar(1990, 8, 17), birthday_is_lunar=True
+    )
+    with_birthday_keys(player)
+
+    # when: the manager looks on 2026-09-23
+    with time_machine.travel(date(2026, 9, 23), tick=False):
+        text = client_for(manager).get(reverse("admin:index")).content.decode()
+
+    # then
+    panel = text[text.index('id="panel-birthdays"') : text.index('id="panel-at_risk"')]
+    assert "Mid-Autumn Festival" in panel and "09-25" in panel
+    assert "农历寿星" in panel and "09-27" in panel and ">lunar<" in panel
 
 
 def test_every_link_on_a_managers_dashboard_opens_its_filtered_list(manager, make_player, make_task, tiers):
@@ -240,6 +271,7 @@ def test_a_manager_dashboard_costs_the_same_queries_with_more_work(
     client.get(reverse("admin:index"))
     for n in range(30):
         player = make_player(manager=manager, birthday=today.replace(year=1990))
+        with_birthday_keys(player)
         make_task(player, manager, due_date=today)
         contact_log_create(player=player, staff=manager, channel="phone", topic=f"t{n}", next_follow_up=today)
 
@@ -255,3 +287,62 @@ def test_players_are_counted_per_tier(supervisor, make_player, tiers):
     snapshot = dashboard_refresh()
     assert snapshot["data"]["tiers"]["players"] == {tiers["V4"].pk: 3, None: 1}
     assert Player.objects.count() == 4
+
+
+def test_a_managers_overdue_cases_and_those_due_soon(manager, other_manager, make_player, make_case):
+    mine = make_player(nickname="投诉人", manager=manager)
+    theirs = make_player(manager=other_manager)
+    now = timezone.now()
+    make_case(mine, actor=manager, subject="Top-up missing", opened_at=now - timedelta(days=4))
+    make_case(mine, actor=manager, subject="Cannot log in", opened_at=now - timedelta(hours=59, minutes=30))
+    make_case(mine, actor=manager, subject="Fresh question", opened_at=now)
+    make_case(theirs, actor=other_manager, subject="Not mine", opened_at=now - timedelta(days=5))
+    client = client_for(manager)
+
+    response = client.get(reverse("admin:index"))
+
+    text = response.content.decode()
+    panel = text[text.index('id="panel-cases"') : text.index('id="panel-birthdays"')]
+    assert "Top-up missing" in panel and "24 h overdue" in panel
+    assert "Cannot log in" in panel and "due in 12 h" in panel
+    assert "Fresh question" not in panel and "Not mine" not in panel
+    assert ">1</a>" in panel
+    assert_links_work(client, response.content)
+
+
+def test_the_team_sees_sla_met_overdue_and_escalated_cases(supervisor, manager, make_player, make_case):
+    from players.services.cases import case_resolve
+
+    player = make_player(manager=manager)
+    now = timezone.now()
+    in_time = make_case(player, actor=manager, subject="a", opened_at=now - timedelta(hours=10))
+    late = make_case(player, actor=manager, subject="b", opened_at=now - timedelta(days=5))
+    make_case(player, actor=manager, subject="c", opened_at=now - timedelta(days=6))
+    case_resolve(case=in_time, actor=manager, resolution="Refunded")
+    case_resolve(case=late, actor=manager, resolution="Refunded late")
+    client = client_for(supervisor)
+
+    response = client.get(reverse("admin:index"))
+
+    text = response.content.decode()
+    tiles = {
+        label: value
+        for value, label in re.findall(
+            r'<span class="wp-tile-value">([^<]+)</span>\s*<span class="wp-tile-label">([^<]+)</span>', text
+        )
+    }
+    assert tiles["SLA met, 30 days"] == "50%"
+    assert tiles["Overdue cases"] == "1"
+    assert_links_work(client, response.content)
+
+
+def test_the_dashboard_survives_an_unreadable_cache(supervisor, settings):
+    # given: a cache server that is down
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+
+    response = client_for(supervisor).get(reverse("admin:index"))
+
+    assert response.status_code == 200
+    assert "The team figures cannot be read right now." in response.content.decode()

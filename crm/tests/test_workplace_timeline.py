@@ -125,3 +125,17 @@ def test_the_player_page_pages_through_the_timeline(make_player, pay, manager):
     assert first.content.decode().count('class="wp-entry') == 20
     assert second.content.decode().count('class="wp-entry') == 6  # 5 payments + the V1 tier change
     assert "old24" in second.content.decode()
+
+
+def test_case_events_are_on_the_timeline(make_player, make_case, manager):
+    from players.services.cases import case_start
+
+    player = make_player(manager=manager)
+    case = make_case(player, actor=manager, subject="Lost items", opened_at=timezone.now() - timedelta(hours=2))
+    case_start(case=case, actor=manager, note="Checking the logs")
+
+    page = player_timeline(player=player, user=manager)
+
+    cases = [e for e in page.entries if e.source == "case"]
+    assert [e.title for e in cases] == [f"#{case.pk} Complaint: Lost items"] * 2
+    assert "In progress" in cases[0].detail and "Checking the logs" in cases[0].detail

@@ -60,13 +60,22 @@ def dashboard_refresh(*, now: datetime | None = None) -> dict:
             logger.exception("dashboard figure %s failed", key)
         timings[key] = round((time.perf_counter() - start) * 1000)
     snapshot = {"computed_at": now, "data": data, "timings_ms": timings}
-    cache.set(CACHE_KEY, snapshot, CACHE_TIMEOUT)
+    try:
+        cache.set(CACHE_KEY, snapshot, CACHE_TIMEOUT)
+    except Exception:
+        logger.exception("dashboard figures: the cache cannot be written")
     return snapshot
 
 
 def dashboard_snapshot(*, compute_if_missing: bool = True) -> dict | None:
-    """The cached figures; computed now only when none were ever cached."""
-    snapshot = cache.get(CACHE_KEY)
+    """The cached figures; computed now only when none were ever cached. None when the
+    cache cannot be read (e.g. Redis down): the page says so rather than computing the
+    figures on every view."""
+    try:
+        snapshot = cache.get(CACHE_KEY)
+    except Exception:
+        logger.exception("dashboard figures: the cache cannot be read")
+        return None
     if snapshot is None and compute_if_missing:
         snapshot = dashboard_refresh()
     return snapshot

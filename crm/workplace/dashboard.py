@@ -21,6 +21,7 @@ class Section:
     title: object
     panels: list[tuple[Panel, PanelContent]] = field(default_factory=list)
     computed_at: datetime | None = None
+    note: object = ""
 
 
 def sees_team(user) -> bool:
@@ -41,8 +42,11 @@ def dashboard_sections(request) -> list[Section]:
         sections.append(Section(MY_DAY, _("My day"), _built(MY_DAY, ctx)))
     if sees_team(user):
         snapshot = dashboard_snapshot()
-        ctx = PanelRequest(request=request, user=user, today=today, team=snapshot["data"])
-        sections.append(Section(TEAM, _("The team"), _built(TEAM, ctx), computed_at=snapshot["computed_at"]))
+        if snapshot is None:
+            sections.append(Section(TEAM, _("The team"), note=_("The team figures cannot be read right now.")))
+        else:
+            ctx = PanelRequest(request=request, user=user, today=today, team=snapshot["data"])
+            sections.append(Section(TEAM, _("The team"), _built(TEAM, ctx), computed_at=snapshot["computed_at"]))
     return sections
 
 

@@ -1,8 +1,9 @@
-"""Quick actions on the player page: one registered entry per action, shown when the
-user may take it. Areas that land later (cases, ...) add theirs here."""
+"""Quick actions on the player page: one registered function per action, returning the
+action or None when the user may not take it. Areas add theirs in their panel module."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.urls import reverse
@@ -21,30 +22,49 @@ class QuickAction:
     url: str
 
 
+_ACTIONS: dict[str, tuple[int, Callable]] = {}
+
+
+def quick_action(key: str, *, order: int = 100):
+    """Decorator: register `build(player, user) -> QuickAction | None`."""
+
+    def register(build):
+        _ACTIONS[key] = (order, build)
+        return build
+
+    return register
+
+
 def quick_actions(*, player, user) -> list[QuickAction]:
-    actions = []
+    from . import panels as _load  # noqa: F401  (panel modules register their actions)
+
+    built = (build(player, user) for _order, build in sorted(_ACTIONS.values(), key=lambda item: item[0]))
+    return [action for action in built if action is not None]
+
+
+@quick_action("contact", order=10)
+def log_contact(player, user):
     if user.has_perm("players.add_contactlog"):
-        actions.append(QuickAction("contact", _("Log contact"), "#log-contact"))
-    if user.has_perm("campaigns.add_outreachtask"):
-        actions.append(
-            QuickAction(
-                "task",
-                _("Create task"),
-                admin_url(
-                    "campaigns_outreachtask_add",
-                    player=player.pk,
-                    assignee=user.pk,
-                    kind=TaskKind.FOLLOW_UP,
-                    due_date=timezone.localdate().isoformat(),
-                ),
-            )
-        )
+        return QuickAction("contact", _("Log contact"), "#log-contact")
+    return None
+
+
+@quick_action("task", order=30)
+def create_task(player, user):
+    if not user.has_perm("campaigns.add_outreachtask"):
+        return None
+    url = admin_url(
+        "campaigns_outreachtask_add",
+        player=player.pk,
+        assignee=user.pk,
+        kind=TaskKind.FOLLOW_UP,
+        due_date=timezone.localdate().isoformat(),
+    )
+    return QuickAction("task", _("Create task"), url)
+
+
+@quick_action("pin", order=40)
+def pin_tier(player, user):
     if user.has_perm("players.change_player"):
-        actions.append(QuickAction("pin", _("Pin tier"), reverse("workplace:pin_tier", args=[player.pk])))
-    if user.has_perm("players.add_case"):
-        actions.append(QuickAction("case", _("Open a case"), admin_url("players_case_add", player=player.pk)))
-    if user.has_perm("players.add_feedbackreport"):
-        actions.append(
-            QuickAction("feedback", _("Record feedback"), admin_url("players_feedbackreport_add", player=player.pk))
-        )
-    return actions
+        return QuickAction("pin", _("Pin tier"), reverse("workplace:pin_tier", args=[player.pk]))
+    return None

@@ -58,6 +58,7 @@ class PanelContent:
     rows: list[Row] = field(default_factory=list)
     chart: Chart | None = None
     count: int | None = None
+    count_more: bool = False  # there are more than `count`
     more_url: str | None = None
     empty: str = ""
     note: str = ""
@@ -110,6 +111,27 @@ def panels(audience: str) -> list[Panel]:
     from . import panels as _load  # noqa: F401  (registers every panel module)
 
     return sorted((p for p in _PANELS.values() if p.audience == audience), key=lambda p: (p.order, p.key))
+
+
+_TILE_BUILDERS: dict[str, tuple[int, Callable[[PanelRequest], list[Tile]]]] = {}
+
+
+def team_tiles(key: str, *, order: int = 100):
+    """Decorator: register a builder of KPI tiles for the team's "at a glance" strip.
+    It takes the PanelRequest (with the cached team figures) and returns tiles."""
+
+    def register(build):
+        _TILE_BUILDERS[key] = (order, build)
+        return build
+
+    return register
+
+
+def built_team_tiles(ctx: PanelRequest) -> list[Tile]:
+    tiles = []
+    for _order, build in sorted(_TILE_BUILDERS.values(), key=lambda item: item[0]):
+        tiles += build(ctx)
+    return tiles
 
 
 def admin_url(name: str, *args, **params) -> str:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Message, MessageStatus, OutreachTask, TaskStatus
 from crm.formatting import money
-from players.models import ContactLog, Payment, PaymentKind
+from players.models import CaseEvent, CaseEventType, CaseStatus, ContactLog, Payment, PaymentKind
 from vip.models import ManagerAssignment, TierChange
 
 from .registry import admin_url
@@ -166,7 +166,6 @@ def case_events(older, player, limit):
     """Every change of the player's cases (players.CaseEvent): the cases' own timelines,
     merged. Free text is masked: case text may carry personal data."""
     from crm.privacy import mask_free_text
-    from players.models import CaseEvent, CaseEventType, CaseStatus
 
     rows = (
         CaseEvent.objects.filter(older, case__player=player)

@@ -19,7 +19,18 @@ from players.models import ContactOutcome, PayerStatus, Payment, PaymentKind, Pl
 from vip.models import Tier
 
 from ..aggregates import aggregate
-from ..registry import TEAM, Chart, PanelContent, PanelRequest, Row, Tile, admin_url, panel
+from ..registry import (
+    TEAM,
+    Chart,
+    PanelContent,
+    PanelRequest,
+    Row,
+    Tile,
+    admin_url,
+    built_team_tiles,
+    panel,
+    team_tiles,
+)
 
 REVENUE_DAYS = 30
 TREND_MONTHS = 12
@@ -133,18 +144,20 @@ def _tiers():
 
 @panel("kpis", title=_("Team at a glance"), audience=TEAM, order=10, wide=True)
 def kpis(ctx: PanelRequest) -> PanelContent | None:
-    team = ctx.team
-    tiles = []
+    """The tiles every area registers with `team_tiles`, in their order."""
+    tiles = built_team_tiles(ctx)
+    return PanelContent(tiles=tiles) if tiles else None
+
+
+@team_tiles("players", order=10)
+def player_tiles(ctx: PanelRequest) -> list[Tile]:
+    team, tiles = ctx.team, []
     if "tiers" in team:
         tiers = team["tiers"]
         total_revenue = sum(tiers["revenue"].values(), Decimal(0))
         vip_players = sum(n for tier_id, n in tiers["players"].items() if tier_id is not None)
         tiles.append(
-            Tile(
-                _("VIP players"),
-                f"{vip_players:,}",
-                admin_url("players_player_changelist", tier__isnull="False"),
-            )
+            Tile(_("VIP players"), f"{vip_players:,}", admin_url("players_player_changelist", tier__isnull="False"))
         )
         tiles.append(
             Tile(
@@ -162,37 +175,47 @@ def kpis(ctx: PanelRequest) -> PanelContent | None:
                 tone="warn" if team["at_risk_vips"] else "",
             )
         )
-    if "lapsed_this_month" in team:
-        lapsed = team["lapsed_this_month"]
-        tiles.append(
-            Tile(
-                _("Stopped paying this month"),
-                f"{lapsed['count']:,}",
-                admin_url(
-                    "players_player_changelist",
-                    last_paid_at__gte=_iso(lapsed["low"]),
-                    last_paid_at__lt=_iso(lapsed["high"]),
-                ),
-                note=_("no payment for 30 days"),
-                tone="bad" if lapsed["count"] else "",
-            )
+    return tiles
+
+
+@team_tiles("lapsed", order=30)
+def lapsed_tiles(ctx: PanelRequest) -> list[Tile]:
+    if "lapsed_this_month" not in ctx.team or "churn" in ctx.team:  # the churn tracking's figure wins
+        return []
+    lapsed = ctx.team["lapsed_this_month"]
+    return [
+        Tile(
+            _("Stopped paying this month"),
+            f"{lapsed['count']:,}",
+            admin_url(
+                "players_player_changelist",
+                last_paid_at__gte=_iso(lapsed["low"]),
+                last_paid_at__lt=_iso(lapsed["high"]),
+            ),
+            note=_("no payment for 30 days"),
+            tone="bad" if lapsed["count"] else "",
         )
-    if "outreach" in team:
-        outreach = team["outreach"]
-        rate = f"{outreach['reached'] * 100 / outreach['done']:.0f}%" if outreach["done"] else "–"
-        tiles.append(
-            Tile(
-                _("Outreach success, 30 days"),
-                rate,
-                admin_url(
-                    "campaigns_outreachtask_changelist",
-                    status__exact=TaskStatus.DONE,
-                    completed_at__gte=_iso(outreach["since"]),
-                ),
-                note=_("%(reached)s of %(done)s tasks reached the player") % outreach,
-            )
+    ]
+
+
+@team_tiles("outreach", order=50)
+def outreach_tiles(ctx: PanelRequest) -> list[Tile]:
+    if "outreach" not in ctx.team:
+        return []
+    outreach = ctx.team["outreach"]
+    rate = f"{outreach['reached'] * 100 / outreach['done']:.0f}%" if outreach["done"] else "–"
+    return [
+        Tile(
+            _("Outreach success, 30 days"),
+            rate,
+            admin_url(
+                "campaigns_outreachtask_changelist",
+                status__exact=TaskStatus.DONE,
+                completed_at__gte=_iso(outreach["since"]),
+            ),
+            note=_("%(reached)s of %(done)s tasks reached the player") % outreach,
         )
-    return PanelContent(tiles=tiles) if tiles else None
+    ]
 
 
 @panel("tiers", title=_("Players and revenue per tier"), audience=TEAM, order=20)

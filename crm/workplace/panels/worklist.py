@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Q
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from campaigns.models import OutreachTask, TaskStatus
 from crm.formatting import money
-from players.models import ContactLog, PayerStatus, Player
+from players.models import PayerStatus, Player
+from players.service_selectors import follow_ups_due
 
 from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, admin_url, panel
 
 FOLLOW_UP_LOOKBACK_DAYS = 14
-
-
-def _day(value) -> str:
-    return date_format(value, "m-d")
+# Lists whose exact size would cost a scan show at most this many, then "50+".
+COUNT_CAP = 50
 
 
 def _overdue_note(due, today) -> str:
@@ -55,20 +52,19 @@ def tasks_due(ctx: PanelRequest) -> PanelContent:
     )
 
 
-def follow_ups_due(user, today):
-    """Follow-ups promised for my players, due today or in the last two weeks, that no
-    later contact with the player has answered yet."""
-    later = ContactLog.objects.filter(player=OuterRef("player"), contacted_at__gt=OuterRef("contacted_at"))
-    return ContactLog.objects.filter(
-        player__manager=user,
-        next_follow_up__gte=today - timedelta(days=FOLLOW_UP_LOOKBACK_DAYS),
-        next_follow_up__lte=today,
-    ).filter(~Exists(later))
+def follow_ups_window(user, today):
+    """The service records' follow-ups (due today or overdue, not answered by a later
+    contact) of my players, bounded to the last two weeks so the query stays small."""
+    return follow_ups_due(user=user, day=today, include_overdue=True).filter(
+        next_follow_up__gte=today - timedelta(days=FOLLOW_UP_LOOKBACK_DAYS)
+    )
 
 
 @panel("follow_ups", title=_("Follow-ups due"), audience=MY_DAY, order=20, permissions=["players.view_contactlog"])
 def follow_ups(ctx: PanelRequest) -> PanelContent:
-    due = follow_ups_due(ctx.user, ctx.today)
+    """One bounded query (no separate count: a count would have to visit every
+    follow-up in the window to find which are mine); more than the cap shows as "50+"."""
+    found = list(follow_ups_window(ctx.user, ctx.today).order_by("next_follow_up", "id")[: COUNT_CAP + 1])
     rows = [
         Row(
             text=f"{c.player.nickname or c.player.account_id} · {c.topic or c.get_channel_display()}",
@@ -76,57 +72,19 @@ def follow_ups(ctx: PanelRequest) -> PanelContent:
             meta=_overdue_note(c.next_follow_up, ctx.today),
             tone="bad" if c.next_follow_up < ctx.today else "",
         )
-        for c in due.select_related("player").order_by("next_follow_up", "id")[:PANEL_ROWS]
+        for c in found[:PANEL_ROWS]
     ]
     return PanelContent(
         rows=rows,
-        count=due.count(),
+        count=min(len(found), COUNT_CAP),
+        count_more=len(found) > COUNT_CAP,
         more_url=admin_url(
             "players_contactlog_changelist",
+            follow_up="mine_overdue",
             next_follow_up__gte=(ctx.today - timedelta(days=FOLLOW_UP_LOOKBACK_DAYS)).isoformat(),
-            next_follow_up__lte=ctx.today.isoformat(),
         ),
         empty=_("No follow-ups due."),
     )
-
-
-def birthday_q(days) -> Q:
-    q = Q()
-    for day in days:
-        q |= Q(birthday__month=day.month, birthday__day=day.day)
-    return q
-
-
-@panel("birthdays", title=_("Birthdays this week"), audience=MY_DAY, order=40, permissions=["players.view_player"])
-def birthdays(ctx: PanelRequest) -> PanelContent | None:
-    """My players' (solar) birthdays today and in the next six days."""
-    days = [ctx.today + timedelta(days=n) for n in range(7)]
-    players = Player.objects.filter(manager=ctx.user, birthday__isnull=False, birthday_is_lunar=False).filter(
-        birthday_q(days)
-    )
-    found = sorted(
-        players.only("pk", "nickname", "account_id", "birthday")[:50],
-        key=lambda p: days.index(_this_year(p.birthday, days)),
-    )
-    rows = []
-    for p in found[:PANEL_ROWS]:
-        day = _this_year(p.birthday, days)
-        rows.append(
-            Row(
-                text=p.nickname or p.account_id,
-                url=admin_url("players_player_change", p.pk),
-                meta=str(_("today")) if day == ctx.today else _day(day),
-                tone="good" if day == ctx.today else "",
-            )
-        )
-    return PanelContent(rows=rows, count=len(found), empty=_("No birthdays this week."))
-
-
-def _this_year(birthday, days):
-    for day in days:
-        if (day.month, day.day) == (birthday.month, birthday.day):
-            return day
-    return days[-1]
 
 
 @panel("at_risk", title=_("At-risk VIPs"), audience=MY_DAY, order=50, permissions=["players.view_player"])

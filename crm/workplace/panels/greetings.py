@@ -1,0 +1,81 @@
+"""Greetings (campaigns.calendar): my players' birthdays, solar and lunar, and the
+festivals of this week, found through the birthday index (Player.birthday_md)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.calendar import Festival, birthday_keys_on, festivals_between
+from crm.privacy import can_view_personal_data
+from players.models import Player
+
+from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, admin_url, panel
+
+WEEK = 7
+BIRTHDAY_CAP = 50
+
+
+def birthdays_in(user, days) -> list[tuple]:
+    """(day, player) for the user's players whose birthday (on its own calendar) falls
+    on one of `days`, by day."""
+    solar, lunar = defaultdict(list), defaultdict(list)
+    for day in days:
+        solar_keys, lunar_keys = birthday_keys_on(day)
+        for key in solar_keys:
+            solar[key].append(day)
+        for key in lunar_keys:
+            lunar[key].append(day)
+    players = Player.objects.filter(manager=user, birthday__isnull=False).filter(
+        Q(birthday_is_lunar=False, birthday_md__in=list(solar)) | Q(birthday_is_lunar=True, birthday_md__in=list(lunar))
+    )
+    found = []
+    for player in players.only("pk", "nickname", "account_id", "birthday", "birthday_is_lunar", "birthday_md")[
+        :BIRTHDAY_CAP
+    ]:
+        for day in (lunar if player.birthday_is_lunar else solar)[player.birthday_md]:
+            found.append((day, player))
+    return sorted(found, key=lambda item: (item[0], item[1].pk))
+
+
+@panel(
+    "birthdays",
+    title=_("Birthdays and festivals this week"),
+    audience=MY_DAY,
+    order=40,
+    permissions=["players.view_player"],
+)
+def birthdays_and_festivals(ctx: PanelRequest) -> PanelContent:
+    days = [ctx.today + timedelta(days=n) for n in range(WEEK)]
+    rows = [
+        Row(
+            text=str(Festival(festival).label),
+            meta=str(_("today")) if day == ctx.today else date_format(day, "m-d"),
+            tone="good" if day == ctx.today else "",
+            badge=str(_("Festival")),
+            badge_colour="#c62828",
+        )
+        for day, festival in festivals_between(days[0], days[-1])
+    ]
+    birthdays = birthdays_in(ctx.user, days) if can_view_personal_data(ctx.user) else []
+    for day, player in birthdays[: max(PANEL_ROWS - len(rows), 0)]:
+        rows.append(
+            Row(
+                text=player.nickname or player.account_id,
+                url=admin_url("players_player_change", player.pk),
+                meta=str(_("today")) if day == ctx.today else date_format(day, "m-d"),
+                tone="good" if day == ctx.today else "",
+                badge=str(_("lunar")) if player.birthday_is_lunar else "",
+                badge_colour="#8e24aa",
+            )
+        )
+    return PanelContent(
+        rows=rows,
+        count=len(birthdays),
+        more_url=admin_url("campaigns_greeting_upcoming"),
+        empty=_("No birthdays or festivals this week."),
+    )
