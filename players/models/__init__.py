@@ -319,3 +319,4 @@ from .service import (  # noqa: E402,F401  (service records: cases, SLA, feedbac
     FeedbackTopic,
     SlaPolicy,
 )
+from .imports import ExportFormat, ExportRecord, ImportJob, ImportKind, ImportStatus, InvalidRowPolicy  # noqa: E402,F401
