@@ -22,6 +22,13 @@ from players.services.imports import (
 from vip.models import TierChange
 
 FILES = Path(__file__).parent / "files"
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 MESSY_ERRORS = [
