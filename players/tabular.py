@@ -18,11 +18,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from datetime import timezone as fixed_offset
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from time import monotonic
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
 from django.core.validators import validate_email
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -380,14 +383,20 @@ def itertools_chain(first, rest):
 
 def text(value) -> str:
     """A cell as stripped text; an exported, neutralised formula ("'=...") comes back as it was."""
-    if value is None:
+    if value.__class__ is str:
+        value = value.strip()
+    elif value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    value = str(value).strip()
-    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\0":
+    else:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        value = str(value).strip()
+    if value[:1] == "'" and value[1:2] in _NEUTRALISED:
         return value[1:]
     return value
+
+
+_NEUTRALISED = frozenset("=+-@\t\0")
 
 
 def limited(value, max_length: int) -> str:
@@ -437,6 +446,11 @@ def parse_date(value) -> date:
     if isinstance(value, int | float):
         return _excel_serial(value).date()
     value = text(value)
+    if len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
     if _SERIAL.match(value) and len(value) != 8:
         return _excel_serial(float(value)).date()
     day, rest = _date_parts(value)
@@ -450,9 +464,16 @@ _LOCAL_ZONE: ZoneInfo | None = None
 
 def local_zone() -> ZoneInfo:
     global _LOCAL_ZONE
-    if _LOCAL_ZONE is None or str(_LOCAL_ZONE) != settings.TIME_ZONE:
+    if _LOCAL_ZONE is None:
         _LOCAL_ZONE = ZoneInfo(settings.TIME_ZONE)
     return _LOCAL_ZONE
+
+
+@receiver(setting_changed)
+def _forget_zone(*, setting, **kwargs):
+    global _LOCAL_ZONE
+    if setting == "TIME_ZONE":
+        _LOCAL_ZONE = None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -505,9 +526,21 @@ def parse_datetime(value) -> datetime:
     return _aware(moment)
 
 
+_TODAY: tuple[float, date] = (0.0, date.min)
+
+
+def _today() -> date:
+    """timezone.localdate(), looked up at most once a minute (it is slow per row)."""
+    global _TODAY
+    now = monotonic()
+    if now - _TODAY[0] > 60:
+        _TODAY = (now, timezone.localdate())
+    return _TODAY[1]
+
+
 def parse_not_future_date(value) -> date:
     day = parse_date(value)
-    if day > timezone.localdate():
+    if day > _today():
         raise CellError(_("This date is in the future."))
     if day.year < 1900:
         raise CellError(_("A year before 1900 is not a plausible birthday."))
@@ -519,6 +552,8 @@ def parse_int(value, *, minimum: int = 0, maximum: int = 2_147_483_647) -> int:
         raise CellError(_("A whole number is needed."))
     if isinstance(value, int):
         number = value
+    elif value.__class__ is str and value.isdigit():
+        number = int(value)
     else:
         try:
             number = Decimal(text(value).replace(",", ""))
