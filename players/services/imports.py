@@ -113,12 +113,31 @@ def _choice_parser():
     return parse
 
 
+def _memo(parse: Callable, size: int = 65536) -> Callable:
+    """Remember the parse of values that repeat down a column (servers, channels,
+    levels, birthdays): a dict lookup instead of a parse. Errors are not remembered."""
+    cache: dict = {}
+
+    def parsed(value):
+        try:
+            return cache[value]
+        except KeyError:
+            pass
+        result = parse(value)
+        if len(cache) >= size:
+            cache.clear()
+        cache[value] = result
+        return result
+
+    return parsed
+
+
 def _player_parsers() -> dict[str, Callable]:
     return {
-        "server": lambda v: limited(v, 32),
+        "server": _memo(lambda v: limited(v, 32)),
         "nickname": lambda v: limited(v, 64),
-        "channel": lambda v: limited(v, 32),
-        "level": parse_int,
+        "channel": _memo(lambda v: limited(v, 32)),
+        "level": _memo(parse_int),
         "registered_at": parse_datetime,
         "last_login_at": parse_datetime,
         "real_name": lambda v: limited(v, 64),
@@ -126,15 +145,15 @@ def _player_parsers() -> dict[str, Callable]:
         "qq": parse_qq,
         "wechat": lambda v: limited(v, 64),
         "email": parse_email,
-        "birthday": parse_not_future_date,
-        "birthday_is_lunar": parse_bool,
+        "birthday": _memo(parse_not_future_date),
+        "birthday_is_lunar": _memo(parse_bool),
         "manager": None,  # looked up among staff users, see _ManagerLookup
         "tags": parse_tags,
         "notes": lambda v: limited(v, 10000),
-        "preferred_channel": _choice_parser(),
-        "marketing_opt_out": parse_bool,
-        "is_minor": parse_bool,
-        "timezone": parse_timezone,
+        "preferred_channel": _memo(_choice_parser()),
+        "marketing_opt_out": _memo(parse_bool),
+        "is_minor": _memo(parse_bool),
+        "timezone": _memo(parse_timezone),
     }
 
 

@@ -122,3 +122,30 @@ def test_templates_in_both_languages_import_cleanly(client, operations, language
 
     run = import_file_run(ImportRun(kind=ImportKind.PLAYERS, path=path, name="t.xlsx", dry_run=True))
     assert (run.counts.new, run.counts.invalid, run.columns["ignored"]) == (1, 0, [])
+
+
+def test_the_in_process_runner_imports_in_the_background(
+    requires_postgres, keep_seed_data, transactional_db, client, operations, settings
+):
+    # given no broker: the admin starts a thread, and the request returns at once
+    settings.CRM_IMPORT_RUNNER = "thread"
+    client.force_login(operations)
+    import time
+
+    def wait(job, statuses):
+        for _ in range(120):
+            state = client.get(reverse("admin:players_importjob_progress", args=[job.pk])).json()
+            if state["status"] in statuses:
+                return state
+            time.sleep(0.25)
+        raise AssertionError(f"import {job.pk} still {state['status']}")
+
+    # when a file is uploaded, then confirmed
+    upload(client, "players.xlsx")
+    job = ImportJob.objects.get()
+    assert wait(job, {"previewed"})["total"] == 3
+    client.post(reverse("admin:players_importjob_apply", args=[job.pk]))
+
+    # then the import finishes in the background
+    assert wait(job, {"done"}) == {"status": "done", "processed": 3, "total": 3}
+    assert sorted(Player.objects.values_list("account_id", flat=True)) == ["x1", "x3"]

@@ -1,5 +1,6 @@
 """python manage.py import_players FILE [--dry-run] [--encoding gbk] [--payments] ..."""
 
+import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -62,6 +63,7 @@ class Command(BaseCommand):
         def progress(processed: int) -> None:
             bar.update(processed - bar.n)
 
+        started = time.perf_counter()
         try:
             job, run = import_file_command(
                 path=file,
@@ -81,11 +83,13 @@ class Command(BaseCommand):
         finally:
             bar.close()
         counts = run.counts
+        seconds = time.perf_counter() - started
         verb = "Checked (dry run)" if options["dry_run"] else ("Rejected" if run.rejected else "Imported")
         self.stdout.write(
             f"{verb} {file.name} [{run.detected_encoding or run.columns.get('format', '')}]: {counts.total} rows — "
             f"{counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged, {counts.invalid} invalid. "
             f"Import #{job.pk}. Report: {report}"
         )
+        self.stdout.write(f"Took {seconds:.2f} s ({counts.total / max(seconds, 1e-9):,.0f} rows/s).")
         if run.columns.get("ignored"):
             self.stdout.write(f"Ignored columns: {', '.join(run.columns['ignored'])}")
