@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('players', '0003_service_cases_feedback'),
+        ('players', '0004_birthday_md'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
