@@ -9,3 +9,12 @@ def escalate_cases() -> int:
     from .services.cases import cases_escalate_overdue
 
     return len(cases_escalate_overdue())
+
+
+@shared_task(name="players.import_job_run", acks_late=True)
+def import_job_run_task(job_id: int, step: str) -> None:
+    """Preview ("preview") or apply ("apply") an uploaded import. An apply that a lost
+    worker leaves half-done resumes after its last committed chunk."""
+    from players.services.imports import import_job_run
+
+    import_job_run(job_id=job_id, step=step)

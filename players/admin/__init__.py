@@ -25,6 +25,7 @@ from vip.services import players_assign_manager, tier_pin
 from ..models import Payment, Player, Tag
 from ..selectors import player_distinct_values, player_search_q
 from ..services.birthdays import birthday_key_apply
+from .imports import PlayerExportMixin
 
 MANAGER_GROUP = "VIP manager"
 
@@ -212,7 +213,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Player)
-class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
+class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin):
     player_path = ""
     list_display = [
         "account_id",

@@ -1,0 +1,1107 @@
+"""Bulk import of player lists and payment history: one service layer for the admin,
+the `import_players` command and the Celery tasks.
+
+The player path is set-based so that a million rows take seconds, not hours:
+
+1. the file is streamed (players.tabular) and every row parsed and validated in
+   plain Python, in chunks of `CHUNK_SIZE` rows — memory stays flat;
+2. per chunk, the stored rows for its account ids come back in ONE query and are
+   compared with the file: new, updated, unchanged or invalid;
+3. only new and changed rows are written, with one INSERT ... ON CONFLICT (account_id)
+   DO UPDATE per batch, naming only the columns the file has (staff-owned fields are
+   never touched unless their column is present; an empty cell keeps the stored value
+   unless `blank_clears`).
+
+Each chunk is one transaction that also advances `ImportJob.chunks_done`, so a crash
+leaves whole chunks and the job resumes after the last one. With the "reject" policy
+the whole apply is one transaction, rolled back at the first invalid row.
+
+Payment history goes row by row through `payment_record` (the ledger's only writer,
+exactly-once per (source, source_ref, event_id)) with `evaluate_tier=False`, in one
+transaction, and tiers are evaluated once per affected player at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import close_old_connections, connection, transaction
+from django.db.models import CharField
+from django.db.models.functions import Cast
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from crm.money import CENT
+
+from ..models import (
+    ContactChannel,
+    ImportJob,
+    ImportKind,
+    ImportStatus,
+    InvalidRowPolicy,
+    Payment,
+    PaymentKind,
+    PaymentSource,
+    Player,
+    Tag,
+)
+from ..tabular import (
+    PAYMENT_ALIASES,
+    PLAYER_ALIASES,
+    CellError,
+    HeaderMap,
+    ImportFileError,
+    Table,
+    limited,
+    map_headers,
+    parse_bool,
+    parse_datetime,
+    parse_decimal,
+    parse_email,
+    parse_int,
+    parse_not_future_date,
+    parse_phone,
+    parse_qq,
+    parse_tags,
+    parse_timezone,
+    text,
+)
+from . import payment_fingerprint, payment_record, payment_validate
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 5000
+ERRORS_KEPT = 200  # invalid rows kept on the job for the preview page; all go to the report file
+PROGRESS_KEY = "players:import-job:{}:progress"
+STAGE_TABLE = "players_import_stage"
+_HAS_SPACE = re.compile(r"\s").search
+REPORT_HEADER = ["row", "account_id", "column", "reason", "outcome"]
+
+
+# --- players: what a column means ------------------------------------------------
+
+
+def _choice_parser():
+    lookup = {}
+    for value, label in ContactChannel.choices:
+        lookup[value] = value
+        for language in ("en", "zh-hans"):
+            with translation.override(language):
+                lookup[str(label).lower()] = value
+    lookup.update({"电话": "phone", "微信": "wechat", "短信": "sms", "邮件": "email", "游戏内": "in_game"})
+
+    def parse(value):
+        word = text(value).lower()
+        if word not in lookup:
+            raise CellError(
+                _("Unknown contact channel %(value)s (one of: %(choices)s).")
+                % {"value": text(value), "choices": ", ".join(ContactChannel.values)}
+            )
+        return lookup[word]
+
+    return parse
+
+
+def _memo(parse: Callable, size: int = 65536) -> Callable:
+    """Remember the parse of values that repeat down a column (servers, channels,
+    levels, birthdays): a dict lookup instead of a parse. Errors are not remembered."""
+    cache: dict = {}
+
+    def parsed(value):
+        try:
+            return cache[value]
+        except KeyError:
+            pass
+        result = parse(value)
+        if len(cache) >= size:
+            cache.clear()
+        cache[value] = result
+        return result
+
+    return parsed
+
+
+def _player_parsers() -> dict[str, Callable]:
+    return {
+        "server": _memo(lambda v: limited(v, 32)),
+        "nickname": lambda v: limited(v, 64),
+        "channel": _memo(lambda v: limited(v, 32)),
+        "level": _memo(parse_int),
+        "registered_at": parse_datetime,
+        "last_login_at": parse_datetime,
+        "real_name": lambda v: limited(v, 64),
+        "phone": parse_phone,
+        "qq": parse_qq,
+        "wechat": lambda v: limited(v, 64),
+        "email": parse_email,
+        "birthday": _memo(parse_not_future_date),
+        "birthday_is_lunar": _memo(parse_bool),
+        "manager": None,  # looked up among staff users, see _ManagerLookup
+        "tags": parse_tags,
+        "notes": lambda v: limited(v, 10000),
+        "preferred_channel": _memo(_choice_parser()),
+        "marketing_opt_out": _memo(parse_bool),
+        "is_minor": _memo(parse_bool),
+        "timezone": _memo(parse_timezone),
+    }
+
+
+# The value an empty cell writes when the user asked empty cells to clear values.
+EMPTY_VALUES = {
+    "level": 0,
+    "registered_at": None,
+    "last_login_at": None,
+    "birthday": None,
+    "birthday_is_lunar": False,
+    "manager": None,
+    "tags": [],
+    "marketing_opt_out": False,
+    "is_minor": False,
+}
+# Model attribute -> database column where they differ.
+COLUMN_OF = {"manager": "manager_id"}
+
+
+class _ManagerLookup:
+    """Staff users by username (case-insensitive), e-mail or full name, fetched once."""
+
+    def __init__(self):
+        self._by_key = None
+
+    def __call__(self, value):
+        if self._by_key is None:
+            self._by_key = {}
+            User = get_user_model()
+            for pk, username, email, first, last in User.objects.filter(is_active=True, is_staff=True).values_list(
+                "pk", "username", "email", "first_name", "last_name"
+            ):
+                for key in (username, email, f"{first} {last}".strip(), f"{last}{first}".strip()):
+                    if key:
+                        self._by_key.setdefault(key.lower(), pk)
+        key = text(value).lower()
+        if key not in self._by_key:
+            raise CellError(_("No active staff user %(value)s.") % {"value": text(value)})
+        return self._by_key[key]
+
+
+# --- the run: counts, report, progress ----------------------------------------------
+
+
+@dataclass
+class ImportCounts:
+    total: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    invalid: int = 0
+
+    def add(self, other: ImportCounts) -> None:
+        for name in ("total", "new", "updated", "unchanged", "invalid"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class RowProblem:
+    row: int
+    account_id: str
+    column: str
+    reason: str
+    outcome: str = "invalid"
+
+    def as_list(self) -> list:
+        return [self.row, self.account_id, self.column, self.reason, self.outcome]
+
+
+@dataclass
+class ImportRun:
+    """What one pass over a file needs, and what it found."""
+
+    kind: str
+    path: Path
+    name: str
+    encoding: str = ""
+    dry_run: bool = True
+    invalid_rows: str = InvalidRowPolicy.SKIP
+    blank_clears: bool = False
+    source_ref: str = ""
+    actor: object = None
+    job: ImportJob | None = None
+    chunk_size: int = CHUNK_SIZE
+    report: object = None  # a csv.writer for every problem
+    progress: Callable[[int], None] | None = None
+    counts: ImportCounts = field(default_factory=ImportCounts)
+    problems: list[RowProblem] = field(default_factory=list)  # the first ERRORS_KEPT
+    detected_encoding: str = ""
+    columns: dict = field(default_factory=dict)
+    rejected: bool = False
+
+    def problem(self, problem: RowProblem) -> None:
+        if self.report is not None:
+            self.report.writerow(problem.as_list())
+        if len(self.problems) < ERRORS_KEPT:
+            self.problems.append(problem)
+
+
+def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Rejected(Exception):
+    """Raised inside the apply transaction to roll the whole file back."""
+
+
+def import_file_run(run: ImportRun) -> ImportRun:
+    """Preview (`run.dry_run`) or apply one file. Raises ImportFileError when the file
+    as a whole cannot be read; row problems are counted and reported instead."""
+    with Table(run.path, encoding=run.encoding, name=run.name) as table:
+        run.detected_encoding = table.encoding
+        aliases = PLAYER_ALIASES if run.kind == ImportKind.PLAYERS else PAYMENT_ALIASES
+        required = ("account_id",) if run.kind == ImportKind.PLAYERS else ("account_id", "event_id", "amount")
+        headers = map_headers(table.headers, aliases, required=required)
+        run.columns = {
+            "used": headers.labels,
+            "ignored": headers.ignored,
+            "duplicated": headers.duplicated,
+            "format": table.format,
+        }
+        rows = table.rows()
+        if run.kind == ImportKind.PLAYERS:
+            _players_run(run, headers, rows)
+        else:
+            _payments_run(run, headers, rows)
+    return run
+
+
+# --- players ----------------------------------------------------------------------
+
+
+class _PlayerChunker:
+    """Parse, compare and write the rows of a player list, one chunk at a time."""
+
+    def __init__(self, run: ImportRun, headers: HeaderMap):
+        self.run = run
+        self.headers = headers
+        parsers = _player_parsers()
+        parsers["manager"] = _ManagerLookup()
+        self.fields = [name for name in headers.positions if name != "account_id"]
+        self.parsers = [(name, headers.positions[name], parsers[name]) for name in self.fields]
+        self.account_position = headers.positions["account_id"]
+        self.account_label = headers.labels["account_id"]
+        self.has_tags = "tags" in headers.positions
+        # Columns written: those the file has (tags live in their own table), plus updated_at.
+        self.set_fields = [name for name in self.fields if name != "tags"]
+        self.model_columns = [f for f in Player._meta.concrete_fields if not f.primary_key]
+        self.column_names = [f.column for f in self.model_columns]
+        self.datetime_columns = {
+            i for i, f in enumerate(self.model_columns) if f.get_internal_type() in ("DateTimeField", "DateField")
+        }
+        self.index_of = {f.attname: i for i, f in enumerate(self.model_columns)}
+        self.index_of.update({f.name: i for i, f in enumerate(self.model_columns)})
+        self.defaults = [self._default(f) for f in self.model_columns]
+        self._stage_ready = False
+
+    @staticmethod
+    def _default(f):
+        if f.name in ("created_at", "updated_at"):
+            return None  # set per write
+        if f.has_default():
+            return f.get_default()
+        if f.null:
+            return None
+        return "" if f.get_internal_type() in ("CharField", "TextField") or f.name == "phone" else None
+
+    # parsing -------------------------------------------------------------------------
+    def parse(self, number: int, cells: list) -> tuple[str, dict, list[RowProblem]]:
+        """One row: (account id, {field: value} for the non-empty cells, problems).
+        The hot loop of a big import: kept plain on purpose."""
+        width = len(cells)
+        raw = cells[self.account_position] if self.account_position < width else None
+        account_id = raw.strip() if raw.__class__ is str else text(raw)
+        problems = []
+        if not account_id:
+            problems.append(RowProblem(number, "", self.account_label, _("This field is required.")))
+        elif _HAS_SPACE(account_id):
+            problems.append(
+                RowProblem(number, account_id, self.account_label, _("An account id cannot contain spaces."))
+            )
+        elif len(account_id) > 64:
+            problems.append(RowProblem(number, account_id[:64], self.account_label, _("At most 64 characters.")))
+        values = {}
+        blank_clears = self.run.blank_clears
+        for name, position, parse in self.parsers:
+            cell = cells[position] if position < width else None
+            if cell.__class__ is str:
+                cell = cell.strip()
+                if not cell:
+                    if blank_clears:
+                        values[name] = EMPTY_VALUES.get(name, "")
+                    continue
+            elif cell is None:
+                if blank_clears:
+                    values[name] = EMPTY_VALUES.get(name, "")
+                continue
+            try:
+                values[name] = parse(cell)
+            except CellError as exc:
+                problems.append(RowProblem(number, account_id, self.headers.labels[name], str(exc)))
+        return account_id, values, problems
+
+    # one chunk ---------------------------------------------------------------------------
+    def process(self, chunk: list[tuple[int, list]], *, write: bool) -> ImportCounts:
+        run = self.run
+        counts = ImportCounts(total=len(chunk))
+        rows: dict[str, tuple[int, dict]] = {}
+        for number, cells in chunk:
+            account_id, values, problems = self.parse(number, cells)
+            if problems:
+                counts.invalid += 1
+                for problem in problems:
+                    run.problem(problem)
+                continue
+            if account_id in rows:
+                first, earlier = rows[account_id]
+                if earlier == values:
+                    counts.unchanged += 1
+                    run.problem(
+                        RowProblem(
+                            number,
+                            account_id,
+                            self.account_label,
+                            _("Same as row %(row)d; skipped.") % {"row": first},
+                            outcome="duplicate",
+                        )
+                    )
+                else:
+                    counts.invalid += 1
+                    run.problem(
+                        RowProblem(
+                            number,
+                            account_id,
+                            self.account_label,
+                            _("This account id is also in row %(row)d with other values; keep one of them.")
+                            % {"row": first},
+                        )
+                    )
+                continue
+            rows[account_id] = (number, values)
+        if write and counts.invalid and run.invalid_rows == InvalidRowPolicy.REJECT:
+            run.rejected = True
+        if run.rejected:
+            write = False
+        if not rows:
+            return counts
+
+        # Compare without locking (an unchanged row costs no write at all), then lock
+        # only the rows to update and merge them again from what the lock returned.
+        existing = self._existing(list(rows), for_update=False)
+        tags = self._existing_tags(existing) if self.has_tags else {}
+        now = timezone.now()
+        to_insert, to_update, tag_sets = [], [], {}
+        for account_id, (_number, values) in rows.items():
+            stored = existing.get(account_id)
+            if stored is None:
+                counts.new += 1
+                to_insert.append(self._row(account_id, values, None, now))
+                if values.get("tags"):
+                    tag_sets[account_id] = values["tags"]
+                continue
+            changed = False
+            for name, value in values.items():
+                if stored.get(name, value) != value:
+                    changed = True
+                    break
+            tags_changed = "tags" in values and values["tags"] != tags.get(stored["id"], [])
+            if changed or tags_changed:
+                counts.updated += 1
+                to_update.append(account_id)
+                if tags_changed:
+                    tag_sets[account_id] = values["tags"]
+            else:
+                counts.unchanged += 1
+        if write and (to_insert or to_update):
+            if to_update:
+                locked = self._existing(to_update, for_update=True)
+                to_insert += [self._row(a, rows[a][1], locked.get(a), now) for a in to_update]
+            self._write(to_insert)
+            if tag_sets:
+                self._write_tags(tag_sets)
+        return counts
+
+    def _existing(self, account_ids: list[str], *, for_update: bool) -> dict[str, dict]:
+        """The stored values of the file's columns for these account ids: one query."""
+        names = [name for name in self.fields if name != "tags"]
+        if connection.vendor == "postgresql":
+            return self._existing_postgres(account_ids, names, for_update=for_update)
+        columns = [COLUMN_OF.get(name, name) for name in names if name != "phone"]
+        queryset = Player.objects.filter(account_id__in=account_ids).order_by("account_id")
+        if for_update:
+            queryset = queryset.select_for_update()
+        if "phone" in names:  # the text as stored, not a parsed PhoneNumber per row
+            queryset = queryset.annotate(phone_text=Cast("phone", CharField()))
+            columns.append("phone_text")
+        names = [name for name in names if name != "phone"] + (["phone"] if "phone" in self.fields else [])
+        found = {}
+        for row in queryset.values_list("id", "account_id", *columns):
+            stored = dict(zip(names, row[2:], strict=True))
+            stored["id"] = row[0]
+            found[row[1]] = stored
+        return found
+
+    def _existing_postgres(self, account_ids, names, *, for_update):
+        """Server-side binding with one array parameter: Django's client-side binding
+        would spend longer quoting 5,000 placeholders than PostgreSQL spends answering."""
+        import psycopg
+
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(COLUMN_OF.get(name, name)) for name in names)
+        sql = (
+            f"SELECT id, account_id{', ' if names else ''}{columns} FROM {quote(Player._meta.db_table)} "
+            "WHERE account_id = ANY(%s) ORDER BY account_id" + (" FOR UPDATE" if for_update else "")
+        )
+        connection.ensure_connection()
+        found = {}
+        with psycopg.Cursor(connection.connection) as cursor:
+            # psycopg's own (C) timestamptz loader: Django's converts every value in Python.
+            timestamptz = psycopg.adapters.types["timestamptz"].oid
+            cursor.adapters.register_loader(
+                "timestamptz", psycopg.adapters.get_loader(timestamptz, psycopg.pq.Format.TEXT)
+            )
+            cursor.execute(sql, [account_ids])
+            for row in cursor:
+                stored = dict(zip(names, row[2:], strict=True))
+                if "phone" in stored and stored["phone"] is None:
+                    stored["phone"] = ""
+                stored["id"] = row[0]
+                found[row[1]] = stored
+        return found
+
+    def _existing_tags(self, existing: dict[str, dict]) -> dict[int, list[str]]:
+        through = Player.tags.through
+        tags: dict[int, list[str]] = {}
+        for player_id, name in through.objects.filter(player_id__in=[s["id"] for s in existing.values()]).values_list(
+            "player_id", "tag__name"
+        ):
+            tags.setdefault(player_id, []).append(name)
+        return {pk: sorted(names) for pk, names in tags.items()}
+
+    def _row(self, account_id: str, values: dict, stored: dict | None, now) -> list:
+        row = list(self.defaults)
+        row[self.index_of["account_id"]] = account_id
+        row[self.index_of["created_at"]] = now
+        row[self.index_of["updated_at"]] = now
+        for name in self.set_fields:
+            if name in values:
+                value = values[name]
+            elif stored is not None:
+                value = stored[name]
+            else:
+                continue
+            row[self.index_of[name]] = value
+        return row
+
+    def _write(self, rows: list[list]) -> None:
+        """Insert new rows and update changed ones: INSERT ... ON CONFLICT (account_id)
+        DO UPDATE SET only the file's columns. On PostgreSQL the rows reach a staging
+        table by COPY first; elsewhere executemany."""
+        quote = connection.ops.quote_name
+        set_columns = [self.model_columns[self.index_of[name]].column for name in self.set_fields] + ["updated_at"]
+        columns_sql = ", ".join(quote(c) for c in self.column_names)
+        updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in set_columns)
+        table = quote(Player._meta.db_table)
+        conflict = f"ON CONFLICT ({quote('account_id')}) DO UPDATE SET {updates}"
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            connection.ensure_connection()
+            with psycopg.Cursor(connection.connection) as cursor:
+                if not self._stage_ready:
+                    cursor.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
+                    cursor.execute(f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT {columns_sql} FROM {table} WITH NO DATA")
+                    self._stage_ready = True
+                cursor.execute(f"TRUNCATE {STAGE_TABLE}")
+                with cursor.copy(f"COPY {STAGE_TABLE} ({columns_sql}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns_sql}) SELECT {columns_sql} FROM {STAGE_TABLE} "
+                    f"ORDER BY {quote('account_id')} {conflict}"
+                )
+            return
+        ops = connection.ops
+        for i in self.datetime_columns:
+            adapt = (
+                ops.adapt_datetimefield_value
+                if self.model_columns[i].get_internal_type() == "DateTimeField"
+                else ops.adapt_datefield_value
+            )
+            for row in rows:
+                if row[i] is not None:
+                    row[i] = adapt(row[i])
+        placeholders = ", ".join(["%s"] * len(self.column_names))
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {table} ({columns_sql}) VALUES ({placeholders}) {conflict}", rows)
+
+    def _write_tags(self, tag_sets: dict[str, list[str]]) -> None:
+        names = sorted({name for names in tag_sets.values() for name in names})
+        Tag.objects.bulk_create([Tag(name=name) for name in names], ignore_conflicts=True)
+        tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
+        player_ids = dict(Player.objects.filter(account_id__in=list(tag_sets)).values_list("account_id", "pk"))
+        through = Player.tags.through
+        through.objects.filter(player_id__in=player_ids.values()).delete()
+        through.objects.bulk_create(
+            [
+                through(player_id=player_ids[account_id], tag_id=tag_ids[name])
+                for account_id, names in tag_sets.items()
+                for name in names
+            ]
+        )
+
+
+def _players_run(run: ImportRun, headers: HeaderMap, rows: Iterator) -> None:
+    chunker = _PlayerChunker(run, headers)
+    skip_chunks = run.job.chunks_done if (run.job and not run.dry_run) else 0
+    reject = run.invalid_rows == InvalidRowPolicy.REJECT and not run.dry_run
+    processed = 0
+
+    def each_chunk():
+        nonlocal processed
+        for index, chunk in enumerate(_chunks(rows, run.chunk_size)):
+            if index < skip_chunks:  # applied before a crash: report its problems again, count nothing
+                chunker.process(chunk, write=False)
+                processed += len(chunk)
+                continue
+            yield chunk
+
+    def finish_chunk(counts: ImportCounts, chunk_len: int, *, record: bool):
+        nonlocal processed
+        run.counts.add(counts)
+        processed += chunk_len
+        if run.job is not None and record:
+            ImportJob.objects.filter(pk=run.job.pk).update(
+                chunks_done=run.job.chunks_done + 1,
+                processed_rows=processed,
+                new_count=run.counts.new,
+                updated_count=run.counts.updated,
+                unchanged_count=run.counts.unchanged,
+                invalid_count=run.counts.invalid,
+            )
+            run.job.chunks_done += 1
+        if run.progress:
+            run.progress(processed)
+
+    if run.dry_run:
+        for chunk in each_chunk():
+            finish_chunk(chunker.process(chunk, write=False), len(chunk), record=False)
+    elif reject:
+        try:
+            with transaction.atomic():
+                for chunk in each_chunk():
+                    finish_chunk(chunker.process(chunk, write=True), len(chunk), record=False)
+                if run.rejected:
+                    raise _Rejected
+        except _Rejected:
+            pass
+    else:
+        if skip_chunks:
+            run.counts = ImportCounts(
+                new=run.job.new_count,
+                updated=run.job.updated_count,
+                unchanged=run.job.unchanged_count,
+                invalid=run.job.invalid_count,
+            )
+        for chunk in each_chunk():
+            with transaction.atomic():
+                counts = chunker.process(chunk, write=True)
+                finish_chunk(counts, len(chunk), record=True)
+    run.counts.total = processed
+
+
+# --- payments -------------------------------------------------------------------------
+
+
+def _payment_parsers(run: ImportRun) -> dict[str, Callable]:
+    kinds = {
+        "purchase": PaymentKind.PURCHASE,
+        "payment": PaymentKind.PURCHASE,
+        "充值": PaymentKind.PURCHASE,
+        "购买": PaymentKind.PURCHASE,
+        "支付": PaymentKind.PURCHASE,
+        "refund": PaymentKind.REFUND,
+        "退款": PaymentKind.REFUND,
+    }
+
+    def kind(value):
+        word = text(value).lower()
+        if word not in kinds:
+            raise CellError(_("Must be 'purchase' or 'refund' (充值 / 退款)."))
+        return kinds[word]
+
+    def event_id(value):
+        value = limited(value, 128)
+        if not value:
+            raise CellError(_("This field is required."))
+        return value
+
+    return {
+        "event_id": event_id,
+        "kind": kind,
+        "amount": parse_decimal,
+        "currency": lambda v: limited(v, 3).upper(),
+        "occurred_at": parse_datetime,
+        "server": lambda v: limited(v, 32),
+        "order_id": lambda v: limited(v, 128),
+        "product": lambda v: limited(v, 200),
+        "refund_of": lambda v: limited(v, 128),
+    }
+
+
+# payment_validate names fields as the API does; map them back to the file's columns.
+_PAYMENT_ERROR_FIELD = {"type": "kind"}
+
+
+def _payment_parse(run, headers, parsers, number, cells) -> tuple[dict | None, list[RowProblem]]:
+    labels = headers.labels
+    account_id = text(cells[headers.positions["account_id"]]) if headers.positions["account_id"] < len(cells) else ""
+    problems = []
+    if not account_id:
+        problems.append(RowProblem(number, "", labels["account_id"], _("This field is required.")))
+    elif any(ch.isspace() for ch in account_id) or len(account_id) > 64:
+        problems.append(RowProblem(number, account_id, labels["account_id"], _("Not a valid account id.")))
+    values = {
+        "account_id": account_id,
+        "kind": PaymentKind.PURCHASE,
+        "currency": settings.CRM_BASE_CURRENCY,
+        "server": "",
+        "order_id": "",
+        "product": "",
+        "refund_of": "",
+        "occurred_at": None,
+    }
+    for name, parse in parsers.items():
+        position = headers.positions.get(name)
+        if position is None:
+            continue
+        cell = cells[position] if position < len(cells) else None
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            if name in ("event_id", "amount", "occurred_at"):
+                problems.append(RowProblem(number, account_id, labels[name], _("This field is required.")))
+            continue
+        try:
+            values[name] = parse(cell)
+        except CellError as exc:
+            problems.append(RowProblem(number, account_id, labels[name], str(exc)))
+    if values["occurred_at"] is None and "occurred_at" not in headers.positions:
+        problems.append(RowProblem(number, account_id, "occurred_at", _("The file has no payment time column.")))
+    if not problems:
+        try:
+            payment_validate(
+                kind=values["kind"],
+                amount=values["amount"],
+                currency=values["currency"],
+                occurred_at=values["occurred_at"],
+            )
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                name = _PAYMENT_ERROR_FIELD.get(name, name)
+                problems.append(RowProblem(number, account_id, labels.get(name, name), " ".join(messages)))
+    if problems:
+        return None, problems
+    values["amount"] = values["amount"].quantize(CENT)
+    return values, []
+
+
+def _payments_run(run: ImportRun, headers: HeaderMap, rows: Iterator) -> None:
+    """Preview: classify each event against the ledger (one query per chunk). Apply:
+    every row through payment_record in one transaction, then tiers once per player."""
+    parsers = _payment_parsers(run)
+    affected: dict[int, bool] = {}  # player id -> saw a refund
+    processed = 0
+    source = PaymentSource.IMPORT
+
+    def chunk_counts(chunk, *, write: bool) -> ImportCounts:
+        counts = ImportCounts(total=len(chunk))
+        parsed = []
+        seen: dict[str, tuple[int, str]] = {}
+        for number, cells in chunk:
+            values, problems = _payment_parse(run, headers, parsers, number, cells)
+            if problems:
+                counts.invalid += 1
+                for problem in problems:
+                    run.problem(problem)
+                continue
+            values["fingerprint"] = payment_fingerprint(
+                **{k: values[k] for k in ("account_id", "kind", "amount", "currency", "occurred_at")},
+                server=values["server"],
+                order_id=values["order_id"],
+                product=values["product"],
+                refund_of=values["refund_of"],
+            )
+            if values["event_id"] in seen and not write:
+                first, fingerprint = seen[values["event_id"]]
+                if fingerprint == values["fingerprint"]:
+                    counts.unchanged += 1
+                else:
+                    counts.invalid += 1
+                    run.problem(
+                        RowProblem(
+                            number,
+                            values["account_id"],
+                            headers.labels["event_id"],
+                            _("This event id is also in row %(row)d with other content.") % {"row": first},
+                        )
+                    )
+                continue
+            seen.setdefault(values["event_id"], (number, values["fingerprint"]))
+            parsed.append((number, values))
+        if not write:
+            stored = dict(
+                Payment.objects.filter(
+                    source=source, source_ref=run.source_ref, event_id__in=[v["event_id"] for _, v in parsed]
+                ).values_list("event_id", "fingerprint")
+            )
+            for number, values in parsed:
+                fingerprint = stored.get(values["event_id"])
+                if fingerprint is None:
+                    counts.new += 1
+                elif fingerprint == values["fingerprint"]:
+                    counts.unchanged += 1
+                else:
+                    counts.invalid += 1
+                    run.problem(_conflict(number, values, headers))
+            return counts
+        for number, values in parsed:
+            try:
+                result = payment_record(
+                    account_id=values["account_id"],
+                    event_id=values["event_id"],
+                    kind=values["kind"],
+                    amount=values["amount"],
+                    currency=values["currency"],
+                    occurred_at=values["occurred_at"],
+                    source=source,
+                    source_ref=run.source_ref,
+                    server=values["server"],
+                    order_id=values["order_id"],
+                    product=values["product"],
+                    refund_of=values["refund_of"],
+                    actor=run.actor,
+                    evaluate_tier=False,
+                )
+            except ValidationError as exc:
+                counts.invalid += 1
+                for name, messages in exc.message_dict.items():
+                    name = _PAYMENT_ERROR_FIELD.get(name, name)
+                    label = headers.labels.get(name, name)
+                    run.problem(RowProblem(number, values["account_id"], label, " ".join(messages)))
+                continue
+            if result.status == "created":
+                counts.new += 1
+                player_id = result.payment.player_id
+                affected[player_id] = affected.get(player_id, False) or values["kind"] == PaymentKind.REFUND
+            elif result.status == "duplicate":
+                counts.unchanged += 1
+            else:
+                counts.invalid += 1
+                run.problem(_conflict(number, values, headers))
+        return counts
+
+    if run.dry_run:
+        for chunk in _chunks(rows, run.chunk_size):
+            run.counts.add(chunk_counts(chunk, write=False))
+            processed += len(chunk)
+            if run.progress:
+                run.progress(processed)
+        run.counts.total = processed
+        return
+    try:
+        with transaction.atomic():
+            for chunk in _chunks(rows, run.chunk_size):
+                run.counts.add(chunk_counts(chunk, write=True))
+                processed += len(chunk)
+                if run.progress:
+                    run.progress(processed)
+            if run.counts.invalid and run.invalid_rows == InvalidRowPolicy.REJECT:
+                run.rejected = True
+                raise _Rejected
+            _tiers_evaluate(affected, actor=run.actor)
+    except _Rejected:
+        pass
+    run.counts.total = processed
+
+
+def _conflict(number, values, headers) -> RowProblem:
+    return RowProblem(
+        number,
+        values["account_id"],
+        headers.labels["event_id"],
+        _("This event id was already imported with other content; nothing was changed."),
+    )
+
+
+def _tiers_evaluate(affected: dict[int, bool], *, actor) -> None:
+    """Once per affected player, not once per row."""
+    from vip.models import TierChangeReason
+    from vip.services import tier_evaluate
+
+    ids = sorted(affected)
+    for start in range(0, len(ids), 1000):
+        for player in Player.objects.filter(pk__in=ids[start : start + 1000]).select_related("tier"):
+            reason = TierChangeReason.REFUND if affected[player.pk] else TierChangeReason.PAYMENT
+            tier_evaluate(player=player, reason=reason, actor=actor)
+
+
+# --- jobs: what the admin, the command and the tasks call ----------------------------------
+
+
+@transaction.atomic
+def import_job_create(
+    *,
+    kind: str,
+    upload,
+    actor,
+    encoding: str = "",
+    invalid_rows: str = InvalidRowPolicy.SKIP,
+    blank_clears: bool = False,
+    source_ref: str = "",
+) -> ImportJob:
+    """Store an uploaded file as a new import, waiting for its preview."""
+    job = ImportJob(
+        kind=kind,
+        created_by=actor,
+        file_name=Path(upload.name).name[:255],
+        encoding=encoding,
+        invalid_rows=invalid_rows,
+        blank_clears=blank_clears,
+        source_ref=source_ref,
+    )
+    job.full_clean(exclude=["file"])
+    job.file.save(Path(upload.name).name, upload, save=False)
+    job.save()
+    return job
+
+
+def _job_progress(job: ImportJob) -> Callable[[int], None]:
+    key = PROGRESS_KEY.format(job.pk)
+
+    def progress(processed: int) -> None:
+        cache.set(key, processed, 3600)
+
+    return progress
+
+
+def import_job_progress(job: ImportJob) -> int:
+    """Rows processed so far: from the cache while a transaction hides the job's row."""
+    return max(cache.get(PROGRESS_KEY.format(job.pk), 0) or 0, job.processed_rows)
+
+
+def _job_run(job: ImportJob, *, dry_run: bool, report_path: Path | None = None) -> ImportRun:
+    path = Path(job.file.path) if job.file else Path(job.message)
+    report_file = None
+    if report_path is None:
+        report_path = Path(settings.MEDIA_ROOT) / "imports" / "tmp" / f"job-{job.pk}-report.csv"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_file = report_path.open("w", newline="", encoding="utf-8-sig")
+    writer = csv.writer(report_file)
+    writer.writerow(REPORT_HEADER)
+    run = ImportRun(
+        kind=job.kind,
+        path=path,
+        name=job.file_name,
+        encoding=job.encoding,
+        dry_run=dry_run,
+        invalid_rows=job.invalid_rows,
+        blank_clears=job.blank_clears,
+        source_ref=job.source_ref,
+        actor=job.created_by,
+        job=job,
+        chunk_size=getattr(settings, "CRM_IMPORT_CHUNK_SIZE", CHUNK_SIZE),
+        report=writer,
+        progress=_job_progress(job),
+    )
+    try:
+        import_file_run(run)
+    finally:
+        report_file.close()
+    run.report_path = report_path
+    return run
+
+
+def _job_finish(job: ImportJob, run: ImportRun | None, *, status: str, message: str = "", keep_report=True) -> None:
+    fields = {"status": status, "message": message}
+    if run is not None:
+        fields.update(
+            total_rows=run.counts.total,
+            processed_rows=run.counts.total,
+            new_count=run.counts.new,
+            updated_count=run.counts.updated,
+            unchanged_count=run.counts.unchanged,
+            invalid_count=run.counts.invalid,
+            errors_sample=[p.__dict__ for p in run.problems],
+            columns=run.columns,
+            detected_encoding=run.detected_encoding,
+        )
+    if status in (ImportStatus.DONE, ImportStatus.REJECTED, ImportStatus.FAILED):
+        fields["finished_at"] = timezone.now()
+    for name, value in fields.items():
+        setattr(job, name, value)
+    if run is not None and keep_report and getattr(run, "report_path", None):
+        with run.report_path.open("rb") as handle:
+            job.error_report.save(f"import-{job.pk}-report.csv", File(handle), save=False)
+        run.report_path.unlink(missing_ok=True)
+    job.save()
+    cache.delete(PROGRESS_KEY.format(job.pk))
+
+
+def import_job_preview(*, job: ImportJob) -> ImportJob:
+    """The dry run: counts and every invalid row, nothing written."""
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PREVIEWING)
+    try:
+        run = _job_run(job, dry_run=True)
+    except ImportFileError as exc:
+        _job_finish(job, None, status=ImportStatus.FAILED, message=str(exc))
+        return job
+    _job_finish(job, run, status=ImportStatus.PREVIEWED)
+    return job
+
+
+def import_job_apply(*, job: ImportJob) -> ImportJob:
+    """Apply a previewed file. Refused (status unchanged) when the policy rejects the
+    whole file and the preview found invalid rows."""
+    job.refresh_from_db()
+    if job.status not in (ImportStatus.PREVIEWED, ImportStatus.APPLYING):
+        raise ValidationError(_("This import is not waiting to be applied."))
+    if job.invalid_rows == InvalidRowPolicy.REJECT and job.invalid_count:
+        raise ValidationError(_("The file has invalid rows and the whole file is to be rejected."))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.APPLYING)
+    job.status = ImportStatus.APPLYING
+    try:
+        run = _job_run(job, dry_run=False)
+    except ImportFileError as exc:
+        _job_finish(job, None, status=ImportStatus.FAILED, message=str(exc))
+        return job
+    if run.rejected:
+        _job_finish(
+            job,
+            run,
+            status=ImportStatus.REJECTED,
+            message=_("Nothing was imported: the file has invalid rows."),
+        )
+    else:
+        _job_finish(job, run, status=ImportStatus.DONE)
+    return job
+
+
+def import_job_start(*, job: ImportJob, step: str) -> None:
+    """Run the preview or the apply in the background once the request commits:
+    a Celery task when a broker is configured, else a thread in this process (tests
+    and `CRM_IMPORT_RUNNER = "sync"` run it at once)."""
+    runner = getattr(settings, "CRM_IMPORT_RUNNER", "") or ("celery" if settings.CELERY_BROKER_URL else "thread")
+
+    def start():
+        if runner == "celery":
+            from ..tasks import import_job_run_task
+
+            import_job_run_task.delay(job.pk, step)
+        elif runner == "thread":
+            threading.Thread(target=_run_in_thread, args=(job.pk, step), daemon=True).start()
+        else:
+            import_job_run(job_id=job.pk, step=step)
+
+    transaction.on_commit(start)
+
+
+def _run_in_thread(job_id: int, step: str) -> None:
+    try:
+        import_job_run(job_id=job_id, step=step)
+    finally:
+        close_old_connections()
+        connection.close()
+
+
+def import_job_run(*, job_id: int, step: str) -> ImportJob:
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    try:
+        if step == "preview":
+            return import_job_preview(job=job)
+        return import_job_apply(job=job)
+    except Exception as exc:
+        log.exception("import job %s failed", job_id)
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportStatus.FAILED, message=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
+        )
+        raise
+
+
+def import_file_command(
+    *,
+    path: Path,
+    kind: str = ImportKind.PLAYERS,
+    dry_run: bool = False,
+    encoding: str = "",
+    invalid_rows: str = InvalidRowPolicy.SKIP,
+    blank_clears: bool = False,
+    source_ref: str = "",
+    report_path: Path,
+    actor=None,
+    chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[ImportJob, ImportRun]:
+    """The `import_players` command: stream a file from disk (no copy), record the
+    import, write the per-row report to `report_path`."""
+    job = ImportJob.objects.create(
+        kind=kind,
+        created_by=actor,
+        file_name=path.name[:255],
+        encoding=encoding,
+        invalid_rows=invalid_rows,
+        blank_clears=blank_clears,
+        source_ref=source_ref,
+        status=ImportStatus.PREVIEWING if dry_run else ImportStatus.APPLYING,
+        message=str(path),
+    )
+    with report_path.open("w", newline="", encoding="utf-8-sig") as report_file:
+        writer = csv.writer(report_file)
+        writer.writerow(REPORT_HEADER)
+        run = ImportRun(
+            kind=kind,
+            path=path,
+            name=path.name,
+            encoding=encoding,
+            dry_run=dry_run,
+            invalid_rows=invalid_rows,
+            blank_clears=blank_clears,
+            source_ref=source_ref,
+            actor=actor,
+            job=job,
+            chunk_size=chunk_size,
+            report=writer,
+            progress=progress,
+        )
+        try:
+            import_file_run(run)
+        except ImportFileError as exc:
+            _job_finish(job, None, status=ImportStatus.FAILED, message=str(exc))
+            raise
+    status = ImportStatus.PREVIEWED if dry_run else (ImportStatus.REJECTED if run.rejected else ImportStatus.DONE)
+    _job_finish(job, run, status=status, message=str(path), keep_report=False)
+    with report_path.open("rb") as handle:
+        job.error_report.save(f"import-{job.pk}-report.csv", File(handle), save=True)
+    return job, run

@@ -1,0 +1,154 @@
+"""Exports from the player changelist: filters followed, personal data only with the
+permission, managers' scope, the large-export permission, formula injection, the record."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from players.models import ExportRecord
+
+EXPORT = reverse("admin:players_player_export")
+
+
+def read_csv(response) -> list[list[str]]:
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(body[1:])))
+
+
+@pytest.fixture
+def book(make_player, manager, other_manager):
+    return [
+        make_player(account_id="a1", server="s1", phone="+8613812345678", real_name="张三", manager=manager),
+        make_player(account_id="a2", server="s1", nickname='=HYPERLINK("http://x")', manager=other_manager),
+        make_player(account_id="a3", server="s2", nickname="@SUM(1)", manager=manager),
+    ]
+
+
+def test_export_follows_the_changelist_filter_and_is_recorded(client, supervisor, book):
+    client.force_login(supervisor)
+
+    response = client.get(EXPORT, {"server": "s1", "_format": "csv"})
+
+    rows = read_csv(response)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    header = rows[0]
+    assert [r[0] for r in rows[1:]] == ["a1", "a2"]
+    assert "phone" in header and "real_name" in header
+    first = dict(zip(header, rows[1], strict=True))
+    # a leading + is neutralised too (Excel would read it as a formula); imports strip the apostrophe
+    assert (first["phone"], first["real_name"], first["manager"]) == ("'+8613812345678", "张三", "manager_a")
+    record = ExportRecord.objects.get()
+    assert (record.user, record.row_count, record.format, record.filters, record.personal_data) == (
+        supervisor,
+        2,
+        "csv",
+        "server=s1",
+        True,
+    )
+
+
+def test_without_personal_data_permission_the_columns_are_left_out(client, operations, book):
+    client.force_login(operations)
+
+    rows = read_csv(client.get(EXPORT, {"_format": "csv"}))
+
+    body = "\n".join(",".join(r) for r in rows)
+    for column in ("phone", "real_name", "qq", "wechat", "email", "birthday"):
+        assert column not in rows[0]
+    assert "13812345678" not in body and "张三" not in body
+    assert len(rows) == 4
+    assert ExportRecord.objects.get().personal_data is False
+
+
+def test_a_manager_exports_only_their_own_players(client, manager, book):
+    client.force_login(manager)
+
+    rows = read_csv(client.get(EXPORT, {"_format": "csv"}))
+
+    assert sorted(r[0] for r in rows[1:]) == ["a1", "a3"]
+    assert ExportRecord.objects.get().row_count == 2
+
+
+def test_formula_cells_are_neutralised_in_csv_and_xlsx(client, supervisor, book, tmp_path):
+    client.force_login(supervisor)
+
+    rows = read_csv(client.get(EXPORT, {"_format": "csv"}))
+    xlsx = client.get(EXPORT, {"_format": "xlsx"})
+
+    nickname = rows[0].index("nickname")
+    by_account = {r[0]: r for r in rows[1:]}
+    assert by_account["a2"][nickname] == '\'=HYPERLINK("http://x")'
+    assert by_account["a3"][nickname] == "'@SUM(1)"
+    path = tmp_path / "export.xlsx"
+    path.write_bytes(b"".join(xlsx.streaming_content))
+    sheet = load_workbook(path).active
+    values = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert values["a2"][nickname] == '\'=HYPERLINK("http://x")'
+    assert ExportRecord.objects.filter(format="xlsx").count() == 1
+
+
+def test_large_exports_need_the_extra_permission(client, operations, supervisor, book, settings):
+    settings.CRM_EXPORT_LIMIT = 2
+
+    client.force_login(operations)
+    refused = client.get(EXPORT, {"_format": "csv"}, follow=True)
+    assert "exports of more than 2 rows need" in refused.content.decode()
+    assert not ExportRecord.objects.exists()
+
+    client.force_login(supervisor)
+    allowed = client.get(EXPORT, {"_format": "csv"})
+    assert len(read_csv(allowed)) == 4
+    assert ExportRecord.objects.get().user == supervisor
+
+
+def test_export_needs_the_export_permission(client, make_staff, book):
+    from django.contrib.auth.models import Permission
+
+    viewer = make_staff("viewer")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_player"))
+    client.force_login(viewer)
+
+    response = client.get(EXPORT, {"_format": "csv"}, follow=True)
+
+    assert "You may not export player lists." in response.content.decode()
+    assert not ExportRecord.objects.exists()
+
+
+def test_export_records_are_visible_to_supervisors_only(client, supervisor, manager, book):
+    client.force_login(manager)
+    b"".join(client.get(EXPORT, {"_format": "csv"}).streaming_content)
+    changelist = reverse("admin:players_exportrecord_changelist")
+
+    assert client.get(changelist).status_code == 403
+    client.force_login(supervisor)
+    page = client.get(changelist)
+    assert page.status_code == 200
+    assert "manager_a" in page.content.decode()
+
+
+def test_changelist_offers_export_with_the_current_filter(client, supervisor, book):
+    client.force_login(supervisor)
+
+    page = client.get(reverse("admin:players_player_changelist"), {"server": "s2"}).content.decode()
+
+    assert f"{EXPORT}?server=s2&amp;_format=csv" in page
+
+
+def test_export_queries_do_not_grow_with_rows(client, supervisor, make_player):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(supervisor)
+
+    def export_queries(players: int) -> int:
+        for i in range(players):
+            make_player(account_id=f"q{players}-{i}")
+        with CaptureQueriesContext(connection) as queries:
+            read_csv(client.get(EXPORT, {"_format": "csv"}))
+        return len(queries)
+
+    assert export_queries(5) == export_queries(60)
