@@ -33,6 +33,9 @@ ROLE_PERMISSIONS = {
         "campaigns.view_giftentry",
         "campaigns.add_giftentry",
         "campaigns.view_giftbudget",
+        "players.view_atriskplayer",
+        "players.view_payerstatuschange",
+        "players.view_churnrule",
     ],
     "Supervisor": [
         "players.view_player",
@@ -87,6 +90,13 @@ ROLE_PERMISSIONS = {
         "campaigns.view_giftbudget",
         "campaigns.add_giftbudget",
         "campaigns.change_giftbudget",
+        "players.view_atriskplayer",
+        "players.view_payerstatuschange",
+        "players.view_churnrule",
+        "players.add_churnrule",
+        "players.change_churnrule",
+        "players.delete_churnrule",
+        "players.view_churn_report",
     ],
     "Operations": [
         "players.view_player",

@@ -9,3 +9,19 @@ def escalate_cases() -> int:
     from .services.cases import cases_escalate_overdue
 
     return len(cases_escalate_overdue())
+
+
+@shared_task(name="players.churn_scan")
+def churn_scan_task() -> dict:
+    """Re-judge every player's payer status (set-based, idempotent)."""
+    from .services.churn import churn_scan
+
+    return churn_scan()
+
+
+@shared_task(name="players.nightly")
+def nightly_task() -> dict:
+    """The nightly run on the beat schedule (03:30): churn scan, then VIP tier review."""
+    from .services.churn import nightly_run
+
+    return nightly_run()

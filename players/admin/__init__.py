@@ -20,6 +20,7 @@ from vip.services import players_assign_manager, tier_pin
 from ..models import Payment, Player, Tag
 from ..selectors import player_search_q
 from ..services.birthdays import birthday_key_apply
+from . import churn  # payer churn: rules, at-risk worklist, status history, report
 
 MANAGER_GROUP = "VIP manager"
 
@@ -155,6 +156,7 @@ class PlayerAdmin(PlayerScopedAdminMixin, SimpleHistoryAdmin):
     ]
     list_display_links = ["account_id", "nickname"]
     list_filter = ["payer_status", "tier", ManagerFilter, "server", "channel", SpendRangeFilter, LastLoginFilter]
+    list_filter += [churn.RiskBandFilter, churn.ChurnReasonFilter]
     list_select_related = ["tier", "manager"]
     search_fields = ["account_id"]  # replaced by get_search_results; keeps the box shown
     search_help_text = _("Account id, phone number or the start of a nickname.")
