@@ -268,7 +268,10 @@ FROM st
 
 
 def _apply_sql(d: _Dialect) -> list[str]:
-    """Statements that write what churn_eval concluded (order matters: see module doc)."""
+    """Statements that write what churn_eval concluded (order matters: see module doc).
+    The upsert selects only rows whose figures differ: PostgreSQL locks a conflicting
+    row even when DO UPDATE's WHERE is false, and a nightly scan must not rewrite a
+    million unchanged rows."""
 
     def unchanged(status: str) -> str:
         """The player still looks as the evaluation saw it (and has `status`)."""
@@ -308,7 +311,9 @@ WHERE t.status <> t.old_status AND {unchanged("t.status")}
 INSERT INTO players_playerchurn ({", ".join(("player_id", *figures, "changed_at"))})
 SELECT t.player_id, {", ".join(source.get(f, "t." + f) for f in figures)}, {now}
 FROM churn_eval t JOIN players_player ON players_player.id = t.player_id
+LEFT JOIN players_playerchurn c ON c.player_id = t.player_id
 WHERE {unchanged("t.status")}
+  AND (c.player_id IS NULL OR {" OR ".join(d.differs(f"c.{f}", source.get(f, "t." + f)) for f in figures)})
 ON CONFLICT (player_id) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in (*figures, "changed_at"))}
 WHERE players_playerchurn.changed_at <= excluded.changed_at
   AND ({" OR ".join(d.differs(f"players_playerchurn.{f}", f"excluded.{f}") for f in figures)})
