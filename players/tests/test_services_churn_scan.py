@@ -128,8 +128,14 @@ def build_population(tiers, seed=20261122):
 
 
 @pytest.mark.django_db(transaction=False)
-def test_scan_of_10000_players_matches_the_reference(tiers):
-    # given per-tier rules beside the global one, and 10,000 players
+def test_scan_of_10000_players_matches_the_reference(db):
+    # given tiers (made here if a flushing test in this worker removed the seeded ones),
+    # per-tier rules beside the global one, and 10,000 players
+    from vip.models import Tier
+
+    for level in range(1, 6):
+        Tier.objects.get_or_create(level=level, defaults={"name": f"V{level}", "min_spend": Decimal(10**level)})
+    tiers = {t.name: t for t in Tier.objects.filter(level__lte=5)}
     ChurnRule.objects.create(tier=tiers["V3"], churn_after_days=14, no_login_days=3)
     ChurnRule.objects.create(
         tier=tiers["V5"], gap_multiplier=Decimal("3"), spend_drop_ratio=Decimal("0.30"), spend_window_days=14
