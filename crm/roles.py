@@ -35,6 +35,9 @@ ROLE_PERMISSIONS = {
         "campaigns.add_giftentry",
         "campaigns.view_giftbudget",
         "campaigns.record_outcome",
+        "players.view_atriskplayer",
+        "players.view_payerstatuschange",
+        "players.view_churnrule",
     ],
     "Supervisor": [
         "players.view_player",
@@ -97,6 +100,13 @@ ROLE_PERMISSIONS = {
         "campaigns.change_campaign",
         "campaigns.launch_campaign",
         "campaigns.view_campaign_results",
+        "players.view_atriskplayer",
+        "players.view_payerstatuschange",
+        "players.view_churnrule",
+        "players.add_churnrule",
+        "players.change_churnrule",
+        "players.delete_churnrule",
+        "players.view_churn_report",
     ],
     "Operations": [
         "players.view_player",

@@ -18,3 +18,19 @@ def import_job_run_task(job_id: int, step: str) -> None:
     from players.services.imports import import_job_run
 
     import_job_run(job_id=job_id, step=step)
+
+
+@shared_task(name="players.churn_scan")
+def churn_scan_task() -> dict:
+    """Re-judge every player's payer status (set-based, idempotent)."""
+    from .services.churn import churn_scan
+
+    return churn_scan()
+
+
+@shared_task(name="players.nightly")
+def nightly_task() -> dict:
+    """The nightly run on the beat schedule (03:30): churn scan, then VIP tier review."""
+    from .services.churn import nightly_run
+
+    return nightly_run()

@@ -28,6 +28,15 @@ def keep_seed_data(django_db_setup, django_db_blocker):
         from django.contrib.contenttypes.models import ContentType
 
         ContentType.objects.clear_cache()
+        # The flush restarted the id sequences (PostgreSQL) while the rows came back with
+        # their ids: move the sequences past them, or the next insert of a seeded model
+        # (a tier, a churn rule, a periodic task) collides with id 1.
+        from django.apps import apps
+        from django.core.management.color import no_style
+
+        with connection.cursor() as cursor:
+            for sql in connection.ops.sequence_reset_sql(no_style(), apps.get_models(include_auto_created=True)):
+                cursor.execute(sql)
 
 
 _rule_names = itertools.count(1)

@@ -20,6 +20,7 @@ from crm.money import CENT, to_base
 
 from ..models import ContactLog, PayerStatus, Payment, PaymentKind, Player
 from .birthdays import birthday_key_apply
+from .churn import payer_status_refresh
 
 MAX_AMOUNT = Decimal("1000000")
 MAX_FUTURE = timedelta(hours=24)
@@ -188,6 +189,7 @@ def payment_record(
         player.refresh_from_db()
         reason = TierChangeReason.PAYMENT if kind == PaymentKind.PURCHASE else TierChangeReason.REFUND
         tier_evaluate(player=player, reason=reason, actor=actor)
+    payer_status_refresh(player_ids=[player.pk], trigger=kind if kind == PaymentKind.REFUND else "payment")
     return PaymentResult(payment=payment, status="created", fingerprint=fingerprint)
 
 
@@ -224,7 +226,7 @@ def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evalu
             "ON CONFLICT (source, source_ref, event_id) DO NOTHING RETURNING id, player_id) "
             f"UPDATE {player_table} AS p SET total_spend = p.total_spend + %s, purchase_count = p.purchase_count + 1,"
             " first_paid_at = LEAST(COALESCE(p.first_paid_at, %s), %s),"
-            " last_paid_at = GREATEST(COALESCE(p.last_paid_at, %s), %s), payer_status = %s"
+            " last_paid_at = GREATEST(COALESCE(p.last_paid_at, %s), %s)"
             " FROM new WHERE p.id = new.player_id"
             " RETURNING new.id, p.id, p.total_spend, p.tier_id, p.tier_since, p.tier_pinned_until, p.tier_below_since,"
             " (SELECT json_agg(json_build_array(t.id, t.name, t.level, t.min_spend::text, t.window_days,"
@@ -251,7 +253,6 @@ def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evalu
                 at,
                 at,
                 at,
-                PayerStatus.ACTIVE,
             ],
         )
         row = cursor.fetchone()
@@ -292,6 +293,7 @@ def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evalu
             qualified = tier_qualified(player=player, tiers=tiers, now=now)
             if (qualified.level if qualified else 0) > (player.tier.level if player.tier else 0):
                 tier_evaluate(player=player, reason=TierChangeReason.PAYMENT, actor=actor, tiers=tiers)
+    payer_status_refresh(player_ids=[player_id], trigger="payment")  # churn: records the status change
     return PaymentResult(payment=payment, status="created", fingerprint=fingerprint)
 
 
@@ -333,11 +335,10 @@ def _player_totals_apply(*, player: Player, payment: Payment) -> None:
             purchase_count=F("purchase_count") + 1,
             first_paid_at=Least(Coalesce(F("first_paid_at"), Value(at)), Value(at)),
             last_paid_at=Greatest(Coalesce(F("last_paid_at"), Value(at)), Value(at)),
-            payer_status=PayerStatus.ACTIVE,
         )
     else:
         Player.objects.filter(pk=player.pk).update(total_spend=F("total_spend") - payment.amount_base)
-        Player.objects.filter(pk=player.pk, total_spend__lte=0).update(payer_status=PayerStatus.NON_PAYER)
+    # payer_status moves in players.services.churn (payer_status_refresh), which records the transition.
 
 
 def player_get_or_create(*, account_id: str, server: str = "") -> Player:

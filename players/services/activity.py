@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Player
+from .churn import payer_status_refresh
 from .events import login_event_clean
 from .ledger_batch import players_ensure, server_cursor
 
@@ -43,6 +44,8 @@ def logins_record_batch(*, events: list, actor=None) -> LoginBatchResult:
             latest[account_id] = (max(at, seen_at), seen_server or server)
     if latest:
         result.player_ids = _logins_apply(latest=latest, actor=actor, now=now)
+        if result.player_ids:  # churn: a login may clear "no login" (set-based, records changes)
+            payer_status_refresh(player_ids=result.player_ids, now=now, trigger="login")
     return result
 
 

@@ -24,8 +24,9 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from ..models import PayerStatus, Payment, PaymentKind, Player
+from ..models import Payment, PaymentKind, Player
 from . import payment_fingerprint, payment_record
+from .churn import payer_status_refresh
 from .events import payment_event_clean
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,9 @@ def _payments_store(*, valid, source, source_ref, actor, now, evaluate_tier) -> 
     spent = [(event, player_id) for _i, event, player_id in rows if event["event_id"] in created]
     result.created += len(spent)
     if spent:
-        result.player_ids |= _totals_apply(spent, actor=actor, now=now, evaluate_tier=evaluate_tier)
+        paid = _totals_apply(spent, actor=actor, now=now, evaluate_tier=evaluate_tier)
+        result.player_ids |= paid
+        payer_status_refresh(player_ids=paid, now=now, trigger="payment")  # churn: set-based, records changes
 
     for index, event in refunds:
         try:
@@ -336,14 +339,13 @@ def _totals_apply(spent: list[tuple[dict, int]], *, actor, now, evaluate_tier: b
             f"UPDATE {table} AS p SET total_spend = p.total_spend + d.spend,"
             " purchase_count = p.purchase_count + d.n,"
             " first_paid_at = LEAST(COALESCE(p.first_paid_at, d.first), d.first),"
-            " last_paid_at = GREATEST(COALESCE(p.last_paid_at, d.last), d.last), payer_status = %s,"
+            " last_paid_at = GREATEST(COALESCE(p.last_paid_at, d.last), d.last),"
             " tier_id = COALESCE(d.tier, p.tier_id),"
             " tier_since = CASE WHEN d.tier IS NULL THEN p.tier_since ELSE %s END,"
             " tier_below_since = CASE WHEN d.tier IS NULL THEN p.tier_below_since END"
             " FROM unnest(%b::bigint[], %b::numeric[], %b::int[], %b::timestamptz[], %b::timestamptz[],"
             " %b::bigint[]) AS d(id, spend, n, first, last, tier) WHERE p.id = d.id",
             [
-                PayerStatus.ACTIVE,
                 now,
                 ids,
                 [per_player[i][0] for i in ids],
@@ -387,7 +389,6 @@ def _totals_apply_orm(per_player, ids, fields, *, actor, now, evaluate_tier) -> 
             purchase_count=F("purchase_count") + count,
             first_paid_at=Least(Coalesce(F("first_paid_at"), Value(first)), Value(first)),
             last_paid_at=Greatest(Coalesce(F("last_paid_at"), Value(last)), Value(last)),
-            payer_status=PayerStatus.ACTIVE,
         )
     if evaluate_tier:
         players = list(Player.objects.filter(pk__in=ids).only(*fields))

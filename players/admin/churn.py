@@ -1,0 +1,321 @@
+"""Admin for payer churn: the rules, the at-risk worklist, the status history and
+the churn report (an admin view with CSV export and a chart)."""
+
+import csv
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from crm.admin_mixins import PlayerScopedAdminMixin
+from crm.formatting import money, when
+
+from ..models import PayerStatus
+from ..models.churn import RISK_BANDS, AtRiskPlayer, ChurnReason, ChurnRule, PayerStatusChange, RiskBand
+from ..selectors_churn import (
+    at_risk_vips,
+    churn_reason_q,
+    churn_report,
+    churn_report_rows,
+    revenue_at_risk,
+    risk_band_q,
+)
+from ..services.churn import winback_tasks_create
+
+REPORT_PERMISSION = "players.view_churn_report"
+
+
+class RiskBandFilter(admin.SimpleListFilter):
+    title = _("churn risk")
+    parameter_name = "risk"
+    path = "churn__"
+
+    def lookups(self, request, model_admin):
+        return RiskBand.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in RISK_BANDS:
+            return queryset.filter(risk_band_q(self.value(), self.path))
+        return queryset
+
+
+class ChurnReasonFilter(admin.SimpleListFilter):
+    title = _("churn reason")
+    parameter_name = "reason"
+    path = "churn__"
+
+    def lookups(self, request, model_admin):
+        return ChurnReason.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in ChurnReason.values:
+            return queryset.filter(churn_reason_q(self.value(), self.path))
+        return queryset
+
+
+class HistoryReasonFilter(ChurnReasonFilter):
+    path = ""
+
+
+def risk_badge(score: int | None):
+    if score is None:
+        return "-"
+    colour = "#c62828" if score >= 70 else "#ef6c00" if score >= 40 else "#9e9d24" if score else "#9e9e9e"
+    return format_html('<span class="vip-badge" style="background:{}">{}</span>', colour, score)
+
+
+def reasons_text(reasons) -> str:
+    return ", ".join(str(ChurnReason(code).label) for code in reasons) or "-"
+
+
+@admin.register(ChurnRule)
+class ChurnRuleAdmin(admin.ModelAdmin):
+    """One global row (seeded with the documented defaults) and optional rows per
+    tier; a tier row's empty fields take the global value."""
+
+    list_display = ["__str__", *ChurnRule.RULE_FIELDS, "updated_at"]
+    list_select_related = ["tier"]
+    fieldsets = [
+        (None, {"fields": ["tier"]}),
+        (_("Churned"), {"fields": ["churn_after_days"]}),
+        (
+            _("At risk when any of these applies"),
+            {"fields": ["gap_multiplier", "min_gap_days", "spend_window_days", "spend_drop_ratio", "no_login_days"]},
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tier"] if obj is not None and obj.is_global else []
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_global:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(AtRiskPlayer)
+class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+    """The worklist: at-risk VIPs a manager may see (their own; all with
+    players.view_all_players), highest risk × lifetime spend first."""
+
+    player_path = ""
+    list_display = [
+        "account_link",
+        "nickname",
+        "tier_badge",
+        "manager",
+        "risk",
+        "reasons",
+        "spend_recent",
+        "spend_previous",
+        "lifetime_spend",
+        "last_paid",
+        "last_seen",
+    ]
+    list_display_links = None
+    list_filter = [RiskBandFilter, ChurnReasonFilter, "tier"]
+    search_fields = ["=account_id", "nickname"]
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["create_winback_tasks"]
+
+    def get_queryset(self, request):
+        return at_risk_vips(request.user)
+
+    def get_ordering(self, request):
+        return ["-priority", "-total_spend", "pk"]  # risk × lifetime value (annotated by the selector)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("account id"), ordering="account_id")
+    def account_link(self, obj):
+        url = reverse("admin:players_player_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.account_id)
+
+    @admin.display(description=_("VIP"), ordering="tier__level")
+    def tier_badge(self, obj):
+        return format_html('<span class="vip-badge" style="background:{}">{}</span>', obj.tier.colour, obj.tier.name)
+
+    @admin.display(description=_("churn risk"), ordering="churn__risk_score")
+    def risk(self, obj):
+        return risk_badge(obj.churn.risk_score if hasattr(obj, "churn") else None)
+
+    @admin.display(description=_("why"))
+    def reasons(self, obj):
+        return reasons_text(obj.churn.reasons) if hasattr(obj, "churn") else "-"
+
+    @admin.display(description=_("spend, last 30 days"), ordering="churn__spend_recent")
+    def spend_recent(self, obj):
+        return money(obj.churn.spend_recent) if hasattr(obj, "churn") else "-"
+
+    @admin.display(description=_("spend, 30 days before"))
+    def spend_previous(self, obj):
+        return money(obj.churn.spend_previous) if hasattr(obj, "churn") else "-"
+
+    @admin.display(description=_("lifetime spend"), ordering="total_spend")
+    def lifetime_spend(self, obj):
+        return money(obj.total_spend)
+
+    @admin.display(description=_("last paid"), ordering="last_paid_at")
+    def last_paid(self, obj):
+        return when(obj.last_paid_at)
+
+    @admin.display(description=_("last login"), ordering="last_login_at")
+    def last_seen(self, obj):
+        return when(obj.last_login_at)
+
+    @admin.action(description=_("Create win-back tasks"), permissions=["winback"])
+    def create_winback_tasks(self, request, queryset):
+        created = winback_tasks_create(players=queryset, actor=request.user)
+        skipped = queryset.count() - created
+        self.message_user(
+            request,
+            ngettext("%(count)d win-back task created.", "%(count)d win-back tasks created.", created)
+            % {"count": created},
+            messages.SUCCESS,
+        )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d player already has a task for this spell.",
+                    "%(count)d players already have a task for this spell.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.INFO,
+            )
+
+    def has_winback_permission(self, request):
+        return request.user.has_perm("campaigns.add_outreachtask")
+
+
+@admin.register(PayerStatusChange)
+class PayerStatusChangeAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+    """Every payer-status transition, read-only; the churn report hangs off it."""
+
+    list_display = ["changed", "player", "from_status", "to_status", "recovery", "tier", "risk", "why", "trigger"]
+    list_filter = ["to_status", "from_status", "trigger", "tier", HistoryReasonFilter]
+    list_select_related = ["player", "tier"]
+    search_fields = ["=player__account_id"]
+    date_hierarchy = "changed_at"
+    show_full_result_count = False
+    raw_id_fields = ["player"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("when"), ordering="changed_at")
+    def changed(self, obj):
+        return when(obj.changed_at)
+
+    @admin.display(description=_("recovered"), boolean=True)
+    def recovery(self, obj):
+        return obj.is_recovery
+
+    @admin.display(description=_("churn risk"), ordering="risk_score")
+    def risk(self, obj):
+        return risk_badge(obj.risk_score)
+
+    @admin.display(description=_("why"))
+    def why(self, obj):
+        if obj.to_status == PayerStatus.CHURNED:
+            days = int(obj.days_since_payment or 0)
+            return ngettext("no payment for %(days)d day", "no payment for %(days)d days", days) % {"days": days}
+        return reasons_text(obj.reasons)
+
+    # --- the churn report ---------------------------------------------------------
+    def get_urls(self):
+        return [
+            path("report/", self.admin_site.admin_view(self.report_view), name="players_churn_report"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "churn_report_url": reverse("admin:players_churn_report")}
+        return super().changelist_view(request, extra_context)
+
+    def report_view(self, request):
+        if not request.user.has_perm(REPORT_PERMISSION):
+            raise PermissionDenied
+        try:
+            months = min(max(int(request.GET.get("months", 12)), 1), 36)
+        except ValueError:
+            months = 12
+        report = churn_report(now=timezone.now(), months=months)
+        rows = churn_report_rows(report)
+        if request.GET.get("format") == "csv":
+            return self._report_csv(rows)
+        at_risk = revenue_at_risk()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Payer churn report"),
+            "opts": self.model._meta,
+            "report": report,
+            "table": [
+                (month, [(tier, report.cell(month, tier)) for tier in report.tiers], report.total(month))
+                for month in reversed(report.months)
+            ],
+            "at_risk": [(tier, *at_risk["by_tier"].get(tier.pk if tier else None, (0, 0))) for tier in report.tiers],
+            "at_risk_total": at_risk,
+            "chart": {
+                "labels": [m.strftime("%Y-%m") for m in report.months],
+                "churn_rate": [_pct(report.total(m).churn_rate) for m in report.months],
+                "recovery_rate": [_pct(report.total(m).recovery_rate) for m in report.months],
+                "revenue_at_risk": [
+                    None if report.total(m).revenue_at_risk is None else float(report.total(m).revenue_at_risk)
+                    for m in report.months
+                ],
+                "names": {
+                    "churn_rate": str(_("churn rate (%)")),
+                    "recovery_rate": str(_("recovery rate (%)")),
+                    "revenue_at_risk": str(_("revenue at risk")),
+                },
+            },
+            "months": months,
+        }
+        return TemplateResponse(request, "admin/players/churn_report.html", context)
+
+    def _report_csv(self, rows):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="payer-churn-{timezone.localdate().isoformat()}.csv"'
+        response.write("\ufeff")  # Excel opens UTF-8 correctly with a BOM
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "month",
+                "tier",
+                "payers_at_start",
+                "churned",
+                "churn_rate_pct",
+                "churned_at_start",
+                "recovered",
+                "recovery_rate_pct",
+                "revenue_at_risk",
+            ]
+        )
+        writer.writerows(rows)
+        return response
+
+
+def _pct(value):
+    return None if value is None else round(value * 100, 2)

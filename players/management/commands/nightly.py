@@ -1,0 +1,12 @@
+from django.core.management.base import BaseCommand
+
+from players.services.churn import nightly_run
+
+
+class Command(BaseCommand):
+    help = "The nightly job (also on the Celery beat schedule): payer churn scan, then VIP tier review."
+
+    def handle(self, *args, **options):
+        result = nightly_run()
+        for part, counts in result.items():
+            self.stdout.write(f"{part}: " + ", ".join(f"{name}: {value}" for name, value in counts.items()))

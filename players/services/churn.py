@@ -1,0 +1,533 @@
+"""Payer status and churn risk: the one place where the churn rules run.
+
+The rules and the score are documented in ``players.models.churn``. One code path
+serves both entry points:
+
+- ``payer_status_refresh(player_ids=..., now=...)``: after a payment, refund or
+  login, for the players concerned (a few statements, whatever their number);
+- ``churn_scan(now=...)``: nightly, over every player, in batches of player ids.
+
+Each refresh is set-based SQL that runs unchanged on PostgreSQL and SQLite
+(window functions, aggregates, UPDATE ... FROM, INSERT ... ON CONFLICT):
+
+1. evaluate the players into a session-local temporary table ``churn_eval``
+   (median gap between purchases with LAG + ROW_NUMBER, the two spend windows with
+   conditional sums, the reasons, the status and the score);
+2. UPDATE the players whose status changes, guarded by the figures the evaluation
+   read (a payment committed meanwhile is not overwritten with an older verdict);
+3. INSERT one PayerStatusChange per changed player;
+4. upsert ``PlayerChurn`` where a figure changed (an unchanged row is not written,
+   so a second scan at the same instant writes nothing: idempotent).
+
+Locks are taken in the same order as a payment takes them (player row, then its
+churn row), so the scan and concurrent payments wait for each other rather than
+deadlock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import PayerStatus, Player
+from ..models.churn import (
+    WEIGHT_NO_LOGIN,
+    WEIGHT_OVERDUE,
+    WEIGHT_SPEND_DROP,
+    ChurnRule,
+    ChurnSnapshot,
+    PayerStatusTrigger,
+    PlayerChurn,
+)
+
+log = logging.getLogger(__name__)
+
+SCAN_BATCH_SIZE = 50_000  # player ids per transaction in the nightly scan
+IN_CHUNK = 500  # ids per IN (...) list on the event path
+
+
+# --- rules ------------------------------------------------------------------
+
+
+def churn_rules_effective() -> dict[int, dict]:
+    """{0: global rule, tier_id: rule for that tier} with every value filled in:
+    a tier row's empty values come from the global row, the global row's from the
+    documented defaults."""
+    rows = list(ChurnRule.objects.all())
+    global_rule = dict(ChurnRule.DEFAULTS)
+    for row in rows:
+        if row.tier_id is None:
+            global_rule.update({f: getattr(row, f) for f in ChurnRule.RULE_FIELDS if getattr(row, f) is not None})
+    rules = {0: global_rule}
+    for row in rows:
+        if row.tier_id is not None:
+            rules[row.tier_id] = {
+                f: getattr(row, f) if getattr(row, f) is not None else global_rule[f] for f in ChurnRule.RULE_FIELDS
+            }
+    return rules
+
+
+def _rules_values(rules: dict[int, dict]) -> str:
+    """The rules as a VALUES list. Every value is a validated int or Decimal, turned
+    into a number literal here, so nothing user-typed reaches the SQL text."""
+    rows = []
+    for key, r in sorted(rules.items()):
+        rows.append(
+            "({}, {}, {}, {}, {}, {}, {})".format(
+                int(key),
+                int(r["churn_after_days"]),
+                float(r["gap_multiplier"]),
+                int(r["min_gap_days"]),
+                int(r["spend_window_days"]),
+                float(r["spend_drop_ratio"]),
+                int(r["no_login_days"]),
+            )
+        )
+    return ", ".join(rows)
+
+
+# --- SQL, with the few spellings that differ between PostgreSQL and SQLite ---------
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    vendor: str
+
+    @property
+    def pg(self) -> bool:
+        return self.vendor == "postgresql"
+
+    def ts(self, param: str) -> str:
+        return f"CAST(%({param})s AS timestamptz)" if self.pg else f"%({param})s"
+
+    def days(self, start: str, end: str) -> str:
+        """Days from `start` to `end`, as a fraction."""
+        if self.pg:
+            return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+        # julianday() is a double; rounding to the millisecond removes its noise.
+        return f"(ROUND((julianday({end}) - julianday({start})) * 86400000.0) / 86400000.0)"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})" if self.pg else f"MAX({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})" if self.pg else f"MIN({a}, {b})"
+
+    def same(self, a: str, b: str) -> str:
+        return f"({a} IS NOT DISTINCT FROM {b})" if self.pg else f"({a} IS {b})"
+
+    def differs(self, a: str, b: str) -> str:
+        return f"({a} IS DISTINCT FROM {b})" if self.pg else f"({a} IS NOT {b})"
+
+    def round_int(self, expr: str) -> str:
+        # Half up for the non-negative scores; both engines, same result.
+        return f"CAST(FLOOR({expr} + 0.5) AS integer)" if self.pg else f"CAST(({expr}) + 0.5 AS integer)"
+
+
+EVAL_COLUMNS = (
+    "player_id",
+    "old_status",
+    "tier_id",
+    "total_spend",
+    "last_paid_at",
+    "last_login_at",
+    "purchase_count",
+    "status",
+    "risk_score",
+    "reason_overdue",
+    "reason_spend_drop",
+    "reason_no_login",
+    "median_gap",
+    "spend_recent",
+    "spend_previous",
+    "days_since_payment",
+)
+
+
+def _eval_table_create(d: _Dialect) -> None:
+    """The session's work table. On PostgreSQL its rows vanish at each commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS churn_eval ("
+            " player_id bigint PRIMARY KEY, old_status varchar(16), tier_id bigint, total_spend numeric,"
+            " last_paid_at timestamp with time zone, last_login_at timestamp with time zone, purchase_count integer,"
+            " status varchar(16), risk_score integer, reason_overdue boolean, reason_spend_drop boolean,"
+            " reason_no_login boolean, median_gap double precision, spend_recent numeric, spend_previous numeric,"
+            " days_since_payment double precision)" + (" ON COMMIT DELETE ROWS" if d.pg else "")
+        )
+        cursor.execute("DELETE FROM churn_eval")
+
+
+def _eval_sql(d: _Dialect, rules_values: str, scope: str) -> str:
+    """INSERT INTO churn_eval: every player in `scope` who is, or was, a payer.
+
+    `scope` is a condition on a player-id column written `{col}`. The median gap is
+    recomputed only where its basis (purchase count, last purchase) moved since it
+    was stored; otherwise the stored one is reused, so a nightly scan reads only the
+    last two spend windows of the ledger."""
+    in_scope = scope.format
+    now = d.ts("now")
+    since_paid = d.days("pl.last_paid_at", now)
+    last_seen = d.greatest("COALESCE(pl.last_login_at, pl.last_paid_at)", "COALESCE(pl.last_paid_at, pl.last_login_at)")
+    since_seen = d.days(last_seen, now)
+    age = d.days("pay.occurred_at", now)
+    # Newest first, the order of the (player, -occurred_at) index: no sort needed.
+    gap = d.days(
+        "pay.occurred_at", "LAG(pay.occurred_at) OVER (PARTITION BY pay.player_id ORDER BY pay.occurred_at DESC)"
+    )
+    overdue_after = d.greatest("ev.min_gap", "ev.gap_mult * COALESCE(ev.median_gap, 0)")
+    drop_share = d.least("1.0", f"1.0 - 1.0 * {d.greatest('ev.spend_recent', '0')} / ev.spend_previous")
+    score = d.round_int(
+        f"{WEIGHT_OVERDUE} * (CASE WHEN fl.reason_overdue THEN {d.least('1.0', 'fl.since_paid / fl.churn_days')} ELSE 0 END)"
+        f" + {WEIGHT_SPEND_DROP} * (CASE WHEN fl.reason_spend_drop THEN fl.drop_share ELSE 0 END)"
+        f" + {WEIGHT_NO_LOGIN} * (CASE WHEN fl.reason_no_login THEN {d.least('1.0', 'fl.since_seen / fl.churn_days')} ELSE 0 END)"
+    )
+    return f"""
+WITH rules(tier_key, churn_days, gap_mult, min_gap, window_days, drop_ratio, no_login) AS (VALUES {rules_values}),
+pl AS (
+    SELECT p.id, p.payer_status, p.tier_id, p.total_spend, p.last_paid_at, p.last_login_at, p.purchase_count,
+           c.median_gap_days AS stored_median,
+           NOT (c.player_id IS NOT NULL AND c.median_purchases = p.purchase_count
+                AND {d.same("c.median_last_paid_at", "p.last_paid_at")}) AS median_stale,
+           COALESCE(o.churn_days, g.churn_days) AS churn_days, COALESCE(o.gap_mult, g.gap_mult) AS gap_mult,
+           COALESCE(o.min_gap, g.min_gap) AS min_gap, COALESCE(o.window_days, g.window_days) AS window_days,
+           COALESCE(o.drop_ratio, g.drop_ratio) AS drop_ratio, COALESCE(o.no_login, g.no_login) AS no_login
+    FROM players_player p
+    JOIN rules g ON g.tier_key = 0
+    LEFT JOIN rules o ON o.tier_key = p.tier_id
+    LEFT JOIN players_playerchurn c ON c.player_id = p.id AND {in_scope(col="c.player_id")}
+    WHERE {in_scope(col="p.id")} AND (p.total_spend > 0 OR p.payer_status <> 'non_payer' OR c.player_id IS NOT NULL)
+),
+gaps AS (
+    SELECT pay.player_id, {gap} AS gap
+    FROM players_payment pay JOIN pl ON pl.id = pay.player_id AND pl.median_stale
+    WHERE {in_scope(col="pay.player_id")} AND pay.kind = 'purchase'
+),
+ranked AS (
+    SELECT player_id, gap,
+           ROW_NUMBER() OVER (PARTITION BY player_id ORDER BY gap) AS rn,
+           COUNT(*) OVER (PARTITION BY player_id) AS n
+    FROM gaps WHERE gap IS NOT NULL
+),
+med AS (
+    SELECT player_id, AVG(gap) AS median_gap FROM ranked
+    WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2
+    GROUP BY player_id
+),
+aged AS (
+    SELECT pay.player_id, pl.window_days, {age} AS age,
+           CASE WHEN pay.kind = 'purchase' THEN pay.amount_base ELSE -pay.amount_base END AS signed
+    FROM players_payment pay JOIN pl ON pl.id = pay.player_id
+    WHERE {in_scope(col="pay.player_id")} AND pay.occurred_at > {d.ts("since")}
+),
+win AS (
+    SELECT player_id,
+           ROUND(SUM(CASE WHEN age < window_days THEN signed ELSE 0 END), 2) AS spend_recent,
+           ROUND(SUM(CASE WHEN age >= window_days AND age < 2 * window_days THEN signed ELSE 0 END), 2)
+               AS spend_previous
+    FROM aged GROUP BY player_id
+),
+ev AS (
+    SELECT pl.*, CASE WHEN pl.median_stale THEN med.median_gap ELSE pl.stored_median END AS median_gap,
+           COALESCE(win.spend_recent, 0) AS spend_recent, COALESCE(win.spend_previous, 0) AS spend_previous,
+           {since_paid} AS since_paid, {since_seen} AS since_seen
+    FROM pl LEFT JOIN med ON med.player_id = pl.id LEFT JOIN win ON win.player_id = pl.id
+),
+fl AS (
+    SELECT ev.*,
+           ev.total_spend > 0 AS is_payer,
+           COALESCE(ev.total_spend > 0 AND ev.since_paid > {overdue_after}, FALSE) AS reason_overdue,
+           COALESCE(ev.total_spend > 0 AND ev.spend_previous > 0
+                    AND ev.spend_recent < ev.drop_ratio * ev.spend_previous, FALSE) AS reason_spend_drop,
+           COALESCE(ev.total_spend > 0 AND ev.since_seen > ev.no_login, FALSE) AS reason_no_login,
+           CASE WHEN ev.spend_previous > 0 THEN {drop_share} ELSE 0 END AS drop_share
+    FROM ev
+),
+st AS (
+    SELECT fl.*,
+           CASE WHEN NOT fl.is_payer THEN 'non_payer'
+                WHEN fl.since_paid >= fl.churn_days THEN 'churned'
+                WHEN fl.reason_overdue OR fl.reason_spend_drop OR fl.reason_no_login THEN 'at_risk'
+                ELSE 'active' END AS status,
+           {score} AS score
+    FROM fl
+)
+INSERT INTO churn_eval ({", ".join(EVAL_COLUMNS)})
+SELECT id, payer_status, tier_id, total_spend, last_paid_at, last_login_at, purchase_count, status,
+       CASE status WHEN 'churned' THEN 100 WHEN 'non_payer' THEN 0 ELSE score END,
+       reason_overdue, reason_spend_drop, reason_no_login, median_gap,
+       spend_recent, spend_previous, since_paid
+FROM st
+"""
+
+
+def _apply_sql(d: _Dialect) -> list[str]:
+    """Statements that write what churn_eval concluded (order matters: see module doc).
+    The upsert selects only rows whose figures differ: PostgreSQL locks a conflicting
+    row even when DO UPDATE's WHERE is false, and a nightly scan must not rewrite a
+    million unchanged rows."""
+
+    def unchanged(status: str) -> str:
+        """The player still looks as the evaluation saw it (and has `status`)."""
+        return " AND ".join(
+            [
+                f"players_player.payer_status = {status}",
+                d.same("players_player.tier_id", "t.tier_id"),
+                "players_player.total_spend = t.total_spend",
+                d.same("players_player.last_paid_at", "t.last_paid_at"),
+                d.same("players_player.last_login_at", "t.last_login_at"),
+            ]
+        )
+
+    now = d.ts("now")
+    update_players = f"""
+UPDATE players_player SET payer_status = t.status, updated_at = {now}
+FROM churn_eval t
+WHERE t.player_id = players_player.id AND t.status <> t.old_status AND {unchanged("t.old_status")}
+"""
+    record_changes = f"""
+INSERT INTO players_payerstatuschange
+    (player_id, from_status, to_status, changed_at, tier_id, risk_score,
+     reason_overdue, reason_spend_drop, reason_no_login, days_since_payment, "trigger")
+SELECT t.player_id, t.old_status, t.status, {now}, t.tier_id, t.risk_score,
+       t.reason_overdue, t.reason_spend_drop, t.reason_no_login, t.days_since_payment, %(trigger)s
+FROM churn_eval t JOIN players_player ON players_player.id = t.player_id
+WHERE t.status <> t.old_status AND {unchanged("t.status")}
+"""
+    figures = ("status", "risk_score", "reason_overdue", "reason_spend_drop", "reason_no_login")
+    figures += ("median_gap_days", "median_purchases", "median_last_paid_at", "spend_recent", "spend_previous")
+    source = {
+        "median_gap_days": "t.median_gap",
+        "median_purchases": "t.purchase_count",
+        "median_last_paid_at": "t.last_paid_at",
+    }
+    upsert = f"""
+INSERT INTO players_playerchurn ({", ".join(("player_id", *figures, "changed_at"))})
+SELECT t.player_id, {", ".join(source.get(f, "t." + f) for f in figures)}, {now}
+FROM churn_eval t JOIN players_player ON players_player.id = t.player_id
+LEFT JOIN players_playerchurn c ON c.player_id = t.player_id
+WHERE {unchanged("t.status")}
+  AND (c.player_id IS NULL OR {" OR ".join(d.differs(f"c.{f}", source.get(f, "t." + f)) for f in figures)})
+ON CONFLICT (player_id) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in (*figures, "changed_at"))}
+WHERE players_playerchurn.changed_at <= excluded.changed_at
+  AND ({" OR ".join(d.differs(f"players_playerchurn.{f}", f"excluded.{f}") for f in figures)})
+"""
+    return [update_players, record_changes, upsert]
+
+
+@dataclass
+class RefreshResult:
+    evaluated: int = 0
+    changed: int = 0
+    transitions: dict = field(default_factory=dict)  # "from→to" -> count
+
+    def add(self, other: RefreshResult) -> None:
+        self.evaluated += other.evaluated
+        self.changed += other.changed
+        for key, n in other.transitions.items():
+            self.transitions[key] = self.transitions.get(key, 0) + n
+
+
+def _refresh(*, scope: str, params: dict, now: datetime, trigger: str, rules: dict) -> RefreshResult:
+    d = _Dialect(connection.vendor)
+    window_max = max(int(r["spend_window_days"]) for r in rules.values())
+    params = {
+        **params,
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "since": connection.ops.adapt_datetimefield_value(now - timedelta(days=2 * window_max)),
+        "trigger": trigger,
+    }
+    result = RefreshResult()
+    _eval_table_create(d)
+    with connection.cursor() as cursor:
+        if d.pg:
+            # The planner's estimates for these CTEs are huge; JIT would spend seconds
+            # compiling a query that runs in less.
+            cursor.execute("SET LOCAL jit = off")
+        cursor.execute(_eval_sql(d, _rules_values(rules), scope), params)
+        cursor.execute("SELECT COUNT(*) FROM churn_eval")
+        result.evaluated = cursor.fetchone()[0]
+        update_players, record_changes, upsert = _apply_sql(d)
+        cursor.execute(update_players, params)
+        result.changed = cursor.rowcount
+        if result.changed:
+            cursor.execute(record_changes, params)
+            cursor.execute(
+                "SELECT old_status, status, COUNT(*) FROM churn_eval WHERE status <> old_status GROUP BY old_status, status"
+            )
+            result.transitions = {f"{a}→{b}": n for a, b, n in cursor.fetchall()}
+        cursor.execute(upsert, params)
+    return result
+
+
+# --- entry points -------------------------------------------------------------
+
+
+@transaction.atomic
+def payer_status_refresh(
+    *, player_ids, now: datetime | None = None, trigger: str = PayerStatusTrigger.REFRESH
+) -> RefreshResult:
+    """Re-judge these players now: after a payment, a refund or a login. Cheap: a
+    handful of statements over these players' own rows, whatever their number."""
+    now = now or timezone.now()
+    ids = sorted({int(pk) for pk in player_ids})
+    rules = churn_rules_effective()
+    result = RefreshResult()
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        params = {f"id{i}": pk for i, pk in enumerate(chunk)}
+        placeholders = ", ".join(f"%({name})s" for name in params)
+        result.add(
+            _refresh(
+                scope=f"{{col}} IN ({placeholders})",
+                params=params,
+                now=now,
+                trigger=trigger,
+                rules=rules,
+            )
+        )
+    return result
+
+
+def churn_scan(*, now: datetime | None = None, batch_size: int = SCAN_BATCH_SIZE, below_id: int | None = None) -> dict:
+    """Nightly: re-judge every player (the passage of time makes payers at risk or
+    churned without any event), then write today's snapshot for the reports.
+
+    Batches of `batch_size` player ids, one transaction each: no row ever reaches
+    Python, so memory does not grow with the number of players. Idempotent.
+    `below_id` limits the scan to players with smaller ids (a partial run).
+    """
+    now = now or timezone.now()
+    rules = churn_rules_effective()
+    players = Player.objects.filter(pk__lt=below_id) if below_id is not None else Player.objects.all()
+    bounds = players.aggregate(low=Min("pk"), high=Max("pk"))
+    total = RefreshResult()
+    if bounds["low"] is not None:
+        for low in range(bounds["low"], bounds["high"] + 1, batch_size):
+            with transaction.atomic():
+                total.add(
+                    _refresh(
+                        scope="{col} >= %(low)s AND {col} < %(high)s",
+                        params={"low": low, "high": low + batch_size},
+                        now=now,
+                        trigger=PayerStatusTrigger.SCAN,
+                        rules=rules,
+                    )
+                )
+    churn_snapshot_write(now=now)
+    counts = {"evaluated": total.evaluated, "changed": total.changed, **dict(sorted(total.transitions.items()))}
+    log.info("churn scan: %s", counts)
+    return counts
+
+
+@transaction.atomic
+def churn_snapshot_write(*, now: datetime | None = None) -> list[ChurnSnapshot]:
+    """Today's counts per tier and status, and the revenue at risk (the last-window
+    spend of at-risk payers). Re-running on the same day replaces that day's rows."""
+    now = now or timezone.now()
+    day = timezone.localdate(now)
+    rows = (
+        PlayerChurn.objects.exclude(status=PayerStatus.NON_PAYER)
+        .values("player__tier")
+        .annotate(
+            active=Count("pk", filter=Q(status=PayerStatus.ACTIVE)),
+            at_risk=Count("pk", filter=Q(status=PayerStatus.AT_RISK)),
+            churned=Count("pk", filter=Q(status=PayerStatus.CHURNED)),
+            revenue_at_risk=Sum("spend_recent", filter=Q(status=PayerStatus.AT_RISK)),
+        )
+        .order_by()
+    )
+    ChurnSnapshot.objects.filter(day=day).delete()
+    return ChurnSnapshot.objects.bulk_create(
+        ChurnSnapshot(
+            day=day,
+            tier_id=row["player__tier"],
+            active=row["active"],
+            at_risk=row["at_risk"],
+            churned=row["churned"],
+            revenue_at_risk=max(row["revenue_at_risk"] or 0, 0),
+        )
+        for row in rows
+    )
+
+
+def nightly_run(*, now: datetime | None = None) -> dict:
+    """The nightly job: the churn scan, then the tier review (expired pins and
+    rolling-window downgrades after their grace period)."""
+    from vip.services import tiers_review
+
+    now = now or timezone.now()
+    return {"churn": churn_scan(now=now), "tiers": tiers_review(now=now)}
+
+
+# --- win-back -------------------------------------------------------------------
+
+
+def winback_source(*, since: datetime) -> str:
+    """The task source for a spell that began at `since`: one task per spell."""
+    return f"churn:{timezone.localdate(since).isoformat()}"
+
+
+@transaction.atomic
+def winback_tasks_create(*, players, actor, due_in_days: int = 2, now: datetime | None = None) -> int:
+    """One win-back task per player for their current at-risk or churned spell, for
+    the player's VIP manager. The task's source names the day the spell began
+    ("churn:2026-11-03"), so asking twice creates nothing new. Returns how many
+    tasks were created."""
+    from campaigns.models import OutreachTask, TaskKind
+
+    from ..models.churn import PayerStatusChange
+
+    now = now or timezone.now()
+    players = list(
+        players.filter(payer_status__in=[PayerStatus.AT_RISK, PayerStatus.CHURNED]).select_related("churn", "tier")
+    )
+    if not players:
+        return 0
+    began = dict(
+        PayerStatusChange.objects.filter(player__in=players, to_status=F("player__payer_status"))
+        .values_list("player_id")
+        .annotate(began=Max("changed_at"))
+        .order_by()
+    )
+    wanted = {p.pk: (p, winback_source(since=began.get(p.pk, now))) for p in players}
+    existing = set(
+        OutreachTask.objects.filter(player_id__in=wanted, source__in={s for _p, s in wanted.values()}).values_list(
+            "player_id", "source"
+        )
+    )
+    due = timezone.localdate(now) + timedelta(days=due_in_days)
+    tasks = []
+    for pk, (player, source) in wanted.items():
+        if (pk, source) in existing:
+            continue
+        task = OutreachTask(
+            player=player,
+            assignee_id=player.manager_id,
+            kind=TaskKind.WIN_BACK,
+            title=_winback_title(player),
+            due_date=due,
+            source=source,
+            created_by=actor,
+        )
+        task.full_clean(validate_unique=False, validate_constraints=False)
+        tasks.append(task)
+    OutreachTask.objects.bulk_create(tasks, ignore_conflicts=True)
+    return len(tasks)
+
+
+def _winback_title(player: Player) -> str:
+    from ..models.churn import ChurnReason
+
+    churn = getattr(player, "churn", None)
+    if player.payer_status == PayerStatus.CHURNED:
+        why = _("churned")
+    else:
+        why = ", ".join(str(ChurnReason(code).label) for code in churn.reasons) if churn else _("at risk")
+    return _("Win back %(player)s (%(why)s)") % {"player": player.nickname or player.account_id, "why": why}
