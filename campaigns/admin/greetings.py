@@ -2,10 +2,13 @@
 view (and skipping), gift budgets and the gift ledger."""
 
 from datetime import date
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -178,11 +181,19 @@ class GiftBudgetAdmin(admin.ModelAdmin):
     def budget(self, obj):
         return money(obj.monthly_amount)
 
+    def get_queryset(self, request):
+        month = timezone.localdate().replace(day=1)
+        spent = (
+            GiftEntry.objects.filter(tier=OuterRef("tier"), month=month)
+            .values("tier")
+            .annotate(total=Sum("value"))
+            .values("total")
+        )
+        return super().get_queryset(request).annotate(spent=Coalesce(Subquery(spent), Value(Decimal(0))))
+
     @admin.display(description=_("left this month"))
     def remaining(self, obj):
-        from ..services.greetings import gift_budget_remaining
-
-        return money(gift_budget_remaining(tier=obj.tier))
+        return money(obj.monthly_amount - obj.spent)
 
 
 class GiftEntryForm(forms.ModelForm):
