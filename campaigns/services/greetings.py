@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -452,13 +452,30 @@ def _greet_batch(
     if rule.message_channel:
         messages = _messages_for_batch(rule=rule, players=players, occasion=occasion, source=source, gifts=gifts)
 
-    for greeting in greetings:
-        pid = greeting.player_id
-        greeting.task_id = tasks.get(pid)
-        greeting.message_id = messages.get(pid)
-        greeting.gift = gifts.get(pid)
-        greeting.note = refusals.get(pid, "")[:300]
-    Greeting.objects.bulk_update(greetings, ["task", "message", "gift", "note"])
+    # Link each claim to what was created for it: one set-based UPDATE per kind,
+    # through the unique (player, source) indexes (bulk_update's CASE per row cost
+    # two thirds of the job at 1,000 rows a batch).
+    claimed = Greeting.objects.filter(claim=token)
+    links = {}
+    if tasks:
+        links["task_id"] = Subquery(
+            OutreachTask.objects.filter(player_id=OuterRef("player_id"), source=source).values("pk")[:1]
+        )
+    if messages:
+        links["message_id"] = Subquery(
+            Message.objects.filter(player_id=OuterRef("player_id"), source=source).values("pk")[:1]
+        )
+    if gifts:
+        links["gift_id"] = Subquery(
+            GiftEntry.objects.filter(player_id=OuterRef("player_id"), source=source).values("pk")[:1]
+        )
+    if links:
+        claimed.update(**links)
+    notes = defaultdict(list)
+    for player_id, note in refusals.items():
+        notes[note[:300]].append(player_id)
+    for note, player_ids in notes.items():
+        claimed.filter(player_id__in=player_ids).update(note=note)
     line.greeted += len(greetings)
     line.tasks += len(tasks)
     line.messages += len(messages)
