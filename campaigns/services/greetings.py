@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -51,7 +51,7 @@ from ..models import (
     TaskStatus,
 )
 from ..templating import template_render
-from .messaging import message_cancel, message_queue, messages_deliver_due, player_zone
+from .messaging import marketing_block_reason, message_cancel, messages_deliver_due, player_zone
 
 CLAIM_BATCH = 1000
 DEFAULT_CATCH_UP_DAYS = 3
@@ -450,35 +450,72 @@ def _greet_batch(
 
     messages = {}
     if rule.message_channel:
-        now = timezone.now()
-        with translation.override(settings.CRM_PLAYER_LANGUAGE):
-            label = occasion_label(rule, occasion)  # players read messages in their language
-        for player in players:
-            send_at = datetime.combine(occasion, rule.send_time, tzinfo=player_zone(player))
-            gift = gifts.get(player.pk)
-            message = message_queue(
-                player=player,
-                channel=rule.message_channel,
-                body=_render(rule.template, player, label, occasion, gift),
-                subject=_render(rule.subject, player, label, occasion, gift) if rule.subject else "",
-                source=source,
-                is_marketing=True,
-                send_at=send_at if send_at > now else None,
-            )
-            messages[player.pk] = message.pk
+        messages = _messages_for_batch(rule=rule, players=players, occasion=occasion, source=source, gifts=gifts)
 
-    for greeting in greetings:
-        pid = greeting.player_id
-        greeting.task_id = tasks.get(pid)
-        greeting.message_id = messages.get(pid)
-        greeting.gift = gifts.get(pid)
-        greeting.note = refusals.get(pid, "")[:300]
-    Greeting.objects.bulk_update(greetings, ["task", "message", "gift", "note"])
+    # Link each claim to what was created for it: one set-based UPDATE per kind,
+    # through the unique (player, source) indexes (bulk_update's CASE per row cost
+    # two thirds of the job at 1,000 rows a batch).
+    claimed = Greeting.objects.filter(claim=token)
+    links = {}
+    if tasks:
+        links["task_id"] = Subquery(
+            OutreachTask.objects.filter(player_id=OuterRef("player_id"), source=source).values("pk")[:1]
+        )
+    if messages:
+        links["message_id"] = Subquery(
+            Message.objects.filter(player_id=OuterRef("player_id"), source=source).values("pk")[:1]
+        )
+    if gifts:
+        links["gift_id"] = Subquery(
+            GiftEntry.objects.filter(player_id=OuterRef("player_id"), source=source).values("pk")[:1]
+        )
+    if links:
+        claimed.update(**links)
+    notes = defaultdict(list)
+    for player_id, note in refusals.items():
+        notes[note[:300]].append(player_id)
+    for note, player_ids in notes.items():
+        claimed.filter(player_id__in=player_ids).update(note=note)
     line.greeted += len(greetings)
     line.tasks += len(tasks)
     line.messages += len(messages)
     line.gifts += len(gifts)
     line.gifts_refused += len(refusals)
+
+
+def _messages_for_batch(
+    *, rule: GreetingRule, players: list[Player], occasion: date, source: str, gifts: dict
+) -> dict[int, int]:
+    """The batch's messages, queued in one insert with the outbox's own rules
+    (`messaging.marketing_block_reason`: opted-out players and minors get a cancelled
+    message with the reason) — what `message_queue` does one by one, as the campaign
+    launch does in bulk. Delivery (`messages_deliver_due`) then applies the weekly cap
+    and quiet hours. Returns message ids by player id."""
+    now = timezone.now()
+    with translation.override(settings.CRM_PLAYER_LANGUAGE):
+        label = occasion_label(rule, occasion)  # players read messages in their language
+    rows = []
+    for player in players:
+        send_at = datetime.combine(occasion, rule.send_time, tzinfo=player_zone(player))
+        gift = gifts.get(player.pk)
+        reason = marketing_block_reason(player)
+        rows.append(
+            Message(
+                player=player,
+                channel=rule.message_channel,
+                subject=_render(rule.subject, player, label, occasion, gift)[:200] if rule.subject else "",
+                body=_render(rule.template, player, label, occasion, gift),
+                is_marketing=True,
+                status=MessageStatus.CANCELLED if reason else MessageStatus.QUEUED,
+                status_reason=reason,
+                scheduled_for=max(send_at, now),
+                source=source,
+            )
+        )
+    Message.objects.bulk_create(rows, ignore_conflicts=True)
+    return dict(
+        Message.objects.filter(source=source, player_id__in=[p.pk for p in players]).values_list("player_id", "pk")
+    )
 
 
 def _extra(label: str, occasion: date, gift: GiftEntry | None) -> dict:

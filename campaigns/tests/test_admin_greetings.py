@@ -137,3 +137,46 @@ def test_greeting_log_changelist_is_scoped(client, manager, make_rule, make_play
 
     assert response.status_code == 200
     assert [g.player for g in response.context["cl"].result_list] == [mine]
+
+
+@pytest.mark.parametrize("rows", [1, 6])
+def test_greeting_log_changelist_query_count_is_pinned(
+    rows, client, supervisor, make_rule, make_player, django_assert_num_queries
+):
+    rule = make_rule()
+    for i in range(rows):
+        player = make_player()
+        gift = GiftEntry.objects.create(
+            player=player, kind="value", value=Decimal(5), month=date(2026, 11, 1), given_on=date(2026, 11, 22)
+        )
+        Greeting.objects.create(rule=rule, player=player, occasion_date=date(2026, 11, 22 - i % 3), gift=gift)
+    client.force_login(supervisor)
+
+    with django_assert_num_queries(9):
+        response = client.get(reverse("admin:campaigns_greeting_changelist"))
+
+    assert len(response.context["cl"].result_list) == rows
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_gift_budget_changelist_shows_what_is_left_in_a_fixed_number_of_queries(
+    rows, client, supervisor, tiers, make_player, django_assert_num_queries
+):
+    for name in list(tiers)[:rows]:
+        GiftBudget.objects.create(tier=tiers[name], monthly_amount=Decimal("100"))
+    player = make_player(tier=tiers["V1"])
+    with time_machine.travel(NOW, tick=False):
+        GiftEntry.objects.create(
+            player=player,
+            tier=tiers["V1"],
+            kind="value",
+            value=Decimal(30),
+            month=date(2026, 11, 1),
+            given_on=NOW.date(),
+        )
+        client.force_login(supervisor)
+
+        with django_assert_num_queries(7):
+            response = client.get(reverse("admin:campaigns_giftbudget_changelist"))
+
+    assert "¥70.00" in response.content.decode()

@@ -4,26 +4,8 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def backfill_birthday_md(apps, schema_editor):
-    """Fill the greeting key of every player with a birthday (campaigns.calendar)."""
-    from django.db.models.functions import ExtractDay, ExtractMonth
-
-    from campaigns.calendar import birthday_key
-
-    Player = apps.get_model("players", "Player")
-    Player.objects.filter(birthday__isnull=False, birthday_is_lunar=False).update(
-        birthday_md=ExtractMonth("birthday") * 100 + ExtractDay("birthday")
-    )
-    batch = []
-    lunar = Player.objects.filter(birthday__isnull=False, birthday_is_lunar=True).values_list("pk", "birthday")
-    for pk, birthday in lunar.iterator(chunk_size=5000):
-        batch.append(Player(pk=pk, birthday_md=birthday_key(birthday, True)))
-        if len(batch) >= 5000:
-            Player.objects.bulk_update(batch, ["birthday_md"])
-            batch = []
-    Player.objects.bulk_update(batch, ["birthday_md"])
-
-
+# No backfill here: keys are filled by `manage.py refresh_birthday_keys` and, for any
+# player still without one, by the greetings job itself (players.services.birthdays).
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -46,5 +28,4 @@ class Migration(migrations.Migration):
             model_name='player',
             index=models.Index(condition=models.Q(('birthday__isnull', False), ('birthday_md__isnull', True)), fields=['id'], name='player_birthday_md_stale'),
         ),
-        migrations.RunPython(backfill_birthday_md, migrations.RunPython.noop),
     ]

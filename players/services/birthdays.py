@@ -10,8 +10,9 @@ refreshes, through a partial index, players whose key is still missing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import ExtractDay, ExtractMonth
 
@@ -22,6 +23,11 @@ from ..models import Player
 CHUNK = 5000
 
 
+@lru_cache(maxsize=50_000)
+def _lunar_key(birthday) -> int | None:
+    return birthday_key(birthday, True)  # ~18,000 distinct dates of birth: convert each once
+
+
 def birthday_key_apply(player: Player) -> None:
     """Set the key on an unsaved or changed instance (the caller saves it)."""
     player.birthday_md = birthday_key(player.birthday, player.birthday_is_lunar)
@@ -30,25 +36,55 @@ def birthday_key_apply(player: Player) -> None:
 @transaction.atomic
 def birthdays_refresh(*, player_ids: Iterable[int] | None = None, only_stale: bool = False) -> int:
     """Recompute `birthday_md` for these players (all when None), set-based:
-    one UPDATE for solar birthdays and chunked bulk updates for lunar ones.
-    `only_stale` limits it to players with a birthday but no key. Returns the number
-    of players whose lunar key was computed plus those updated in SQL."""
+    one UPDATE for solar birthdays, one more for lunar ones on PostgreSQL.
+    `only_stale` limits it to players with a birthday but no key. Only keys that are
+    wrong are written. Returns the number of players whose key changed.
+
+    Call it after any bulk write of `birthday` / `birthday_is_lunar` (imports,
+    `QuerySet.update`, `bulk_create`, raw SQL), with the ids written."""
     players = Player.objects.all()
     if player_ids is not None:
         players = players.filter(pk__in=list(player_ids))
     if only_stale:
         players = players.filter(birthday__isnull=False, birthday_md__isnull=True)
+    solar_key = ExtractMonth("birthday") * 100 + ExtractDay("birthday")
     changed = players.filter(Q(birthday__isnull=True) & Q(birthday_md__isnull=False)).update(birthday_md=None)
-    changed += players.filter(birthday__isnull=False, birthday_is_lunar=False).update(
-        birthday_md=ExtractMonth("birthday") * 100 + ExtractDay("birthday")
+    # Only rows whose key differs are written (an UPDATE rewrites every index of a row).
+    changed += (
+        players.filter(birthday__isnull=False, birthday_is_lunar=False)
+        .exclude(birthday_md=solar_key)
+        .update(birthday_md=solar_key)
     )
-    lunar = players.filter(birthday__isnull=False, birthday_is_lunar=True).values_list("pk", "birthday", "birthday_md")
-    batch = []
-    for pk, birthday, current in lunar.iterator(chunk_size=CHUNK):
-        key = birthday_key(birthday, True)
+    changed += _lunar_keys_write(players.filter(birthday__isnull=False, birthday_is_lunar=True))
+    return changed
+
+
+def _lunar_keys_write(lunar_players) -> int:
+    """Write the lunar keys of these players. The key depends only on the date of
+    birth, so each distinct date (a few tens of thousands at most) is converted once;
+    on PostgreSQL one UPDATE joins them in, elsewhere chunked bulk updates."""
+    if connection.vendor == "postgresql":
+        dates = list(lunar_players.order_by().values_list("birthday", flat=True).distinct())
+        if not dates:
+            return 0
+        keys = [_lunar_key(d) for d in dates]
+        scope_sql, scope_params = lunar_players.order_by().values("pk").query.sql_with_params()
+        table = connection.ops.quote_name(Player._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS p SET birthday_md = m.key "
+                "FROM unnest(%s::date[], %s::int[]) AS m(birthday, key) "
+                "WHERE p.birthday = m.birthday AND p.birthday_md IS DISTINCT FROM m.key "
+                f"AND p.id IN ({scope_sql})",
+                [dates, keys, *scope_params],
+            )
+            return cursor.rowcount
+    changed, batch = 0, []
+    for pk, birthday, current in lunar_players.values_list("pk", "birthday", "birthday_md").iterator(chunk_size=CHUNK):
+        key = _lunar_key(birthday)
         if key != current:
             batch.append(Player(pk=pk, birthday_md=key))
-        if len(batch) >= CHUNK:
+        if len(batch) >= 500:
             Player.objects.bulk_update(batch, ["birthday_md"])
             changed += len(batch)
             batch = []
