@@ -441,6 +441,8 @@ class _PlayerChunker:
                 locked = self._existing(to_update, for_update=True)
                 to_insert += [self._row(a, rows[a][1], locked.get(a), now) for a in to_update]
             self._write(to_insert)
+            if {"birthday", "birthday_is_lunar"} & set(self.set_fields):
+                self._birthday_keys_refresh([row[self.index_of["account_id"]] for row in to_insert])
             if tag_sets:
                 self._write_tags(tag_sets)
         return counts
@@ -558,6 +560,13 @@ class _PlayerChunker:
         placeholders = ", ".join(["%s"] * len(self.column_names))
         with connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {table} ({columns_sql}) VALUES ({placeholders}) {conflict}", rows)
+
+    def _birthday_keys_refresh(self, account_ids: list[str]) -> None:
+        """The bulk write bypasses the services that keep the greetings' birthday key
+        current: recompute it, set-based, for the rows just written."""
+        from .birthdays import birthdays_refresh
+
+        birthdays_refresh(player_ids=Player.objects.filter(account_id__in=account_ids).values_list("pk", flat=True))
 
     def _write_tags(self, tag_sets: dict[str, list[str]]) -> None:
         names = sorted({name for names in tag_sets.values() for name in names})

@@ -287,3 +287,16 @@ def test_future_birthday_is_rejected(db, tmp_path):
     run = import_file_run(ImportRun(kind=ImportKind.PLAYERS, path=path, name="f.csv", dry_run=False))
 
     assert problems(run) == [(2, "f1", "birthday", "This date is in the future.", "invalid")]
+
+
+def test_imported_birthdays_are_found_by_the_greetings_index(db, tmp_path):
+    from players.services.birthdays import birthdays_refresh
+
+    Player.objects.create(account_id="b1", birthday=date(1990, 3, 4))
+    birthdays_refresh()
+    path = tmp_path / "b.csv"
+    path.write_text("account_id,birthday\nb1,1991-12-25\nb2,1988-07-01\n", encoding="utf-8")
+
+    import_file_run(ImportRun(kind=ImportKind.PLAYERS, path=path, name="b.csv", dry_run=False))
+
+    assert dict(Player.objects.values_list("account_id", "birthday_md")) == {"b1": 1225, "b2": 701}
