@@ -95,3 +95,17 @@ def test_browser_language_english_stays_english(manager, compiled_core_catalogue
     client.force_login(manager)
     page = client.get("/admin/players/player/").content.decode()
     assert "Player &amp; VIP relations" in page
+
+
+def test_serving_refuses_to_start_without_a_secret_key(tmp_path):
+    """Commands run on a throwaway key, but the WSGI application must not."""
+    # An empty value also keeps a developer's .env (make demo) from supplying one.
+    env = {**os.environ, "SECRET_KEY": "", "DJANGO_SETTINGS_MODULE": "crm.settings"}
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+    serve = subprocess.run(
+        [sys.executable, "-c", "import crm.wsgi"], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
+    assert serve.returncode != 0 and "SECRET_KEY" in serve.stderr
