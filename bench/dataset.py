@@ -32,6 +32,8 @@ import time
 from array import array
 from bisect import bisect_right
 from contextlib import ExitStack
+from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from bench.common import TEMPLATE_DB, database_url, psql_connect
@@ -39,7 +41,7 @@ from bench.common import TEMPLATE_DB, database_url, psql_connect
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PLAYERS = 1_000_000
 DEFAULT_PAYMENTS = 5_000_000
-DATASET_VERSION = 1
+DATASET_VERSION = 2  # 2: birthday keys (birthday_md) filled, as the app keeps them
 MANAGERS = 20
 LOCK_KEY = 461_002_001  # pg_advisory_lock key: one builder at a time
 
@@ -286,6 +288,14 @@ def _copy_text(value) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
+@lru_cache(maxsize=50_000)
+def _birthday_key(born: date, is_lunar: bool) -> int:
+    """The greetings' indexed birthday key, as the app stores it (players.services.birthdays)."""
+    from campaigns.calendar import birthday_key
+
+    return birthday_key(born, is_lunar)
+
+
 def _ts(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(seconds))
 
@@ -391,6 +401,7 @@ def generate(dbname: str, *, players: int, payments: int, seed: int = 2026, log=
                 "email",
                 "birthday",
                 "birthday_is_lunar",
+                "birthday_md",
                 "manager_id",
                 "total_spend",
                 "purchase_count",
@@ -538,12 +549,14 @@ def generate(dbname: str, *, players: int, payments: int, seed: int = 2026, log=
                 last_login = max(last_login, int(last_paid) + rng.randint(60, 3 * 3600))
             last_login = min(max(last_login, registered + 600), now)
             roll = rng.random()
-            birthday = r"\N"
+            birthday = birthday_md = r"\N"
             lunar = "f"
             if roll < 0.7:
                 year = time.gmtime(now).tm_year - rng.randint(16, 50)
-                birthday = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+                born = date(year, rng.randint(1, 12), rng.randint(1, 28))
+                birthday = born.isoformat()
                 lunar = "t" if rng.random() < 0.25 else "f"
+                birthday_md = str(_birthday_key(born, lunar == "t"))
             p_out.row(
                 str(pid),
                 str(1_000_000_000 + pid),
@@ -564,6 +577,7 @@ def generate(dbname: str, *, players: int, payments: int, seed: int = 2026, log=
                 f"{rng.randint(10000, 3999999999)}@qq.com" if rng.random() < 0.1 else "",
                 birthday,
                 lunar,
+                birthday_md,
                 manager,
                 _cents(total),
                 str(count),

@@ -271,6 +271,8 @@ CRM_MESSAGE_BACKENDS = {
 # Fatigue rules shared by every automatic message.
 CRM_MESSAGES_PER_WEEK = env.int("CRM_MESSAGES_PER_WEEK", default=2)
 CRM_QUIET_HOURS = (env.str("CRM_QUIET_HOURS_START", default="22:00"), env.str("CRM_QUIET_HOURS_END", default="09:00"))
+# Batches of the nightly churn scan run at once on PostgreSQL (one connection each).
+CRM_CHURN_SCAN_WORKERS = env.int("CRM_CHURN_SCAN_WORKERS", default=2)
 CRM_PLAYER_DEFAULT_TIMEZONE = env.str("CRM_PLAYER_DEFAULT_TIMEZONE", default="Asia/Shanghai")
 # Failed deliveries are retried after 1, 2, 4, 8 ... minutes, then marked failed.
 CRM_MESSAGE_MAX_ATTEMPTS = env.int("CRM_MESSAGE_MAX_ATTEMPTS", default=5)

@@ -9,6 +9,13 @@ class PlayersConfig(AppConfig):
     def ready(self):
         from celery.schedules import crontab
         from django.conf import settings
+        from django.db.models.signals import post_delete, post_save
+
+        from .models.churn import ChurnRule
+        from .services.churn import churn_rules_forget
+
+        post_save.connect(churn_rules_forget, sender=ChurnRule, dispatch_uid="churn_rules_forget_save")
+        post_delete.connect(churn_rules_forget, sender=ChurnRule, dispatch_uid="churn_rules_forget_delete")
 
         # Overdue cases escalate within a quarter of an hour (players.tasks.escalate_cases).
         settings.CELERY_BEAT_SCHEDULE.setdefault(

@@ -75,6 +75,23 @@ def test_generated_dataset_is_consistent_with_the_ledger_and_tiers(small_dataset
     assert _one(db, "SELECT count(*) FROM players_player WHERE total_spend < 0") == 0
 
 
+def test_generated_birthday_keys_are_the_ones_the_app_computes(small_dataset):
+    # given a dataset built by the generator, with solar and lunar birthdays
+    from datetime import date
+
+    from campaigns.calendar import birthday_key
+
+    with psql_connect(small_dataset) as conn:
+        rows = conn.execute("SELECT birthday, birthday_is_lunar, birthday_md FROM players_player").fetchall()
+
+    # then every player with a birthday carries the greetings' key for it, as the app would store it
+    with_birthday = [r for r in rows if r[0] is not None]
+    assert with_birthday and any(lunar for _b, lunar, _k in with_birthday)
+    assert [(b, lunar, key) for b, lunar, key in with_birthday if key != birthday_key(b, lunar)] == []
+    assert all(key is None for b, _l, key in rows if b is None)
+    assert isinstance(with_birthday[0][0], date)
+
+
 def test_generated_players_look_real_and_managers_own_the_payers(small_dataset):
     db = small_dataset
 

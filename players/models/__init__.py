@@ -54,15 +54,15 @@ class Player(models.Model):
     PERSONAL_FIELDS = ("real_name", "phone", "qq", "wechat", "email", "birthday")
 
     account_id = models.CharField(_("account id"), max_length=64, unique=True)
-    server = models.CharField(_("server"), max_length=32, blank=True, db_index=True)
+    server = models.CharField(_("server"), max_length=32, blank=True)
     nickname = models.CharField(_("nickname"), max_length=64, blank=True)
-    channel = models.CharField(_("channel"), max_length=32, blank=True, db_index=True)
+    channel = models.CharField(_("channel"), max_length=32, blank=True)
     level = models.PositiveIntegerField(_("game level"), default=0)
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
     last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
 
     real_name = models.CharField(_("real name"), max_length=64, blank=True)
-    phone = PhoneNumberField(_("phone"), blank=True, db_index=True)
+    phone = PhoneNumberField(_("phone"), blank=True)
     qq = models.CharField(_("QQ"), max_length=20, blank=True)
     wechat = models.CharField(_("WeChat id"), max_length=64, blank=True)
     email = models.EmailField(_("email"), blank=True)
@@ -88,6 +88,7 @@ class Player(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="players",
+        db_index=False,  # player_manager_recent (manager, -id) serves every lookup by manager
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="players")
     notes = models.TextField(_("notes"), blank=True)
@@ -144,7 +145,14 @@ class Player(models.Model):
             ("export_large", _("Can export lists larger than the export limit")),
             ("import_players", _("Can import player lists and payment history")),
         ]
+        # Every index is written again by each update of a player row (the payment path
+        # updates totals, tier and status), so each one here earns its place. Plain
+        # indexes for server, channel and phone: they are searched by equality only, and
+        # db_index=True would add a second LIKE-pattern index for each on PostgreSQL.
         indexes = [
+            models.Index(fields=["server"], name="player_server"),
+            models.Index(fields=["channel"], name="player_channel"),
+            models.Index(fields=["phone"], name="player_phone"),
             models.Index(fields=["manager", "-id"], name="player_manager_recent"),
             models.Index(fields=["payer_status", "manager"], name="player_status_manager"),
             models.Index(fields=["last_paid_at"], name="player_last_paid"),

@@ -27,9 +27,12 @@ deadlock.
 from __future__ import annotations
 
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
@@ -49,16 +52,39 @@ from ..models.churn import (
 log = logging.getLogger(__name__)
 
 SCAN_BATCH_SIZE = 50_000  # player ids per transaction in the nightly scan
-IN_CHUNK = 500  # ids per IN (...) list on the event path
+IN_CHUNK = 500  # ids per IN (...) list on the event path (SQLite)
+ANY_CHUNK = 5_000  # ids per array parameter on the event path (PostgreSQL)
+RULES_MEMO_SECONDS = 30  # how long the event path may use rules edited in another process
+
+_rules_memo: tuple[float, dict[int, dict]] | None = None
 
 
 # --- rules ------------------------------------------------------------------
 
 
-def churn_rules_effective() -> dict[int, dict]:
+def churn_rules_effective(*, fresh: bool = False) -> dict[int, dict]:
     """{0: global rule, tier_id: rule for that tier} with every value filled in:
     a tier row's empty values come from the global row, the global row's from the
-    documented defaults."""
+    documented defaults.
+
+    The event path runs for every payment and login, so the rules are kept in this
+    process for RULES_MEMO_SECONDS (an edit in this process forgets them at once, see
+    `churn_rules_forget`); the nightly scan asks for `fresh` ones."""
+    global _rules_memo
+    if not fresh and _rules_memo is not None and time.monotonic() - _rules_memo[0] < RULES_MEMO_SECONDS:
+        return _rules_memo[1]
+    rules = _churn_rules_read()
+    _rules_memo = (time.monotonic(), rules)
+    return rules
+
+
+def churn_rules_forget(**_signal_kwargs) -> None:
+    """Drop this process's copy of the rules (connected to ChurnRule saves and deletes)."""
+    global _rules_memo
+    _rules_memo = None
+
+
+def _churn_rules_read() -> dict[int, dict]:
     rows = list(ChurnRule.objects.all())
     global_rule = dict(ChurnRule.DEFAULTS)
     for row in rows:
@@ -150,18 +176,17 @@ EVAL_COLUMNS = (
 )
 
 
-def _eval_table_create(d: _Dialect) -> None:
-    """The session's work table. On PostgreSQL its rows vanish at each commit."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS churn_eval ("
-            " player_id bigint PRIMARY KEY, old_status varchar(16), tier_id bigint, total_spend numeric,"
-            " last_paid_at timestamp with time zone, last_login_at timestamp with time zone, purchase_count integer,"
-            " status varchar(16), risk_score integer, reason_overdue boolean, reason_spend_drop boolean,"
-            " reason_no_login boolean, median_gap double precision, spend_recent numeric, spend_previous numeric,"
-            " days_since_payment double precision)" + (" ON COMMIT DELETE ROWS" if d.pg else "")
-        )
-        cursor.execute("DELETE FROM churn_eval")
+def _eval_table_sql(d: _Dialect) -> list[str]:
+    """The session's work table, emptied. On PostgreSQL its rows vanish at each commit."""
+    return [
+        "CREATE TEMP TABLE IF NOT EXISTS churn_eval ("
+        " player_id bigint PRIMARY KEY, old_status varchar(16), tier_id bigint, total_spend numeric,"
+        " last_paid_at timestamp with time zone, last_login_at timestamp with time zone, purchase_count integer,"
+        " status varchar(16), risk_score integer, reason_overdue boolean, reason_spend_drop boolean,"
+        " reason_no_login boolean, median_gap double precision, spend_recent numeric, spend_previous numeric,"
+        " days_since_payment double precision)" + (" ON COMMIT DELETE ROWS" if d.pg else ""),
+        "DELETE FROM churn_eval",
+    ]
 
 
 def _eval_sql(d: _Dialect, rules_values: str, scope: str) -> str:
@@ -334,6 +359,11 @@ class RefreshResult:
             self.transitions[key] = self.transitions.get(key, 0) + n
 
 
+_TRANSITIONS_SQL = (
+    "SELECT old_status, status, COUNT(*) FROM churn_eval WHERE status <> old_status GROUP BY old_status, status"
+)
+
+
 def _refresh(*, scope: str, params: dict, now: datetime, trigger: str, rules: dict) -> RefreshResult:
     d = _Dialect(connection.vendor)
     window_max = max(int(r["spend_window_days"]) for r in rules.values())
@@ -343,33 +373,64 @@ def _refresh(*, scope: str, params: dict, now: datetime, trigger: str, rules: di
         "since": connection.ops.adapt_datetimefield_value(now - timedelta(days=2 * window_max)),
         "trigger": trigger,
     }
+    evaluate = _eval_sql(d, _rules_values(rules), scope)
+    update_players, record_changes, upsert = _apply_sql(d)
+    if d.pg:
+        return _refresh_in_one_round_trip(
+            [
+                # The planner's estimates for these CTEs are huge; JIT would spend
+                # milliseconds compiling a query that runs in less.
+                "SET LOCAL jit = off",
+                *_eval_table_sql(d),
+                evaluate,
+                update_players,
+                record_changes,
+                upsert,
+                _TRANSITIONS_SQL,
+            ],
+            params,
+        )
     result = RefreshResult()
-    _eval_table_create(d)
     with connection.cursor() as cursor:
-        if d.pg:
-            # The planner's estimates for these CTEs are huge; JIT would spend seconds
-            # compiling a query that runs in less.
-            cursor.execute("SET LOCAL jit = off")
-        cursor.execute(_eval_sql(d, _rules_values(rules), scope), params)
-        cursor.execute("SELECT COUNT(*) FROM churn_eval")
-        result.evaluated = cursor.fetchone()[0]
-        update_players, record_changes, upsert = _apply_sql(d)
+        for statement in _eval_table_sql(d):
+            cursor.execute(statement)
+        cursor.execute(evaluate, params)
+        result.evaluated = cursor.rowcount
         cursor.execute(update_players, params)
         result.changed = cursor.rowcount
         if result.changed:
             cursor.execute(record_changes, params)
-            cursor.execute(
-                "SELECT old_status, status, COUNT(*) FROM churn_eval WHERE status <> old_status GROUP BY old_status, status"
-            )
+            cursor.execute(_TRANSITIONS_SQL)
             result.transitions = {f"{a}→{b}": n for a, b, n in cursor.fetchall()}
         cursor.execute(upsert, params)
+    return result
+
+
+def _refresh_in_one_round_trip(statements: list[str], params: dict) -> RefreshResult:
+    """PostgreSQL: every statement of a refresh in one execute (psycopg's client-side
+    binding sends them as one query string). On the event path a refresh runs for
+    every payment and login, and eight round trips cost more than the statements."""
+    result = RefreshResult()
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no nextset()
+        wrapper.execute("; ".join(statements), params)
+        rowcounts = []
+        while True:
+            rowcounts.append(cursor.rowcount)
+            if cursor.description is not None:  # the last statement: the transitions
+                rows = cursor.fetchall()
+            if not cursor.nextset():
+                break
+    result.evaluated, result.changed = rowcounts[-5], rowcounts[-4]
+    if result.changed:
+        result.transitions = {f"{a}→{b}": n for a, b, n in rows}
     return result
 
 
 # --- entry points -------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # nothing to undo alone: a failure fails the caller
 def payer_status_refresh(
     *, player_ids, now: datetime | None = None, trigger: str = PayerStatusTrigger.REFRESH
 ) -> RefreshResult:
@@ -379,6 +440,16 @@ def payer_status_refresh(
     ids = sorted({int(pk) for pk in player_ids})
     rules = churn_rules_effective()
     result = RefreshResult()
+    if connection.vendor == "postgresql":
+        # One array parameter, whatever the number of players (a batch is at most 1,000).
+        for start in range(0, len(ids), ANY_CHUNK):
+            scope_params = {"ids": ids[start : start + ANY_CHUNK]}
+            result.add(
+                _refresh(
+                    scope="{col} = ANY(%(ids)s::bigint[])", params=scope_params, now=now, trigger=trigger, rules=rules
+                )
+            )
+        return result
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]
         params = {f"id{i}": pk for i, pk in enumerate(chunk)}
@@ -395,31 +466,56 @@ def payer_status_refresh(
     return result
 
 
-def churn_scan(*, now: datetime | None = None, batch_size: int = SCAN_BATCH_SIZE, below_id: int | None = None) -> dict:
+def churn_scan(
+    *,
+    now: datetime | None = None,
+    batch_size: int = SCAN_BATCH_SIZE,
+    below_id: int | None = None,
+    workers: int | None = None,
+) -> dict:
     """Nightly: re-judge every player (the passage of time makes payers at risk or
     churned without any event), then write today's snapshot for the reports.
 
     Batches of `batch_size` player ids, one transaction each: no row ever reaches
     Python, so memory does not grow with the number of players. Idempotent.
     `below_id` limits the scan to players with smaller ids (a partial run).
+
+    On PostgreSQL `workers` batches (default: setting CRM_CHURN_SCAN_WORKERS) run at
+    once, each on its own connection: a batch is CPU work in one server process, and
+    batches touch disjoint players. Inside a caller's transaction, or on SQLite (one
+    writer at a time), batches run one after the other on this connection.
     """
     now = now or timezone.now()
-    rules = churn_rules_effective()
+    rules = churn_rules_effective(fresh=True)
     players = Player.objects.filter(pk__lt=below_id) if below_id is not None else Player.objects.all()
     bounds = players.aggregate(low=Min("pk"), high=Max("pk"))
-    total = RefreshResult()
-    if bounds["low"] is not None:
-        for low in range(bounds["low"], bounds["high"] + 1, batch_size):
+    lows = range(bounds["low"], bounds["high"] + 1, batch_size) if bounds["low"] is not None else range(0)
+    workers = workers or getattr(settings, "CRM_CHURN_SCAN_WORKERS", 2)
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        workers = 1
+
+    def scan_batch(low: int) -> RefreshResult:
+        try:
             with transaction.atomic():
-                total.add(
-                    _refresh(
-                        scope="{col} >= %(low)s AND {col} < %(high)s",
-                        params={"low": low, "high": low + batch_size},
-                        now=now,
-                        trigger=PayerStatusTrigger.SCAN,
-                        rules=rules,
-                    )
+                return _refresh(
+                    scope="{col} >= %(low)s AND {col} < %(high)s",
+                    params={"low": low, "high": low + batch_size},
+                    now=now,
+                    trigger=PayerStatusTrigger.SCAN,
+                    rules=rules,
                 )
+        finally:
+            if workers > 1:
+                connection.close()  # this thread's own connection
+
+    total = RefreshResult()
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for result in pool.map(scan_batch, lows):
+                total.add(result)
+    else:
+        for low in lows:
+            total.add(scan_batch(low))
     churn_snapshot_write(now=now)
     counts = {"evaluated": total.evaluated, "changed": total.changed, **dict(sorted(total.transitions.items()))}
     log.info("churn scan: %s", counts)

@@ -51,3 +51,13 @@ def make_case(db):
         return case_open(player=player, category=category, subject=subject, actor=actor, **fields)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def churn_rules_not_remembered():
+    """A test's rolled-back rule edits must not outlive it in the churn rules memo."""
+    from players.services.churn import churn_rules_forget
+
+    churn_rules_forget()
+    yield
+    churn_rules_forget()

@@ -127,29 +127,9 @@ def build_population(tiers, seed=20261122):
     return players, ledger
 
 
-@pytest.mark.django_db(transaction=False)
-def test_scan_of_10000_players_matches_the_reference(db):
-    # given tiers (made here if a flushing test in this worker removed the seeded ones),
-    # per-tier rules beside the global one, and 10,000 players
-    from vip.models import Tier
-
-    for level in range(1, 6):
-        Tier.objects.get_or_create(level=level, defaults={"name": f"V{level}", "min_spend": Decimal(10**level)})
-    tiers = {t.name: t for t in Tier.objects.filter(level__lte=5)}
-    ChurnRule.objects.create(tier=tiers["V3"], churn_after_days=14, no_login_days=3)
-    ChurnRule.objects.create(
-        tier=tiers["V5"], gap_multiplier=Decimal("3"), spend_drop_ratio=Decimal("0.30"), spend_window_days=14
-    )
-    from players.services.churn import churn_rules_effective
-
-    rules = churn_rules_effective()
-    players, ledger = build_population(tiers)
-    before = {p.pk: p.payer_status for p in players}
-
-    # when the nightly scan runs (small batches, to cross many batch boundaries)
-    result = churn_scan(now=NOW, batch_size=1500)
-
-    # then every player's status, reasons, score and figures are the reference's
+def assert_matches_reference(players, ledger, rules, before, result) -> dict:
+    """Every player's status, reasons, score and figures are the reference's, and one
+    transition is recorded per player whose status changed. Returns those changes."""
     expected = {p.pk: reference(p, ledger[p.pk], rules, NOW) for p in players}
     statuses = dict(Player.objects.filter(pk__in=expected).values_list("pk", "payer_status"))
     churn = {c.player_id: c for c in PlayerChurn.objects.filter(player_id__in=expected)}
@@ -178,8 +158,56 @@ def test_scan_of_10000_players_matches_the_reference(db):
     recorded = dict(PayerStatusChange.objects.values_list("player_id", "from_status"))
     assert result["changed"] == len(changed) == PayerStatusChange.objects.count()
     assert {pk: (recorded[pk], statuses[pk]) for pk in recorded} == changed
+    return changed
+
+
+def population_with_rules():
+    """Tiers (made here if a flushing test in this worker removed the seeded ones),
+    per-tier rules beside the global one, and the 10,000 players."""
+    from players.services.churn import churn_rules_effective
+    from vip.models import Tier
+
+    for level in range(1, 6):
+        Tier.objects.get_or_create(level=level, defaults={"name": f"V{level}", "min_spend": Decimal(10**level)})
+    tiers = {t.name: t for t in Tier.objects.filter(level__lte=5)}
+    ChurnRule.objects.create(tier=tiers["V3"], churn_after_days=14, no_login_days=3)
+    ChurnRule.objects.create(
+        tier=tiers["V5"], gap_multiplier=Decimal("3"), spend_drop_ratio=Decimal("0.30"), spend_window_days=14
+    )
+    rules = churn_rules_effective()
+    players, ledger = build_population(tiers)
+    return players, ledger, rules, {p.pk: p.payer_status for p in players}
+
+
+@pytest.mark.django_db(transaction=False)
+def test_scan_of_10000_players_matches_the_reference(db):
+    # given tiers, per-tier rules beside the global one, and 10,000 players
+    players, ledger, rules, before = population_with_rules()
+
+    # when the nightly scan runs (small batches, to cross many batch boundaries)
+    result = churn_scan(now=NOW, batch_size=1500)
+
+    # then every player's status, reasons, score and figures are the reference's
+    changed = assert_matches_reference(players, ledger, rules, before, result)
 
     # and a second scan at the same instant changes nothing (idempotent)
     again = churn_scan(now=NOW, batch_size=4000)
     assert again["changed"] == 0
+    assert PayerStatusChange.objects.count() == len(changed)
+
+
+def test_scan_in_parallel_batches_on_postgresql_matches_the_reference(
+    requires_postgres, keep_seed_data, transactional_db
+):
+    # given the same population, committed (each batch of a parallel scan has its own connection)
+    players, ledger, rules, before = population_with_rules()
+
+    # when the scan runs two batches at a time, outside any transaction as the nightly job does
+    result = churn_scan(now=NOW, batch_size=700, workers=2)
+
+    # then the result is the reference's, as for the one-connection scan
+    changed = assert_matches_reference(players, ledger, rules, before, result)
+    assert changed
+    # and a second parallel scan at the same instant changes nothing
+    assert churn_scan(now=NOW, batch_size=700, workers=2)["changed"] == 0
     assert PayerStatusChange.objects.count() == len(changed)
