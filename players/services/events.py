@@ -8,6 +8,7 @@ and a dict of errors keyed by the API's field names. The rules are those of
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -22,6 +23,8 @@ from ..models import PaymentKind
 from . import MAX_AMOUNT, MAX_FUTURE
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # no game event predates this; older is a client bug
+NOT_ALLOWED = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: PostgreSQL refuses both
+PAYMENT_KINDS = frozenset(PaymentKind.values)
 
 
 def _text(raw: dict, name: str, errors: dict, *, max_length: int, required: bool = False) -> str:
@@ -36,7 +39,7 @@ def _text(raw: dict, name: str, errors: dict, *, max_length: int, required: bool
         else:
             errors[name] = [_("Must be a string.")]
             return ""
-    if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+    if NOT_ALLOWED.search(value):
         errors[name] = [_("Contains characters that are not allowed.")]
         return ""
     value = value.strip()
@@ -125,7 +128,7 @@ def payment_event_clean(raw, *, now: datetime | None = None) -> tuple[dict | Non
     account_id = _text(raw, "account_id", errors, max_length=64, required=True)
     server = _text(raw, "server", errors, max_length=32)
     kind = raw.get("type", raw.get("kind"))
-    if kind not in PaymentKind.values:
+    if not isinstance(kind, str) or kind not in PAYMENT_KINDS:
         errors["type"] = [_("Must be 'purchase' or 'refund'.")]
     amount = _amount(raw.get("amount"), errors)
     currency = _text(raw, "currency", errors, max_length=3, required=True).upper()
