@@ -62,7 +62,7 @@ def _level(tier: Tier | None) -> int:
     return tier.level if tier else 0
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # two writes that stand or fall with the caller's
 def tier_evaluate(
     *, player: Player, reason: str, actor=None, now: datetime | None = None, tiers: list[Tier] | None = None
 ) -> TierChange | None:
