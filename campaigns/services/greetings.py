@@ -8,6 +8,10 @@ run, a second worker or a duplicated beat inserts nothing and so creates nothing
 a crash rolls the claim back together with what it had created, and the next run
 greets those players. Messages leave through the shared outbox
 (`campaigns.services.messaging`), which applies the fatigue rules.
+
+On PostgreSQL a batch (SQL_BATCH players) is created by a few set-based statements
+(`greetings_sql`); on SQLite, and for texts that need Python, player by player
+(CLAIM_BATCH players a batch). Both give the same rows (a PostgreSQL test compares them).
 """
 
 from __future__ import annotations
