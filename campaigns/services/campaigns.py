@@ -45,6 +45,7 @@ from ..models import (
     TaskStatus,
 )
 from ..segments import segment_clean, segment_players
+from ..sql_templating import sql_template, sql_template_joins
 from ..templating import template_context, template_render_context, template_variables
 from .messaging import marketing_block_reason
 
@@ -232,46 +233,6 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
     return created, unmanaged
 
 
-# How each template variable reads in PostgreSQL, for rendering inside INSERT ... SELECT.
-# Must give what templating.template_context gives (a test compares both renderings).
-_SQL_VARIABLES = {
-    "nickname": "COALESCE(NULLIF(p.nickname, ''), p.account_id)",
-    "account_id": "p.account_id",
-    "server": "p.server",
-    "level": "p.level::text",
-    "tier": "COALESCE(vt.name, '')",
-    "manager": "COALESCE(NULLIF(btrim(concat(u.first_name, ' ', u.last_name)), ''), u.username, '')",
-    # GREATEST ignores NULLs, hence the CASE for players who never logged in or paid.
-    "days_since_login": "CASE WHEN p.last_login_at IS NULL THEN '' "
-    "ELSE GREATEST(%s::date - (p.last_login_at AT TIME ZONE %s)::date, 0)::text END",
-    "days_since_payment": "CASE WHEN p.last_paid_at IS NULL THEN '' "
-    "ELSE GREATEST(%s::date - (p.last_paid_at AT TIME ZONE %s)::date, 0)::text END",
-    "total_spend": "p.total_spend::text",
-}
-
-
-def _sql_template(text: str, *, today, zone: str) -> tuple[str, list] | None:
-    """A PostgreSQL expression rendering `text` per player, or None when it needs Python
-    (format specs, or a variable without an SQL twin)."""
-    import string
-
-    parts, params = [], []
-    for literal, field_name, spec, conversion in string.Formatter().parse(text or ""):
-        if literal:
-            parts.append("%s::text")
-            params.append(literal)
-        if field_name is None:
-            continue
-        if spec or conversion or field_name not in _SQL_VARIABLES:
-            return None
-        sql = _SQL_VARIABLES[field_name]
-        parts.append(sql)
-        params.extend([today, zone] if "%s" in sql else [])
-    if not parts:
-        return "''", []
-    return f"concat({', '.join(parts)})", params
-
-
 def _messages_insert(*, campaign, low, high, now, batch_size: int = 5000) -> int:
     if connection.vendor == "postgresql":
         made = _messages_insert_sql(campaign=campaign, low=low, high=high, now=now)
@@ -288,13 +249,10 @@ def _send_at(campaign, now):
 def _messages_insert_sql(*, campaign, low, high, now) -> int | None:
     """Render and insert the chunk's messages in one statement (PostgreSQL)."""
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-
-    from vip.models import Tier
 
     today = timezone.localtime(now).date()
-    body = _sql_template(campaign.template, today=today, zone=settings.TIME_ZONE)
-    subject = _sql_template(campaign.subject, today=today, zone=settings.TIME_ZONE)
+    body = sql_template(campaign.template, today=today, zone=settings.TIME_ZONE)
+    subject = sql_template(campaign.subject, today=today, zone=settings.TIME_ZONE)
     if body is None or subject is None:
         return None
     (body_sql, body_params), (subject_sql, subject_params) = body, subject
@@ -305,8 +263,7 @@ def _messages_insert_sql(*, campaign, low, high, now) -> int | None:
         "CASE WHEN p.marketing_opt_out OR p.is_minor THEN %s ELSE %s END, %s, NULL, 0, '', "
         "CASE WHEN p.marketing_opt_out THEN %s WHEN p.is_minor THEN %s ELSE '' END, %s, %s, %s "
         f"FROM {CampaignTarget._meta.db_table} t JOIN {Player._meta.db_table} p ON p.id = t.player_id "
-        f"LEFT JOIN {Tier._meta.db_table} vt ON vt.id = p.tier_id "
-        f"LEFT JOIN {get_user_model()._meta.db_table} u ON u.id = p.manager_id "
+        f"{sql_template_joins()} "
         "WHERE t.campaign_id = %s AND NOT t.is_holdout AND t.player_id BETWEEN %s AND %s "
         "ON CONFLICT DO NOTHING"
     )

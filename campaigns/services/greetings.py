@@ -8,6 +8,10 @@ run, a second worker or a duplicated beat inserts nothing and so creates nothing
 a crash rolls the claim back together with what it had created, and the next run
 greets those players. Messages leave through the shared outbox
 (`campaigns.services.messaging`), which applies the fatigue rules.
+
+On PostgreSQL a batch (SQL_BATCH players) is created by a few set-based statements
+(`greetings_sql`); on SQLite, and for texts that need Python, player by player
+(CLAIM_BATCH players a batch). Both give the same rows (a PostgreSQL test compares them).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -50,10 +54,20 @@ from ..models import (
     TaskKind,
     TaskStatus,
 )
+from ..sql_templating import sql_template
 from ..templating import template_render
-from .messaging import marketing_block_reason, message_cancel, messages_deliver_due, player_zone
+from . import greetings_sql
+from .messaging import (
+    marketing_block_reason,
+    marketing_block_reasons,
+    message_cancel,
+    messages_deliver_due,
+    player_zone,
+    player_zone_named,
+)
 
-CLAIM_BATCH = 1000
+CLAIM_BATCH = 1000  # players per transaction, per-player path
+SQL_BATCH = 50_000  # players per transaction, set-based path
 DEFAULT_CATCH_UP_DAYS = 3
 
 
@@ -353,8 +367,9 @@ def greetings_run(
     on: date | None = None,
     dry_run: bool = False,
     catch_up_days: int | None = None,
-    batch_size: int = CLAIM_BATCH,
+    batch_size: int | None = None,
     deliver: bool = True,
+    set_based: bool = True,
 ) -> GreetingRunReport:
     """The daily job: for every active rule, greet the players whose occasion's
     first action (the call task `task_lead_days` before, or the message on the day)
@@ -365,6 +380,9 @@ def greetings_run(
     Safe to run any number of times, concurrently too: see the module docstring.
     `dry_run` counts who would be greeted and creates no greeting, task, message or
     gift (it does fill missing birthday keys, which are derived index data).
+    On PostgreSQL each batch is greeted by a few set-based statements
+    (`greetings_sql`), unless a rule's texts need Python or `set_based` is False;
+    `batch_size` defaults to SQL_BATCH or CLAIM_BATCH players accordingly.
     """
     today = on or timezone.localdate()
     window = catch_up_days_setting() if catch_up_days is None else catch_up_days
@@ -382,16 +400,13 @@ def greetings_run(
             first_action = occasion - lead
             if first_action > today or (rule.starts_on and first_action < rule.starts_on):
                 continue
-            line = GreetingRunLine(rule_id=rule.pk, rule=rule.name, occasion_date=occasion)
-            candidates = rule_players(rule, occasion).exclude(
-                Exists(Greeting.objects.filter(rule=rule, occasion_date=occasion, player=OuterRef("pk")))
-            )
             if dry_run:
-                line.greeted = candidates.count()
+                line = GreetingRunLine(rule_id=rule.pk, rule=rule.name, occasion_date=occasion)
+                line.greeted = _candidates(rule, occasion).count()
             else:
-                ids = list(candidates.order_by("pk").values_list("pk", flat=True))
-                for chunk in batched(ids, batch_size):
-                    _greet_batch(rule=rule, occasion=occasion, player_ids=chunk, today=today, line=line)
+                line = occasion_greet(
+                    rule=rule, occasion=occasion, today=today, batch_size=batch_size, set_based=set_based
+                )
             if line.greeted or dry_run:
                 report.lines.append(line)
     if deliver and not dry_run:
@@ -399,12 +414,199 @@ def greetings_run(
     return report
 
 
+def _candidates(rule: GreetingRule, occasion: date) -> QuerySet:
+    return rule_players(rule, occasion).exclude(
+        Exists(Greeting.objects.filter(rule=rule, occasion_date=occasion, player=OuterRef("pk")))
+    )
+
+
+def occasion_greet(
+    *, rule: GreetingRule, occasion: date, today: date, batch_size: int | None = None, set_based: bool = True
+) -> GreetingRunLine:
+    """Greet the rule's players not yet greeted for this occasion, batch by batch, each
+    batch in its own transaction (see `_greet_batch`)."""
+    line = GreetingRunLine(rule_id=rule.pk, rule=rule.name, occasion_date=occasion)
+    texts = _sql_texts(rule, occasion) if set_based and connection.vendor == "postgresql" else None
+    size = batch_size or (SQL_BATCH if texts else CLAIM_BATCH)
+    ids = list(_candidates(rule, occasion).order_by("pk").values_list("pk", flat=True))
+    for chunk in batched(ids, size):
+        _greet_batch(rule=rule, occasion=occasion, player_ids=chunk, today=today, line=line, texts=texts)
+    return line
+
+
 @transaction.atomic
 def _greet_batch(
-    *, rule: GreetingRule, occasion: date, player_ids: tuple[int, ...], today: date, line: GreetingRunLine
+    *,
+    rule: GreetingRule,
+    occasion: date,
+    player_ids: tuple[int, ...],
+    today: date,
+    line: GreetingRunLine,
+    texts: _SqlTexts | None,
 ) -> None:
     """Claim, then create: both in one transaction, so a crash leaves neither."""
     token = uuid.uuid4().hex
+    if texts is None:
+        _greet_claims_python(rule=rule, occasion=occasion, player_ids=player_ids, today=today, token=token)
+    else:
+        _greet_claims_sql(rule=rule, occasion=occasion, player_ids=player_ids, today=today, token=token, texts=texts)
+    _claims_tally(token=token, line=line)
+
+
+def _claims_tally(*, token: str, line: GreetingRunLine) -> None:
+    """Count what this batch's claims got into the run's line (the batch's last step)."""
+    counts = Greeting.objects.filter(claim=token).aggregate(
+        greeted=Count("pk"),
+        tasks=Count("task_id"),
+        messages=Count("message_id"),
+        gifts=Count("gift_id"),
+        gifts_refused=Count("pk", filter=Q(gift__isnull=True) & ~Q(note="")),
+    )
+    for name, count in counts.items():
+        setattr(line, name, getattr(line, name) + count)
+
+
+# --- the set-based path (PostgreSQL) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SqlTexts:
+    """A rule's texts for an occasion as SQL expressions (see campaigns.sql_templating)."""
+
+    title: tuple[str, list]
+    script: tuple[str, list]
+    subject: tuple[str, list]
+    body: tuple[str, list]
+
+
+def _sql_texts(rule: GreetingRule, occasion: date) -> _SqlTexts | None:
+    """The rule's texts rendered as `_render` and `_task_title` do, or None when one of
+    them needs Python (a format spec: see `sql_template`)."""
+    gift = greetings_sql.gift_description_sql(rule)
+    label = occasion_label(rule, occasion)
+    with translation.override(settings.CRM_PLAYER_LANGUAGE):
+        players_label = occasion_label(rule, occasion)
+
+    def render(text: str, label: str):
+        extra = {"occasion": label, "occasion_date": occasion.isoformat(), "gift": gift}
+        return sql_template(text, today=timezone.localdate(), zone=settings.TIME_ZONE, extra=extra)
+
+    texts = (
+        render(rule.task_title or _default_title_template(label, occasion), label),
+        render(rule.template if not rule.message_channel else "", label),
+        render(rule.subject, players_label),
+        render(rule.template, players_label),
+    )
+    return None if None in texts else _SqlTexts(*texts)
+
+
+def _default_title_template(label: str, occasion: date) -> str:
+    """`_task_title`'s default title as a template of {nickname}."""
+
+    def literal(text: str) -> str:
+        return text.replace("{", "{{").replace("}", "}}")
+
+    return literal(_("%(occasion)s on %(date)s: call %(player)s")) % {
+        "occasion": literal(label),
+        "date": occasion.isoformat(),
+        "player": "{nickname}",
+    }
+
+
+def _greet_claims_sql(
+    *, rule: GreetingRule, occasion: date, player_ids: tuple[int, ...], today: date, token: str, texts: _SqlTexts
+) -> None:
+    now = timezone.now()
+    if not greetings_sql.claims_insert(rule=rule, occasion=occasion, player_ids=player_ids, token=token, now=now):
+        return
+    source = greeting_source(rule, occasion)
+    notes = {}
+    if rule.gift_kind:
+        allowed, notes = _gift_allowances(rule=rule, token=token, on=occasion)
+        month = _month_of(occasion)
+        greetings_sql.gifts_insert(
+            rule=rule, token=token, on=occasion, month=month, source=source, allowed=allowed, now=now
+        )
+    if rule.task_lead_days is not None:
+        greetings_sql.tasks_insert(
+            token=token,
+            source=source,
+            title=texts.title,
+            script=texts.script,
+            due=max(occasion - timedelta(days=rule.task_lead_days), today),
+            with_gift=bool(rule.gift_kind),
+            now=now,
+        )
+    if rule.message_channel:
+        greetings_sql.messages_insert(
+            rule=rule,
+            token=token,
+            source=source,
+            subject=texts.subject,
+            body=texts.body,
+            send_at=_send_times(rule, occasion, greetings_sql.claimed_zone_names(token), now),
+            send_at_otherwise=_send_time(rule, occasion, player_zone_named(""), now),
+            blocked=marketing_block_reasons(),
+            now=now,
+        )
+    greetings_sql.claims_link(
+        token=token,
+        source=source,
+        task=rule.task_lead_days is not None,
+        message=bool(rule.message_channel),
+        gift=bool(rule.gift_kind),
+        notes=notes,
+    )
+
+
+def _gift_allowances(*, rule: GreetingRule, token: str, on: date) -> tuple[dict[int, int], dict[int, str]]:
+    """What `_gifts_for_batch` decides, per tier instead of per player: how many of the
+    claimed players of each budgeted tier still get the gift, and the refusal note for
+    the others. Locks the budgets concerned until the batch commits."""
+    value = rule.gift_value
+    month = _month_of(on)
+    budgets = list(
+        GiftBudget.objects.select_for_update().filter(tier_id__in=greetings_sql.claimed_tier_ids(token)).order_by("pk")
+    )
+    spent = dict(
+        GiftEntry.objects.filter(tier_id__in=[b.tier_id for b in budgets], month=month)
+        .values("tier_id")
+        .annotate(total=Sum("value"))
+        .values_list("tier_id", "total")
+    )
+    tiers = Tier.objects.in_bulk([b.tier_id for b in budgets])
+    allowed, notes = {}, {}
+    for budget in budgets:
+        before = spent.get(budget.tier_id, Decimal(0))
+        count = greetings_sql.gifts_allowed(budget=budget.monthly_amount, spent=before, value=value)
+        if count is None:
+            continue
+        allowed[budget.tier_id] = count
+        notes[budget.tier_id] = _budget_exceeded_message(
+            tier=tiers[budget.tier_id],
+            budget=budget.monthly_amount,
+            spent=before + count * value,
+            value=value,
+            month=month,
+        )[:300]
+    return allowed, notes
+
+
+def _send_time(rule: GreetingRule, occasion: date, zone: ZoneInfo, now: datetime) -> datetime:
+    return max(datetime.combine(occasion, rule.send_time, tzinfo=zone), now)
+
+
+def _send_times(rule: GreetingRule, occasion: date, zone_names: list[str], now: datetime) -> dict[str, datetime]:
+    """When the message goes, by the players' time zone field (see `messaging.player_zone`)."""
+    return {name: _send_time(rule, occasion, player_zone_named(name), now) for name in zone_names}
+
+
+# --- the per-player path (SQLite, and texts that need Python) ---------------------
+
+
+def _greet_claims_python(
+    *, rule: GreetingRule, occasion: date, player_ids: tuple[int, ...], today: date, token: str
+) -> None:
     Greeting.objects.bulk_create(
         [Greeting(rule=rule, player_id=pk, occasion_date=occasion, claim=token) for pk in player_ids],
         ignore_conflicts=True,
@@ -476,11 +678,6 @@ def _greet_batch(
         notes[note[:300]].append(player_id)
     for note, player_ids in notes.items():
         claimed.filter(player_id__in=player_ids).update(note=note)
-    line.greeted += len(greetings)
-    line.tasks += len(tasks)
-    line.messages += len(messages)
-    line.gifts += len(gifts)
-    line.gifts_refused += len(refusals)
 
 
 def _messages_for_batch(

@@ -53,11 +53,17 @@ CONTACT_CHANNELS = {
 
 def marketing_block_reason(player: Player) -> str:
     """Why a player may not receive marketing messages, or "" when they may."""
+    opted_out, minor = marketing_block_reasons()
     if player.marketing_opt_out:
-        return _("The player opted out of marketing messages.")
+        return opted_out
     if player.is_minor:
-        return _("The player is flagged as a minor.")
+        return minor
     return ""
+
+
+def marketing_block_reasons() -> tuple[str, str]:
+    """The reasons in words: (the player opted out, the player is a minor)."""
+    return _("The player opted out of marketing messages."), _("The player is flagged as a minor.")
 
 
 @transaction.atomic
@@ -120,10 +126,16 @@ def _parse_time(value) -> time:
 
 
 def player_zone(player: Player) -> ZoneInfo:
-    for name in (player.timezone, getattr(settings, "CRM_PLAYER_DEFAULT_TIMEZONE", ""), settings.TIME_ZONE):
-        if name:
+    return player_zone_named(player.timezone)
+
+
+def player_zone_named(name: str) -> ZoneInfo:
+    """The zone of a player whose time zone field reads `name`: that zone, else
+    CRM_PLAYER_DEFAULT_TIMEZONE, else TIME_ZONE, skipping names that are not zones."""
+    for candidate in (name, getattr(settings, "CRM_PLAYER_DEFAULT_TIMEZONE", ""), settings.TIME_ZONE):
+        if candidate:
             try:
-                return ZoneInfo(name)
+                return ZoneInfo(candidate)
             except (ZoneInfoNotFoundError, ValueError):
                 continue
     return ZoneInfo("UTC")
