@@ -80,6 +80,7 @@ def write_copy_file(path: Path, n: int, columns: list[str]) -> Path:
         "wechat": "",
         "email": "",
         "birthday_is_lunar": "f",
+        "birthday_md": r"\N",
         "manager_id": r"\N",
         "notes": "",
         "preferred_channel": "",

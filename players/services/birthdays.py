@@ -28,6 +28,13 @@ def _lunar_key(birthday) -> int | None:
     return birthday_key(birthday, True)  # ~18,000 distinct dates of birth: convert each once
 
 
+def birthday_key_cached(birthday, is_lunar: bool) -> int | None:
+    """`birthday_key`, remembering lunar conversions (for bulk paths that build rows)."""
+    if birthday is None:
+        return None
+    return _lunar_key(birthday) if is_lunar else birthday_key(birthday, False)
+
+
 def birthday_key_apply(player: Player) -> None:
     """Set the key on an unsaved or changed instance (the caller saves it)."""
     player.birthday_md = birthday_key(player.birthday, player.birthday_is_lunar)

@@ -78,6 +78,7 @@ from ..tabular import (
     text,
 )
 from . import payment_fingerprint, payment_record, payment_validate
+from .birthdays import birthday_key_cached
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ EMPTY_VALUES = {
 }
 # Model attribute -> database column where they differ.
 COLUMN_OF = {"manager": "manager_id"}
+BIRTHDAY_INPUTS = frozenset({"birthday", "birthday_is_lunar"})
 
 
 class _ManagerLookup:
@@ -308,6 +310,13 @@ class _PlayerChunker:
         self.has_tags = "tags" in headers.positions
         # Columns written: those the file has (tags live in their own table), plus updated_at.
         self.set_fields = [name for name in self.fields if name != "tags"]
+        # The greetings' birthday key is written with the row it derives from (computing
+        # it afterwards would write every such row twice); both of its inputs are read
+        # for rows being updated, even when the file has only one of them.
+        self.birthday_keyed = bool(BIRTHDAY_INPUTS & set(self.set_fields))
+        self.stored_fields = self.set_fields + [
+            name for name in sorted(BIRTHDAY_INPUTS) if self.birthday_keyed and name not in self.set_fields
+        ]
         self.model_columns = [f for f in Player._meta.concrete_fields if not f.primary_key]
         self.column_names = [f.column for f in self.model_columns]
         self.datetime_columns = {
@@ -441,15 +450,13 @@ class _PlayerChunker:
                 locked = self._existing(to_update, for_update=True)
                 to_insert += [self._row(a, rows[a][1], locked.get(a), now) for a in to_update]
             self._write(to_insert)
-            if {"birthday", "birthday_is_lunar"} & set(self.set_fields):
-                self._birthday_keys_refresh([row[self.index_of["account_id"]] for row in to_insert])
             if tag_sets:
                 self._write_tags(tag_sets)
         return counts
 
     def _existing(self, account_ids: list[str], *, for_update: bool) -> dict[str, dict]:
         """The stored values of the file's columns for these account ids: one query."""
-        names = [name for name in self.fields if name != "tags"]
+        names = self.stored_fields
         if connection.vendor == "postgresql":
             return self._existing_postgres(account_ids, names, for_update=for_update)
         columns = [COLUMN_OF.get(name, name) for name in names if name != "phone"]
@@ -459,7 +466,7 @@ class _PlayerChunker:
         if "phone" in names:  # the text as stored, not a parsed PhoneNumber per row
             queryset = queryset.annotate(phone_text=Cast("phone", CharField()))
             columns.append("phone_text")
-        names = [name for name in names if name != "phone"] + (["phone"] if "phone" in self.fields else [])
+        names = [name for name in names if name != "phone"] + (["phone"] if "phone" in names else [])
         found = {}
         for row in queryset.values_list("id", "account_id", *columns):
             stored = dict(zip(names, row[2:], strict=True))
@@ -517,6 +524,14 @@ class _PlayerChunker:
             else:
                 continue
             row[self.index_of[name]] = value
+        if self.birthday_keyed:
+            inputs = {
+                name: row[self.index_of[name]] if name in self.set_fields or stored is None else stored[name]
+                for name in BIRTHDAY_INPUTS
+            }
+            row[self.index_of["birthday_md"]] = birthday_key_cached(
+                inputs["birthday"], bool(inputs["birthday_is_lunar"])
+            )
         return row
 
     def _write(self, rows: list[list]) -> None:
@@ -525,6 +540,8 @@ class _PlayerChunker:
         table by COPY first; elsewhere executemany."""
         quote = connection.ops.quote_name
         set_columns = [self.model_columns[self.index_of[name]].column for name in self.set_fields] + ["updated_at"]
+        if self.birthday_keyed:
+            set_columns.append("birthday_md")
         columns_sql = ", ".join(quote(c) for c in self.column_names)
         updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in set_columns)
         table = quote(Player._meta.db_table)
@@ -560,13 +577,6 @@ class _PlayerChunker:
         placeholders = ", ".join(["%s"] * len(self.column_names))
         with connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {table} ({columns_sql}) VALUES ({placeholders}) {conflict}", rows)
-
-    def _birthday_keys_refresh(self, account_ids: list[str]) -> None:
-        """The bulk write bypasses the services that keep the greetings' birthday key
-        current: recompute it, set-based, for the rows just written."""
-        from .birthdays import birthdays_refresh
-
-        birthdays_refresh(player_ids=Player.objects.filter(account_id__in=account_ids).values_list("pk", flat=True))
 
     def _write_tags(self, tag_sets: dict[str, list[str]]) -> None:
         names = sorted({name for names in tag_sets.values() for name in names})

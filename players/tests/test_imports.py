@@ -300,3 +300,24 @@ def test_imported_birthdays_are_found_by_the_greetings_index(db, tmp_path):
     import_file_run(ImportRun(kind=ImportKind.PLAYERS, path=path, name="b.csv", dry_run=False))
 
     assert dict(Player.objects.values_list("account_id", "birthday_md")) == {"b1": 1225, "b2": 701}
+
+
+def test_imported_birthday_keys_follow_the_stored_lunar_flag_when_the_file_has_one_column(db, tmp_path):
+    # given a player whose birthday is kept by the lunar calendar, and one by the solar
+    from campaigns.calendar import birthday_key
+
+    Player.objects.create(account_id="l1", birthday=date(1990, 3, 4), birthday_is_lunar=True)
+    Player.objects.create(account_id="s1", birthday=date(1985, 5, 6))
+
+    # when one file brings only a new birthday, and another only flips the calendar
+    births = tmp_path / "births.csv"
+    births.write_text("account_id,birthday\nl1,1992-02-10\n", encoding="utf-8")
+    import_file_run(ImportRun(kind=ImportKind.PLAYERS, path=births, name="births.csv", dry_run=False))
+    flags = tmp_path / "flags.csv"
+    flags.write_text("account_id,birthday_is_lunar\ns1,true\n", encoding="utf-8")
+    import_file_run(ImportRun(kind=ImportKind.PLAYERS, path=flags, name="flags.csv", dry_run=False))
+
+    # then each key is the one of the stored calendar and the new values: the greeting comes on the right day
+    keys = dict(Player.objects.values_list("account_id", "birthday_md"))
+    assert keys == {"l1": birthday_key(date(1992, 2, 10), True), "s1": birthday_key(date(1985, 5, 6), True)}
+    assert keys["l1"] != 210 and keys["s1"] != 506  # the lunar keys, not the solar month-days
