@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from import_export import fields, resources, widgets
 
 from .models import Payment, Player
-from .tabular import CellError, parse_date, parse_datetime, parse_phone, text
+from .tabular import PLAYER_TEMPLATE_FIELDS, CellError, parse_date, parse_datetime, parse_phone, text
 
 
 class _ParsingWidget(widgets.Widget):
@@ -75,27 +75,7 @@ class PlayerResource(resources.ModelResource):
 
     class Meta:
         model = Player
-        fields = (
-            "account_id",
-            "server",
-            "nickname",
-            "channel",
-            "level",
-            "registered_at",
-            "last_login_at",
-            "real_name",
-            "phone",
-            "qq",
-            "wechat",
-            "email",
-            "birthday",
-            "birthday_is_lunar",
-            "manager",
-            "notes",
-            "preferred_channel",
-            "marketing_opt_out",
-            "is_minor",
-        )
+        fields = tuple(name for name in PLAYER_TEMPLATE_FIELDS if name != "tags")  # the template's columns
         import_id_fields = ("account_id",)
         skip_unchanged = True
         report_skipped = True
