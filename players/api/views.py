@@ -203,21 +203,7 @@ class PaymentBatchView(APIView):
     )
     def post(self, request):
         client = request.auth
-        events = _events(request)
-        forbidden, allowed, positions = [], [], []
-        for index, event in enumerate(events):
-            if _server_allowed(client, event):
-                allowed.append(event)
-                positions.append(index)
-            else:
-                forbidden.append(
-                    {
-                        "index": index,
-                        "event_id": event.get("event_id") if isinstance(event.get("event_id"), str) else None,
-                        "error": "forbidden",
-                        "fields": {"server": [_("This API client may not write for this server.")]},
-                    }
-                )
+        allowed, positions, forbidden = _events_by_server(client, _events(request), with_event_id=True)
         result = payments_record_batch(events=allowed, source=PaymentSource.API, source_ref=str(client.pk))
         for error in result.errors:
             error["index"] = positions[error["index"]]
@@ -236,25 +222,30 @@ class LoginBatchView(APIView):
     )
     def post(self, request):
         client = request.auth
-        events = _events(request)
-        forbidden, allowed, positions = [], [], []
-        for index, event in enumerate(events):
-            if _server_allowed(client, event):
-                allowed.append(event)
-                positions.append(index)
-            else:
-                forbidden.append(
-                    {
-                        "index": index,
-                        "error": "forbidden",
-                        "fields": {"server": [_("This API client may not write for this server.")]},
-                    }
-                )
+        allowed, positions, forbidden = _events_by_server(client, _events(request), with_event_id=False)
         result = logins_record_batch(events=allowed)
         for error in result.errors:
             error["index"] = positions[error["index"]]
         result.errors += forbidden
         return Response(result.as_dict())
+
+
+def _events_by_server(client, events: list, *, with_event_id: bool) -> tuple[list, list[int], list[dict]]:
+    """(events this client may write, their positions in the request, a "forbidden"
+    error for each of the others), so a batch is judged event by event."""
+    allowed, positions, forbidden = [], [], []
+    for index, event in enumerate(events):
+        if _server_allowed(client, event):
+            allowed.append(event)
+            positions.append(index)
+            continue
+        error = {"index": index, "error": "forbidden"}
+        if with_event_id:
+            event_id = event.get("event_id")
+            error["event_id"] = event_id if isinstance(event_id, str) else None
+        error["fields"] = {"server": [_("This API client may not write for this server.")]}
+        forbidden.append(error)
+    return allowed, positions, forbidden
 
 
 def _account_id_valid(account_id: str) -> bool:
