@@ -129,6 +129,33 @@ def test_client_bound_to_a_server_may_not_write_for_another(api):
     assert not Payment.objects.filter(server="s2").exists()
 
 
+def test_batches_refuse_only_the_events_of_another_server_for_a_bound_client(api):
+    # given a client bound to server s1
+    client = api.credentials.client
+    client.server = "s1"
+    client.save()
+    at = timezone.now().replace(microsecond=0).isoformat()
+
+    # when its batches mix events for s1, for no server, and for s2
+    payments = api.post(
+        BATCH, {"events": [event("a", server="s2"), event("b"), event("c", account_id="p9", server="")]}
+    ).json()
+    logins = api.post(
+        LOGINS,
+        {"events": [{"account_id": "l1", "occurred_at": at}, {"account_id": "l2", "server": "s2", "occurred_at": at}]},
+    ).json()
+
+    # then only the s2 events are refused, each at its own position, and the others are stored for s1
+    assert payments["created"] == 2
+    assert [(e["index"], e["event_id"], e["error"]) for e in payments["errors"]] == [(0, "a", "forbidden")]
+    assert "server" in payments["errors"][0]["fields"]
+    assert logins["created"] == 1
+    assert [(e["index"], e["error"]) for e in logins["errors"]] == [(1, "forbidden")]
+    assert not Payment.objects.filter(server="s2").exists()
+    assert Player.objects.get(account_id="p9").server == "s1"
+    assert not Player.objects.filter(account_id="l2").exists()
+
+
 def test_batch_judges_each_event_alone(api, tiers):
     api.post(PAYMENTS, event("old", account_id="a1", amount="6"))
     events = [
