@@ -376,20 +376,24 @@ def _refresh(*, scope: str, params: dict, now: datetime, trigger: str, rules: di
     evaluate = _eval_sql(d, _rules_values(rules), scope)
     update_players, record_changes, upsert = _apply_sql(d)
     if d.pg:
-        return _refresh_in_one_round_trip(
-            [
-                # The planner's estimates for these CTEs are huge; JIT would spend
-                # milliseconds compiling a query that runs in less.
-                "SET LOCAL jit = off",
-                *_eval_table_sql(d),
-                evaluate,
-                update_players,
-                record_changes,
-                upsert,
-                _TRANSITIONS_SQL,
-            ],
-            params,
+        statements = [
+            # The planner's estimates for these CTEs are huge; JIT would spend
+            # milliseconds compiling a query that runs in less.
+            "SET LOCAL jit = off",
+            *_eval_table_sql(d),
+            evaluate,
+            update_players,
+            record_changes,
+            upsert,
+            _TRANSITIONS_SQL,
+        ]
+        rowcounts, transitions = _execute_in_one_round_trip(statements, params)
+        result = RefreshResult(
+            evaluated=rowcounts[statements.index(evaluate)], changed=rowcounts[statements.index(update_players)]
         )
+        if result.changed:
+            result.transitions = {f"{a}→{b}": n for a, b, n in transitions}
+        return result
     result = RefreshResult()
     with connection.cursor() as cursor:
         for statement in _eval_table_sql(d):
@@ -406,25 +410,22 @@ def _refresh(*, scope: str, params: dict, now: datetime, trigger: str, rules: di
     return result
 
 
-def _refresh_in_one_round_trip(statements: list[str], params: dict) -> RefreshResult:
-    """PostgreSQL: every statement of a refresh in one execute (psycopg's client-side
-    binding sends them as one query string). On the event path a refresh runs for
-    every payment and login, and eight round trips cost more than the statements."""
-    result = RefreshResult()
+def _execute_in_one_round_trip(statements: list[str], params: dict) -> tuple[list[int], list[tuple]]:
+    """PostgreSQL: the statements in one execute (psycopg's client-side binding sends
+    them as one query string); returns each one's rowcount and the rows of the last
+    that returns any. On the event path a refresh runs for every payment and login,
+    and eight round trips cost more than the statements."""
+    rowcounts, rows = [], []
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no nextset()
         wrapper.execute("; ".join(statements), params)
-        rowcounts = []
         while True:
             rowcounts.append(cursor.rowcount)
-            if cursor.description is not None:  # the last statement: the transitions
+            if cursor.description is not None:
                 rows = cursor.fetchall()
             if not cursor.nextset():
                 break
-    result.evaluated, result.changed = rowcounts[-5], rowcounts[-4]
-    if result.changed:
-        result.transitions = {f"{a}→{b}": n for a, b, n in rows}
-    return result
+    return rowcounts, rows
 
 
 # --- entry points -------------------------------------------------------------
