@@ -19,6 +19,14 @@ SHANGHAI_MORNING = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 SHANGHAI_NIGHT = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _on_monday_morning():
+    """Messages are queued at 09:00 in Shanghai on the day the tests deliver them,
+    whatever day the suite runs (tests that need another moment travel there)."""
+    with time_machine.travel(datetime(2026, 11, 23, 1, 0, tzinfo=UTC), tick=True):
+        yield
+
+
 class RecordingBackend(ChannelBackend):
     """A real backend that keeps what it sent (in memory), optionally slowly."""
 

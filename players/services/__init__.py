@@ -21,6 +21,7 @@ from crm.money import CENT, to_base
 from ..models import ContactLog, PayerStatus, Payment, PaymentKind, Player
 from .birthdays import birthday_key_apply
 from .churn import payer_status_refresh
+from .prepared import prepared_fetchone
 
 MAX_AMOUNT = Decimal("1000000")
 MAX_FUTURE = timedelta(hours=24)
@@ -216,52 +217,50 @@ def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evalu
 
     payment_table, player_table = Payment._meta.db_table, Player._meta.db_table
     now = timezone.now()
-    with connection.cursor() as cursor:
-        # One round trip: the insert decides, and the totals move only if it inserted.
-        at = values["occurred_at"]
-        cursor.execute(
-            f"WITH new AS (INSERT INTO {payment_table} ({_PAYMENT_COLUMNS}) "
-            "SELECT p.id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s "
-            f"FROM {player_table} p WHERE p.account_id = %s "
-            "ON CONFLICT (source, source_ref, event_id) DO NOTHING RETURNING id, player_id) "
-            f"UPDATE {player_table} AS p SET total_spend = p.total_spend + %s, purchase_count = p.purchase_count + 1,"
-            " first_paid_at = LEAST(COALESCE(p.first_paid_at, %s), %s),"
-            " last_paid_at = GREATEST(COALESCE(p.last_paid_at, %s), %s)"
-            " FROM new WHERE p.id = new.player_id"
-            " RETURNING new.id, p.id, p.total_spend, p.tier_id, p.tier_since, p.tier_pinned_until, p.tier_below_since,"
-            " (SELECT json_agg(json_build_array(t.id, t.name, t.level, t.min_spend::text, t.window_days,"
-            f" t.downgrade_grace_days) ORDER BY t.level) FROM {Tier._meta.db_table} t)",
-            [
-                values["source"],
-                values["source_ref"],
-                event_id,
-                PaymentKind.PURCHASE,
-                values["amount"],
-                values["currency"],
-                values["amount_base"],
-                values["server"],
-                values["occurred_at"],
-                now,
-                values["order_id"],
-                values["product"],
-                values["refund_of"],
-                fingerprint,
-                actor.pk if actor is not None else None,
-                account_id,
-                values["amount_base"],
-                at,
-                at,
-                at,
-                at,
-            ],
-        )
-        row = cursor.fetchone()
-        if row is None:
-            existing = Payment.objects.filter(
-                source=values["source"], source_ref=values["source_ref"], event_id=event_id
-            ).first()
-            return _payment_repeat(existing, fingerprint) if existing else None
-        payment_id, player_id, total_spend, tier_id, tier_since, pinned_until, below_since, tier_rows = row
+    # One round trip: the insert decides, and the totals move only if it inserted.
+    at = values["occurred_at"]
+    row = prepared_fetchone(
+        f"WITH new AS (INSERT INTO {payment_table} ({_PAYMENT_COLUMNS}) "
+        "SELECT p.id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s "
+        f"FROM {player_table} p WHERE p.account_id = %s "
+        "ON CONFLICT (source, source_ref, event_id) DO NOTHING RETURNING id, player_id) "
+        f"UPDATE {player_table} AS p SET total_spend = p.total_spend + %s, purchase_count = p.purchase_count + 1,"
+        " first_paid_at = LEAST(COALESCE(p.first_paid_at, %s), %s),"
+        " last_paid_at = GREATEST(COALESCE(p.last_paid_at, %s), %s)"
+        " FROM new WHERE p.id = new.player_id"
+        " RETURNING new.id, p.id, p.total_spend, p.tier_id, p.tier_since, p.tier_pinned_until, p.tier_below_since,"
+        " (SELECT json_agg(json_build_array(t.id, t.name, t.level, t.min_spend::text, t.window_days,"
+        f" t.downgrade_grace_days) ORDER BY t.level) FROM {Tier._meta.db_table} t)",
+        [
+            values["source"],
+            values["source_ref"],
+            event_id,
+            PaymentKind.PURCHASE,
+            values["amount"],
+            values["currency"],
+            values["amount_base"],
+            values["server"],
+            values["occurred_at"],
+            now,
+            values["order_id"],
+            values["product"],
+            values["refund_of"],
+            fingerprint,
+            actor.pk if actor is not None else None,
+            account_id,
+            values["amount_base"],
+            at,
+            at,
+            at,
+            at,
+        ],
+    )
+    if row is None:
+        existing = Payment.objects.filter(
+            source=values["source"], source_ref=values["source_ref"], event_id=event_id
+        ).first()
+        return _payment_repeat(existing, fingerprint) if existing else None
+    payment_id, player_id, total_spend, tier_id, tier_since, pinned_until, below_since, tier_rows = row
     payment = Payment(
         id=payment_id,
         player_id=player_id,

@@ -11,7 +11,8 @@ from django.utils import timezone
 from ..models import Player
 from .churn import payer_status_refresh
 from .events import login_event_clean
-from .ledger_batch import players_ensure, server_cursor
+from .ledger_batch import players_ensure
+from .prepared import server_cursor
 
 
 @dataclass
@@ -44,13 +45,20 @@ def logins_record_batch(*, events: list, actor=None) -> LoginBatchResult:
             latest[account_id] = (max(at, seen_at), seen_server or server)
     if latest:
         result.player_ids = _logins_apply(latest=latest, actor=actor, now=now)
-        if result.player_ids:  # churn: a login may clear "no login" (set-based, records changes)
-            payer_status_refresh(player_ids=result.player_ids, now=now, trigger="login")
     return result
 
 
 @transaction.atomic
 def _logins_apply(*, latest: dict[str, tuple], actor, now) -> set[int]:
+    """Move the last logins, then re-judge the players whose login moved (a login may
+    clear "no login"), while their rows are still locked by the move."""
+    moved = _last_logins_move(latest=latest, actor=actor, now=now)
+    if moved:
+        payer_status_refresh(player_ids=moved, now=now, trigger="login")
+    return moved
+
+
+def _last_logins_move(*, latest: dict[str, tuple], actor, now) -> set[int]:
     ids = players_ensure(accounts={a: server for a, (_at, server) in latest.items()}, actor=actor, now=now)
     pairs = sorted((ids[a], at) for a, (at, _server) in latest.items())
     if connection.vendor == "postgresql":

@@ -28,6 +28,7 @@ from ..models import Payment, PaymentKind, Player
 from . import payment_fingerprint, payment_record
 from .churn import payer_status_refresh
 from .events import payment_event_clean
+from .prepared import server_cursor
 
 log = logging.getLogger(__name__)
 
@@ -189,16 +190,6 @@ def _classify(result: PaymentBatchResult, index: int, event: dict, stored_finger
     result.conflicts += 1
     result.errors.append({"index": index, "event_id": event["event_id"], "error": "conflict"})
     result.conflict_digests.append((index, event["event_id"], stored_fingerprint or "", event["fingerprint"]))
-
-
-def server_cursor():
-    """A psycopg cursor with server-side parameter binding on Django's connection (same
-    transaction): big array parameters travel as values instead of being quoted into
-    the SQL text, which costs more than the statement itself for a batch of 1000."""
-    import psycopg
-
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def players_ensure(*, accounts: dict[str, str], actor=None, now: datetime | None = None) -> dict[str, int]:

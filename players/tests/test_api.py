@@ -12,6 +12,11 @@ from vip.models import TierChange, TierChangeReason
 
 PAYMENTS = "/api/v1/payments/"
 BATCH = "/api/v1/payments/batch/"
+# An hour before the suite started, in the game's offset: recent enough that the churn
+# rules see an active payer whatever day the suite runs, and the same in every event.
+RECENTLY = (
+    (timezone.now() - timedelta(hours=1)).astimezone(timezone.get_fixed_timezone(480)).isoformat(timespec="seconds")
+)
 LOGINS = "/api/v1/logins/batch/"
 
 
@@ -23,7 +28,7 @@ def event(event_id="ord-1", **fields):
         "server": "s1",
         "amount": "648.00",
         "currency": "CNY",
-        "occurred_at": "2026-11-22T10:00:00+08:00",
+        "occurred_at": RECENTLY,
         **fields,
     }
 

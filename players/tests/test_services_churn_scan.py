@@ -1,5 +1,6 @@
-"""The nightly scan over 10,000 players, checked against a straightforward
-reference implementation of the documented rules written here in plain Python."""
+"""The nightly scan over 10,000 players, and the event path's refresh of the same
+players, checked against a straightforward reference implementation of the
+documented rules written here in plain Python."""
 
 import random
 import statistics
@@ -13,7 +14,7 @@ from django.db import connection
 
 from players.models import PayerStatus, Payment, PaymentKind, Player
 from players.models.churn import ChurnRule, PayerStatusChange, PlayerChurn
-from players.services.churn import churn_scan
+from players.services.churn import churn_scan, payer_status_refresh
 
 NOW = datetime(2026, 11, 22, 2, 0, 0, tzinfo=UTC)
 PLAYERS = 10_000
@@ -210,4 +211,36 @@ def test_scan_in_parallel_batches_on_postgresql_matches_the_reference(
     assert changed
     # and a second parallel scan at the same instant changes nothing
     assert churn_scan(now=NOW, batch_size=700, workers=2)["changed"] == 0
+    assert PayerStatusChange.objects.count() == len(changed)
+
+
+def test_event_path_refresh_matches_the_reference(db):
+    # given the same population
+    players, ledger, rules, before = population_with_rules()
+    ids = [p.pk for p in players]
+
+    # when the event path re-judges them: 300 one at a time (a single payment or
+    # login), the rest a batch of 1,000 at a time (on PostgreSQL, one prepared
+    # statement of this connection serves every call)
+    calls = [[pk] for pk in ids[:300]] + [ids[i : i + 1000] for i in range(300, len(ids), 1000)]
+    results = [payer_status_refresh(player_ids=chunk, now=NOW, trigger="payment") for chunk in calls]
+
+    # then every player's status, reasons, score and figures are the reference's, as
+    # for the nightly scan, with one transition recorded per change
+    changed = assert_matches_reference(players, ledger, rules, before, {"changed": sum(r.changed for r in results)})
+    payers_or_were = [p for p in players if p.total_spend > 0 or before[p.pk] != PayerStatus.NON_PAYER]
+    assert sum(r.evaluated for r in results) == len(payers_or_were)
+    transitions = {}
+    for result in results:
+        for key, n in result.transitions.items():
+            transitions[key] = transitions.get(key, 0) + n
+    expected_transitions = {}
+    for old, new in changed.values():
+        key = f"{old}→{new}"
+        expected_transitions[key] = expected_transitions.get(key, 0) + 1
+    assert transitions == expected_transitions
+    assert set(PayerStatusChange.objects.values_list("trigger", flat=True)) == {"payment"}
+
+    # and judging them again at the same instant changes nothing
+    assert sum(payer_status_refresh(player_ids=chunk, now=NOW).changed for chunk in calls) == 0
     assert PayerStatusChange.objects.count() == len(changed)
