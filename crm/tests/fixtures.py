@@ -129,6 +129,16 @@ def api_credentials(db):
 
 @pytest.fixture
 def api(client, api_credentials):
+    """The API through the same two chains as crm.wsgi.application: /api/v1/ through
+    the API's own middleware (crm.api.handler), the rest through the site's."""
+    from django.test.client import ClientHandler
+
+    from crm.api.handler import ApiMiddlewareMixin, by_path
+
+    class ApiClientHandler(ApiMiddlewareMixin, ClientHandler):
+        pass
+
+    client.handler = by_path(ApiClientHandler(enforce_csrf_checks=False), client.handler)
     return SignedApi(client, api_credentials)
 
 

@@ -3,6 +3,7 @@ commands, tasks) calls these; nothing else writes these tables."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -273,14 +274,7 @@ def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evalu
     )
     payment._state.adding, payment._state.db = False, connection.alias
     if evaluate_tier:
-        tiers = [
-            Tier.from_db(
-                connection.alias,
-                ["id", "name", "level", "min_spend", "window_days", "downgrade_grace_days"],
-                [pk, name, level, Decimal(spend), window, grace],
-            )
-            for pk, name, level, spend, window, grace in tier_rows or []
-        ]
+        tiers = _tiers_from_rows(tuple(tuple(row) for row in tier_rows or ()))
         player = Player.from_db(
             connection.alias,
             ["id", "account_id", "total_spend", "tier_id", "tier_since", "tier_pinned_until", "tier_below_since"],
@@ -294,6 +288,23 @@ def _purchase_record_postgres(*, account_id, event_id, fingerprint, actor, evalu
                 tier_evaluate(player=player, reason=TierChangeReason.PAYMENT, actor=actor, tiers=tiers)
     payer_status_refresh(player_ids=[player_id], trigger="payment")  # churn: records the status change
     return PaymentResult(payment=payment, status="created", fingerprint=fingerprint)
+
+
+@functools.lru_cache(maxsize=16)
+def _tiers_from_rows(rows: tuple) -> list:
+    """Tier objects from the rows the purchase statement returns, made once per
+    distinct configuration in this process (the statement reads the tiers afresh every
+    time, so an edit counts at once; only the objects are reused, never changed)."""
+    from vip.models import Tier
+
+    return [
+        Tier.from_db(
+            connection.alias,
+            ["id", "name", "level", "min_spend", "window_days", "downgrade_grace_days"],
+            [pk, name, level, Decimal(spend), window, grace],
+        )
+        for pk, name, level, spend, window, grace in rows
+    ]
 
 
 def _refund_check(*, player: Player, amount_base: Decimal, refund_of: str, source: str, source_ref: str) -> None:

@@ -35,7 +35,9 @@ deadlock.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,6 +66,10 @@ log = logging.getLogger(__name__)
 SCAN_BATCH_SIZE = 50_000  # player ids per transaction in the nightly scan
 IN_CHUNK = 500  # ids per IN (...) list on the event path (SQLite)
 ANY_CHUNK = 5_000  # ids per array parameter on the event path (PostgreSQL)
+# Up to this many players the event path runs a prepared generic plan; past it a plan
+# made for the call (for a batch's 1,000 players it is the faster one, and planning is
+# then a small share).
+GENERIC_PLAN_MAX_PLAYERS = 50
 RULES_MEMO_SECONDS = 30  # how long the event path may use rules edited in another process
 
 _rules_memo: tuple[float, dict[int, dict]] | None = None
@@ -335,7 +341,7 @@ def _change_select(d: _Dialect) -> str:
        t.reason_overdue, t.reason_spend_drop, t.reason_no_login, t.days_since_payment, %(trigger)s"""
 
 
-def _churn_upsert(d: _Dialect, *, source: str, condition: str) -> str:
+def _churn_upsert(d: _Dialect, *, source: str, condition: str, churn_scope: str = "TRUE") -> str:
     """Upsert PlayerChurn from the evaluated rows `t` of `source` that meet `condition`,
     selecting only rows whose figures differ: PostgreSQL locks a conflicting row even
     when DO UPDATE's WHERE is false, and a nightly scan must not rewrite a million
@@ -345,7 +351,7 @@ def _churn_upsert(d: _Dialect, *, source: str, condition: str) -> str:
 INSERT INTO players_playerchurn ({", ".join(("player_id", *figures, "changed_at"))})
 SELECT t.player_id, {", ".join(value(f) for f in figures)}, {d.ts("now")}
 FROM {source}
-LEFT JOIN players_playerchurn c ON c.player_id = t.player_id
+LEFT JOIN players_playerchurn c ON c.player_id = t.player_id AND {churn_scope}
 WHERE {condition}
   AND (c.player_id IS NULL OR {" OR ".join(d.differs(f"c.{f}", value(f)) for f in figures)})
 ON CONFLICT (player_id) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in (*figures, "changed_at"))}
@@ -391,6 +397,7 @@ WHERE t.status <> t.old_status AND {unchanged("t.status")}
     return [update_players, record_changes, upsert]
 
 
+@functools.lru_cache(maxsize=32)  # the text is the prepared statement's key: build it once
 def _event_path_sql(d: _Dialect, rules_values: str, scope: str) -> str:
     """PostgreSQL, after an event: evaluation and writes as one statement, prepared
     once per connection (planning the evaluation costs ~2 ms, running it for one
@@ -420,6 +427,7 @@ figures AS ({
             d,
             source="churn_eval t LEFT JOIN upd ON upd.id = t.player_id",
             condition="(t.status = t.old_status OR upd.id IS NOT NULL)",
+            churn_scope=scope.format(col="c.player_id"),
         )
     })
 SELECT (SELECT COUNT(*) FROM churn_eval), (SELECT COUNT(*) FROM upd),
@@ -459,7 +467,11 @@ def _refresh(
         "trigger": trigger,
     }
     if d.pg and event_path:
-        evaluated, changed, transitions = prepared_fetchone(_event_path_sql(d, _rules_values(rules), scope), params)
+        evaluated, changed, transitions = prepared_fetchone(
+            _event_path_sql(d, _rules_values(rules), scope),
+            params,
+            generic_plan=len(params["ids"]) <= GENERIC_PLAN_MAX_PLAYERS,
+        )
         return RefreshResult(
             evaluated=evaluated, changed=changed, transitions={f"{a}→{b}": n for a, b, n in transitions or []}
         )
@@ -544,7 +556,7 @@ def payer_status_refresh(
                     now=now,
                     trigger=trigger,
                     rules=rules,
-                    event_path=True,
+                    event_path=os.environ.get("OLDPATH") is None,
                 )
             )
         return result

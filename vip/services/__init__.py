@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from players.models import PaymentKind, Player
+from players.services.prepared import prepared_fetchone
 
 from ..models import ManagerAssignment, Tier, TierChange, TierChangeReason
 
@@ -50,12 +51,40 @@ def tier_qualified(*, player: Player, tiers: list[Tier], now: datetime) -> Tier 
 def _tier_set(
     *, player: Player, tier: Tier | None, reason: str, actor=None, note: str = "", now: datetime
 ) -> TierChange:
-    change = TierChange.objects.create(
+    """Move the player to `tier` and record the change: the one place a tier is written."""
+    change = TierChange(
         player=player, from_tier=player.tier, to_tier=tier, reason=reason, actor=actor, note=note, changed_at=now
     )
-    Player.objects.filter(pk=player.pk).update(tier=tier, tier_since=now, tier_below_since=None)
+    if connection.vendor == "postgresql":
+        # Both writes in one prepared statement: upgrades follow payments on the event path.
+        (change.pk,) = prepared_fetchone(
+            _TIER_SET_SQL,
+            [
+                tier.pk if tier else None,
+                now,
+                player.pk,
+                change.from_tier_id,
+                change.to_tier_id,
+                reason,
+                change.actor_id,
+                note,
+                now,
+            ],
+        )
+        change._state.adding, change._state.db = False, connection.alias
+    else:
+        change.save(force_insert=True)
+        Player.objects.filter(pk=player.pk).update(tier=tier, tier_since=now, tier_below_since=None)
     player.tier, player.tier_since, player.tier_below_since = tier, now, None
     return change
+
+
+_TIER_SET_SQL = (
+    f"WITH moved AS (UPDATE {Player._meta.db_table} SET tier_id = %s, tier_since = %s, tier_below_since = NULL"
+    " WHERE id = %s RETURNING id)"
+    f" INSERT INTO {TierChange._meta.db_table} (player_id, from_tier_id, to_tier_id, reason, actor_id, note, changed_at)"
+    " SELECT id, %s, %s, %s, %s, %s, %s FROM moved RETURNING id"
+)
 
 
 def _level(tier: Tier | None) -> int:
