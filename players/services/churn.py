@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -556,7 +555,7 @@ def payer_status_refresh(
                     now=now,
                     trigger=trigger,
                     rules=rules,
-                    event_path=os.environ.get("OLDPATH") is None,
+                    event_path=True,
                 )
             )
         return result
