@@ -340,7 +340,7 @@ def _change_select(d: _Dialect) -> str:
        t.reason_overdue, t.reason_spend_drop, t.reason_no_login, t.days_since_payment, %(trigger)s"""
 
 
-def _churn_upsert(d: _Dialect, *, source: str, condition: str, churn_scope: str = "TRUE") -> str:
+def _churn_upsert(d: _Dialect, *, source: str, condition: str, churn_scope: str | None = None) -> str:
     """Upsert PlayerChurn from the evaluated rows `t` of `source` that meet `condition`,
     selecting only rows whose figures differ: PostgreSQL locks a conflicting row even
     when DO UPDATE's WHERE is false, and a nightly scan must not rewrite a million
@@ -350,7 +350,7 @@ def _churn_upsert(d: _Dialect, *, source: str, condition: str, churn_scope: str 
 INSERT INTO players_playerchurn ({", ".join(("player_id", *figures, "changed_at"))})
 SELECT t.player_id, {", ".join(value(f) for f in figures)}, {d.ts("now")}
 FROM {source}
-LEFT JOIN players_playerchurn c ON c.player_id = t.player_id AND {churn_scope}
+LEFT JOIN players_playerchurn c ON c.player_id = t.player_id{f" AND {churn_scope}" if churn_scope else ""}
 WHERE {condition}
   AND (c.player_id IS NULL OR {" OR ".join(d.differs(f"c.{f}", value(f)) for f in figures)})
 ON CONFLICT (player_id) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in (*figures, "changed_at"))}
