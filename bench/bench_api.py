@@ -209,7 +209,9 @@ def cpu_seconds() -> dict[str, float]:
         except OSError:
             continue
         name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
-        used = (int(fields[11]) + int(fields[12])) / tick
+        # utime + stime, and the cutime + cstime of children it has reaped: a backend that
+        # ends (the raw limit's connections) moves its CPU to the postmaster's children.
+        used = sum(int(value) for value in fields[11:15]) / tick
         if "gunicorn" in command:
             groups["gunicorn"] += used
         elif name.startswith("postgres") or command.startswith("postgres"):
