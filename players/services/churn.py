@@ -20,10 +20,11 @@ Each refresh is set-based SQL that runs unchanged on PostgreSQL and SQLite
    so a second scan at the same instant writes nothing: idempotent).
 
 On PostgreSQL the event path runs the same evaluation and the same three writes as
-one statement (data-modifying CTEs), prepared once per connection with a generic
-plan (``_event_path_sql``): planning the evaluation costs several times what running
-it for one player does, and the temporary table, emptied at each commit, would make
-PostgreSQL plan it again every time. One snapshot for the evaluation and the writes
+one statement (data-modifying CTEs, ``_event_path_sql``): for one player a prepared
+statement that runs on one generic plan per connection (planning the evaluation
+costs several times what running it for one player does, and the temporary table,
+emptied at each commit, would make PostgreSQL plan it again every time); for a
+batch, planned for its players. One snapshot for the evaluation and the writes
 is sound there because every caller holds the players' row locks (it has just
 written their totals or last login). The nightly scan keeps the temporary table and
 the guards above, since it runs beside payments it does not lock out.
@@ -58,17 +59,13 @@ from ..models.churn import (
     PayerStatusTrigger,
     PlayerChurn,
 )
-from .prepared import prepared_fetchone
+from .prepared import planned_fetchone, prepared_fetchone
 
 log = logging.getLogger(__name__)
 
 SCAN_BATCH_SIZE = 50_000  # player ids per transaction in the nightly scan
 IN_CHUNK = 500  # ids per IN (...) list on the event path (SQLite)
 ANY_CHUNK = 5_000  # ids per array parameter on the event path (PostgreSQL)
-# Up to this many players the event path runs a prepared generic plan; past it a plan
-# made for the call (for a batch's 1,000 players it is the faster one, and planning is
-# then a small share).
-GENERIC_PLAN_MAX_PLAYERS = 50
 RULES_MEMO_SECONDS = 30  # how long the event path may use rules edited in another process
 
 _rules_memo: tuple[float, dict[int, dict]] | None = None
@@ -398,10 +395,10 @@ WHERE t.status <> t.old_status AND {unchanged("t.status")}
 
 @functools.lru_cache(maxsize=32)  # the text is the prepared statement's key: build it once
 def _event_path_sql(d: _Dialect, rules_values: str, scope: str) -> str:
-    """PostgreSQL, after an event: evaluation and writes as one statement, prepared
-    once per connection (planning the evaluation costs ~2 ms, running it for one
-    player ~0.3 ms; and a temporary table would make PostgreSQL plan it again at
-    every commit). One snapshot serves the evaluation and the writes, which is sound
+    """PostgreSQL, after an event: evaluation and writes as one statement (for one
+    player prepared once per connection: planning the evaluation costs ~2 ms, running
+    it ~0.3 ms; and a temporary table would make PostgreSQL plan it again at every
+    commit). One snapshot serves the evaluation and the writes, which is sound
     because the caller holds these players' row locks (it has just written their
     totals or last login), so nobody changes them in between.
 
@@ -466,11 +463,10 @@ def _refresh(
         "trigger": trigger,
     }
     if d.pg and event_path:
-        evaluated, changed, transitions = prepared_fetchone(
-            _event_path_sql(d, _rules_values(rules), scope),
-            params,
-            generic_plan=len(params["ids"]) <= GENERIC_PLAN_MAX_PLAYERS,
-        )
+        # One player (a payment): a prepared statement, planned once per connection.
+        # More (a batch): a plan made for them, planning then being a small share.
+        run = prepared_fetchone if "id" in params else planned_fetchone
+        evaluated, changed, transitions = run(_event_path_sql(d, _rules_values(rules), scope), params)
         return RefreshResult(
             evaluated=evaluated, changed=changed, transitions={f"{a}→{b}": n for a, b, n in transitions or []}
         )
@@ -544,6 +540,12 @@ def payer_status_refresh(
     ids = sorted({int(pk) for pk in player_ids})
     rules = churn_rules_effective()
     result = RefreshResult()
+    if connection.vendor == "postgresql" and len(ids) == 1:
+        # A payment or a login: one scalar id, so the prepared statement's generic plan
+        # is the one a custom plan would be (see players.services.prepared).
+        return _refresh(
+            scope="{col} = %(id)s", params={"id": ids[0]}, now=now, trigger=trigger, rules=rules, event_path=True
+        )
     if connection.vendor == "postgresql":
         # One array parameter, whatever the number of players (a batch is at most 1,000).
         for start in range(0, len(ids), ANY_CHUNK):

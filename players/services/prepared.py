@@ -2,9 +2,9 @@
 
 A payment or a login runs a few statements whose planning costs more than running
 them for one player (the churn evaluation: ~2 ms to plan, ~0.3 ms to run). These
-helpers run them as prepared statements of Django's connection, in its transaction,
-with a generic plan: left to itself the planner keeps making custom plans, because
-one player looks cheaper than the ten a generic plan assumes for an array.
+helpers run them on Django's connection, in its transaction: as prepared statements,
+planned once per connection, or planned for the call where the parameters name many
+rows.
 """
 
 from __future__ import annotations
@@ -30,23 +30,27 @@ def server_cursor():
     return psycopg.Cursor(connection.connection)
 
 
-def prepared_fetchone(statement: str, params, *, generic_plan: bool = True) -> tuple | None:
-    """Run `statement` and return its first row: as a prepared statement with a
-    generic plan (settings local to the transaction, sent in the same round trip as
-    the statement: pipeline mode), or, with `generic_plan=False`, planned for these
-    parameters (worth it when they name many rows, e.g. a batch's thousand players)."""
-    with server_cursor() as settings_cursor, server_cursor() as cursor:
+def prepared_fetchone(statement: str, params) -> tuple | None:
+    """Run `statement` as a prepared statement of this connection; its first row.
+
+    PostgreSQL plans it for the first five calls, then keeps one generic plan as long
+    as that costs no more than the custom ones did: so write the hot statements with
+    scalar parameters (one player's id, not an array of one), whose generic plan is
+    the custom one."""
+    with server_cursor() as cursor:
         # Every int as bigint: psycopg picks smallint, integer or bigint by value, and
         # each distinct set of parameter types would be another prepared statement.
         cursor.adapters.register_dumper(int, Int8Dumper)
-        conn = connection.connection
-        with conn.pipeline():
-            if generic_plan:
-                settings_cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            # The estimates of big CTEs are huge; JIT would spend milliseconds compiling
-            # a plan that runs in less.
+        cursor.execute(statement, params, prepare=True)
+        return cursor.fetchone() if cursor.description is not None else None
+
+
+def planned_fetchone(statement: str, params) -> tuple | None:
+    """Run `statement` planned for these parameters (e.g. a batch's thousand players),
+    without JIT for the rest of the transaction: the planner's estimates for big CTEs
+    are huge, and compiling would cost more than running. One round trip (pipeline)."""
+    with server_cursor() as settings_cursor, server_cursor() as cursor:
+        with connection.connection.pipeline():
             settings_cursor.execute("SET LOCAL jit = off")
-            cursor.execute(statement, params, prepare=generic_plan)
-            if generic_plan:
-                settings_cursor.execute("SET LOCAL plan_cache_mode = DEFAULT")
+            cursor.execute(statement, params)
         return cursor.fetchone() if cursor.description is not None else None

@@ -1,38 +1,39 @@
-"""The event path's prepared statements (PostgreSQL): planned once per connection,
-with a generic plan, and without leaving the plan setting to the rest of the
-transaction."""
+"""The event path's statements on PostgreSQL: prepared once per connection and, with
+scalar parameters, run on one generic plan after PostgreSQL's five custom ones;
+statements over many rows planned for each call instead."""
 
 import psycopg._queries
 from django.db import connection
 
-from players.services.prepared import prepared_fetchone
+from players.services.prepared import planned_fetchone, prepared_fetchone
 
-STATEMENT = "SELECT count(*) FROM players_player WHERE id = ANY(%s::bigint[])"
+STATEMENT = "SELECT count(*) FROM players_player WHERE id = %s AND server = %s"
 
 
-def test_a_statement_is_planned_once_per_connection_with_a_generic_plan(requires_postgres, db, make_player):
-    ids = [make_player().pk, make_player().pk]
-
-    counts = [prepared_fetchone(STATEMENT, [players])[0] for players in (ids[:1], ids, [2**40])]
-
-    assert counts == [1, 2, 0]
+def plans(fragment: str) -> list[tuple[int, int]]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%FROM players_player WHERE id = ANY($1::bigint[])%"],
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{fragment}%"]
         )
-        assert cursor.fetchall() == [(3, 0)]
-        cursor.execute("SHOW plan_cache_mode")
-        assert cursor.fetchone() == ("auto",)
+        return cursor.fetchall()
 
 
-def test_a_plan_made_for_the_call_is_not_prepared(requires_postgres, db, make_player):
-    player = make_player()
+def test_a_statement_is_prepared_once_and_moves_to_a_generic_plan(requires_postgres, db, make_player):
+    players = [make_player(server="s1"), make_player(server="s2"), make_player(server="s1")]
 
-    assert prepared_fetchone(STATEMENT + " AND TRUE", [[player.pk]], generic_plan=False) == (1,)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%AND TRUE%"])
-        assert cursor.fetchone() == (0,)
+    counts = [prepared_fetchone(STATEMENT, [p.pk, "s1"])[0] for p in players * 3]
+
+    assert counts == [1, 0, 1] * 3
+    # one statement for every call (ints always travel as bigint), planned for the
+    # first five calls, then on its generic plan
+    assert plans("WHERE id = $1 AND server = $2") == [(4, 5)]
+
+
+def test_a_statement_over_many_rows_is_planned_for_each_call(requires_postgres, db, make_player):
+    ids = [make_player().pk for _ in range(3)]
+
+    assert planned_fetchone("SELECT count(*) FROM players_player WHERE id = ANY(%s)", [ids]) == (3,)
+    assert plans("WHERE id = ANY(") == []
 
 
 def test_long_statements_keep_their_parsed_form():
