@@ -452,8 +452,11 @@ _TRANSITIONS_SQL = (
 
 
 def _refresh(
-    *, scope: str, params: dict, now: datetime, trigger: str, rules: dict, event_path: bool = False
+    *, scope: str, params: dict, now: datetime, trigger: str, rules: dict, event_path: str | None = None
 ) -> RefreshResult:
+    """`event_path` (PostgreSQL): "prepared" for one player's statement, planned once
+    per connection; "planned" for a batch's, planned for its players; None for the
+    nightly scan's temporary-table path."""
     d = _Dialect(connection.vendor)
     window_max = max(int(r["spend_window_days"]) for r in rules.values())
     params = {
@@ -463,9 +466,7 @@ def _refresh(
         "trigger": trigger,
     }
     if d.pg and event_path:
-        # One player (a payment): a prepared statement, planned once per connection.
-        # More (a batch): a plan made for them, planning then being a small share.
-        run = prepared_fetchone if "id" in params else planned_fetchone
+        run = prepared_fetchone if event_path == "prepared" else planned_fetchone
         evaluated, changed, transitions = run(_event_path_sql(d, _rules_values(rules), scope), params)
         return RefreshResult(
             evaluated=evaluated, changed=changed, transitions={f"{a}→{b}": n for a, b, n in transitions or []}
@@ -544,7 +545,7 @@ def payer_status_refresh(
         # A payment or a login: one scalar id, so the prepared statement's generic plan
         # is the one a custom plan would be (see players.services.prepared).
         return _refresh(
-            scope="{col} = %(id)s", params={"id": ids[0]}, now=now, trigger=trigger, rules=rules, event_path=True
+            scope="{col} = %(id)s", params={"id": ids[0]}, now=now, trigger=trigger, rules=rules, event_path="prepared"
         )
     if connection.vendor == "postgresql":
         # One array parameter, whatever the number of players (a batch is at most 1,000).
@@ -557,7 +558,7 @@ def payer_status_refresh(
                     now=now,
                     trigger=trigger,
                     rules=rules,
-                    event_path=True,
+                    event_path="planned",  # a batch: planning is a small share of its work
                 )
             )
         return result

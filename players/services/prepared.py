@@ -9,6 +9,7 @@ rows.
 
 from __future__ import annotations
 
+import psycopg
 import psycopg._queries
 from django.db import connection
 from psycopg.types.numeric import Int8Dumper
@@ -24,8 +25,6 @@ def server_cursor():
     """A psycopg cursor with server-side parameter binding on Django's connection (same
     transaction): big array parameters travel as values instead of being quoted into
     the SQL text, which costs more than the statement itself for a batch of 1000."""
-    import psycopg
-
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
 
