@@ -195,7 +195,11 @@ class PaymentSource(models.TextChoices):
 class Payment(models.Model):
     """The append-only ledger. Written only by `players.services.payment_record`."""
 
-    player = models.ForeignKey(Player, verbose_name=_("player"), on_delete=models.PROTECT, related_name="payments")
+    # Indexed by payment_player_recent (player first): a second index on player alone
+    # would only cost every insert.
+    player = models.ForeignKey(
+        Player, verbose_name=_("player"), on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     source = models.CharField(_("source"), max_length=16, choices=PaymentSource.choices)
     source_ref = models.CharField(
         _("source reference"), max_length=64, blank=True, help_text=_("The API client for events from the game API.")
@@ -227,6 +231,7 @@ class Payment(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # payment_recorded_by: only the few entered by staff
     )
 
     class Meta:
@@ -236,6 +241,10 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["player", "-occurred_at"], name="payment_player_recent"),
             models.Index(fields=["-occurred_at"], name="payment_recent"),
+            # Game events carry no staff user; indexing their NULLs would cost every insert.
+            models.Index(
+                fields=["recorded_by"], name="payment_recorded_by", condition=models.Q(recorded_by__isnull=False)
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
