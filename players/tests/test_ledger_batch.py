@@ -1,11 +1,13 @@
 """The set-based batch ledger service, as imports call it (typed values, source="import")."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import time_machine
 from django.utils import timezone
 
 from players.models import PayerStatus, Payment, Player
+from players.models.churn import PayerStatusChange
 from players.services import payment_record
 from players.services.activity import logins_record_batch
 from players.services.ledger_batch import payments_record_batch
@@ -68,3 +70,59 @@ def test_logins_service_reports_the_players_it_moved(make_player):
         events=[{"account_id": "m", "occurred_at": now}, {"account_id": "stay", "occurred_at": now - timedelta(1)}]
     )
     assert result.created == 2 and result.player_ids == {moved.pk}
+
+
+def _state(account_id: str) -> tuple:
+    """What a manager sees of a player after payments: totals, tier, status, churn
+    figures, and the status and tier history."""
+    player = Player.objects.select_related("tier", "churn").get(account_id=account_id)
+    churn = player.churn
+    return (
+        (player.total_spend, player.purchase_count, player.first_paid_at, player.last_paid_at),
+        (player.tier.name if player.tier else None, player.tier_since, player.payer_status),
+        (churn.status, churn.risk_score, churn.reason_overdue, churn.reason_spend_drop, churn.reason_no_login),
+        (churn.median_gap_days, churn.median_purchases, churn.spend_recent, churn.spend_previous),
+        [
+            (c.from_status, c.to_status, c.trigger, c.tier_id)
+            for c in PayerStatusChange.objects.filter(player=player).order_by("id")
+        ],
+        [(c.from_tier_id, c.to_tier_id, c.reason) for c in TierChange.objects.filter(player=player).order_by("id")],
+    )
+
+
+def test_a_batch_leaves_players_as_the_same_events_one_at_a_time_would(tiers):
+    # Twin players with the same past: one gets its new purchase alone, the other in a batch.
+    t0 = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
+    pasts = {
+        "lapsed": [(120, "300"), (100, "300"), (80, "300")],  # churned; V4, and V5 after the purchase
+        "slowing": [(50, "1000"), (10, "100")],  # at risk: spend fell
+        "regular": [(20, "100"), (10, "100"), (3, "100")],  # active; V3, V4 after the purchase
+        "unknown": [],  # created by the purchase
+    }
+    with time_machine.travel(t0, tick=False):
+        for twin in ("alone", "batch"):
+            for name, past in pasts.items():
+                for n, (days_ago, amount) in enumerate(past):
+                    payment_record(account_id=f"{twin}-{name}", event_id=f"{twin}-{name}-{n}", kind="purchase",
+                                   amount=Decimal(amount), currency="CNY", occurred_at=t0 - timedelta(days=days_ago),
+                                   source="import")  # fmt: skip
+        at = t0 - timedelta(hours=1)
+        for name in pasts:
+            payment_record(account_id=f"alone-{name}", event_id=f"alone-{name}-new", kind="purchase",
+                           amount=Decimal("250"), currency="CNY", occurred_at=at, source="api")  # fmt: skip
+        result = payments_record_batch(
+            events=[
+                {"event_id": f"batch-{name}-new", "type": "purchase", "account_id": f"batch-{name}", "amount": "250",
+                 "currency": "CNY", "occurred_at": at.isoformat()}
+                for name in pasts
+            ],
+            source="api",
+        )  # fmt: skip
+
+    assert (result.created, result.errors) == (4, [])
+    for name in pasts:
+        assert _state(f"batch-{name}") == _state(f"alone-{name}"), name
+    lapsed = _state("batch-lapsed")
+    assert lapsed[1] == ("V5", t0, PayerStatus.ACTIVE)
+    assert lapsed[4][-1][:3] == (PayerStatus.CHURNED, PayerStatus.ACTIVE, "payment")
+    assert _state("batch-regular")[1] == ("V4", t0, PayerStatus.ACTIVE)
