@@ -213,37 +213,15 @@ _EVAL_SELECT = """SELECT id, payer_status, tier_id, total_spend, last_paid_at, l
 FROM st"""
 
 
-# The totals a batch of purchases adds to its players (one row per player; `tier_id`
-# the tier they move up to, or NULL), for `_event_path_sql(pending=True)`.
-_PENDING_CTE = (
-    "pending (id, spend, purchases, first_paid, last_paid, tier_id) AS (SELECT * FROM unnest("
-    "%(p_id)s::bigint[], %(p_spend)s::numeric[], %(p_purchases)s::integer[], %(p_first)s::timestamptz[],"
-    " %(p_last)s::timestamptz[], %(p_tier)s::bigint[]))"
-)
-
-
-def _eval_ctes(d: _Dialect, rules_values: str, scope: str, *, pending: bool = False) -> str:
+def _eval_ctes(d: _Dialect, rules_values: str, scope: str) -> str:
     """The evaluation as a WITH list ending in `st`: every player in `scope` who is,
     or was, a payer, with the status and figures the rules give.
 
     `scope` is a condition on a player-id column written `{col}`. The median gap is
     recomputed only where its basis (purchase count, last purchase) moved since it
     was stored; otherwise the stored one is reused, so a nightly scan reads only the
-    last two spend windows of the ledger.
-
-    `pending` (PostgreSQL, event path): the players' rows are judged as they will be
-    once the totals in the `pending` CTE (see `_PENDING_CTE`) are added to them, so
-    that one UPDATE can write the totals and the status together."""
+    last two spend windows of the ledger."""
     in_scope = scope.format
-    if pending:
-        tier, spend = "COALESCE(n.tier_id, p.tier_id)", "p.total_spend + n.spend"
-        count, paid = "p.purchase_count + n.purchases", "GREATEST(p.last_paid_at, n.last_paid)"
-        player_columns = f"{tier} AS tier_id, {spend} AS total_spend, {paid} AS last_paid_at, p.last_login_at, {count} AS purchase_count"
-        players = "players_player p JOIN pending n ON n.id = p.id"
-    else:
-        tier, spend, count, paid = "p.tier_id", "p.total_spend", "p.purchase_count", "p.last_paid_at"
-        player_columns = "p.tier_id, p.total_spend, p.last_paid_at, p.last_login_at, p.purchase_count"
-        players = "players_player p"
     now = d.ts("now")
     since_paid = d.days("pl.last_paid_at", now)
     last_seen = d.greatest("COALESCE(pl.last_login_at, pl.last_paid_at)", "COALESCE(pl.last_paid_at, pl.last_login_at)")
@@ -261,20 +239,20 @@ def _eval_ctes(d: _Dialect, rules_values: str, scope: str, *, pending: bool = Fa
         f" + {WEIGHT_NO_LOGIN} * (CASE WHEN fl.reason_no_login THEN {d.least('1.0', 'fl.since_seen / fl.churn_days')} ELSE 0 END)"
     )
     return f"""
-WITH {_PENDING_CTE + "," if pending else ""}rules(tier_key, churn_days, gap_mult, min_gap, window_days, drop_ratio, no_login) AS (VALUES {rules_values}),
+WITH rules(tier_key, churn_days, gap_mult, min_gap, window_days, drop_ratio, no_login) AS (VALUES {rules_values}),
 pl AS (
-    SELECT p.id, p.payer_status, {player_columns},
+    SELECT p.id, p.payer_status, p.tier_id, p.total_spend, p.last_paid_at, p.last_login_at, p.purchase_count,
            c.median_gap_days AS stored_median,
-           NOT (c.player_id IS NOT NULL AND c.median_purchases = {count}
-                AND {d.same("c.median_last_paid_at", paid)}) AS median_stale,
+           NOT (c.player_id IS NOT NULL AND c.median_purchases = p.purchase_count
+                AND {d.same("c.median_last_paid_at", "p.last_paid_at")}) AS median_stale,
            COALESCE(o.churn_days, g.churn_days) AS churn_days, COALESCE(o.gap_mult, g.gap_mult) AS gap_mult,
            COALESCE(o.min_gap, g.min_gap) AS min_gap, COALESCE(o.window_days, g.window_days) AS window_days,
            COALESCE(o.drop_ratio, g.drop_ratio) AS drop_ratio, COALESCE(o.no_login, g.no_login) AS no_login
-    FROM {players}
+    FROM players_player p
     JOIN rules g ON g.tier_key = 0
-    LEFT JOIN rules o ON o.tier_key = {tier}
+    LEFT JOIN rules o ON o.tier_key = p.tier_id
     LEFT JOIN players_playerchurn c ON c.player_id = p.id AND {in_scope(col="c.player_id")}
-    WHERE {in_scope(col="p.id")} AND ({spend} > 0 OR p.payer_status <> 'non_payer' OR c.player_id IS NOT NULL)
+    WHERE {in_scope(col="p.id")} AND (p.total_spend > 0 OR p.payer_status <> 'non_payer' OR c.player_id IS NOT NULL)
 ),
 gaps AS (
     SELECT pay.player_id, {gap} AS gap
@@ -416,64 +394,41 @@ WHERE t.status <> t.old_status AND {unchanged("t.status")}
 
 
 @functools.lru_cache(maxsize=32)  # the text is the prepared statement's key: build it once
-def _event_path_sql(d: _Dialect, rules_values: str, scope: str, pending: bool = False) -> str:
+def _event_path_sql(d: _Dialect, rules_values: str, scope: str) -> str:
     """PostgreSQL, after an event: evaluation and writes as one statement (for one
     player prepared once per connection: planning the evaluation costs ~2 ms, running
     it ~0.3 ms; and a temporary table would make PostgreSQL plan it again at every
     commit). One snapshot serves the evaluation and the writes, which is sound
     because the caller holds these players' row locks (it has just written their
-    totals or last login, or locked them to write `pending` totals), so nobody
-    changes them in between.
-
-    With `pending`, the players are judged with those totals added and one UPDATE
-    writes totals, tier and status: every row of a player table with many indexes
-    is rewritten once, where a status that moved after the totals had cost a second
-    rewrite.
+    totals or last login), so nobody changes them in between.
 
     Returns one row: players evaluated, players whose status changed, and the
     transitions as [from, to, count] triples."""
     now = d.ts("now")
-    ctes = _eval_ctes(d, rules_values, scope, pending=pending)
-    if pending:
-        update = f"""UPDATE players_player
-    SET payer_status = COALESCE(t.status, players_player.payer_status),
-        updated_at = CASE WHEN t.status <> t.old_status THEN {now} ELSE players_player.updated_at END,
-        total_spend = players_player.total_spend + n.spend,
-        purchase_count = players_player.purchase_count + n.purchases,
-        first_paid_at = LEAST(COALESCE(players_player.first_paid_at, n.first_paid), n.first_paid),
-        last_paid_at = GREATEST(COALESCE(players_player.last_paid_at, n.last_paid), n.last_paid),
-        tier_id = COALESCE(n.tier_id, players_player.tier_id),
-        tier_since = CASE WHEN n.tier_id IS NULL THEN players_player.tier_since ELSE {now} END,
-        tier_below_since = CASE WHEN n.tier_id IS NULL THEN players_player.tier_below_since END
-    FROM pending n LEFT JOIN churn_eval t ON t.player_id = n.id
-    WHERE n.id = players_player.id
-    RETURNING players_player.id, COALESCE(t.status <> t.old_status, FALSE) AS moved"""
-    else:
-        update = f"""UPDATE players_player SET payer_status = t.status, updated_at = {now}
-    FROM churn_eval t
-    WHERE t.player_id = players_player.id AND t.status <> t.old_status
-    RETURNING players_player.id, TRUE AS moved"""
-    return f"""{ctes},
+    return f"""{_eval_ctes(d, rules_values, scope)},
 churn_eval ({", ".join(EVAL_COLUMNS)}) AS ({_EVAL_SELECT}),
 upd AS (
-    {update}
+    UPDATE players_player SET payer_status = t.status, updated_at = {now}
+    FROM churn_eval t
+    WHERE t.player_id = players_player.id AND t.status <> t.old_status
+    RETURNING players_player.id
 ),
 changes AS (
     INSERT INTO {_CHANGE_COLUMNS}
     {_change_select(d)}
-    FROM churn_eval t JOIN upd ON upd.id = t.player_id AND upd.moved
+    FROM churn_eval t JOIN upd ON upd.id = t.player_id
 ),
 figures AS ({
         _churn_upsert(
             d,
-            source="churn_eval t LEFT JOIN upd ON upd.id = t.player_id AND upd.moved",
+            source="churn_eval t LEFT JOIN upd ON upd.id = t.player_id",
             condition="(t.status = t.old_status OR upd.id IS NOT NULL)",
             churn_scope=scope.format(col="c.player_id"),
         )
     })
-SELECT (SELECT COUNT(*) FROM churn_eval), (SELECT COUNT(*) FROM upd WHERE moved),
+SELECT (SELECT COUNT(*) FROM churn_eval), (SELECT COUNT(*) FROM upd),
        (SELECT json_agg(json_build_array(old_status, status, n)) FROM (
-            SELECT t.old_status, t.status, COUNT(*) AS n FROM churn_eval t JOIN upd ON upd.id = t.player_id AND upd.moved
+            SELECT t.old_status, t.status, COUNT(*) AS n FROM churn_eval t JOIN upd ON upd.id = t.player_id
             GROUP BY t.old_status, t.status) x)
 """
 
@@ -497,19 +452,11 @@ _TRANSITIONS_SQL = (
 
 
 def _refresh(
-    *,
-    scope: str,
-    params: dict,
-    now: datetime,
-    trigger: str,
-    rules: dict,
-    event_path: str | None = None,
-    pending: bool = False,
+    *, scope: str, params: dict, now: datetime, trigger: str, rules: dict, event_path: str | None = None
 ) -> RefreshResult:
     """`event_path` (PostgreSQL): "prepared" for one player's statement, planned once
     per connection; "planned" for a batch's, planned for its players; None for the
-    nightly scan's temporary-table path. `pending`: `params` carry totals to add
-    (`_PENDING_CTE`), on the event path only."""
+    nightly scan's temporary-table path."""
     d = _Dialect(connection.vendor)
     window_max = max(int(r["spend_window_days"]) for r in rules.values())
     params = {
@@ -520,7 +467,7 @@ def _refresh(
     }
     if d.pg and event_path:
         run = prepared_fetchone if event_path == "prepared" else planned_fetchone
-        evaluated, changed, transitions = run(_event_path_sql(d, _rules_values(rules), scope, pending), params)
+        evaluated, changed, transitions = run(_event_path_sql(d, _rules_values(rules), scope), params)
         return RefreshResult(
             evaluated=evaluated, changed=changed, transitions={f"{a}→{b}": n for a, b, n in transitions or []}
         )
@@ -626,43 +573,6 @@ def payer_status_refresh(
                 now=now,
                 trigger=trigger,
                 rules=rules,
-            )
-        )
-    return result
-
-
-@transaction.atomic(savepoint=False)
-def payer_totals_apply(*, pending: dict[int, tuple], now: datetime, trigger: str = "payment") -> RefreshResult:
-    """PostgreSQL, a batch of purchases: add their totals to their players, move the
-    tiers they reached, and re-judge the players' status, writing each player row
-    once (see `_event_path_sql`). The caller holds these players' row locks.
-
-    `pending`: {player id: (spend, purchases, first paid at, last paid at, id of the
-    tier reached or None)}."""
-    rules = churn_rules_effective()
-    ids = sorted(pending)
-    result = RefreshResult()
-    for start in range(0, len(ids), ANY_CHUNK):
-        chunk = ids[start : start + ANY_CHUNK]
-        spend, purchases, first, last, tier = zip(*(pending[pk] for pk in chunk), strict=True)
-        params = {
-            "ids": chunk,
-            "p_id": chunk,
-            "p_spend": list(spend),
-            "p_purchases": list(purchases),
-            "p_first": list(first),
-            "p_last": list(last),
-            "p_tier": list(tier),
-        }
-        result.add(
-            _refresh(
-                scope="{col} = ANY(%(ids)s::bigint[])",
-                params=params,
-                now=now,
-                trigger=trigger,
-                rules=rules,
-                event_path="planned",
-                pending=True,
             )
         )
     return result

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from ..models import Payment, PaymentKind, Player
 from . import payment_fingerprint, payment_record
-from .churn import payer_status_refresh, payer_totals_apply
+from .churn import payer_status_refresh
 from .events import payment_event_clean
 from .prepared import server_cursor
 
@@ -148,8 +148,9 @@ def _payments_store(*, valid, source, source_ref, actor, now, evaluate_tier) -> 
     spent = [(event, player_id) for _i, event, player_id in rows if event["event_id"] in created]
     result.created += len(spent)
     if spent:
-        # Totals, tiers reached and payer status (churn: set-based, records changes).
-        result.player_ids |= _totals_apply(spent, actor=actor, now=now, evaluate_tier=evaluate_tier)
+        paid = _totals_apply(spent, actor=actor, now=now, evaluate_tier=evaluate_tier)
+        result.player_ids |= paid
+        payer_status_refresh(player_ids=paid, now=now, trigger="payment")  # churn: set-based, records changes
 
     for index, event in refunds:
         try:
@@ -285,11 +286,10 @@ def _payments_insert(*, rows, source, source_ref, actor, now) -> set[str]:
 
 
 def _totals_apply(spent: list[tuple[dict, int]], *, actor, now, evaluate_tier: bool) -> set[int]:
-    """Move each player's totals by the sum of their new purchases, upgrade their
+    """Move each player's totals by the sum of their new purchases and upgrade their
     tier where the new spend reaches a higher one (as `tier_evaluate` does after a
-    payment) and re-judge their payer status. On PostgreSQL: one locking SELECT, then
-    one statement that judges the players with their new totals and rewrites each
-    player row once (`payer_totals_apply`). Returns the players' ids."""
+    payment). On PostgreSQL: one locking SELECT and one UPDATE for the whole batch,
+    so each player row is rewritten once. Returns the players' ids."""
     from vip.models import TierChangeReason
     from vip.services import tier_qualified, tiers_ordered
 
@@ -326,13 +326,26 @@ def _totals_apply(spent: list[tuple[dict, int]], *, actor, now, evaluate_tier: b
                 qualified = tier_qualified(player=player, tiers=tiers, now=now)
                 if qualified and qualified.level > levels.get(tier_id, 0):
                     upgrades[pk] = qualified
-    payer_totals_apply(
-        pending={
-            pk: (*per_player[pk], upgrades[pk].pk if pk in upgrades else None)  # spend, count, first, last, tier
-            for pk in ids
-        },
-        now=now,
-    )
+        cursor.execute(
+            f"UPDATE {table} AS p SET total_spend = p.total_spend + d.spend,"
+            " purchase_count = p.purchase_count + d.n,"
+            " first_paid_at = LEAST(COALESCE(p.first_paid_at, d.first), d.first),"
+            " last_paid_at = GREATEST(COALESCE(p.last_paid_at, d.last), d.last),"
+            " tier_id = COALESCE(d.tier, p.tier_id),"
+            " tier_since = CASE WHEN d.tier IS NULL THEN p.tier_since ELSE %s END,"
+            " tier_below_since = CASE WHEN d.tier IS NULL THEN p.tier_below_since END"
+            " FROM unnest(%b::bigint[], %b::numeric[], %b::int[], %b::timestamptz[], %b::timestamptz[],"
+            " %b::bigint[]) AS d(id, spend, n, first, last, tier) WHERE p.id = d.id",
+            [
+                now,
+                ids,
+                [per_player[i][0] for i in ids],
+                [per_player[i][1] for i in ids],
+                [per_player[i][2] for i in ids],
+                [per_player[i][3] for i in ids],
+                [upgrades[i].pk if i in upgrades else None for i in ids],
+            ],
+        )
     if upgrades:
         from vip.models import TierChange
 
@@ -371,5 +384,4 @@ def _totals_apply_orm(per_player, ids, fields, *, actor, now, evaluate_tier) -> 
     if evaluate_tier:
         players = list(Player.objects.filter(pk__in=ids).only(*fields))
         tiers_evaluate_bulk(players=players, reason=TierChangeReason.PAYMENT, actor=actor, now=now)
-    payer_status_refresh(player_ids=ids, now=now, trigger="payment")
     return set(ids)
