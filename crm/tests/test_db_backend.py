@@ -53,12 +53,14 @@ def test_a_connection_the_server_closed_is_replaced_before_the_request_uses_it(o
 def test_a_message_waiting_on_a_healthy_connection_is_read_and_the_connection_kept(observer):
     with connection.cursor() as cursor:
         cursor.execute("LISTEN crm_health_check_test")
-    pid = backend_pid()
-    observer.execute("NOTIFY crm_health_check_test")
-    time.sleep(0.05)
+    try:
+        pid = backend_pid()
+        observer.execute("NOTIFY crm_health_check_test")
+        time.sleep(0.05)
 
-    assert connection.is_usable()
-    assert last_statement(observer, pid) == "SELECT 1"  # it asked, as Django's own check does
-    assert backend_pid() == pid
-    with connection.cursor() as cursor:
-        cursor.execute("UNLISTEN *")
+        assert connection.is_usable()
+        assert last_statement(observer, pid) == "SELECT 1"  # it asked, as Django's own check does
+        assert backend_pid() == pid
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("UNLISTEN *")

@@ -22,7 +22,7 @@ from psycopg.pq import TransactionStatus
 class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self):
         conn = self.connection
-        if conn is None or conn.closed:
+        if conn is None or conn.closed or conn.broken:
             return False
         if conn.info.transaction_status == TransactionStatus.IDLE and not _readable(conn.fileno()):
             return True
