@@ -116,7 +116,12 @@ def gunicorn(dbname):
                 "--log-level",
                 "error",
             ),
-            *(("--worker-class", "gthread", "--threads", str(THREADS)) if THREADS > 1 else ()),
+            # As in production (README): the sync worker that does not wait for the client to close.
+            *(
+                ("--worker-class", "gthread", "--threads", str(THREADS))
+                if THREADS > 1
+                else ("-k", "crm.server.SyncWorker")
+            ),
         ],
         cwd=ROOT,
         env=_server_env(dbname),

@@ -135,7 +135,8 @@ def sqlite_gunicorn():
     credentials = json.loads(out.stdout.decode().strip().splitlines()[-1])
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "crm.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", "crm.wsgi", "-k", "crm.server.SyncWorker", "-w", "2"]
+        + ["-b", f"127.0.0.1:{port}", "--log-level", "warning"],
         env=env,
         cwd=ROOT,
     )
