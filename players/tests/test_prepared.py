@@ -40,3 +40,13 @@ def test_long_statements_keep_their_parsed_form():
     # The churn statement (~8,500 characters) is split into text and placeholders once,
     # not at every payment: psycopg's limit for remembering it is raised.
     assert psycopg._queries.MAX_CACHED_STATEMENT_LENGTH >= 16_384
+
+
+def test_the_player_lookup_is_prepared_once_per_connection(requires_postgres, db, make_player):
+    from players.api.views import player_card
+
+    players = [make_player(nickname=f"p{i}") for i in range(7)]
+
+    assert [player_card(p.account_id).nickname for p in players] == [f"p{i}" for i in range(7)]
+    assert player_card("nobody-has-this-id") is None
+    assert plans("WHERE p.account_id = $1") == [(3, 5)]
