@@ -50,3 +50,11 @@ def test_the_player_lookup_is_prepared_once_per_connection(requires_postgres, db
     assert [player_card(p.account_id).nickname for p in players] == [f"p{i}" for i in range(7)]
     assert player_card("nobody-has-this-id") is None
     assert plans("WHERE p.account_id = $1") == [(3, 5)]
+
+
+def test_prepared_statements_run_again_after_the_connection_is_replaced(requires_postgres, transactional_db):
+    assert prepared_fetchone("SELECT %s::bigint + 1", [1]) == (2,)
+    connection.close()  # as Django does at the end of a request once CONN_MAX_AGE is over
+
+    assert prepared_fetchone("SELECT %s::bigint + 1", [2]) == (3,)
+    assert prepared_fetchone("CREATE TEMP TABLE prepared_probe (id bigint)", []) is None
