@@ -1,10 +1,13 @@
 """Per-client throttling: a token bucket per API client in the cache.
 
 CRM_API_THROTTLE_RATE ("<requests>/<s|m|h>") sets the sustained rate and
-CRM_API_THROTTLE_BURST how many may arrive at once. The default (50 per second,
-bursts of 500) lets a backend send a batch every 10 ms, and more. With a shared
+CRM_API_THROTTLE_BURST how many may arrive at once. The default (1000 per second,
+bursts of 2000) lets a backend send a batch every 10 ms, and more. With a shared
 cache (CACHE_URL=redis://...) the limit holds across workers; with the default
-local-memory cache it holds per worker process.
+local-memory cache it holds per worker process. Even with a shared cache the
+bucket is read and written back, not changed atomically: requests of one client
+handled at the same instant by different workers may spend the same token, so a
+client sending on several connections at once can get up to (workers x rate).
 """
 
 from __future__ import annotations
