@@ -284,20 +284,19 @@ def raw_limit(dbname, accounts, concurrency, seconds=SECONDS):
 # schema is (the totals on the players row, which has 16 indexes); the ledger insert with
 # no totals at all; and the totals in a narrow table of their own (a design not taken:
 # it would move total_spend & co. out of every admin list, filter and sort that reads them).
+def _totals_update(table: str, key: str) -> str:
+    return (
+        f"UPDATE {table} t SET total_spend = t.total_spend + d.spend, purchase_count = t.purchase_count + d.n,"
+        " last_paid_at = GREATEST(t.last_paid_at, %(now)s)"
+        " FROM (SELECT player_id, 6.00 * count(*) AS spend, count(*) AS n FROM new GROUP BY player_id) d"
+        f" WHERE t.{key} = d.player_id"
+    )
+
+
 FLOOR_TOTALS = {
-    "players": (
-        "UPDATE players_player p SET total_spend = p.total_spend + d.spend, purchase_count = p.purchase_count"
-        " + d.n, last_paid_at = GREATEST(p.last_paid_at, %(now)s)"
-        " FROM (SELECT player_id, 6.00 * count(*) AS spend, count(*) AS n FROM new GROUP BY player_id) d"
-        " WHERE p.id = d.player_id"
-    ),
+    "players": _totals_update("players_player", "id"),
     "ledger only": "SELECT count(*) FROM new",
-    "narrow totals": (
-        "UPDATE bench_narrow_totals t SET total_spend = t.total_spend + d.spend, purchase_count = t.purchase_count"
-        " + d.n, last_paid_at = GREATEST(t.last_paid_at, %(now)s)"
-        " FROM (SELECT player_id, 6.00 * count(*) AS spend, count(*) AS n FROM new GROUP BY player_id) d"
-        " WHERE t.player_id = d.player_id"
-    ),
+    "narrow totals": _totals_update("bench_narrow_totals", "player_id"),
 }
 
 

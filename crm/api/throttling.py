@@ -53,17 +53,13 @@ class ApiClientRateThrottle(BaseThrottle):
         return None if self.wait_seconds is None else max(1, math.ceil(self.wait_seconds))
 
 
-def _refill(tokens: float, elapsed: float, *, per_second: float, burst: float) -> float:
-    return min(burst, tokens + max(0.0, elapsed) * per_second)
-
-
 def _spend_in_cache(cache, key: str, *, per_second: float, burst: float, ttl: int) -> tuple[bool, float]:
     """Any Django cache: read, refill, spend, write back (one worker process's own
     bucket with the default local-memory cache, where a sync worker serves one
     request at a time)."""
     now = time.time()
     tokens, stamp = cache.get(key) or (burst, now)
-    tokens = _refill(tokens, now - stamp, per_second=per_second, burst=burst)
+    tokens = min(burst, tokens + max(0.0, now - stamp) * per_second)
     allowed = tokens >= 1
     cache.set(key, (tokens - 1 if allowed else tokens, now), timeout=ttl)
     return allowed, tokens
