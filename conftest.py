@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "crm.tests.fixtures",
+    "crm.tests.browser",
     "players.tests.fixtures",
     "vip.tests.fixtures",
     "campaigns.tests.fixtures",

@@ -1,101 +1,20 @@
-"""A real browser (Debian's Chromium driven by Playwright) through a manager's morning:
-log in, read the dashboard, open a player, log a contact, run a bulk action, switch to
-Chinese. Screenshots go to test-artifacts/ (1366x768, the smallest screen we support).
+"""A real browser through a manager's morning: log in, read the dashboard, open a player,
+log a contact, run a bulk action, switch to Chinese; and a supervisor's team dashboard.
+Fixtures and helpers (page, base_data, shot) are in crm/tests/browser.py."""
 
-The setup installs Chromium (and a CJK font) with apt-get where it can (root, apt);
-where it cannot, the tests are skipped with the reason shown.
-"""
-
-import os
-import shutil
-import subprocess
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.utils import timezone
 
 from campaigns.models import OutreachTask
+from crm.tests.browser import no_horizontal_scroll, shot
 from players.models import ContactLog, PayerStatus, Player
 from players.services.birthdays import birthdays_refresh
 from vip.models import Tier
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
-VIEWPORT = {"width": 1366, "height": 768}
-
-
-def _apt_install(*packages) -> str | None:
-    """Install Debian packages; None on success, else why not."""
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "not root or no apt-get"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *packages]):
-        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-        if result.returncode != 0:
-            return f"{' '.join(command)} failed: {result.stderr.strip()[-300:]}"
-    return None
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """The path of Chromium, installed on first use where possible."""
-    pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install -r requirements-dev.txt)"
-    )
-    if not Path(CHROMIUM).exists():
-        why = _apt_install("chromium", "fonts-wqy-microhei")
-        if why or not Path(CHROMIUM).exists():
-            pytest.skip(f"Chromium is not installed and could not be installed: {why}")
-    elif not list(Path("/usr/share/fonts").rglob("*wqy*")):
-        _apt_install("fonts-wqy-microhei")  # Chinese glyphs in screenshots; the test runs without
-    return CHROMIUM
-
-
-@pytest.fixture
-def page(chromium, live_server, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
-    # makes between browser steps are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id=settings.TIME_ZONE)
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        yield page
-        context.close()
-        browser.close()
-
-
-def shot(page, name):
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
-
-
-def no_horizontal_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
-@pytest.fixture
-def base_data(keep_seed_data, transactional_db):
-    """What migrations seed (roles, tiers): a live-server test's database is flushed after each test."""
-    import importlib
-
-    from django.apps import apps
-
-    from crm.roles import roles_sync
-
-    roles_sync()
-    importlib.import_module("vip.migrations.0002_default_tiers").seed_tiers(apps, None)
-    call_command("compile_catalogues", stdout=open(os.devnull, "w"))  # noqa: SIM115
 
 
 @pytest.fixture

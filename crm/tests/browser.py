@@ -1,0 +1,97 @@
+"""Browser tests' fixtures and helpers: Debian's Chromium driven by Playwright, screenshots in
+test-artifacts/ (1366x768, the smallest screen we support). Registered from the root conftest,
+so every `test_browser_*.py` uses the same `page`, `base_data`, `login` and `shot`.
+
+The setup installs Chromium (and a CJK font) with apt-get where it can (root, apt);
+where it cannot, the tests are skipped with the reason shown.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def _apt_install(*packages) -> str | None:
+    """Install Debian packages; None on success, else why not."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "not root or no apt-get"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *packages]):
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+        if result.returncode != 0:
+            return f"{' '.join(command)} failed: {result.stderr.strip()[-300:]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The path of Chromium, installed on first use where possible."""
+    pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -r requirements-dev.txt)"
+    )
+    if not Path(CHROMIUM).exists():
+        why = _apt_install("chromium", "fonts-wqy-microhei")
+        if why or not Path(CHROMIUM).exists():
+            pytest.skip(f"Chromium is not installed and could not be installed: {why}")
+    elif not list(Path("/usr/share/fonts").rglob("*wqy*")):
+        _apt_install("fonts-wqy-microhei")  # Chinese glyphs in screenshots; the test runs without
+    return CHROMIUM
+
+
+@pytest.fixture
+def page(chromium, live_server, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
+    # makes between browser steps are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id=settings.TIME_ZONE)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def shot(page, name):
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def no_horizontal_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.fixture
+def base_data(keep_seed_data, transactional_db):
+    """What migrations seed (roles, tiers): a live-server test's database is flushed after each test."""
+    import importlib
+
+    from django.apps import apps
+
+    from crm.roles import roles_sync
+
+    roles_sync()
+    importlib.import_module("vip.migrations.0002_default_tiers").seed_tiers(apps, None)
+    call_command("compile_catalogues", stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+
+def login(page, base_url, username, password):
+    """Log in through the admin's login form, as a person does."""
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_load_state()
