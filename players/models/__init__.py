@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
-from ..validators import validate_not_future
+from ..validators import validate_birthday, validate_game_time
 
 
 class PayerStatus(models.TextChoices):
@@ -58,8 +58,8 @@ class Player(models.Model):
     nickname = models.CharField(_("nickname"), max_length=64, blank=True)
     channel = models.CharField(_("channel"), max_length=32, blank=True)
     level = models.PositiveIntegerField(_("game level"), default=0)
-    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
-    last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True, validators=[validate_game_time])
+    last_login_at = models.DateTimeField(_("last login"), null=True, blank=True, validators=[validate_game_time])
 
     real_name = models.CharField(_("real name"), max_length=64, blank=True)
     phone = PhoneNumberField(_("phone"), blank=True)
@@ -70,7 +70,7 @@ class Player(models.Model):
         _("birthday"),
         null=True,
         blank=True,
-        validators=[validate_not_future],
+        validators=[validate_birthday],
         help_text=_(
             "The date of birth on the Gregorian calendar. Tick 'lunar birthday' to celebrate it on its lunar anniversary."
         ),

@@ -7,7 +7,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -20,12 +20,12 @@ from django.utils.translation import gettext as _
 from crm.money import CENT, to_base
 
 from ..models import ContactLog, PayerStatus, Payment, PaymentKind, Player
+from ..validators import validate_game_time
 from .birthdays import birthday_key_apply
 from .churn import payer_status_refresh
 from .prepared import prepared_fetchone
 
 MAX_AMOUNT = Decimal("1000000")
-MAX_FUTURE = timedelta(hours=24)
 
 # Fields the game owns: the API and imports may set them. Staff-owned fields
 # (manager, tags, notes, contact preferences) are not in this list.
@@ -74,10 +74,12 @@ def payment_validate(*, kind: str, amount: Decimal, currency: str, occurred_at: 
         errors["amount"] = [_("At most 2 decimal places.")]
     elif amount > MAX_AMOUNT:
         errors["amount"] = [_("At most 1,000,000.")]
-    if occurred_at is None or timezone.is_naive(occurred_at):
-        errors["occurred_at"] = [_("Must be a date and time with a UTC offset.")]
-    elif occurred_at > timezone.now() + MAX_FUTURE:
-        errors["occurred_at"] = [_("More than 24 hours in the future.")]
+    try:
+        if occurred_at is None:
+            raise ValidationError(_("Must be a date and time with a UTC offset."))
+        validate_game_time(occurred_at)
+    except ValidationError as exc:
+        errors["occurred_at"] = exc.messages
     amount_base = None
     try:
         if "amount" not in errors:

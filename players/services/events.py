@@ -9,7 +9,7 @@ and a dict of errors keyed by the API's field names. The rules are those of
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -20,9 +20,9 @@ from django.utils.translation import gettext as _
 from crm.money import CENT, to_base
 
 from ..models import PaymentKind
-from . import MAX_AMOUNT, MAX_FUTURE
+from ..validators import validate_game_time
+from . import MAX_AMOUNT
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # no game event predates this; older is a client bug
 NOT_ALLOWED = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: PostgreSQL refuses both
 PAYMENT_KINDS = frozenset(PaymentKind.values)
 
@@ -50,8 +50,9 @@ def _text(raw: dict, name: str, errors: dict, *, max_length: int, required: bool
     return value
 
 
-def aware_datetime(value, name: str, errors: dict) -> datetime | None:
-    """An ISO 8601 string with a UTC offset (or an aware datetime) -> aware datetime."""
+def aware_datetime(value, name: str, errors: dict, *, now: datetime | None = None) -> datetime | None:
+    """An ISO 8601 string with a UTC offset (or an aware datetime) -> aware datetime,
+    within the range of a game's times (`validate_game_time`)."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str) and len(value) <= 64:
@@ -68,16 +69,10 @@ def aware_datetime(value, name: str, errors: dict) -> datetime | None:
     else:
         errors[name] = [_("Must be an ISO 8601 date and time, e.g. 2026-11-22T10:00:00+08:00.")]
         return None
-    if timezone.is_naive(parsed):
-        errors[name] = [_("Must be a date and time with a UTC offset.")]
-        return None
     try:
-        in_utc = parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        errors[name] = [_("Out of range.")]
-        return None
-    if in_utc < EARLIEST:
-        errors[name] = [_("Must not be before 1970.")]
+        validate_game_time(parsed, now=now)
+    except ValidationError as exc:
+        errors[name] = exc.messages
         return None
     return parsed
 
@@ -132,9 +127,7 @@ def payment_event_clean(raw, *, now: datetime | None = None) -> tuple[dict | Non
         errors["type"] = [_("Must be 'purchase' or 'refund'.")]
     amount = _amount(raw.get("amount"), errors)
     currency = _text(raw, "currency", errors, max_length=3, required=True).upper()
-    occurred_at = aware_datetime(raw.get("occurred_at"), "occurred_at", errors)
-    if occurred_at is not None and occurred_at > now + MAX_FUTURE:
-        errors["occurred_at"] = [_("More than 24 hours in the future.")]
+    occurred_at = aware_datetime(raw.get("occurred_at"), "occurred_at", errors, now=now)
     order_id = _text(raw, "order_id", errors, max_length=128)
     product = _text(raw, "product", errors, max_length=200)
     refund_of = _text(raw, "refund_of", errors, max_length=128)
@@ -168,9 +161,7 @@ def login_event_clean(raw, *, now: datetime | None = None) -> tuple[dict | None,
     errors: dict = {}
     account_id = _text(raw, "account_id", errors, max_length=64, required=True)
     server = _text(raw, "server", errors, max_length=32)
-    occurred_at = aware_datetime(raw.get("occurred_at"), "occurred_at", errors)
-    if occurred_at is not None and occurred_at > now + MAX_FUTURE:
-        errors["occurred_at"] = [_("More than 24 hours in the future.")]
+    occurred_at = aware_datetime(raw.get("occurred_at"), "occurred_at", errors, now=now)
     if errors:
         return None, errors
     return {"account_id": account_id, "server": server, "occurred_at": occurred_at}, {}

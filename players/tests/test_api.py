@@ -82,6 +82,10 @@ def test_same_id_with_other_content_is_a_409_logged_with_both_digests(api, caplo
         ({"event_id": "x" * 129}, "event_id"),
         ({"account_id": None}, "account_id"),
         ({"server": 5.5}, "server"),
+        ({"occurred_at": "9999-12-31T23:59:59+00:00"}, "occurred_at"),
+        ({"occurred_at": "9999-12-31T23:59:59-12:00"}, "occurred_at"),
+        ({"occurred_at": "1999-12-31T23:59:59+00:00"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00+00:00"}, "occurred_at"),
     ],
 )
 def test_invalid_event_is_a_400_naming_the_field_and_nothing_is_stored(api, change, field):
@@ -261,6 +265,34 @@ def test_put_refuses_staff_fields_silently_ignored_and_bad_values(api):
     assert response.status_code == 400
     assert {"birthday", "phone"} <= set(response.json()["fields"])
     assert not Player.objects.filter(account_id="42").exists()
+
+
+@pytest.mark.parametrize("field", ["registered_at", "last_login_at"])
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59+00:00", "1999-12-31T23:59:59+00:00", "0001-01-01T00:00:00Z"])
+def test_put_refuses_profile_times_out_of_range_and_the_player_still_reads(api, make_player, field, value):
+    make_player(account_id="42", server="s1")
+
+    response = api.put("/api/v1/players/42/", {field: value})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid" and field in response.json()["fields"]
+    assert getattr(Player.objects.get(account_id="42"), field) is None
+    assert api.get("/api/v1/players/42/").status_code == 200
+    assert api.get("/api/v1/players/").status_code == 200
+
+
+def test_logins_out_of_range_are_refused_by_index(api, make_player):
+    make_player(account_id="42", server="s1")
+    events = [
+        {"account_id": "42", "server": "s1", "occurred_at": "9999-12-31T23:59:59+00:00"},
+        {"account_id": "42", "server": "s1", "occurred_at": "1990-01-01T00:00:00+00:00"},
+    ]
+
+    body = api.post(LOGINS, {"events": events}).json()
+
+    assert body["created"] == 0
+    assert [(e["index"], list(e["fields"])) for e in body["errors"]] == [(0, ["occurred_at"]), (1, ["occurred_at"])]
+    assert Player.objects.get(account_id="42").last_login_at is None
 
 
 def test_get_player_answers_the_contract_shape(api, make_player, pay, tiers):
