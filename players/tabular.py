@@ -29,6 +29,8 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.cells import cell_restore
+
 SAMPLE_BYTES = 256 * 1024
 ENCODING_CHOICES = [
     ("", "auto"),
@@ -37,8 +39,6 @@ ENCODING_CHOICES = [
 ]
 ENCODING_ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "utf8": "utf-8", "utf-8-sig": "utf-8"}
 EXCEL_EPOCH = date(1899, 12, 30)
-# Cells that a spreadsheet would run as a formula; exports prefix them with "'".
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\0")
 
 
 class ImportFileError(Exception):
@@ -391,12 +391,9 @@ def text(value) -> str:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         value = str(value).strip()
-    if value[:1] == "'" and value[1:2] in _NEUTRALISED:
-        return value[1:]
+    if value[:1] == "'":
+        return cell_restore(value)
     return value
-
-
-_NEUTRALISED = frozenset("=+-@\t\0")
 
 
 def limited(value, max_length: int) -> str:
@@ -664,11 +661,3 @@ def parse_tags(value) -> list[str]:
         if len(name) > 40:
             raise CellError(_("Tag %(name)s is longer than 40 characters.") % {"name": name})
     return names
-
-
-def neutralise(value):
-    """Spreadsheet formula injection: a text cell starting with = + - @ tab or NUL
-    is prefixed with an apostrophe so that Excel shows it instead of running it."""
-    if isinstance(value, str) and value and value[0] in FORMULA_TRIGGERS:
-        return "'" + value
-    return value

@@ -1,8 +1,6 @@
 """Campaign admin (segment form, launch, results with chart and CSV) and the manager's
 worklist (my tasks today and overdue, one-click outcomes)."""
 
-import csv
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin_mixins import player_scope_q
+from crm.cells import csv_writer
 from crm.privacy import can_view_personal_data, masked
 from players.models import ContactOutcome
 
@@ -213,7 +212,7 @@ class CampaignAdmin(admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
         response.write("\ufeff")  # so that Excel reads UTF-8
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         for row in results.rows():
             writer.writerow([str(cell) for cell in row])
         writer.writerow([])

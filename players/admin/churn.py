@@ -1,8 +1,6 @@
 """Admin for payer churn: the rules, the at-risk worklist, the status history and
 the churn report (an admin view with CSV export and a chart)."""
 
-import csv
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -14,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm.admin_mixins import PlayerScopedAdminMixin
+from crm.cells import csv_writer
 from crm.formatting import money, when
 
 from ..models import PayerStatus
@@ -299,7 +298,7 @@ class PayerStatusChangeAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="payer-churn-{timezone.localdate().isoformat()}.csv"'
         response.write("\ufeff")  # Excel opens UTF-8 correctly with a BOM
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         writer.writerow(
             [
                 "month",

@@ -1,7 +1,6 @@
 """Admin for bulk imports (upload -> preview -> confirm -> result, in the background)
 and exports (from the player changelist's current filter), and their records."""
 
-import csv
 import io
 
 from django import forms
@@ -14,6 +13,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+
+from crm.cells import cells_neutralise, csv_writer
 
 from ..models import ExportFormat, ExportRecord, ImportJob, ImportKind, ImportStatus, InvalidRowPolicy
 from ..services.exports import export_record_create, players_export_csv, players_export_xlsx
@@ -217,7 +218,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         filename = f"{kind}-template-{language}.{fmt}"
         if fmt == "csv":
             buffer = io.StringIO()
-            writer = csv.writer(buffer)
+            writer = csv_writer(buffer)
             writer.writerow(headers)
             writer.writerow(example)
             response = HttpResponse(
@@ -227,8 +228,8 @@ class ImportJobAdmin(admin.ModelAdmin):
             from openpyxl import Workbook
 
             book = Workbook()
-            book.active.append(headers)
-            book.active.append(example)
+            book.active.append(cells_neutralise(headers))
+            book.active.append(cells_neutralise(example))
             buffer = io.BytesIO()
             book.save(buffer)
             response = HttpResponse(

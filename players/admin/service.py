@@ -4,7 +4,6 @@ work report."""
 
 from __future__ import annotations
 
-import csv
 from datetime import timedelta
 
 from django import forms
@@ -20,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm.admin_mixins import PlayerScopedAdminMixin
+from crm.cells import csv_writer
 from crm.formatting import money, when
 from crm.privacy import can_view_personal_data, free_text_for
 
@@ -713,7 +713,7 @@ def report_csv(report) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="work-report-{report.start}-{report.end}.csv"'
     response.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow([str(c) for c in REPORT_COLUMNS] + [str(label) for _value, label in report.outcomes])
     for row in [*report.rows, report.total]:
         writer.writerow(
@@ -866,7 +866,7 @@ class FeedbackTopicAdmin(ViewerMixin, admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="feedback-topics.csv"'
         response.write("\ufeff")
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         writer.writerow(
             [
                 str(c)

@@ -14,10 +14,11 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crm.cells import cell_neutralise
 from crm.privacy import can_view_personal_data
 
 from ..models import ExportRecord, Player
-from ..tabular import PLAYER_TEMPLATE_ZH, neutralise
+from ..tabular import PLAYER_TEMPLATE_ZH
 
 EXPORT_BATCH = 2000
 EXPORT_LARGE_PERMISSION = "players.export_large"
@@ -94,7 +95,7 @@ def _cell(value, *, for_xlsx: bool):
         value = str(value)
     if not isinstance(value, str | int | float):
         value = str(value)
-    return neutralise(value)
+    return cell_neutralise(value)
 
 
 def players_export_rows(queryset, *, personal: bool, for_xlsx: bool = False) -> Iterator[list]:

@@ -23,7 +23,6 @@ transaction, and tiers are evaluated once per affected player at the end.
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import threading
@@ -42,6 +41,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crm.cells import csv_writer
 from crm.money import CENT
 
 from ..models import (
@@ -240,7 +240,7 @@ class ImportRun:
     actor: object = None
     job: ImportJob | None = None
     chunk_size: int = CHUNK_SIZE
-    report: object = None  # a csv.writer for every problem
+    report: object = None  # a crm.cells.csv_writer for every problem
     progress: Callable[[int], None] | None = None
     counts: ImportCounts = field(default_factory=ImportCounts)
     problems: list[RowProblem] = field(default_factory=list)  # the first ERRORS_KEPT
@@ -938,7 +938,7 @@ def _job_run(job: ImportJob, *, dry_run: bool, report_path: Path | None = None) 
         report_path = Path(settings.MEDIA_ROOT) / "imports" / "tmp" / f"job-{job.pk}-report.csv"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_file = report_path.open("w", newline="", encoding="utf-8-sig")
-    writer = csv.writer(report_file)
+    writer = csv_writer(report_file)
     writer.writerow(REPORT_HEADER)
     run = ImportRun(
         kind=job.kind,
@@ -1097,7 +1097,7 @@ def import_file_command(
         message=str(path),
     )
     with report_path.open("w", newline="", encoding="utf-8-sig") as report_file:
-        writer = csv.writer(report_file)
+        writer = csv_writer(report_file)
         writer.writerow(REPORT_HEADER)
         run = ImportRun(
             kind=kind,
