@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.names import staff_name
 from players.models import ContactChannel, PayerStatus, Player, Tag
 
 try:  # the churn area adds risk bands; the criterion appears once it is there
@@ -74,7 +75,7 @@ def _tier_choices():
 
 def _manager_choices():
     users = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
-    return [("none", _("(no manager)"))] + [(str(u.pk), u.get_full_name() or u.username) for u in users]
+    return [("none", _("(no manager)"))] + [(str(u.pk), staff_name(u)) for u in users]
 
 
 def _tag_choices():

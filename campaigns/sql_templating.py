@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from crm.names import staff_name_sql
+
 # How each template variable reads in PostgreSQL. Must give what
 # templating.template_context gives (tests compare both renderings).
 SQL_VARIABLES = {
@@ -23,7 +25,7 @@ SQL_VARIABLES = {
     "server": "p.server",
     "level": "p.level::text",
     "tier": "COALESCE(vt.name, '')",
-    "manager": "COALESCE(NULLIF(btrim(concat(u.first_name, ' ', u.last_name)), ''), u.username, '')",
+    "manager": staff_name_sql("u"),
     # GREATEST ignores NULLs, hence the CASE for players who never logged in or paid.
     "days_since_login": "CASE WHEN p.last_login_at IS NULL THEN '' "
     "ELSE GREATEST(%s::date - (p.last_login_at AT TIME ZONE %s)::date, 0)::text END",

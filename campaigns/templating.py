@@ -21,6 +21,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.names import staff_name
+
 # name -> what it means (shown next to template fields in the admin).
 TEMPLATE_VARIABLES: dict[str, str] = {
     "nickname": _("The player's nickname (their account id when they have none)"),
@@ -160,7 +162,7 @@ def template_context(*, player, now: datetime | None = None) -> dict:
         "server": player.server,
         "level": player.level,
         "tier": player.tier.name if player.tier_id else "",
-        "manager": (manager.get_full_name() or manager.username) if manager else "",
+        "manager": staff_name(manager),
         "days_since_login": _days_since(player.last_login_at, now),
         "days_since_payment": _days_since(player.last_paid_at, now),
         "total_spend": player.total_spend,

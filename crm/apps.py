@@ -29,11 +29,19 @@ class CrmConfig(AppConfig):
             {"task": "crm.tasks.dashboard_refresh_task", "schedule": REFRESH_MINUTES * 60.0},
         )
 
+        # A user reads as their display name (crm.names) wherever Django shows one: pickers,
+        # list columns, change history, messages. Django's own User is the user model, so
+        # its str() is set here rather than on a class of ours.
+        from django.contrib.auth.models import User
         from django.db.models.signals import post_delete, post_save
 
         from .api import schema  # noqa: F401  (registers the OpenAPI authentication extension)
         from .api.authentication import _client_changed
         from .models import ApiClient
+        from .names import staff_name
+
+        User.__str__ = staff_name
+        User.get_full_name = staff_name
 
         post_save.connect(_client_changed, sender=ApiClient, dispatch_uid="crm.api_client_cache")
         post_delete.connect(_client_changed, sender=ApiClient, dispatch_uid="crm.api_client_cache_delete")

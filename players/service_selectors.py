@@ -14,6 +14,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from crm.admin_mixins import VIEW_ALL_PLAYERS, player_scope_q
+from crm.names import person_name
 
 from .models import (
     CLOCK_RUNNING,
@@ -266,7 +267,7 @@ def service_work_report(*, start: date, end: date, users=None, by_day: bool = Fa
             if not by_day:
                 row(user_id, None)
     names = {
-        pk: f"{first} {last}".strip() or username
+        pk: person_name(first=first, last=last, username=username)
         for pk, username, first, last in get_user_model()
         .objects.filter(pk__in=[uid for uid, _day in rows if uid is not None])
         .values_list("pk", "username", "first_name", "last_name")

@@ -4,20 +4,23 @@ worklist (my tasks today and overdue, one-click outcomes)."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.admin_mixins import player_scope_q
 from crm.cells import csv_writer
 from crm.privacy import can_view_personal_data, masked
 from players.models import ContactOutcome
 
-from ..models import Campaign, CampaignStatus, OutreachTask, TaskStatus, WorklistTask
+from ..models import Campaign, CampaignStatus, OutreachTask, WorklistTask
 from ..segments import SEGMENT_CRITERIA, segment_clean, segment_describe, segment_players
 from ..services.campaigns import (
     TASK_OUTCOMES,
@@ -26,9 +29,20 @@ from ..services.campaigns import (
     campaign_save,
     task_outcome_record,
 )
+from ..task_selectors import (
+    WHEN_LATER,
+    WHEN_OVERDUE,
+    WHEN_TODAY,
+    WHENS,
+    task_counts,
+    task_when,
+    tasks_on_my_day,
+    tasks_when,
+)
 from ..templating import TEMPLATE_VARIABLES, template_render
 
 SEGMENT_PREFIX = "segment__"
+WORKLIST_PAGE_SIZE = 50
 
 
 class CampaignForm(forms.ModelForm):
@@ -241,7 +255,8 @@ class OutcomeForm(forms.Form):
 
 @admin.register(WorklistTask)
 class WorklistAdmin(admin.ModelAdmin):
-    """My open tasks due today or overdue, each with one-click outcomes and a note."""
+    """My open tasks that have started (task_selectors.tasks_on_my_day) in sections overdue,
+    due today and later, each with one-click outcomes and a note."""
 
     def has_add_permission(self, request):
         return False
@@ -265,22 +280,29 @@ class WorklistAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def worklist(self, request):
-        today = timezone.localdate()
-        return (
-            OutreachTask.objects.filter(assignee=request.user, status=TaskStatus.OPEN, due_date__lte=today)
-            .filter(player_scope_q(request.user, "player"))
-            .select_related("player", "player__tier", "player__manager", "campaign")
-            .order_by("due_date", "id")
-        )
-
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
         today = timezone.localdate()
+        mine = tasks_on_my_day(user=request.user, today=today).filter(player_scope_q(request.user, "player"))
+        counts = task_counts(mine, today=today)
+        when = request.GET.get("when")
+        shown = tasks_when(mine, when=when, today=today) if when in WHENS else mine
+        paginator = Paginator(
+            shown.select_related("player", "player__tier", "player__manager", "campaign"), WORKLIST_PAGE_SIZE
+        )
+        paginator.count = {WHEN_OVERDUE: counts.overdue, WHEN_TODAY: counts.today, WHEN_LATER: counts.later}.get(
+            when, counts.total
+        )  # counted already
+        page = paginator.get_page(request.GET.get("p"))
         show_personal = can_view_personal_data(request.user)
-        rows = []
-        for task in self.worklist(request)[:500]:
+        section_titles = {
+            WHEN_OVERDUE: pgettext_lazy("tasks", "Overdue"),
+            WHEN_TODAY: pgettext_lazy("tasks", "Due today"),
+            WHEN_LATER: pgettext_lazy("tasks", "Later"),
+        }
+        sections = []
+        for task in page.object_list:
             script = task.script
             if not script and task.campaign_id:
                 try:
@@ -288,23 +310,35 @@ class WorklistAdmin(admin.ModelAdmin):
                 except ValidationError:
                     script = task.campaign.template
             phone = task.player.phone
-            rows.append(
+            key = task_when(task, today)
+            if not sections or sections[-1]["key"] != key:
+                sections.append({"key": key, "title": section_titles[key], "rows": []})
+            sections[-1]["rows"].append(
                 {
                     "task": task,
-                    "overdue": task.due_date < today,
+                    "overdue": key == WHEN_OVERDUE,
                     "script": script,
                     "phone": (str(phone) if show_personal else masked("phone", phone)) if phone else "",
                 }
             )
+        filters = [
+            (None, _("All open"), counts.total),
+            (WHEN_OVERDUE, section_titles[WHEN_OVERDUE], counts.overdue),
+            (WHEN_TODAY, section_titles[WHEN_TODAY], counts.today),
+            (WHEN_LATER, section_titles[WHEN_LATER], counts.later),
+        ]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": _("My worklist"),
-            "rows": rows,
+            "sections": sections,
+            "page": page,
+            "when": when if when in WHENS else None,
+            "filters": filters,
+            "counts": counts,
             "today": today,
             "outcomes": [(o.value, o.label) for o in TASK_OUTCOMES],
             "can_record": request.user.has_perm("campaigns.record_outcome"),
-            "overdue_count": sum(1 for r in rows if r["overdue"]),
         }
         return TemplateResponse(request, "admin/campaigns/worklist.html", context)
 
@@ -328,7 +362,10 @@ class WorklistAdmin(admin.ModelAdmin):
                 self.message_user(request, _("%(player)s: %(outcome)s.") % {"player": task.player, "outcome": label})
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
-        return HttpResponseRedirect(reverse("admin:campaigns_worklisttask_changelist"))
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = reverse("admin:campaigns_worklisttask_changelist")
+        return HttpResponseRedirect(back)
 
 
 __all__ = ["CampaignAdmin", "WorklistAdmin"]

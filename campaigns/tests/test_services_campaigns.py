@@ -320,6 +320,7 @@ def test_sql_and_python_rendering_agree(
         ),
         make_player(nickname="", manager=bare, last_login_at=datetime(2026, 11, 22, 16, 1, tzinfo=UTC)),
         make_player(nickname="{{不是变量}}", marketing_opt_out=True),
+        make_player(nickname="李的玩家", manager=make_staff("lina", "VIP manager", first_name="娜", last_name="李")),
     ]
     template = "{nickname}/{account_id}/{server}/{level}/{tier}/{manager}/{days_since_login}/{days_since_payment}/{total_spend} {{x}}"
     sql_campaign = make_campaign(channel="sms", holdout_percent=0, template=template)
@@ -328,8 +329,8 @@ def test_sql_and_python_rendering_agree(
         campaign_launch(campaign=campaign, actor=supervisor, now=now, chunk_size=1)  # targets only
         Message.objects.filter(campaign=campaign).delete()
     # when each path renders the same players
-    assert _messages_insert_sql(campaign=sql_campaign, low=0, high=10**9, now=now) == 3
-    assert _messages_insert_python(campaign=py_campaign, low=0, high=10**9, now=now) == 3
+    assert _messages_insert_sql(campaign=sql_campaign, low=0, high=10**9, now=now) == 4
+    assert _messages_insert_python(campaign=py_campaign, low=0, high=10**9, now=now) == 4
 
     # then the messages are the same
     def bodies(campaign):
@@ -341,6 +342,7 @@ def test_sql_and_python_rendering_agree(
     assert bodies(sql_campaign) == bodies(py_campaign)
     assert bodies(sql_campaign)[players[0].pk][0] == f"龙王/{players[0].account_id}/s1/80/V3/Li Na/1/40/1296.00 {{x}}"
     assert bodies(sql_campaign)[players[1].pk][0].split("/")[5:7] == ["bare", "0"]
+    assert bodies(sql_campaign)[players[3].pk][0].split("/")[5] == "李娜"  # family name first, no space
 
 
 def test_refresh_task_and_command_update_running_campaigns(make_campaign, make_player, supervisor, capsys):

@@ -43,8 +43,11 @@ def assert_links_work(client, content):
     return links
 
 
-def test_a_manager_sees_their_day_and_not_the_team(manager, other_manager, make_player, make_task, tiers):
-    # given: my tasks (one overdue, one today, one next week, one done) and another manager's
+def test_a_manager_sees_their_day_and_not_the_team(
+    manager, other_manager, make_player, make_task, make_campaign, tiers
+):
+    # given: my tasks (one overdue, one today, one next week, one done), another manager's,
+    # and two campaigns' tasks due in two weeks: one campaign started today, one starts tomorrow
     today = timezone.localdate()
     mine = make_player(nickname="小明", manager=manager)
     theirs = make_player(nickname="别人", manager=other_manager)
@@ -53,19 +56,29 @@ def test_a_manager_sees_their_day_and_not_the_team(manager, other_manager, make_
     make_task(mine, manager, title="Later call", due_date=today + timedelta(days=7))
     make_task(mine, manager, title="Done call", due_date=today, status=TaskStatus.DONE)
     make_task(theirs, other_manager, title="Their call", due_date=today)
+    running = make_campaign(name="running", start_date=today, due_date=today + timedelta(days=14))
+    coming = make_campaign(name="coming", start_date=today + timedelta(days=1), due_date=today + timedelta(days=14))
+    make_task(mine, manager, title="Running campaign call", due_date=running.due_date, campaign=running)
+    make_task(mine, manager, title="Coming campaign call", due_date=coming.due_date, campaign=coming)
 
     # when
     response = client_for(manager).get(reverse("admin:index"))
 
-    # then
+    # then: every open task that has started, soonest due first, counted by section
     assert response.status_code == 200
     text = response.content.decode()
     assert "My day" in text and "The team" not in text
-    assert "Overdue call" in text and "Today call" in text
-    assert "Later call" not in text and "Done call" not in text and "Their call" not in text
-    assert "2 days overdue" in text
-    panel = re.search(r'id="panel-tasks".*?</div>\s*$', text, re.S | re.M).group(0)
-    assert '<a class="wp-count wp-nonzero"' in panel and ">2</a>" in panel
+    panel = re.search(r'id="panel-tasks".*?(?=id="panel-)', text, re.S).group(0)
+    shown = re.findall(r"(\w+(?: \w+)*) call · 小明", panel)
+    assert shown == ["Overdue", "Today", "Later", "Running campaign"]
+    assert "Done call" not in text and "Their call" not in text and "Coming campaign" not in text
+    assert "2 days overdue" in panel
+    tiles = {
+        label: value
+        for value, label in re.findall(r'wp-tile-value">([^<]+)</span>\s*<span class="wp-tile-label">([^<]+)<', panel)
+    }
+    assert tiles == {"overdue": "1", "due today": "1", "later": "2"}
+    assert '<a class="wp-count wp-nonzero"' in panel and ">4</a>" in panel
     # the app list stays reachable
     assert reverse("admin:players_player_changelist") in text
 
@@ -164,11 +177,10 @@ def test_every_link_on_a_managers_dashboard_opens_its_filtered_list(manager, mak
 
     links = assert_links_work(client, client.get(reverse("admin:index")).content)
 
-    tasks_link = next(link for link in links if "outreachtask/?" in link)
-    assert f"assignee__id__exact={manager.pk}" in tasks_link and "status__exact=open" in tasks_link
+    assert "/admin/campaigns/worklisttask/?when=overdue" in links
 
 
-def test_the_task_link_lists_exactly_the_tasks_counted(manager, make_player, make_task):
+def test_the_task_links_list_exactly_the_tasks_counted(manager, make_player, make_task):
     today = timezone.localdate()
     player = make_player(manager=manager)
     for days in (0, 1, 5):
@@ -176,12 +188,20 @@ def test_the_task_link_lists_exactly_the_tasks_counted(manager, make_player, mak
     make_task(player, manager, title="future", due_date=today + timedelta(days=1), source="f")
     client = client_for(manager)
     text = client.get(reverse("admin:index")).content.decode()
-    link = html.unescape(re.search(r'href="(/admin/campaigns/outreachtask/\?[^"]+)"', text).group(1))
+    panel = re.search(r'id="panel-tasks".*?(?=id="panel-)', text, re.S).group(0)
+    links = [html.unescape(h) for h in re.findall(r'href="(/admin/campaigns/worklisttask/[^"]*)"', panel)]
 
-    changelist = client.get(link)
+    def titles(link):
+        page = client.get(link)
+        assert page.status_code == 200
+        return [row["task"].title for section in page.context["sections"] for row in section["rows"]]
 
-    assert changelist.status_code == 200
-    assert [t.title for t in changelist.context["cl"].result_list] == ["t5", "t1", "t0"]
+    assert titles(links[0]) == ["t5", "t1", "t0", "future"]
+    assert {link.rsplit("=", 1)[-1]: titles(link) for link in links if "when=" in link} == {
+        "overdue": ["t5", "t1"],
+        "today": ["t0"],
+        "later": ["future"],
+    }
 
 
 def test_a_supervisor_sees_team_figures_from_the_cache_with_their_age(supervisor, make_player, pay, tiers):

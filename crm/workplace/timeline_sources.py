@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Message, MessageStatus, OutreachTask, TaskStatus
 from crm.formatting import money
+from crm.names import staff_name
 from players.models import CaseEvent, CaseEventType, CaseStatus, ContactLog, Payment, PaymentKind
 from vip.models import ManagerAssignment, TierChange
 
@@ -21,7 +22,7 @@ from .timeline import Entry, timeline_source
 
 
 def _name(user) -> str:
-    return (user.get_full_name() or user.username) if user else ""
+    return staff_name(user)
 
 
 @timeline_source("payment", time_field="occurred_at", permission="players.view_payment")

@@ -18,6 +18,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from crm.admin_mixins import PlayerScopedAdminMixin, player_scope_q
 from crm.formatting import money, when
+from crm.names import staff_name
 from crm.privacy import can_view_personal_data, masked
 from vip.models import Tier
 from vip.services import players_assign_manager, tier_pin
@@ -130,7 +131,7 @@ class ManagerFilter(admin.SimpleListFilter):
     parameter_name = "manager"
 
     def lookups(self, request, model_admin):
-        return [("none", _("no manager"))] + [(str(u.pk), u.get_full_name() or u.username) for u in manager_choices()]
+        return [("none", _("no manager"))] + [(str(u.pk), staff_name(u)) for u in manager_choices()]
 
     def queryset(self, request, queryset):
         if self.value() == "none":

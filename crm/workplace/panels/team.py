@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import OutreachTask, TaskStatus
 from crm.formatting import CURRENCY_SYMBOLS, money
+from crm.names import staff_name
 from players.models import ContactOutcome, PayerStatus, Payment, PaymentKind, Player
 from vip.models import Tier
 
@@ -254,7 +255,7 @@ def overdue_panel(ctx: PanelRequest) -> PanelContent | None:
     rows = []
     for pk, n in figures["rows"]:
         user = users.get(pk)
-        name = (user.get_full_name() or user.username) if user else str(_("(nobody)"))
+        name = staff_name(user) if user else str(_("(nobody)"))
         params = {"status__exact": TaskStatus.OPEN, "due_date__lt": figures["today"].isoformat()}
         if pk:
             params["assignee__id__exact"] = pk

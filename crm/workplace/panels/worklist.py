@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
-from campaigns.models import OutreachTask, TaskStatus
+from campaigns.task_selectors import WHEN_LATER, WHEN_OVERDUE, WHEN_TODAY, task_counts, tasks_on_my_day
 from crm.formatting import money
 from players.models import PayerStatus, Player
 from players.service_selectors import follow_ups_due
 
-from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, admin_url, panel
+from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, Tile, admin_url, panel
 
 FOLLOW_UP_LOOKBACK_DAYS = 14
 # Lists whose exact size would cost a scan show at most this many, then "50+".
@@ -26,29 +27,47 @@ def _overdue_note(due, today) -> str:
     return ngettext("%(days)d day overdue", "%(days)d days overdue", days) % {"days": days}
 
 
+def _task_note(due, today) -> str:
+    if due > today:
+        return _("due %(date)s") % {"date": date_format(due, "MONTH_DAY_FORMAT")}
+    return _overdue_note(due, today)
+
+
 @panel("tasks", title=_("Tasks due"), audience=MY_DAY, order=10, permissions=["campaigns.view_outreachtask"])
 def tasks_due(ctx: PanelRequest) -> PanelContent:
-    """Open outreach tasks assigned to me, due today or overdue (index task_worklist)."""
-    due = OutreachTask.objects.filter(assignee=ctx.user, status=TaskStatus.OPEN, due_date__lte=ctx.today)
+    """My open tasks that have started (campaigns.task_selectors.tasks_on_my_day), soonest
+    due first, with how many are overdue, due today and due later."""
+    mine = tasks_on_my_day(user=ctx.user, today=ctx.today)
+    counts = task_counts(mine, today=ctx.today)
+    worklist = admin_url("campaigns_worklisttask_changelist")
+    tiles = [
+        Tile(
+            label=str(label),
+            value=f"{count:,}",
+            url=admin_url("campaigns_worklisttask_changelist", when=when),
+            tone=tone if count else "",
+        )
+        for label, count, when, tone in (
+            (pgettext_lazy("tasks", "overdue"), counts.overdue, WHEN_OVERDUE, "bad"),
+            (pgettext_lazy("tasks", "due today"), counts.today, WHEN_TODAY, "warn"),
+            (pgettext_lazy("tasks", "later"), counts.later, WHEN_LATER, ""),
+        )
+    ]
     rows = [
         Row(
             text=f"{task.title} · {task.player.nickname or task.player.account_id}",
             url=admin_url("campaigns_outreachtask_change", task.pk),
-            meta=_overdue_note(task.due_date, ctx.today),
+            meta=_task_note(task.due_date, ctx.today),
             tone="bad" if task.due_date < ctx.today else "",
         )
-        for task in due.select_related("player").order_by("due_date", "id")[:PANEL_ROWS]
+        for task in mine.select_related("player")[:PANEL_ROWS]
     ]
     return PanelContent(
+        tiles=tiles if counts.total else [],
         rows=rows,
-        count=due.count(),
-        more_url=admin_url(
-            "campaigns_outreachtask_changelist",
-            assignee__id__exact=ctx.user.pk,
-            status__exact=TaskStatus.OPEN,
-            due_date__lte=ctx.today.isoformat(),
-        ),
-        empty=_("Nothing due today."),
+        count=counts.total,
+        more_url=worklist,
+        empty=_("No open tasks."),
     )
 
 
