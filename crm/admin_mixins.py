@@ -8,6 +8,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from .paginator import EstimatedCountPaginator
+from .privacy import can_view_personal_data, lookup_reaches_personal_data
 
 VIEW_ALL_PLAYERS = "players.view_all_players"
 
@@ -35,6 +36,16 @@ class PlayerScopedAdminMixin:
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(player_scope_q(request.user, self.player_path))
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """Refuse (400, Django's DisallowedModelAdminLookup) a changelist or export filter on
+        a personal field, direct or through relations, to a user who may not see it:
+        `?phone__startswith=` would otherwise reveal a number one digit at a time."""
+        if lookup_reaches_personal_data(self.model, lookup) and not can_view_personal_data(
+            getattr(request, "user", None)
+        ):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
     def action_checkbox(self, obj):

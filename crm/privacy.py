@@ -9,6 +9,32 @@ def can_view_personal_data(user) -> bool:
     return bool(user and user.has_perm(PERSONAL_DATA_PERMISSION))
 
 
+def personal_fields(model) -> tuple[str, ...]:
+    """The fields of `model` that hold personal data or are computed from it: a model
+    declares them as PERSONAL_FIELDS (shown masked) and PERSONAL_DERIVED_FIELDS (never
+    shown, e.g. the birthday's MMDD index key)."""
+    return (*getattr(model, "PERSONAL_FIELDS", ()), *getattr(model, "PERSONAL_DERIVED_FIELDS", ()))
+
+
+def lookup_reaches_personal_data(model, lookup: str) -> bool:
+    """Whether a queryset lookup such as "phone__startswith", "player__birthday__year" or
+    "-player__qq" (ordering) on `model` compares or orders by a personal field, directly or
+    through relations. Unknown names end the walk (Django ignores or refuses them)."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    for part in lookup.lstrip("-").split("__"):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False
+        if part in personal_fields(model) or field.name in personal_fields(model):
+            return True
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
 def mask_phone(value) -> str:
     """+8613812345678 -> 138****5678 (national number, middle four hidden)."""
     if not value:

@@ -52,6 +52,8 @@ class Player(models.Model):
 
     # Personal data: masked without players.view_personal_data, never in the API.
     PERSONAL_FIELDS = ("real_name", "phone", "qq", "wechat", "email", "birthday")
+    # Computed from personal data: never a filter, an ordering or a column for those who may not see it.
+    PERSONAL_DERIVED_FIELDS = ("birthday_md", "birthday_is_lunar")
 
     account_id = models.CharField(_("account id"), max_length=64, unique=True)
     server = models.CharField(_("server"), max_length=32, blank=True)
