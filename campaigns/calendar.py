@@ -81,6 +81,38 @@ def lunar_of(day: date) -> LunarDay | None:
     return LunarDay(lunar.year, lunar.month, lunar.day, lunar.is_leap_month)
 
 
+_CN_DIGITS = "〇一二三四五六七八九十"
+
+
+def _cn_number(n: int) -> str:
+    """1..30 in Chinese numerals (十一, 二十, 三十)."""
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _CN_DIGITS[ones]
+    return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
+
+
+def lunar_day_label(lunar: LunarDay) -> str:
+    """A lunar date as a person writes it: 农历十一月初七 (闰四月十五) in Chinese,
+    "lunar 11/7" (leap 4/15) in other languages."""
+    from django.utils.translation import get_language
+
+    if (get_language() or "").startswith("zh"):
+        if lunar.day <= 10:
+            day = "初" + _cn_number(lunar.day)
+        elif lunar.day < 20:
+            day = _cn_number(lunar.day)
+        elif lunar.day == 20:
+            day = "二十"
+        elif lunar.day < 30:
+            day = "廿" + _CN_DIGITS[lunar.day - 20]
+        else:
+            day = "三十"
+        month = "正" if lunar.month == 1 else _cn_number(lunar.month)
+        return f"农历{'闰' if lunar.is_leap_month else ''}{month}月{day}"
+    return f"lunar {'leap ' if lunar.is_leap_month else ''}{lunar.month}/{lunar.day}"
+
+
 def lunar_month_length(year: int, month: int, *, leap: bool = False) -> int:
     """29 or 30: the number of days of a lunar month."""
     try:

@@ -7,20 +7,31 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 
 from crm.admin_mixins import player_scope_q
 from crm.formatting import money
+from crm.names import staff_name
 from crm.privacy import can_view_personal_data
 from players.models import Player
 
-from .calendar import birthday_keys_on, days, solar_keys_on
-from .models import GiftKind, Greeting, GreetingOccasion, GreetingRule, MessageChannel
+from .calendar import birthday_keys_on, days, lunar_day_label, lunar_of, solar_keys_on
+from .models import (
+    GiftKind,
+    Greeting,
+    GreetingOccasion,
+    GreetingRule,
+    GreetingStatus,
+    MessageChannel,
+    MessageStatus,
+)
 from .services.greetings import _registration_md, occasion_label, rule_occasion_dates, rule_segment_q
 
 UPCOMING_DAYS = 30
 UPCOMING_LIMIT = 500
+WAITING_MESSAGE = (MessageStatus.QUEUED, MessageStatus.POSTPONED)
 
 
 @dataclass
@@ -34,9 +45,24 @@ class UpcomingGreeting:
 
     @property
     def state(self) -> str:
+        """Planned (the job has not reached it), scheduled (its task or message is created
+        but the day or the sending is still to come), greeted, or skipped."""
         if self.greeting is None:
             return _("planned")
+        if self.greeting.status == GreetingStatus.DONE and (
+            self.day > timezone.localdate()
+            or (self.greeting.message_id and self.greeting.message.status in WAITING_MESSAGE)
+        ):
+            return _("scheduled")
         return self.greeting.get_status_display()
+
+    @property
+    def lunar_date(self) -> str:
+        """For a lunar birthday, the lunar date it falls on (农历十一月初七)."""
+        if self.rule.occasion != GreetingOccasion.BIRTHDAY or not self.player.birthday_is_lunar:
+            return ""
+        lunar = lunar_of(self.day)
+        return lunar_day_label(lunar) if lunar else ""
 
 
 @dataclass
@@ -50,7 +76,7 @@ def rule_plan(rule: GreetingRule, day: date, player: Player) -> list[str]:
     """What the CRM will do for this player on this occasion, in words."""
     plan = []
     if rule.task_lead_days is not None:
-        who = player.manager.get_username() if player.manager_id else _("nobody (no manager)")
+        who = staff_name(player.manager) if player.manager_id else _("nobody (no manager)")
         plan.append(
             _("Call task for %(who)s on %(date)s")
             % {"who": who, "date": (day - timedelta(days=rule.task_lead_days)).isoformat()}
@@ -136,7 +162,7 @@ def greetings_upcoming(*, user, start: date, span_days: int = UPCOMING_DAYS, lim
             (g.rule_id, g.player_id, g.occasion_date): g
             for g in Greeting.objects.filter(
                 occasion_date__range=(start, end), player_id__in={r.player.pk for r in rows}
-            ).select_related("actor")
+            ).select_related("actor", "message")
         }
         for row in rows:
             row.greeting = existing.get((row.rule.pk, row.player.pk, row.day))

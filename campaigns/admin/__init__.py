@@ -1,19 +1,50 @@
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm.admin_mixins import PlayerScopedAdminMixin
+from crm.names import staff_name
 
-from ..models import Message, OutreachTask
+from ..models import Campaign, Message, OutreachTask
 from ..services.messaging import message_cancel, message_retry
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    """Whose tasks: the active staff by display name (a list of users, never a scan of tasks)."""
+
+    title = _("assignee")
+    parameter_name = "assignee__id__exact"
+
+    def lookups(self, request, model_admin):
+        users = get_user_model().objects.filter(is_active=True, is_staff=True).order_by("last_name", "first_name", "id")
+        return [(str(user.pk), staff_name(user)) for user in users]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(assignee_id=self.value()) if self.value() else queryset
+
+
+class CampaignFilter(admin.SimpleListFilter):
+    """Which campaign the tasks came from, newest campaigns first."""
+
+    title = _("campaign")
+    parameter_name = "campaign__id__exact"
+
+    def lookups(self, request, model_admin):
+        return [
+            (str(pk), name) for pk, name in Campaign.objects.order_by("-created_at", "-id").values_list("pk", "name")
+        ]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(campaign_id=self.value()) if self.value() else queryset
 
 
 @admin.register(OutreachTask)
 class OutreachTaskAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "player", "assignee", "kind", "due_date", "status", "outcome"]
-    list_filter = ["status", "kind", "due_date"]
-    list_select_related = ["player", "assignee"]
+    list_display = ["title", "player", "assignee", "campaign", "kind", "due_date", "status", "outcome"]
+    list_filter = ["status", CampaignFilter, AssigneeFilter, "kind", "due_date"]
+    list_select_related = ["player", "assignee", "campaign"]
     search_fields = ["=player__account_id", "title"]
     autocomplete_fields = ["player"]
     show_full_result_count = False

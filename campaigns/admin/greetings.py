@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
@@ -25,6 +26,7 @@ from ..models import CustomOccasion, GiftBudget, GiftEntry, Greeting, GreetingRu
 from ..services.greetings import gift_budget_check, gift_record, greeting_skip
 
 SKIP_PERMISSION = "campaigns.skip_greeting"
+UPCOMING_PAGE_SIZE = 50
 
 
 @admin.register(CustomOccasion)
@@ -135,7 +137,9 @@ class GreetingAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         start = timezone.localdate()
         upcoming = greetings_upcoming(user=request.user, start=start, span_days=UPCOMING_DAYS)
+        page = Paginator(upcoming.rows, UPCOMING_PAGE_SIZE).get_page(request.GET.get("p"))
         context = {
+            "page": page,
             **self.admin_site.each_context(request),
             "title": _("Greetings in the next %(days)d days") % {"days": UPCOMING_DAYS},
             "opts": self.model._meta,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignStatus, OutreachTask
 from campaigns.services.campaigns import campaign_save
 from crm.tests.browser import VIEWPORT, login, no_horizontal_scroll, shot
-from players.models import Player
+from players.models import PayerStatusChange, Player
 from vip.models import Tier
 
 PASSWORD = "browser-pw-9"
@@ -118,3 +118,56 @@ def test_a_supervisor_launches_a_campaign_by_clicking_and_its_tasks_reach_the_ma
     assert "我是您的专属客服李娜" in rows.first.inner_text()
     shot(other, "sup-07-manager-worklist-after-launch")
     manager.close()
+
+
+def test_a_supervisor_reads_tasks_daily_report_and_churn(page, live_server, team):
+    from campaigns.services.campaigns import campaign_launch, task_outcome_record
+
+    campaign = team["campaign"]
+    campaign_launch(campaign=campaign, actor=team["boss"])
+    for task in OutreachTask.objects.filter(assignee=team["lina"])[:2]:
+        task_outcome_record(task=task, outcome="reached", note="", actor=team["lina"])
+    # three payers became payers this month and churned this month: no rate, but churns
+    month_start = timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    for player in Player.objects.filter(manager=team["wang"])[:3]:
+        for status_from, status_to, hours in (("non_payer", "active", 1), ("active", "churned", 2)):
+            PayerStatusChange.objects.create(
+                player=player,
+                from_status=status_from,
+                to_status=status_to,
+                changed_at=month_start + timedelta(hours=hours),
+                trigger="scan",
+            )
+    base = live_server.url
+    in_chinese(page, base)
+    login(page, base, "zhangwei", PASSWORD)
+
+    # outreach tasks: filtered by campaign, then by assignee (named 李娜 in the picker)
+    page.goto(f"{base}/admin/campaigns/outreachtask/")
+    filters = page.locator("#changelist-filter")
+    filters.get_by_role("link", name="唤回沉默大户").click()
+    page.wait_for_load_state()
+    page.locator("#changelist-filter").get_by_role("link", name="李娜", exact=True).click()
+    page.wait_for_load_state()
+    assert page.locator("#result_list tbody tr").count() == 6
+    assert "娜 李" not in page.locator("#changelist-filter").inner_text()
+    assert "王强" in page.locator("#changelist-filter").inner_text()
+    shot(page, "sup-08-tasks-by-campaign-and-assignee")
+
+    # the daily report: each manager's row under their name, family name first
+    page.goto(f"{base}/admin/players/case/report/")
+    today = timezone.localdate().isoformat()
+    page.fill("input[name=start]", today)
+    page.fill("input[name=end]", today)
+    page.get_by_role("button", name="显示").or_(page.locator("input[type=submit][value=显示]")).first.click()
+    page.wait_for_load_state()
+    report = page.locator("#content").inner_text()
+    assert "李娜" in report and "娜 李" not in report
+    shot(page, "sup-09-daily-report")
+
+    # the churn report: a month whose rate is undefined shows how many churned
+    page.goto(f"{base}/admin/players/payerstatuschange/report/")
+    month = timezone.localdate().strftime("%Y-%m")
+    row = page.locator(".churn-table tbody tr", has_text=month).first
+    assert "流失 3 人" in row.inner_text()
+    shot(page, "sup-10-churn-report")

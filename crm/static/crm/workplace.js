@@ -21,7 +21,7 @@ document.addEventListener("DOMContentLoaded", function () {
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         plugins: { legend: { display: spec.datasets.length > 1 } },
-        scales: { y: { beginAtZero: true, ticks: { callback: function (v) { return spec.money ? "¥" + number.format(v) : number.format(v); } } } }
+        scales: { y: { beginAtZero: true, ticks: { precision: 0, callback: function (v) { return spec.money ? "¥" + number.format(v) : number.format(v); } } } }
       }
     });
   });

@@ -22,7 +22,7 @@
       interaction: { mode: "index", intersect: false },
       scales: {
         rate: { type: "linear", position: "left", beginAtZero: true, ticks: { callback: function (v) { return v + "%"; } } },
-        money: { type: "linear", position: "right", beginAtZero: true, grid: { drawOnChartArea: false } }
+        money: { type: "linear", position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false } }
       }
     }
   });
