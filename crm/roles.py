@@ -6,7 +6,6 @@ ROLE_PERMISSIONS = {
         "players.view_player",
         "players.change_player",
         "players.view_personal_data",
-        "players.export_players",
         "players.view_payment",
         "players.view_tag",
         "players.view_contactlog",
@@ -131,6 +130,12 @@ ROLE_PERMISSIONS = {
     ],
 }
 
+# Permissions a role once had and must no longer have: taken away by the next sync.
+# VIP managers see their players' personal data but do not take it out of the CRM in files.
+ROLE_REVOKED = {
+    "VIP manager": ["players.export_players", "players.export_large"],
+}
+
 
 def roles_sync(apps=None, schema_editor=None):
     """Create the role groups and grant their permissions (missing ones are skipped:
@@ -155,3 +160,8 @@ def roles_sync(apps=None, schema_editor=None):
             app_label, codename = code.split(".")
             wanted += Permission.objects.filter(content_type__app_label=app_label, codename=codename)
         group.permissions.add(*wanted)
+    for role, codes in ROLE_REVOKED.items():
+        group = Group.objects.filter(name=role).first()
+        for code in codes if group else ():
+            app_label, codename = code.split(".")
+            group.permissions.remove(*Permission.objects.filter(content_type__app_label=app_label, codename=codename))
