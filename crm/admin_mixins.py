@@ -8,7 +8,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from .paginator import EstimatedCountPaginator
-from .privacy import can_view_personal_data, lookup_reaches_personal_data
+from .privacy import can_view_personal_data, lookup_reaches_personal_data, viewer_attach
 
 VIEW_ALL_PLAYERS = "players.view_all_players"
 
@@ -36,6 +36,11 @@ class PlayerScopedAdminMixin:
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(player_scope_q(request.user, self.player_path))
+
+    def get_object(self, request, object_id, from_field=None):
+        """The object of a change, delete or history page knows who looks at it, so that its
+        label shows free text in clear only to those who may see personal data."""
+        return viewer_attach(super().get_object(request, object_id, from_field), request.user)
 
     def lookup_allowed(self, lookup, value, request=None):
         """Refuse (400, Django's DisallowedModelAdminLookup) a changelist or export filter on

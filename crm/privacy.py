@@ -123,3 +123,20 @@ def mask_free_text(text: str) -> str:
 def free_text_for(user, text: str) -> str:
     """Free text as this user may see it in a list."""
     return str(text or "") if can_view_personal_data(user) else mask_free_text(text)
+
+
+def viewer_attach(obj, user):
+    """Say who looks at `obj`, so that its label (`label_text`) is in clear for a viewer
+    who may see personal data. The admin does it for the object of a change, delete or
+    history page."""
+    if obj is not None:
+        obj._viewer = user
+    return obj
+
+
+def label_text(obj, text: str) -> str:
+    """Free text in a record's label (its __str__): in clear only for a viewer attached with
+    `viewer_attach` who may see personal data, masked everywhere else (page titles,
+    breadcrumbs, checkbox labels, choices, raw-id labels, autocomplete answers, delete
+    confirmations, messages, e-mails), whoever reads it."""
+    return free_text_for(getattr(obj, "_viewer", None), text)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from crm.privacy import label_text
 from players.models import ContactOutcome
 
 
@@ -93,7 +94,7 @@ class OutreachTask(models.Model):
         ]
 
     def __str__(self):
-        return self.title
+        return label_text(self, self.title)
 
 
 class MessageChannel(models.TextChoices):

@@ -21,6 +21,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from crm.privacy import can_view_personal_data, mask_free_text
+
 PAGE_SIZE = 20
 
 
@@ -123,6 +125,9 @@ def player_timeline(*, player, user, before: str | None = None, limit: int = PAG
         entries += source.fetch(older_than_q(source, cursor), player, limit + 1)
     entries.sort(key=lambda e: (e.at, e.source, e.pk), reverse=True)
     page = entries[:limit]
+    if not can_view_personal_data(user):  # notes, topics, titles and messages are free text
+        for entry in page:
+            entry.title, entry.detail = mask_free_text(entry.title), mask_free_text(entry.detail)
     has_more = len(entries) > limit
     return TimelinePage(
         entries=page,

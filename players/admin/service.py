@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.cells import csv_writer
 from crm.formatting import money, when
-from crm.privacy import can_view_personal_data, free_text_for
+from crm.privacy import can_view_personal_data, free_text_for, viewer_attach
 
 from ..models import (
     Case,
@@ -79,13 +79,11 @@ def masked_text_column(attr, description, user, *, length=LIST_TEXT_LENGTH, fall
 
 
 class ViewerMixin:
-    """Change pages: remember who looks, so read-only displays can mask free text."""
+    """Change pages: remember who looks, so read-only displays and the page's title can
+    mask free text (crm.privacy.viewer_attach)."""
 
     def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            obj._viewer = request.user
-        return obj
+        return viewer_attach(super().get_object(request, object_id, from_field), request.user)
 
 
 def _viewer(obj):

@@ -28,6 +28,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from crm.privacy import label_text
+
 from . import ContactChannel, Player
 
 DEFAULT_SLA_HOURS = 72
@@ -198,7 +200,7 @@ class Case(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.pk} {self.subject}"
+        return f"#{self.pk} {label_text(self, self.subject)}"
 
     @property
     def is_open(self) -> bool:
@@ -310,7 +312,7 @@ class FeedbackTopic(models.Model):
         indexes = [models.Index(fields=["status", "-report_count"], name="feedbacktopic_board")]
 
     def __str__(self):
-        return self.title
+        return label_text(self, self.title)
 
 
 class FeedbackReport(models.Model):
@@ -351,4 +353,4 @@ class FeedbackReport(models.Model):
         indexes = [models.Index(fields=["topic", "-reported_at"], name="feedbackreport_topic_recent")]
 
     def __str__(self):
-        return f"{self.player_id}: {self.text[:40]}"
+        return f"{self.player_id}: {label_text(self, self.text)[:40]}"

@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.privacy import free_text_for
 from players.models import CLOCK_RUNNING, OPEN_STATUSES, Case
 from players.service_selectors import cases_due_soon_for, cases_overdue_for
 
@@ -30,7 +31,7 @@ def overdue_cases(ctx: PanelRequest) -> PanelContent:
     overdue = cases_overdue_for(ctx.user, now=now)
     rows = [
         Row(
-            text=f"#{c.pk} {c.subject} · {c.player.nickname or c.player.account_id}",
+            text=f"#{c.pk} {free_text_for(ctx.user, c.subject)} · {c.player.nickname or c.player.account_id}",
             url=admin_url("players_case_change", c.pk),
             meta=_("%(hours)d h overdue") % {"hours": _hours(now - c.sla_due_at)},
             tone="bad",
@@ -40,7 +41,7 @@ def overdue_cases(ctx: PanelRequest) -> PanelContent:
     if len(rows) < PANEL_ROWS:
         rows += [
             Row(
-                text=f"#{c.pk} {c.subject} · {c.player.nickname or c.player.account_id}",
+                text=f"#{c.pk} {free_text_for(ctx.user, c.subject)} · {c.player.nickname or c.player.account_id}",
                 url=admin_url("players_case_change", c.pk),
                 meta=_("due in %(hours)d h") % {"hours": _hours(c.sla_due_at - now)},
                 tone="warn",

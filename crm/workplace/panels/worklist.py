@@ -10,6 +10,7 @@ from django.utils.translation import ngettext, pgettext_lazy
 
 from campaigns.task_selectors import WHEN_LATER, WHEN_OVERDUE, WHEN_TODAY, task_counts, tasks_on_my_day
 from crm.formatting import money
+from crm.privacy import free_text_for
 from players.models import PayerStatus, Player
 from players.service_selectors import follow_ups_due
 
@@ -55,7 +56,7 @@ def tasks_due(ctx: PanelRequest) -> PanelContent:
     ]
     rows = [
         Row(
-            text=f"{task.title} · {task.player.nickname or task.player.account_id}",
+            text=f"{free_text_for(ctx.user, task.title)} · {task.player.nickname or task.player.account_id}",
             url=admin_url("campaigns_outreachtask_change", task.pk),
             meta=_task_note(task.due_date, ctx.today),
             tone="bad" if task.due_date < ctx.today else "",
