@@ -38,7 +38,7 @@ def test_the_timeline_shows_every_kind_of_event_newest_first(history, supervisor
     page = player_timeline(player=history, user=supervisor)
 
     kinds = [e.source for e in page.entries]
-    assert set(kinds) == {"payment", "tier", "assignment", "contact", "task", "message"}
+    assert set(kinds) == {"payment", "tier", "assignment", "contact", "task", "message", "payer_status"}
     times = [e.at for e in page.entries]
     assert times == sorted(times, reverse=True)
     assert page.next_cursor is None and page.first
@@ -65,8 +65,8 @@ def test_pages_cover_everything_once_even_with_equal_timestamps(make_player, pay
         if cursor is None:
             break
 
-    # then: 46 entries (tier changes too: the first payment made the player V1), none twice, in order
-    expected = 46 + 1
+    # then: 46 entries (and the first payment made the player V1 and an active payer), none twice
+    expected = 46 + 2
     assert len(seen) == expected and len(set(seen)) == expected
     assert pages == 5
 
@@ -123,7 +123,8 @@ def test_the_player_page_pages_through_the_timeline(make_player, pay, manager):
     second = client.get(url, {"timeline": __import__("urllib.parse").parse.unquote(older)})
 
     assert first.content.decode().count('class="wp-entry') == 20
-    assert second.content.decode().count('class="wp-entry') == 6  # 5 payments + the V1 tier change
+    # 5 payments, the V1 tier change and the payer status change (non-payer → active)
+    assert second.content.decode().count('class="wp-entry') == 7
     assert "old24" in second.content.decode()
 
 
@@ -140,3 +141,36 @@ def test_case_events_are_on_the_timeline(make_player, make_case, manager):
     assert len(cases) == 2
     assert all(e.title.startswith(f"#{case.pk} Lost items") for e in cases)
     assert "In progress" in cases[0].detail and "Checking the logs" in cases[0].detail
+
+
+def test_payer_status_changes_are_on_the_timeline_with_their_reasons(make_player, pay, manager):
+    from players.services.churn import churn_scan
+
+    player = make_player(manager=manager)
+    pay(player, "648", at=timezone.now() - timedelta(days=2))
+    churn_scan(now=timezone.now() + timedelta(days=38))  # 40 days without a purchase
+
+    statuses = [e for e in player_timeline(player=player, user=manager).entries if e.source == "payer_status"]
+
+    assert [(e.title, e.actor, e.tone) for e in statuses] == [
+        ("Active → Churned", "System · Nightly scan", "bad"),
+        ("Non-payer → Active", "System · Payment", "good"),
+    ]
+    assert "last purchase 40 days before" in statuses[0].detail
+
+
+def test_every_entry_says_who_did_it(history, supervisor, manager):
+    from campaigns.models import OutreachTask
+
+    OutreachTask.objects.filter(player=history).update(created_by=supervisor)
+    entries = player_timeline(player=history, user=supervisor).entries
+
+    assert all(e.actor for e in entries), [(e.source, e.title) for e in entries if not e.actor]
+    by_source = {e.source: e.actor for e in entries}
+    assert by_source["payment"] == "Manual entry"  # no staff user recorded it: its source
+    assert by_source["contact"] == manager.username
+    assert by_source["assignment"] == supervisor.username
+    assert by_source["task"] == supervisor.username  # who created it; the assignee is in the detail
+    task = next(e for e in entries if e.source == "task")
+    assert f"for {manager.username}" in task.detail
+    assert by_source["message"] == "System"

@@ -68,7 +68,7 @@ class Entry:
 @dataclass(frozen=True)
 class Source:
     key: str
-    fetch: Callable  # (player, before_q, limit) -> list[Entry]
+    fetch: Callable  # (before_q, player, limit, user) -> list[Entry]
     time_field: str
     permission: str
 
@@ -77,11 +77,13 @@ _SOURCES: dict[str, Source] = {}
 
 
 def timeline_source(key: str, *, time_field: str, permission: str):
-    """Decorator: register `fetch(queryset_filter: Q, player, limit) -> list[Entry]`.
+    """Decorator: register `fetch(queryset_filter: Q, player, limit, user) -> list[Entry]`.
 
     `fetch` receives a Q over its own model selecting entries older than the cursor
     (already built from `time_field` and the primary key) and must return at most
-    `limit` entries of that player, newest first."""
+    `limit` entries of that player, newest first, as `user` may read them (free text
+    masked without players.view_personal_data). Every entry names who did it: a person,
+    or the system and what moved it."""
 
     def register(fetch):
         _SOURCES[key] = Source(key=key, fetch=fetch, time_field=time_field, permission=permission)
@@ -122,7 +124,7 @@ def player_timeline(*, player, user, before: str | None = None, limit: int = PAG
     for source in sources().values():
         if not user.has_perm(source.permission):
             continue
-        entries += source.fetch(older_than_q(source, cursor), player, limit + 1)
+        entries += source.fetch(older_than_q(source, cursor), player, limit + 1, user)
     entries.sort(key=lambda e: (e.at, e.source, e.pk), reverse=True)
     page = entries[:limit]
     if not can_view_personal_data(user):  # notes, topics, titles and messages are free text

@@ -14,7 +14,18 @@ from django.utils.translation import gettext as _
 from campaigns.models import Message, MessageStatus, OutreachTask, TaskStatus
 from crm.formatting import money
 from crm.names import staff_name
-from players.models import CaseEvent, CaseEventType, CaseStatus, ContactLog, Payment, PaymentKind
+from crm.privacy import free_text_for
+from players.models import (
+    CaseEvent,
+    CaseEventType,
+    CaseStatus,
+    ContactLog,
+    PayerStatus,
+    PayerStatusChange,
+    Payment,
+    PaymentKind,
+)
+from players.models.churn import ChurnReason
 from vip.models import ManagerAssignment, TierChange
 
 from .registry import admin_url
@@ -25,9 +36,20 @@ def _name(user) -> str:
     return staff_name(user)
 
 
+def _by(user, why: str = "") -> str:
+    """Who did it: the person, else the system and what moved it ("System · Nightly scan")."""
+    if user:
+        return _name(user)
+    return " · ".join(x for x in (_("System"), str(why)) if x)
+
+
 @timeline_source("payment", time_field="occurred_at", permission="players.view_payment")
-def payments(older, player, limit):
-    rows = Payment.objects.filter(older, player=player).order_by("-occurred_at", "-pk")[:limit]
+def payments(older, player, limit, user):
+    rows = (
+        Payment.objects.filter(older, player=player)
+        .select_related("recorded_by")
+        .order_by("-occurred_at", "-pk")[:limit]
+    )
     entries = []
     for p in rows:
         refund = p.kind == PaymentKind.REFUND
@@ -40,6 +62,7 @@ def payments(older, player, limit):
                 title=("−" if refund else "") + money(p.amount, p.currency),
                 detail=" · ".join(x for x in (p.product, p.server, p.event_id) if x),
                 url=admin_url("players_payment_change", p.pk),
+                actor=_name(p.recorded_by) or str(p.get_source_display()),
                 tone="bad" if refund else "good",
             )
         )
@@ -47,7 +70,7 @@ def payments(older, player, limit):
 
 
 @timeline_source("tier", time_field="changed_at", permission="vip.view_tierchange")
-def tier_changes(older, player, limit):
+def tier_changes(older, player, limit, user):
     rows = (
         TierChange.objects.filter(older, player=player)
         .select_related("from_tier", "to_tier", "actor")
@@ -62,7 +85,7 @@ def tier_changes(older, player, limit):
             title=f"{c.from_tier or '–'} → {c.to_tier or '–'}",
             detail=" · ".join(x for x in (c.get_reason_display(), c.note) if x),
             url=admin_url("vip_tierchange_change", c.pk),
-            actor=_name(c.actor),
+            actor=_by(c.actor),
             tone="good" if c.is_upgrade else "warn",
         )
         for c in rows
@@ -70,7 +93,7 @@ def tier_changes(older, player, limit):
 
 
 @timeline_source("assignment", time_field="assigned_at", permission="vip.view_managerassignment")
-def assignments(older, player, limit):
+def assignments(older, player, limit, user):
     rows = (
         ManagerAssignment.objects.filter(older, player=player)
         .select_related("from_manager", "to_manager", "actor")
@@ -85,14 +108,14 @@ def assignments(older, player, limit):
             title=f"{_name(a.from_manager) or '–'} → {_name(a.to_manager) or '–'}",
             detail=a.note,
             url=admin_url("vip_managerassignment_change", a.pk),
-            actor=_name(a.actor),
+            actor=_by(a.actor),
         )
         for a in rows
     ]
 
 
 @timeline_source("contact", time_field="contacted_at", permission="players.view_contactlog")
-def contacts(older, player, limit):
+def contacts(older, player, limit, user):
     rows = (
         ContactLog.objects.filter(older, player=player).select_related("staff").order_by("-contacted_at", "-pk")[:limit]
     )
@@ -107,25 +130,27 @@ def contacts(older, player, limit):
                 source="contact",
                 pk=c.pk,
                 kind=_("Contact"),
-                title=f"{c.get_channel_display()}: {c.topic or Truncator(c.summary).chars(60) or '–'}",
+                title=f"{c.get_channel_display()}: {free_text_for(user, c.topic or Truncator(c.summary).chars(60)) or '–'}",
                 detail=" · ".join(b for b in bits if b),
                 url=admin_url("players_contactlog_change", c.pk),
-                actor=_name(c.staff),
+                actor=_by(c.staff),
             )
         )
     return entries
 
 
 @timeline_source("task", time_field="created_at", permission="campaigns.view_outreachtask")
-def tasks(older, player, limit):
+def tasks(older, player, limit, user):
     rows = (
         OutreachTask.objects.filter(older, player=player)
-        .select_related("assignee")
+        .select_related("assignee", "created_by", "campaign")
         .order_by("-created_at", "-pk")[:limit]
     )
     entries = []
     for t in rows:
         bits = [t.get_status_display(), _("due %(date)s") % {"date": t.due_date.isoformat()}]
+        if t.assignee:
+            bits.append(_("for %(name)s") % {"name": _name(t.assignee)})
         if t.outcome:
             bits.append(t.get_outcome_display())
         entries.append(
@@ -137,7 +162,7 @@ def tasks(older, player, limit):
                 title=t.title,
                 detail=" · ".join(bits),
                 url=admin_url("campaigns_outreachtask_change", t.pk),
-                actor=_name(t.assignee),
+                actor=_by(t.created_by, t.campaign.name if t.campaign else ""),
                 tone="warn" if t.status == TaskStatus.OPEN else "",
             )
         )
@@ -145,17 +170,22 @@ def tasks(older, player, limit):
 
 
 @timeline_source("message", time_field="scheduled_for", permission="campaigns.view_message")
-def messages(older, player, limit):
-    rows = Message.objects.filter(older, player=player).order_by("-scheduled_for", "-pk")[:limit]
+def messages(older, player, limit, user):
+    rows = (
+        Message.objects.filter(older, player=player)
+        .select_related("campaign")
+        .order_by("-scheduled_for", "-pk")[:limit]
+    )
     return [
         Entry(
             at=m.scheduled_for,
             source="message",
             pk=m.pk,
             kind=_("Message"),
-            title=f"{m.get_channel_display()}: {m.subject or Truncator(m.body).chars(60)}",
+            title=f"{m.get_channel_display()}: {free_text_for(user, m.subject or Truncator(m.body).chars(60))}",
             detail=" · ".join(x for x in (m.get_status_display(), m.last_error) if x),
             url=admin_url("campaigns_message_change", m.pk),
+            actor=_by(None, m.campaign.name if m.campaign else ""),
             tone="bad" if m.status == MessageStatus.FAILED else "",
         )
         for m in rows
@@ -163,11 +193,10 @@ def messages(older, player, limit):
 
 
 @timeline_source("case", time_field="at", permission="players.view_case")
-def case_events(older, player, limit):
+def case_events(older, player, limit, user):
     """Every change of the player's cases (players.CaseEvent): the cases' own timelines,
-    merged. Free text is masked: case text may carry personal data."""
-    from crm.privacy import mask_free_text
-
+    merged. Free text is masked for users who may not see personal data: case text may
+    carry phone numbers and the like."""
     rows = (
         CaseEvent.objects.filter(older, case__player=player)
         .select_related("case", "actor")
@@ -193,11 +222,41 @@ def case_events(older, player, limit):
                 source="case",
                 pk=e.pk,
                 kind=_("Case"),
-                title=f"#{e.case_id} {mask_free_text(e.case.subject)}: {e.get_type_display()}",
-                detail=mask_free_text(detail),
+                title=f"#{e.case_id} {free_text_for(user, e.case.subject)}: {e.get_type_display()}",
+                detail=free_text_for(user, detail),
                 url=admin_url("players_case_change", e.case_id),
-                actor=_name(e.actor),
+                actor=_by(e.actor),
                 tone="bad" if bad else ("good" if p.get("to") == CaseStatus.RESOLVED else ""),
+            )
+        )
+    return entries
+
+
+@timeline_source("payer_status", time_field="changed_at", permission="players.view_payerstatuschange")
+def payer_status_changes(older, player, limit, user):
+    """Every payer-status transition (players.PayerStatusChange), with the reasons that
+    held at the change; made by the system (a payment, a login, the nightly scan)."""
+    rows = PayerStatusChange.objects.filter(older, player=player).order_by("-changed_at", "-pk")[:limit]
+    statuses = dict(PayerStatus.choices)
+    reasons = dict(ChurnReason.choices)
+    tones = {PayerStatus.ACTIVE: "good", PayerStatus.AT_RISK: "warn", PayerStatus.CHURNED: "bad"}
+    entries = []
+    for c in rows:
+        bits = [str(reasons[code]) for code in c.reasons]
+        if c.days_since_payment is not None and c.to_status in (PayerStatus.AT_RISK, PayerStatus.CHURNED):
+            days = int(c.days_since_payment)
+            bits.append(_("last purchase %(days)d days before") % {"days": days})
+        entries.append(
+            Entry(
+                at=c.changed_at,
+                source="payer_status",
+                pk=c.pk,
+                kind=_("Payer status"),
+                title=f"{statuses.get(c.from_status, c.from_status)} → {statuses.get(c.to_status, c.to_status)}",
+                detail=" · ".join(bits),
+                url=admin_url("players_payerstatuschange_change", c.pk),
+                actor=_by(None, c.get_trigger_display()),
+                tone="good" if c.is_recovery else tones.get(c.to_status, ""),
             )
         )
     return entries
