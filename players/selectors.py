@@ -11,15 +11,39 @@ def players_visible_to(user):
     return Player.objects.filter(player_scope_q(user))
 
 
-def player_search_q(term: str) -> Q:
-    """What a manager types into the search box: an account id, a phone number or a
-    nickname. Exact matches on indexed columns first; a nickname matches by prefix."""
+# Shortest term matched as the end of an account id ("100123" finds "demo-100123"):
+# shorter ones would match a tenth or a hundredth of all players.
+ACCOUNT_SUFFIX_MIN_LENGTH = 4
+
+
+def player_search_q(term: str, *, user) -> Q:
+    """What customer service types into the search box: an account id (whole, or without
+    its prefix), a phone number (whole, or its last four digits, 尾号), a real name, or
+    the start of a nickname. Each branch is served by an index (players/migrations/0011).
+
+    A real name is searched only for a user who may see real names: a masked user must not
+    learn who a player is by trying names. The whole phone number and its last four digits
+    are searched for everyone: the last four are shown in the masked phone (138****5678),
+    and finding a player by the full number is documented (README, roles)."""
+    import unicodedata
+
     import phonenumbers
     from django.conf import settings
+    from django.db.models.functions import Reverse, Right
+    from django.db.models.lookups import Exact, StartsWith
+
+    from crm.privacy import can_view_personal_data
 
     term = term.strip()
     q = Q(account_id=term) | Q(nickname__startswith=term)
-    digits = "".join(ch for ch in term if ch.isdigit() or ch == "+")
+    if len(term) >= ACCOUNT_SUFFIX_MIN_LENGTH:
+        q |= Q(StartsWith(Reverse("account_id"), term[::-1]))
+    if can_view_personal_data(user):
+        q |= Q(real_name=term)
+    typed = unicodedata.normalize("NFKC", term)  # full-width digits from a Chinese IME
+    if len(typed) == 4 and typed.isascii() and typed.isdigit():
+        q |= Q(Exact(Right("phone", 4), typed))
+    digits = "".join(ch for ch in typed if ch.isdigit() or ch == "+")
     if len(digits.lstrip("+")) >= 7:
         try:
             number = phonenumbers.parse(digits, settings.PHONENUMBER_DEFAULT_REGION)

@@ -241,7 +241,9 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
     list_filter += [churn.RiskBandFilter, churn.ChurnReasonFilter]
     list_select_related = ["tier", "manager"]
     search_fields = ["account_id"]  # replaced by get_search_results; keeps the box shown
-    search_help_text = _("Account id, phone number or the start of a nickname.")
+    search_help_text = _(
+        "Account id (with or without its prefix), phone number or its last 4 digits, or the start of a nickname."
+    )
     show_full_result_count = False
     list_per_page = 50
     autocomplete_fields = ["tags"]
@@ -364,10 +366,19 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
         raise AttributeError(name)
 
     # --- search ---------------------------------------------------------------
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        if can_view_personal_data(request.user):  # real names are searched for them only
+            changelist.search_help_text = _(
+                "Account id (with or without its prefix), phone number or its last 4 digits, real name, "
+                "or the start of a nickname."
+            )
+        return changelist
+
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        return queryset.filter(player_search_q(search_term)), False
+        return queryset.filter(player_search_q(search_term, user=request.user)), False
 
     # --- columns --------------------------------------------------------------
     @admin.display(description=_("VIP"), ordering="tier__level")

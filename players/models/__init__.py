@@ -169,6 +169,10 @@ class Player(models.Model):
             # Nickname prefix search (LIKE 'abc%'): on PostgreSQL the pattern opclass makes
             # the index usable under any collation; other databases get a plain index.
             models.Index(fields=["nickname"], name="player_nickname_prefix", opclasses=["varchar_pattern_ops"]),
+            # Search by real name (exact); half the players have none, so only those who do.
+            models.Index(fields=["real_name"], name="player_real_name", condition=~models.Q(real_name="")),
+            # Two more search indexes exist on PostgreSQL only (migration 0011): the phone's
+            # last four digits and the reversed account id (an account id without its prefix).
         ]
         constraints = [
             models.CheckConstraint(

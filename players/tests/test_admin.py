@@ -61,6 +61,80 @@ def test_search_by_phone_works_while_the_phone_is_shown_masked(no_personal_data_
     assert "13812345678" not in results and "+8613812345678" not in page
 
 
+def _found(client, term) -> set[str]:
+    """The account ids in the search results, as listed."""
+    from html.parser import HTMLParser
+
+    page = client.get(CHANGELIST, {"q": term}).content.decode()
+    rows = page[page.index('id="result_list"') :] if 'id="result_list"' in page else ""
+
+    class Accounts(HTMLParser):
+        found, here = set(), False
+
+        def handle_starttag(self, tag, attrs):
+            self.here = tag == "th" and ("class", "field-account_id") in attrs or (self.here and tag == "a")
+
+        def handle_data(self, data):
+            if self.here and data.strip():
+                self.found.add(data.strip())
+                self.here = False
+
+    parser = Accounts()
+    parser.feed(rows)
+    return parser.found
+
+
+def test_search_finds_a_player_by_the_last_four_digits_of_the_phone(manager, make_player):
+    make_player(account_id="tail-1", phone="+8613812345678", manager=manager)
+    make_player(account_id="tail-2", phone="+8613912345679", manager=manager)
+    make_player(account_id="tail-3", phone="+8613856781234", manager=manager)  # 5678 in the middle
+    client = client_for(manager)
+
+    assert _found(client, "5678") == {"tail-1"}
+    assert _found(client, " ５６７８ ") == {"tail-1"}  # full-width digits from a Chinese IME
+    assert _found(client, "678") == set()  # three digits are not a 尾号
+
+
+def test_search_by_the_last_four_digits_works_for_a_masked_user_who_sees_them(no_personal_data_manager, make_player):
+    make_player(account_id="tail-m", phone="+8613812345678", manager=no_personal_data_manager)
+    client = client_for(no_personal_data_manager)
+
+    assert _found(client, "5678") == {"tail-m"}  # the list shows 138****5678 to this user
+
+
+def test_search_finds_a_player_by_real_name_only_for_users_who_may_see_it(
+    manager, no_personal_data_manager, make_player
+):
+    make_player(account_id="name-1", real_name="欧阳娜娜", manager=manager)
+    make_player(account_id="name-2", real_name="欧阳娜", manager=no_personal_data_manager)
+
+    assert _found(client_for(manager), "欧阳娜娜") == {"name-1"}
+    # A masked user sees 欧** and must not be able to confirm a guessed name by searching.
+    assert _found(client_for(no_personal_data_manager), "欧阳娜") == set()
+    page = client_for(no_personal_data_manager).get(CHANGELIST).content.decode()
+    assert "real name" not in page  # the search box's help does not offer it either
+
+
+def test_search_finds_an_account_id_without_its_prefix(manager, make_player):
+    make_player(account_id="demo-100123", manager=manager)
+    make_player(account_id="s1_100123", manager=manager)
+    make_player(account_id="demo-1001234", manager=manager)
+    client = client_for(manager)
+
+    assert _found(client, "100123") == {"demo-100123", "s1_100123"}
+    assert _found(client, "demo-100123") == {"demo-100123"}
+
+
+def test_search_treats_wildcards_and_quotes_as_text(manager, make_player):
+    make_player(account_id="wild-1", nickname="100%_player", phone="+8613812345678", manager=manager)
+    make_player(account_id="wild-2", nickname="plain", manager=manager)
+    client = client_for(manager)
+
+    for term in ["%%%%", "____", "%", "_", "' OR 1=1 --", "\\%"]:
+        assert _found(client, term) == set(), term
+    assert _found(client, "100%_") == {"wild-1"}
+
+
 def test_list_filters_narrow_the_list(supervisor, manager, make_player):
     cache.clear()  # the server and channel choices are cached
     now = timezone.now()
@@ -315,9 +389,26 @@ def test_every_search_branch_can_use_an_index(requires_postgres, make_player):
     make_player(account_id="idx-1", nickname="龙傲天", phone="+8613812345678")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: make the planner show its options
-    plan = Player.objects.filter(player_search_q("13812345678")).explain()
-    nickname_plan = Player.objects.filter(player_search_q("龙傲")).explain()
+    plan = Player.objects.filter(player_search_q("13812345678", user=None)).explain()
+    nickname_plan = Player.objects.filter(player_search_q("龙傲", user=None)).explain()
 
     assert "Seq Scan" not in plan and "Seq Scan" not in nickname_plan
     assert "player_nickname_prefix" in nickname_plan
     assert "account_id" in plan and "phone" in plan
+
+
+def test_the_tail_and_real_name_searches_use_their_indexes(requires_postgres, manager, make_player):
+    from django.db import connection
+
+    from players.selectors import player_search_q
+
+    make_player(account_id="demo-100123", real_name="欧阳娜娜", phone="+8613812345678")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plans = {
+        term: Player.objects.filter(player_search_q(term, user=manager)).explain() for term in ("5678", "欧阳娜娜")
+    }
+
+    assert "Seq Scan" not in plans["5678"] and "Seq Scan" not in plans["欧阳娜娜"]
+    assert "player_phone_last4" in plans["5678"] and "player_account_suffix" in plans["5678"]
+    assert "player_real_name" in plans["欧阳娜娜"]

@@ -14,6 +14,8 @@ def test_distinct_values_lists_each_server_once_in_order(make_player):
 def test_search_matches_account_id_exactly_and_nickname_by_prefix(make_player):
     make_player(account_id="1001", nickname="小龙女")
     make_player(account_id="10011", nickname="龙女")
-    found = set(Player.objects.filter(player_search_q("1001")).values_list("account_id", flat=True))
+    found = set(Player.objects.filter(player_search_q("1001", user=None)).values_list("account_id", flat=True))
     assert found == {"1001"}
-    assert set(Player.objects.filter(player_search_q("龙")).values_list("account_id", flat=True)) == {"10011"}
+    assert set(Player.objects.filter(player_search_q("龙", user=None)).values_list("account_id", flat=True)) == {
+        "10011"
+    }
