@@ -11,6 +11,23 @@ def players_visible_to(user):
     return Player.objects.filter(player_scope_q(user))
 
 
+def player_net_spend_since(*, player, since):
+    """Purchases minus refunds in the base currency after `since` (the ledger's rule for
+    spend in a period: tier windows, this month's spend on the customer card)."""
+    from decimal import Decimal
+
+    from django.db.models import Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from .models import PaymentKind
+
+    totals = player.payments.filter(occurred_at__gt=since).aggregate(
+        purchases=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.PURCHASE)), Value(Decimal(0))),
+        refunds=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.REFUND)), Value(Decimal(0))),
+    )
+    return totals["purchases"] - totals["refunds"]
+
+
 # Shortest term matched as the end of an account id ("100123" finds "demo-100123"):
 # shorter ones would match a tenth or a hundredth of all players.
 ACCOUNT_SUFFIX_MIN_LENGTH = 4

@@ -117,6 +117,17 @@ def follow_ups_due(*, user=None, day: date | None = None, include_overdue: bool 
     )
 
 
+def player_next_follow_up(*, player) -> ContactLog | None:
+    """The player's earliest follow-up still open (by the rule of follow_ups_due: no later
+    contact by staff has answered it), or None."""
+    return (
+        ContactLog.objects.filter(player=player, next_follow_up__isnull=False)
+        .filter(~Exists(_later_contact_by_staff()))
+        .order_by("next_follow_up", "contacted_at", "pk")
+        .first()
+    )
+
+
 # --- feedback --------------------------------------------------------------------------------
 def feedback_board(*, include_merged: bool = False):
     """Topics for the product team, most reported first."""
@@ -303,6 +314,7 @@ __all__ = [
     "feedback_board",
     "follow_ups_due",
     "player_case_events",
+    "player_next_follow_up",
     "report_users_for",
     "service_work_report",
 ]

@@ -6,6 +6,7 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.workplace.customer_card import customer_card
 from crm.workplace.dashboard import dashboard_sections
 from crm.workplace.forms import ContactQuickForm
 from crm.workplace.player_actions import quick_actions
@@ -22,10 +23,11 @@ def workplace_dashboard(context):
 
 @register.simple_tag(takes_context=True)
 def player_workplace(context, player):
-    """The timeline page asked for (?timeline=<cursor>) and the quick actions."""
+    """The customer card, the quick actions and the timeline page asked for (?timeline=<cursor>)."""
     request = context["request"]
     user = request.user
     return {
+        "card": customer_card(player=player, user=user),
         "timeline": player_timeline(player=player, user=user, before=request.GET.get("timeline")),
         "actions": quick_actions(player=player, user=user),
         "contact_form": ContactQuickForm() if user.has_perm("players.add_contactlog") else None,

@@ -243,7 +243,7 @@ def payer_status_changes(older, player, limit, user):
     entries = []
     for c in rows:
         bits = [str(reasons[code]) for code in c.reasons]
-        if c.days_since_payment is not None and c.to_status in (PayerStatus.AT_RISK, PayerStatus.CHURNED):
+        if (c.days_since_payment or 0) >= 1 and c.to_status in (PayerStatus.AT_RISK, PayerStatus.CHURNED):
             days = int(c.days_since_payment)
             bits.append(_("last purchase %(days)d days before") % {"days": days})
         entries.append(

@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -161,6 +160,8 @@ class PinTierForm(forms.Form):
 
 
 RECENT_ROWS = 20
+# Written by the game's profile updates (API.md); read-only on an existing player's page.
+GAME_OWNED_FIELDS = ["nickname", "server", "channel", "level", "registered_at", "last_login_at"]
 
 
 def mini_table(headers, rows, numeric=()):
@@ -259,7 +260,6 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
         "payer_status",
         "created_at",
         "updated_at",
-        "recent_payments",
         "tier_history",
         "manager_history",
     ]
@@ -272,7 +272,8 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
         (_("VIP"), {"fields": ["tier", "tier_since", "tier_pinned_until", "manager", "tags", "notes"]}),
         (_("Contact preferences"), {"fields": ["preferred_channel", "marketing_opt_out", "is_minor", "timezone"]}),
         (_("Spend"), {"fields": ["spend", "purchase_count", "first_paid_at", "last_paid_at", "payer_status"]}),
-        (_("History"), {"fields": ["recent_payments", "tier_history", "manager_history", "created_at", "updated_at"]}),
+        # Payments are on the timeline and the customer card links to all of them.
+        (_("History"), {"fields": ["tier_history", "manager_history", "created_at", "updated_at"]}),
     ]
 
     def get_list_filter(self, request):
@@ -302,8 +303,8 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
         fields = list(super().get_readonly_fields(request, obj))
         if not can_view_personal_data(request.user):
             fields += [f"masked_{f}" for f in Player.PERSONAL_FIELDS]
-        if obj is not None:
-            fields.append("account_id")
+        if obj is not None:  # the game owns these (API.md, PUT /players/): shown, never edited by staff
+            fields += ["account_id", *GAME_OWNED_FIELDS]
         if not request.user.has_perm("players.assign_manager"):
             fields.append("manager")
         return fields
@@ -398,23 +399,6 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
     @admin.display(description=_("last login"), ordering="last_login_at")
     def last_login(self, obj):
         return when(obj.last_login_at)
-
-    @admin.display(description=_("recent payments"))
-    def recent_payments(self, obj):
-        rows = obj.payments.order_by("-occurred_at")[:RECENT_ROWS]
-        link = reverse("admin:players_payment_changelist") + f"?player__id__exact={obj.pk}"
-        table = mini_table(
-            [_("occurred at"), _("type"), _("amount"), _("product"), _("event id")],
-            [
-                (
-                    (when(p.occurred_at), p.get_kind_display(), money(p.amount, p.currency), p.product, p.event_id),
-                    "refund" if p.kind == "refund" else "",
-                )
-                for p in rows
-            ],
-            numeric=(2,),
-        )
-        return format_html('{}<a href="{}">{}</a>', table, link, _("All payments"))
 
     @admin.display(description=_("tier history"))
     def tier_history(self, obj):

@@ -21,6 +21,10 @@ def create_pg_indexes(apps, schema_editor):
         return
     for name, expression in PG_INDEXES.items():
         schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON players_player {expression}")
+    # The planner knows an expression's values only from statistics gathered after its
+    # index exists; without them it guesses thousands of matches and walks the whole
+    # table by id for the changelist's newest 50 (seconds at 1M players instead of 1 ms).
+    schema_editor.execute("ANALYZE players_player")
 
 
 def drop_pg_indexes(apps, schema_editor):

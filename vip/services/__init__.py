@@ -7,12 +7,11 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q, Sum, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from players.models import PaymentKind, Player
+from players.models import Player
+from players.selectors import player_net_spend_since
 from players.services.prepared import prepared_fetchone
 
 from ..models import ManagerAssignment, Tier, TierChange, TierChangeReason
@@ -26,12 +25,7 @@ def player_window_spend(*, player: Player, window_days: int | None, now: datetim
     """Net spend counted by a tier: lifetime, or within the last `window_days`."""
     if window_days is None:
         return player.total_spend
-    since = now - timedelta(days=window_days)
-    totals = player.payments.filter(occurred_at__gt=since).aggregate(
-        purchases=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.PURCHASE)), Value(Decimal(0))),
-        refunds=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.REFUND)), Value(Decimal(0))),
-    )
-    return totals["purchases"] - totals["refunds"]
+    return player_net_spend_since(player=player, since=now - timedelta(days=window_days))
 
 
 def tier_qualified(*, player: Player, tiers: list[Tier], now: datetime) -> Tier | None:

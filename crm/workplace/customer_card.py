@@ -1,0 +1,124 @@
+"""The customer card: what a VIP manager needs to know about a player before calling,
+at the top of the player page (then the quick actions, then the timeline).
+
+Every figure comes from the rule that owns it: tier progress from vip.selectors, spend
+from the ledger's net-spend rule, the open follow-up from players' follow-up rule, the
+payer status and its reasons from the churn figures, personal data through crm.privacy.
+A handful of small queries, each through a per-player index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db.models import Count, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.formatting import money, when
+from crm.privacy import can_view_personal_data, masked
+from players.models import OPEN_STATUSES, Case, ContactLog, PayerStatus
+from players.models.churn import ChurnReason, PlayerChurn
+from players.selectors import player_net_spend_since, player_next_follow_up
+from vip.selectors import tier_progress
+
+from .registry import admin_url
+from .timeline_sources import _name as staff_name
+
+
+@dataclass
+class CustomerCard:
+    tier_name: str
+    tier_colour: str
+    pinned_until: datetime | None
+    spend_month: str
+    spend_lifetime: str
+    payments_url: str
+    progress: list[str]  # "¥400.00 to reach V6", "¥120.00 to keep V5 (rolling 30 days)"
+    status: str
+    status_code: str
+    reasons: list[str]
+    manager: str
+    preferred_channel: str
+    phone: str
+    next_follow_up: date | None
+    follow_up_overdue: bool
+    open_cases: int
+    cases_overdue: bool
+    cases_url: str
+    last_contact_at: datetime | None
+    last_contact: str
+    # Game-owned facts: shown, never edited by staff.
+    facts: list[tuple[str, str]] = field(default_factory=list)
+
+
+def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    month_start = timezone.make_aware(datetime(today.year, today.month, 1))
+
+    progress = tier_progress(player=player, now=now)
+    steps = []
+    if progress.to_keep:
+        steps.append(
+            _("%(amount)s to keep %(tier)s (spend of the last %(days)d days)")
+            % {"amount": money(progress.to_keep), "tier": progress.tier, "days": progress.tier.window_days}
+        )
+    if progress.next_tier and progress.to_next is not None:
+        steps.append(
+            _("%(amount)s to reach %(tier)s") % {"amount": money(progress.to_next), "tier": progress.next_tier}
+        )
+
+    reasons = []
+    if player.payer_status == PayerStatus.AT_RISK:
+        churn = PlayerChurn.objects.filter(player=player).first()
+        if churn:
+            labels = dict(ChurnReason.choices)
+            reasons = [str(labels[code]) for code in churn.reasons]
+    elif player.payer_status == PayerStatus.CHURNED and player.last_paid_at:
+        days = (now - player.last_paid_at).days
+        reasons = [_("no purchase for %(days)d days") % {"days": days}]
+
+    follow_up = player_next_follow_up(player=player)
+    cases = Case.objects.filter(player=player, status__in=OPEN_STATUSES).aggregate(n=Count("pk"), due=Min("sla_due_at"))
+    last = ContactLog.objects.filter(player=player).select_related("staff").order_by("-contacted_at", "-pk").first()
+
+    phone = ""
+    if player.phone:
+        phone = player.phone.as_national if can_view_personal_data(user) else masked("phone", player.phone)
+
+    return CustomerCard(
+        tier_name=player.tier.name if player.tier else "",
+        tier_colour=player.tier.colour if player.tier else "",
+        pinned_until=progress.pinned_until,
+        spend_month=money(player_net_spend_since(player=player, since=month_start)),
+        spend_lifetime=money(player.total_spend),
+        payments_url=admin_url("players_payment_changelist", player__id__exact=player.pk)
+        if user.has_perm("players.view_payment")
+        else "",
+        progress=steps,
+        status=str(player.get_payer_status_display()),
+        status_code=player.payer_status,
+        reasons=reasons,
+        manager=staff_name(player.manager) or _("(nobody)"),
+        preferred_channel=str(player.get_preferred_channel_display()) if player.preferred_channel else "–",
+        phone=phone or "–",
+        next_follow_up=follow_up.next_follow_up if follow_up else None,
+        follow_up_overdue=bool(follow_up and follow_up.next_follow_up < today),
+        open_cases=cases["n"],
+        cases_overdue=bool(cases["due"] and cases["due"] < now),
+        cases_url=admin_url("players_case_changelist", player__id__exact=player.pk)
+        if user.has_perm("players.view_case")
+        else "",
+        last_contact_at=last.contacted_at if last else None,
+        last_contact=" · ".join(
+            x for x in ((str(last.get_channel_display()), staff_name(last.staff)) if last else ()) if x
+        ),
+        facts=[
+            (_("server"), player.server or "–"),
+            (_("channel"), player.channel or "–"),
+            (_("game level"), str(player.level)),
+            (_("registered at"), when(player.registered_at)),
+            (_("last login"), when(player.last_login_at)),
+        ],
+    )
