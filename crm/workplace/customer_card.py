@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.formatting import money, when
+from crm.names import staff_name
 from crm.privacy import can_view_personal_data, masked
 from players.models import OPEN_STATUSES, Case, ContactLog, PayerStatus
 from players.models.churn import ChurnReason, PlayerChurn
@@ -23,7 +24,6 @@ from players.selectors import player_net_spend_since, player_next_follow_up
 from vip.selectors import tier_progress
 
 from .registry import admin_url
-from .timeline_sources import _name as staff_name
 
 
 @dataclass

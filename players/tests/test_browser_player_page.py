@@ -12,7 +12,6 @@ from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
 from crm.tests.browser import login, no_horizontal_scroll, shot
-from crm.workplace.timeline_sources import _name as staff_name
 from players.models import ContactLog, PaymentSource, Player
 from players.services import contact_log_create, payment_record
 from players.services.cases import case_open
@@ -114,7 +113,7 @@ def test_a_manager_finds_the_player_by_phone_tail_and_reads_the_card_first(page,
         "本月消费\n¥68.00",
         "累计消费\n¥1,372.00",
         "还差 ¥628.00 升至 V6",
-        staff_name(li),
+        "李娜",  # family name first
         "138 1234 5678",  # this manager may see personal data
         "微信",
         (timezone.localdate() + timedelta(days=2)).isoformat(),
@@ -144,7 +143,7 @@ def test_a_manager_finds_the_player_by_phone_tail_and_reads_the_card_first(page,
     cases = [t for t in texts if "工单" in t]
     assert cases and all("13812345678" in t for t in cases)
     assert all(row.locator(".wp-who").inner_text().strip() for row in rows.all())
-    assert any(staff_name(li) in t and "新赛季礼包" in t for t in texts)
+    assert any("李娜" in t and "新赛季礼包" in t for t in texts)
     assert sum("¥648.00" in t for t in texts) == 1
     assert page.locator("text=¥648.00").count() == 1  # payments once: no second table below
     page.locator("#timeline").scroll_into_view_if_needed()
