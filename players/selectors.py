@@ -36,7 +36,7 @@ ACCOUNT_SUFFIX_MIN_LENGTH = 4
 def player_search_q(term: str, *, user) -> Q:
     """What customer service types into the search box: an account id (whole, or without
     its prefix), a phone number (whole, or its last four digits, 尾号), a real name, or
-    the start of a nickname. Each branch is served by an index (players/migrations/0011).
+    the start of a nickname. Each branch is served by an index (players/migrations/0012).
 
     A real name is searched only for a user who may see real names: a masked user must not
     learn who a player is by trying names. The whole phone number and its last four digits

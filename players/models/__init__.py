@@ -171,7 +171,7 @@ class Player(models.Model):
             models.Index(fields=["nickname"], name="player_nickname_prefix", opclasses=["varchar_pattern_ops"]),
             # Search by real name (exact); half the players have none, so only those who do.
             models.Index(fields=["real_name"], name="player_real_name", condition=~models.Q(real_name="")),
-            # Two more search indexes exist on PostgreSQL only (migration 0011): the phone's
+            # Two more search indexes exist on PostgreSQL only (migration 0012): the phone's
             # last four digits and the reversed account id (an account id without its prefix).
         ]
         constraints = [

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY runs outside a transaction
 
     dependencies = [
-        ("players", "0010_payment_index_diet"),
+        ("players", "0011_game_time_range"),
         ("vip", "0002_default_tiers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
