@@ -83,6 +83,8 @@ def test_a_supervisor_launches_a_campaign_by_clicking_and_its_tasks_reach_the_ma
     page.locator("#result_list a", has_text="唤回沉默大户").first.click()
     page.wait_for_selector("#campaign_form")
     assert "10 名玩家" in page.locator("#campaign_form").inner_text()
+    managers = page.locator("select[name=segment__managers] option").all_inner_texts()
+    assert {"李娜", "王强", "张伟"} <= set(managers) and "娜 李" not in managers  # the picker names people
     shot(page, "sup-03-campaign-draft")
 
     # 启动: the click sends the launch and lands on the results
