@@ -158,6 +158,11 @@ def payment_record(
     player = player_get_or_create(account_id=account_id, server=server)
     if kind == PaymentKind.REFUND:
         player = Player.objects.select_for_update().get(pk=player.pk)
+        # A copy that held the lock before us has been stored by now: it is this
+        # event's duplicate (or conflict), not a second refund against lowered spend.
+        existing = Payment.objects.filter(source=source, source_ref=source_ref, event_id=event_id).first()
+        if existing:
+            return _payment_repeat(existing, fingerprint)
         _refund_check(player=player, amount_base=amount_base, refund_of=refund_of, source=source, source_ref=source_ref)
 
     payment = Payment(

@@ -178,3 +178,21 @@ def test_sqlite_batches_from_four_clients_at_once_never_hit_database_is_locked(s
     with sqlite3.connect(db_path) as db:
         count, spend = db.execute("select count(*), sum(total_spend) from players_player").fetchone()
     assert (count, Decimal(str(spend))) == (50, Decimal(4 * rounds * 200))
+
+
+def test_copies_of_one_refund_at_once_are_one_refund_and_duplicates(
+    requires_postgres, api_live_server, api_credentials
+):
+    """The duplicate check comes before the spend check, whichever copy gets the lock first."""
+    credentials = {"key": api_credentials.key, "signing_secret": api_credentials.signing_secret}
+    for round_ in range(3):
+        account = f"r{round_}"
+        assert post(api_live_server.url, "/api/v1/payments/", credentials, purchase(f"buy-{account}", account))
+        refund = {**purchase(f"back-{account}", account, "600.00"), "type": "refund", "refund_of": f"buy-{account}"}
+
+        responses = fire_at_once(8, lambda: post(api_live_server.url, "/api/v1/payments/", credentials, refund))
+
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [200] * 7 + [201], [r.text for r in responses if r.status_code not in (200, 201)]
+        assert Player.objects.get(account_id=account).total_spend == Decimal("48.00")
+    assert Payment.objects.filter(kind="refund").count() == 3
