@@ -20,7 +20,7 @@ from players.filters import PlayerFilterSet
 from players.models import PaymentSource, Player
 from players.services import payment_record, player_upsert
 from players.services.activity import logins_record_batch
-from players.services.events import payment_event_clean
+from players.services.events import event_id_echo, payment_event_clean
 from players.services.ledger_batch import MAX_BATCH, payments_record_batch
 from players.services.prepared import prepared_fetchone
 from vip.models import Tier
@@ -126,20 +126,47 @@ def _body_object(request) -> dict:
     return data
 
 
-def _server_allowed(client, event: dict) -> bool:
-    """A client bound to one server may write only for it; its server is the default."""
+def _account_key(value) -> str | None:
+    """An event's account id as the event cleaner will store it, or None if it will refuse it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not text_is_clean(value):
+        return None
+    value = value.strip()
+    return value if 0 < len(value) <= 64 else None
+
+
+def _stored_servers(client, events: list) -> dict[str, str]:
+    """{account id: stored server} of the existing players the events name; only for a
+    client bound to one server (an unbound client pays no query)."""
+    if not client.server:
+        return {}
+    keys = {_account_key(event.get("account_id")) for event in events if isinstance(event, dict)}
+    keys.discard(None)
+    return dict(Player.objects.filter(account_id__in=keys).values_list("account_id", "server")) if keys else {}
+
+
+def _server_allowed(client, event, stored: dict[str, str]) -> bool:
+    """A client bound to one server reads and writes only that server's players: the
+    stored player's server decides; a new player gets the event's server, which must be
+    the client's and defaults to it."""
     if not client.server or not isinstance(event, dict):
         return True
     server = event.get("server")
     if server in (None, ""):
         event["server"] = client.server
-        return True
-    return server == client.server
+    elif server != client.server:
+        return False
+    stored_server = stored.get(_account_key(event.get("account_id")))
+    return stored_server is None or stored_server == client.server
 
 
 def _forbidden_server(client) -> Response:
     return Response(
-        error_body(403, _("This API client may write only for server %(server)s.") % {"server": client.server}),
+        error_body(
+            403,
+            _("This API client may read and write only the players of server %(server)s.") % {"server": client.server},
+        ),
         status=status.HTTP_403_FORBIDDEN,
     )
 
@@ -176,7 +203,7 @@ class PaymentView(APIView):
     def post(self, request):
         client = request.auth
         raw = _body_object(request)
-        if not _server_allowed(client, raw):
+        if not _server_allowed(client, raw, _stored_servers(client, [raw])):
             return _forbidden_server(client)
         clean, errors = payment_event_clean(raw)
         if errors:
@@ -235,15 +262,15 @@ def _events_by_server(client, events: list, *, with_event_id: bool) -> tuple[lis
     """(events this client may write, their positions in the request, a "forbidden"
     error for each of the others), so a batch is judged event by event."""
     allowed, positions, forbidden = [], [], []
+    stored = _stored_servers(client, events)
     for index, event in enumerate(events):
-        if _server_allowed(client, event):
+        if _server_allowed(client, event, stored):
             allowed.append(event)
             positions.append(index)
             continue
         error = {"index": index, "error": "forbidden"}
         if with_event_id:
-            event_id = event.get("event_id")
-            error["event_id"] = event_id if isinstance(event_id, str) else None
+            error["event_id"] = event_id_echo(event.get("event_id"))
         error["fields"] = {"server": [_("This API client may not write for this server.")]}
         forbidden.append(error)
     return allowed, positions, forbidden
@@ -259,6 +286,8 @@ class PlayerDetailView(APIView):
         player = player_card(account_id) if _account_id_valid(account_id) else None
         if player is None:
             raise exceptions.NotFound(_("Unknown player."))
+        if request.auth.server and player.server != request.auth.server:
+            return _forbidden_server(request.auth)
         return Response(PlayerSerializer(player).data)
 
     @extend_schema(
@@ -275,8 +304,11 @@ class PlayerDetailView(APIView):
         if not serializer.is_valid():
             raise exceptions.ValidationError(serializer.errors)
         data = dict(serializer.validated_data)
-        if not _server_allowed(client, data):
-            return _forbidden_server(client)
+        if client.server:
+            profile = {"account_id": account_id, "server": data.get("server")}
+            if not _server_allowed(client, profile, _stored_servers(client, [profile])):
+                return _forbidden_server(client)
+            data["server"] = client.server
         try:
             player, created = player_upsert(account_id=account_id, data=data)
         except DjangoValidationError as exc:
@@ -300,7 +332,10 @@ class PlayerListView(ListAPIView):
     pagination_class = PlayerCursorPagination
 
     def get_queryset(self):
-        return players_for_api()
+        players = players_for_api()
+        if self.request.auth.server:  # a client bound to one server lists only that server's players
+            players = players.filter(server=self.request.auth.server)
+        return players
 
     @extend_schema(operation_id="players_list", summary="Players, filtered, newest first")
     def get(self, request, *args, **kwargs):

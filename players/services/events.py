@@ -50,6 +50,14 @@ def _text(raw: dict, name: str, errors: dict, *, max_length: int, required: bool
     return value
 
 
+def event_id_echo(value) -> str | None:
+    """An event id as an error may repeat it to the client: only text that can be
+    written back (no NUL, no lone surrogate, at most 128 characters), else None."""
+    if isinstance(value, str) and len(value) <= 128 and not NOT_ALLOWED.search(value):
+        return value
+    return None
+
+
 def aware_datetime(value, name: str, errors: dict, *, now: datetime | None = None) -> datetime | None:
     """An ISO 8601 string with a UTC offset (or an aware datetime) -> aware datetime,
     within the range of a game's times (`validate_game_time`)."""

@@ -27,7 +27,7 @@ from django.utils import timezone
 from ..models import Payment, PaymentKind, Player
 from . import payment_fingerprint, payment_record
 from .churn import payer_status_refresh
-from .events import payment_event_clean
+from .events import event_id_echo, payment_event_clean
 from .prepared import server_cursor
 
 log = logging.getLogger(__name__)
@@ -67,11 +67,10 @@ def payments_record_batch(
     for index, raw in enumerate(events):
         clean, errors = payment_event_clean(raw, now=now)
         if errors:
-            event_id = raw.get("event_id") if isinstance(raw, dict) else None
             result.errors.append(
                 {
                     "index": index,
-                    "event_id": event_id if isinstance(event_id, str) else None,
+                    "event_id": event_id_echo(raw.get("event_id")) if isinstance(raw, dict) else None,
                     "error": "invalid",
                     "fields": errors,
                 }

@@ -165,6 +165,89 @@ def test_batches_refuse_only_the_events_of_another_server_for_a_bound_client(api
     assert not Player.objects.filter(account_id="l2").exists()
 
 
+def test_bound_client_gets_403_for_another_servers_player_whatever_the_request_says(api, make_player, pay):
+    # given a client bound to s1, and a paying player of s2
+    client = api.credentials.client
+    client.server = "s1"
+    client.save()
+    theirs = make_player(account_id="p2", server="s2", nickname="对方玩家", level=30)
+    pay(theirs, "648.00", event_id="buy-p2")
+    make_player(account_id="p1", server="s1")
+    now = timezone.now().replace(microsecond=0).isoformat()
+
+    # when it writes and reads that player by every door, saying s1 or no server
+    single = [
+        api.post(PAYMENTS, event("s1-said", account_id="p2", server="s1")).status_code,
+        api.post(PAYMENTS, event("none-said", account_id="p2", server="")).status_code,
+        api.post(PAYMENTS, {**event("refund", account_id="p2", amount="600"), "type": "refund"}).status_code,
+        api.put("/api/v1/players/p2/", {"server": "s1", "nickname": "改名", "level": 1}).status_code,
+        api.put("/api/v1/players/p2/", {"nickname": "改名"}).status_code,
+        api.get("/api/v1/players/p2/").status_code,
+    ]
+    payments = api.post(
+        BATCH, {"events": [event("b0", account_id="p1"), event("b1", account_id="p2"), event("b2", account_id=" p2 ")]}
+    ).json()
+    logins = api.post(
+        LOGINS, {"events": [{"account_id": "p2", "occurred_at": now}, {"account_id": "p1", "occurred_at": now}]}
+    ).json()
+    listed = [p["account_id"] for p in api.get("/api/v1/players/").json()["results"]]
+
+    # then every one is refused (the batches at the s2 player's positions) and the player is as it was
+    assert single == [403] * 6
+    assert payments["created"] == 1
+    assert [(e["index"], e["error"]) for e in payments["errors"]] == [(1, "forbidden"), (2, "forbidden")]
+    assert logins["created"] == 1 and [(e["index"], e["error"]) for e in logins["errors"]] == [(0, "forbidden")]
+    assert listed == ["p1"]
+    theirs.refresh_from_db()
+    assert (theirs.server, theirs.nickname, theirs.level, theirs.total_spend, theirs.last_login_at) == (
+        "s2",
+        "对方玩家",
+        30,
+        Decimal("648.00"),
+        None,
+    )
+    assert Payment.objects.filter(player=theirs).count() == 1
+
+
+def test_bound_client_creates_and_updates_its_own_servers_players(api, make_player):
+    client = api.credentials.client
+    client.server = "s1"
+    client.save()
+    make_player(account_id="p1", server="s1")
+
+    assert api.put("/api/v1/players/new/", {"nickname": "新人"}).status_code == 201
+    assert api.put("/api/v1/players/p1/", {"nickname": "老玩家", "server": ""}).status_code == 200
+    assert api.put("/api/v1/players/p1/", {"server": "s2"}).status_code == 403
+    assert api.get("/api/v1/players/p1/").status_code == 200
+    assert dict(Player.objects.values_list("account_id", "server")) == {"new": "s1", "p1": "s1"}
+
+
+@pytest.mark.parametrize("server", ["", "s1"])
+def test_lone_surrogates_and_nul_in_event_ids_are_refused_not_echoed(api, make_player, server):
+    # given a client bound to s1 or to no server, and a player of s2
+    client = api.credentials.client
+    client.server = server
+    client.save()
+    make_player(account_id="p2", server="s2")
+    bad_ids = ["\ud800", "a\udfffb", "nul\x00", "x" * 500]
+
+    # when a batch carries those ids, for a player it may not write and for one it may
+    response = api.post(
+        BATCH,
+        {
+            "events": [event(i, account_id="p2", server="s2") for i in bad_ids]
+            + [event(i, amount="-1") for i in bad_ids]
+        },
+    )
+
+    # then it is an ordinary 200 that judges each event and echoes none of those ids
+    assert response.status_code == 200
+    body = response.json()
+    assert body["created"] == 0 and len(body["errors"]) == 2 * len(bad_ids)
+    assert all(e["event_id"] is None for e in body["errors"])
+    assert not Payment.objects.exists()
+
+
 def test_batch_judges_each_event_alone(api, tiers):
     api.post(PAYMENTS, event("old", account_id="a1", amount="6"))
     events = [

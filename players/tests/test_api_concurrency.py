@@ -190,7 +190,7 @@ def test_copies_of_one_refund_at_once_are_one_refund_and_duplicates(
         assert post(api_live_server.url, "/api/v1/payments/", credentials, purchase(f"buy-{account}", account))
         refund = {**purchase(f"back-{account}", account, "600.00"), "type": "refund", "refund_of": f"buy-{account}"}
 
-        responses = fire_at_once(8, lambda: post(api_live_server.url, "/api/v1/payments/", credentials, refund))
+        responses = fire_at_once(8, lambda r=refund: post(api_live_server.url, "/api/v1/payments/", credentials, r))
 
         codes = sorted(r.status_code for r in responses)
         assert codes == [200] * 7 + [201], [r.text for r in responses if r.status_code not in (200, 201)]
