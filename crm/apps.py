@@ -19,6 +19,9 @@ class CrmConfig(AppConfig):
     verbose_name = _("CRM")
 
     def ready(self):
+        from .formatting import local_time_install
+
+        local_time_install()  # showing a far-off stored time must not fail a page
         post_migrate.connect(_roles_sync_after_migrate, dispatch_uid="crm.roles_sync")
         from django.conf import settings
 

@@ -1,5 +1,6 @@
 """How money and times look to people."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -20,7 +21,43 @@ def money(amount, currency: str | None = None) -> str:
     return f"{sign}{symbol}{intcomma(f'{abs(value):.2f}', use_l10n=False)}"
 
 
+# Django's own, kept here so that installing ours in their place cannot recurse.
+_django_localtime = getattr(timezone.localtime, "__wrapped__", timezone.localtime)
+_django_make_naive = getattr(timezone.make_naive, "__wrapped__", timezone.make_naive)
+
+
+def local_time(value: datetime | None = None, timezone=None) -> datetime:
+    """`timezone.localtime`, except that a time the zone cannot write (a stored value
+    within hours of year 1 or 9999, which no door accepts today) is given in UTC instead
+    of raising OverflowError: showing a stored value must never fail a page."""
+    try:
+        return _django_localtime(value, timezone)
+    except OverflowError:
+        return value.astimezone(UTC)
+
+
+def naive_local_time(value: datetime, timezone=None) -> datetime:
+    """`timezone.make_naive` (what a form field shows), with the same fallback to UTC."""
+    try:
+        return _django_make_naive(value, timezone)
+    except OverflowError:
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+
+local_time.__wrapped__ = _django_localtime
+naive_local_time.__wrapped__ = _django_make_naive
+
+
+def local_time_install() -> None:
+    """Put `local_time` and `naive_local_time` in the place of Django's: they are the one
+    place every display of a time goes through (templates and the admin's lists and
+    read-only fields by template_localtime, form widgets by to_current_timezone, our own
+    `when` and the API's `api_datetime`)."""
+    timezone.localtime = local_time
+    timezone.make_naive = naive_local_time
+
+
 def when(value) -> str:
     if value is None:
         return "-"
-    return date_format(timezone.localtime(value), "Y-m-d H:i")
+    return date_format(local_time(value), "Y-m-d H:i")

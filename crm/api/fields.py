@@ -1,8 +1,8 @@
 from datetime import UTC, datetime
 
-from django.utils import timezone
 from rest_framework import serializers
 
+from crm.formatting import local_time
 from players.services.events import aware_datetime
 
 
@@ -29,7 +29,7 @@ def api_datetime(value: datetime | None) -> str | None:
     seconds (local mean time before standard time): always valid RFC 3339."""
     if value is None:
         return None
-    local = timezone.localtime(value)
+    local = local_time(value)
     offset = local.utcoffset()
     if offset is None or offset.total_seconds() % 60:
         local = value.astimezone(UTC)

@@ -380,11 +380,15 @@ def player_upsert(*, account_id: str, data: dict, actor=None) -> tuple[Player, b
         player = Player(account_id=account_id)
     for name, value in data.items():
         setattr(player, name, value)
+    # An existing player's other fields are not this request's to judge: a value stored
+    # before today's rules (say a login in 9999) must not block every later update.
+    unchecked = set() if created else {field.name for field in Player._meta.fields} - set(data)
     if "last_login_at" in data and not created:
         previous = Player.objects.filter(pk=player.pk).values_list("last_login_at", flat=True).first()
         if previous and (value := data["last_login_at"]) and value < previous:
             player.last_login_at = previous  # logins only move forward
-    player.full_clean(exclude=["tier"], validate_unique=created)
+            unchecked.add("last_login_at")
+    player.full_clean(exclude=["tier", *unchecked], validate_unique=created)
     birthday_key_apply(player)
     player._history_user = actor
     player.save()
