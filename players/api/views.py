@@ -333,8 +333,9 @@ class PlayerListView(ListAPIView):
 
     def get_queryset(self):
         players = players_for_api()
-        if self.request.auth.server:  # a client bound to one server lists only that server's players
-            players = players.filter(server=self.request.auth.server)
+        client = self.request.auth  # None while the schema is generated
+        if client is not None and client.server:  # a client bound to one server lists only its server's players
+            players = players.filter(server=client.server)
         return players
 
     @extend_schema(operation_id="players_list", summary="Players, filtered, newest first")
