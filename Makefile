@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 MANAGE := $(BIN)/python manage.py
 TEST_SETTINGS := DJANGO_SETTINGS_MODULE=crm.settings_test
 
-.PHONY: install demo test lint fmt bench messages run
+.PHONY: install demo test lint fmt bench messages run fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ demo: install .env
 ## make test: install, lint, run the whole suite (SQLite unless DATABASE_URL is set).
 test: install lint
 	$(BIN)/pytest
+
+## make fuzz: the API fuzzer (players/tests/test_api_fuzz.py) long: FUZZ_EXAMPLES examples per
+## endpoint (the suite runs a few), against PostgreSQL if DATABASE_URL is set; prints its figures.
+FUZZ_EXAMPLES ?= 1000
+fuzz: install
+	CRM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -n 0 -s players/tests/test_api_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
