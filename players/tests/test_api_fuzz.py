@@ -109,7 +109,7 @@ amounts = st.one_of(
 )
 
 
-def maybe(valid, hostile, weight=3):
+def maybe(valid, hostile, weight=5):
     """Mostly a plausible value (so requests reach deep paths), sometimes a hostile one."""
     return st.one_of(*([valid] * weight), hostile)
 
@@ -275,7 +275,7 @@ which = st.sampled_from(["free", "bound"])
 
 
 @FUZZ
-@given(who=which, event=maybe(payment_events, anything, 5), raw=st.one_of(st.none(), raw_bodies))
+@given(who=which, event=maybe(payment_events, anything, 5), raw=maybe(st.none(), raw_bodies, 4))
 def test_fuzz_single_payment(games, who, event, raw):
     before = stored()
     body = raw if raw is not None else encode(event)
@@ -292,7 +292,7 @@ def test_fuzz_single_payment(games, who, event, raw):
 
 
 @FUZZ
-@given(who=which, batch=batch_of(payment_events), raw=st.one_of(st.none(), raw_bodies))
+@given(who=which, batch=batch_of(payment_events), raw=maybe(st.none(), raw_bodies, 4))
 def test_fuzz_payment_batch(games, who, batch, raw):
     before = stored()
     response = games[who].send("POST", "/api/v1/payments/batch/", raw if raw is not None else encode(batch))
@@ -307,7 +307,7 @@ def test_fuzz_payment_batch(games, who, batch, raw):
 
 
 @FUZZ
-@given(who=which, batch=batch_of(login_events), raw=st.one_of(st.none(), raw_bodies))
+@given(who=which, batch=batch_of(login_events), raw=maybe(st.none(), raw_bodies, 4))
 def test_fuzz_login_batch(games, who, batch, raw):
     before = stored()
     response = games[who].send("POST", "/api/v1/logins/batch/", raw if raw is not None else encode(batch))
