@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -20,6 +22,28 @@ def player_scope_q(user, path: str = "") -> Q:
         return Q()
     prefix = f"{path}__" if path else ""
     return Q(**{f"{prefix}manager": user})
+
+
+def is_scoped(user) -> bool:
+    """Whether `user` sees only some players (a VIP manager) rather than all."""
+    return bool(player_scope_q(user))
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id box that names the record beside it only when the user may see it
+    (Django's looks the id up in the whole table)."""
+
+    def __init__(self, rel, admin_site, queryset, **kwargs):
+        super().__init__(rel, admin_site, **kwargs)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            visible = self.queryset.filter(**{key: value}).exists()
+        except (ValueError, TypeError, ValidationError):
+            visible = False
+        return super().label_and_url_for_value(value) if visible else ("", "")
 
 
 class PlayerScopedAdminMixin:
@@ -64,8 +88,13 @@ class PlayerScopedAdminMixin:
         )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        from players.models import Player
-
-        if db_field.related_model is Player:
-            kwargs["queryset"] = Player.objects.filter(player_scope_q(request.user))
+        """A foreign key to a scoped record (a player, a case...) offers, accepts and names
+        only what the user may see: the related admin's queryset decides."""
+        related_admin = self.admin_site._registry.get(db_field.related_model)
+        if "queryset" not in kwargs and isinstance(related_admin, PlayerScopedAdminMixin):
+            kwargs["queryset"] = related_admin.get_queryset(request)
+            if db_field.name in self.raw_id_fields and "widget" not in kwargs:
+                kwargs["widget"] = ScopedRawIdWidget(
+                    db_field.remote_field, self.admin_site, kwargs["queryset"], using=kwargs.get("using")
+                )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -23,6 +23,7 @@ from .models import (
     CaseEvent,
     ContactLog,
     ContactOutcome,
+    FeedbackReport,
     FeedbackStatus,
     FeedbackTopic,
     Player,
@@ -38,6 +39,18 @@ def case_scope_q(user) -> Q:
     if user.is_superuser or user.has_perm(VIEW_ALL_PLAYERS):
         return Q()
     return player_scope_q(user, "player") | Q(owner=user)
+
+
+def feedback_topic_scope_q(user) -> Q:
+    """Feedback topics a user may see: all with players.view_all_players, else those
+    with a report from a player they manage (a topic's reports come from many books)."""
+    if user.is_superuser or user.has_perm(VIEW_ALL_PLAYERS):
+        return Q()
+    return Q(Exists(FeedbackReport.objects.filter(player_scope_q(user, "player"), topic=OuterRef("pk"))))
+
+
+def feedback_reports_visible_to(user):
+    return FeedbackReport.objects.filter(player_scope_q(user, "player")).select_related("player")
 
 
 def cases_visible_to(user):

@@ -270,6 +270,9 @@ class WorklistAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("campaigns.view_outreachtask")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(player_scope_q(request.user, "player"))
+
     def get_urls(self):
         return [
             path(

@@ -5,6 +5,7 @@ import io
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -307,7 +308,10 @@ class PlayerExportMixin:
         query = request.GET.copy()
         query.pop("_format", None)
         request.GET = query
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:  # as the list itself: back to it, flagged
+            return HttpResponseRedirect(reverse("admin:players_player_changelist") + "?e=1")
         queryset = changelist.get_queryset(request)
         try:
             record, personal = export_record_create(

@@ -18,10 +18,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from crm.admin_mixins import PlayerScopedAdminMixin
+from crm.admin_mixins import PlayerScopedAdminMixin, is_scoped
 from crm.cells import csv_writer
 from crm.formatting import money, when
-from crm.privacy import can_view_personal_data, free_text_for, viewer_attach
+from crm.privacy import can_view_personal_data, free_text_for, mask_free_text, viewer_attach
 
 from ..models import (
     Case,
@@ -31,10 +31,17 @@ from ..models import (
     FeedbackReport,
     FeedbackStatus,
     FeedbackTopic,
-    Player,
     SlaPolicy,
 )
-from ..service_selectors import case_scope_q, follow_ups_due, report_users_for, service_work_report
+from ..selectors import players_visible_to
+from ..service_selectors import (
+    case_scope_q,
+    feedback_reports_visible_to,
+    feedback_topic_scope_q,
+    follow_ups_due,
+    report_users_for,
+    service_work_report,
+)
 from ..services import contact_log_create
 from ..services.cases import (
     case_add_note,
@@ -175,7 +182,10 @@ class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         player_id = request.GET.get("player")
         if player_id and "channel" not in initial:
             preferred = (
-                Player.objects.filter(pk=player_id).values_list("preferred_channel", flat=True).first()
+                players_visible_to(request.user)
+                .filter(pk=player_id)
+                .values_list("preferred_channel", flat=True)
+                .first()
                 if str(player_id).isdigit()
                 else None
             )
@@ -411,7 +421,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
         initial = super().get_changeform_initial_data(request)
         player_id = request.GET.get("player")
         if player_id and str(player_id).isdigit() and "owner" not in initial:
-            manager = Player.objects.filter(pk=player_id).values_list("manager_id", flat=True).first()
+            manager = players_visible_to(request.user).filter(pk=player_id).values_list("manager_id", flat=True).first()
             initial["owner"] = manager or request.user.pk
         initial.setdefault("owner", request.user.pk)
         return initial
@@ -759,8 +769,12 @@ class MergeTopicsForm(forms.Form):
         self.fields["target"].queryset = topics
 
 
-class FeedbackTopicAdmin(ViewerMixin, admin.ModelAdmin):
-    """The product team's list: one row per problem, with how many players reported it."""
+class FeedbackTopicAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
+    """The product team's list: one row per problem, with how many players reported it.
+
+    A VIP manager sees the topics their players reported, with only their players'
+    reports; the title (the first reporter's words) with its numbers masked, since the
+    first reporter may be someone else's player."""
 
     list_display = ["title_display", "kind", "status", "report_count", "first_reported", "last_reported"]
     list_filter = [MergedTopicFilter, "status", "kind"]
@@ -774,21 +788,44 @@ class FeedbackTopicAdmin(ViewerMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def get_queryset(self, request):
+        return admin.ModelAdmin.get_queryset(self, request).filter(feedback_topic_scope_q(request.user))
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and is_scoped(request.user):
+            obj.title = mask_free_text(obj.title)  # page title, breadcrumbs; read-only for them
+        return obj
+
+    def get_search_results(self, request, queryset, search_term):
+        if not is_scoped(request.user) or not search_term.strip():
+            return super().get_search_results(request, queryset, search_term)
+        # not the title: its numbers may be another book's; their own players' words instead
+        mine = feedback_reports_visible_to(request.user).filter(text__icontains=search_term.strip())
+        return queryset.filter(pk__in=mine.values("topic")), False
+
     def get_list_display(self, request):
+        scoped = is_scoped(request.user)
         return [
-            masked_text_column("title", _("title"), request.user, length=100) if c == "title_display" else c
+            (self._scoped_title_column if scoped else masked_text_column("title", _("title"), request.user, length=100))
+            if c == "title_display"
+            else c
             for c in super().get_list_display(request)
         ]
 
+    @admin.display(description=_("title"), ordering="title")
+    def _scoped_title_column(self, obj):
+        return _short(mask_free_text(obj.title), 100)
+
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
-        if not can_view_personal_data(request.user):
+        if not can_view_personal_data(request.user) or is_scoped(request.user):
             fields[fields.index("title")] = "title_display"
         return fields
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if not can_view_personal_data(request.user):
+        if not can_view_personal_data(request.user) or is_scoped(request.user):
             fields.append("title_display")
         return fields
 
@@ -807,7 +844,7 @@ class FeedbackTopicAdmin(ViewerMixin, admin.ModelAdmin):
     @admin.display(description=_("recent reports"))
     def recent_reports(self, obj):
         user = _viewer(obj)
-        rows = obj.reports.select_related("player").order_by("-reported_at")[:50]
+        rows = feedback_reports_visible_to(user).filter(topic=obj).order_by("-reported_at")[:50]
         link = reverse("admin:players_feedbackreport_changelist") + f"?topic__id__exact={obj.pk}"
         return format_html(
             '<table class="crm-mini"><tbody>{}</tbody></table><a href="{}">{}</a>',
@@ -937,6 +974,7 @@ class FeedbackReportForm(forms.ModelForm):
 
 class FeedbackReportAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     form = FeedbackReportForm
+
     list_display = ["reported", "player", "kind", "channel", "text_display", "topic"]
     list_filter = ["kind", "channel"]
     list_select_related = ["player", "topic"]
@@ -948,16 +986,35 @@ class FeedbackReportAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin)
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        topics = self.admin_site._registry[FeedbackTopic].get_queryset(request).exclude(status=FeedbackStatus.MERGED)
+
+        class ScopedFeedbackReportForm(form):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                if "same_as" in self.fields:  # "same as" offers only topics the user may see
+                    self.fields["same_as"].queryset = topics
+
+        return ScopedFeedbackReportForm
+
+    @admin.display(description=_("topic"), ordering="topic")
+    def topic_masked(self, obj):
+        return mask_free_text(str(obj.topic)) if obj.topic_id else "-"
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["player", "kind", "channel", "text", "case", "same_as"]
         return ["player", "kind", "channel", "text_display", "topic", "case", "reported_at", "recorded_by"]
 
     def get_list_display(self, request):
-        return [
+        columns = [
             masked_text_column("text", _("text"), request.user, length=80) if c == "text_display" else c
             for c in super().get_list_display(request)
         ]
+        if is_scoped(request.user):  # a topic's title may be another book's player's words
+            columns = ["topic_masked" if c == "topic" else c for c in columns]
+        return columns
 
     @admin.display(description=_("reported at"), ordering="reported_at")
     def reported(self, obj):
