@@ -5,14 +5,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from crm.api.errors import api_not_found
+from crm.site_root import favicon, site_root
 
 admin.site.site_header = _("Player & VIP relations")
 admin.site.site_title = _("VIP CRM")
 admin.site.index_title = _("Workplace")
+admin.site.site_url = None  # no "View site": the workplace is the site ("/" leads here)
 
 public = {"authentication_classes": [], "permission_classes": [AllowAny], "throttle_classes": []}
 
 urlpatterns = [
+    path("", site_root, name="site-root"),
+    path("favicon.ico", favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
     # The workplace's own admin pages (quick actions, dashboard refresh); the
     # dashboard itself is the admin index (templates/admin/index.html).
@@ -27,6 +31,6 @@ urlpatterns = [
 ]
 
 handler400 = "crm.api.errors.handler400"
-handler403 = "crm.api.errors.handler403"
-handler404 = "crm.api.errors.handler404"
+handler403 = "crm.refusals.handler403"  # the API's own JSON under /api/, a page in the admin's frame elsewhere
+handler404 = "crm.refusals.handler404"
 handler500 = "crm.api.errors.handler500"

@@ -626,7 +626,15 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
         case = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_change_permission(request, case):
             raise PermissionDenied
-        label, form_class, to_status, _offered = CASE_ACTIONS[action]
+        label, form_class, to_status, offered = CASE_ACTIONS[action]
+        if case.status not in offered:  # refused before any form is shown, with the reason
+            self.message_user(
+                request,
+                _("“%(action)s” is not possible while the case is “%(status)s”.")
+                % {"action": label, "status": case.get_status_display()},
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:players_case_change", args=[case.pk]))
         form = form_class(request.POST if request.method == "POST" else None)
         if form.is_valid():
             try:
