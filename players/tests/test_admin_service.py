@@ -187,7 +187,7 @@ def test_workflow_buttons_refuse_illegal_moves_with_a_message_and_apply_legal_on
     case = make_case(make_player(manager=manager))
     client = client_for(manager)
 
-    refused = client.post(reverse("admin:players_case_action", args=[case.pk, "close"]), {"note": ""})
+    refused = client.post(reverse("admin:players_case_action", args=[case.pk, "close"]), {"note": ""}, follow=True)
     resolved = client.post(
         reverse("admin:players_case_action", args=[case.pk, "resolve"]),
         {"resolution": "补发钻石", "compensation_item": "300 钻石", "compensation_value": "30"},
@@ -195,8 +195,9 @@ def test_workflow_buttons_refuse_illegal_moves_with_a_message_and_apply_legal_on
     scored = client.post(reverse("admin:players_case_action", args=[case.pk, "satisfaction"]), {"score": "5"})
     page = client.get(reverse("admin:players_case_change", args=[case.pk])).content.decode()
 
-    assert refused.status_code == 200
-    assert "cannot go from" in refused.content.decode()
+    # refused before its form: back on the case, with the reason
+    assert refused.redirect_chain == [(reverse("admin:players_case_change", args=[case.pk]), 302)]
+    assert [str(m) for m in refused.context["messages"]] == ["“Close” is not possible while the case is “New”."]
     assert resolved.status_code == scored.status_code == 302
     case.refresh_from_db()
     assert (case.status, case.resolution, case.compensation_item, case.satisfaction) == (
