@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from players.models import PayerStatus
 
@@ -71,7 +72,7 @@ class GreetingRule(models.Model):
     """Who is greeted on which occasion, how, and with what gift."""
 
     name = models.CharField(_("name"), max_length=120)
-    is_active = models.BooleanField(_("active"), default=True)
+    is_active = models.BooleanField(pgettext_lazy("greeting rule", "enabled"), default=True)
     occasion = models.CharField(_("occasion"), max_length=16, choices=GreetingOccasion.choices)
     festival = models.CharField(
         _("festival"), max_length=20, choices=Festival.choices, blank=True, help_text=_("For festival rules.")

@@ -2,6 +2,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.widgets import DatePicker
 from players.models import ContactChannel, ContactDirection, ContactOutcome
 
 
@@ -17,9 +18,7 @@ class ContactQuickForm(forms.Form):
     )
     topic = forms.CharField(label=_("topic"), max_length=200, required=False)
     summary = forms.CharField(label=_("summary"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    next_follow_up = forms.DateField(
-        label=_("next follow-up"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    next_follow_up = forms.DateField(label=_("next follow-up"), required=False, widget=DatePicker())
 
     def clean_next_follow_up(self):
         value = self.cleaned_data["next_follow_up"]

@@ -16,12 +16,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from crm.admin_mixins import PlayerScopedAdminMixin, is_scoped
 from crm.cells import csv_writer
 from crm.formatting import money, when
 from crm.privacy import can_view_personal_data, free_text_for, mask_free_text, viewer_attach
+from crm.widgets import DatePicker
 
 from ..models import (
     Case,
@@ -343,8 +344,8 @@ class CaseAdminForm(forms.ModelForm):
 
 
 class ReportForm(forms.Form):
-    start = forms.DateField(label=_("from"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("to"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=pgettext_lazy("report period", "from"), widget=DatePicker())
+    end = forms.DateField(label=pgettext_lazy("report period", "to"), widget=DatePicker())
     by_day = forms.BooleanField(label=_("one row per day"), required=False)
 
     MAX_DAYS = 366
