@@ -1,13 +1,37 @@
-"""`manage.py seed_demo`: realistic, consistent, and idempotent."""
+"""`manage.py seed_demo`: the product's story on the day it is run, consistent, and idempotent."""
 
 from io import StringIO
 
+import pytest
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import models, transaction
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
 
-from players.models import Payment, Player
+from campaigns.greeting_selectors import greetings_upcoming
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    GiftBudget,
+    GiftEntry,
+    Greeting,
+    GreetingOccasion,
+    GreetingRule,
+    OutreachTask,
+    TaskStatus,
+)
+from crm.workplace.aggregates import dashboard_snapshot
+from players.models import ContactLog, PayerStatus, Payment, Player
+from players.models.churn import PayerStatusChange
+from players.models.service import Case, CaseStatus, FeedbackTopic
 from players.services import players_totals_rebuild
 from vip.models import ManagerAssignment, TierChange
+
+# Times that are plans, not events: they may lie ahead.
+PLANNED = {"sla_due_at", "scheduled_for", "tier_pinned_until"}
+PLAYERS = 300
 
 
 def _counts():
@@ -16,32 +40,131 @@ def _counts():
         Payment.objects.count(),
         TierChange.objects.count(),
         ManagerAssignment.objects.count(),
+        ContactLog.objects.count(),
+        Case.objects.count(),
         get_user_model().objects.count(),
     )
 
 
-def test_seed_demo_twice_adds_nothing_the_second_time_and_prints_logins(db):
-    first, second = StringIO(), StringIO()
+@pytest.fixture(scope="module")
+def seeded_once(django_db_setup, django_db_blocker):
+    """Seeded once for the module (a minute's work), inside a transaction rolled back at
+    its end; each test runs in its own savepoint within it."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            out = StringIO()
+            call_command("seed_demo", players=PLAYERS, stdout=out)
+            yield out.getvalue()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
-    call_command("seed_demo", players=200, stdout=first)
+
+@pytest.fixture
+def seeded(seeded_once, db):
+    return seeded_once
+
+
+def test_seed_demo_twice_adds_nothing_the_second_time_and_prints_logins(seeded):
     after_first = _counts()
-    call_command("seed_demo", players=200, stdout=second)
+    second = StringIO()
+    call_command("seed_demo", players=PLAYERS, stdout=second)
 
     assert _counts() == after_first
-    assert after_first[0] == 200 and after_first[1] > 200
-    assert "Loaded 200 players" in first.getvalue()
+    assert f"Loaded {PLAYERS} players" in seeded
     assert "nothing added" in second.getvalue()
     for login in ("admin", "manager_li", "supervisor", "operations"):
         assert login in second.getvalue()
 
 
-def test_demo_data_is_consistent_and_spread(db):
-    call_command("seed_demo", players=200, stdout=StringIO())
+def test_payers_have_a_believable_history_of_statuses(seeded):
+    payers = Player.objects.exclude(payer_status=PayerStatus.NON_PAYER)
+    shares = {
+        row["payer_status"]: row["n"] / payers.count() for row in payers.values("payer_status").annotate(n=Count("pk"))
+    }
+    recovered = (
+        PayerStatusChange.objects.filter(from_status=PayerStatus.CHURNED, to_status=PayerStatus.ACTIVE)
+        .values("player")
+        .distinct()
+        .count()
+    )
 
+    assert 0.35 <= shares[PayerStatus.ACTIVE] <= 0.70
+    assert 0.08 <= shares[PayerStatus.AT_RISK] <= 0.30
+    assert 0.15 <= shares[PayerStatus.CHURNED] <= 0.45
+    assert 0.02 <= recovered / payers.count() <= 0.20
+    # the history spans months, not one moment
+    span = PayerStatusChange.objects.aggregate(first=models.Min("changed_at"), last=Max("changed_at"))
+    assert (span["last"] - span["first"]).days >= 90
     assert players_totals_rebuild() == []  # totals equal the ledger
-    assert Player.objects.values("server").distinct().count() == 3
-    assert Player.objects.filter(tier__isnull=False).values("tier").distinct().count() >= 4
+
+
+def test_nightly_after_seeding_changes_almost_nobody(seeded):
+    payers = Player.objects.exclude(payer_status=PayerStatus.NON_PAYER).count()
+    churned_before = Player.objects.filter(payer_status=PayerStatus.CHURNED).count()
+    changes_before = PayerStatusChange.objects.count()
+
+    call_command("nightly", stdout=StringIO())
+
+    assert PayerStatusChange.objects.count() - changes_before <= payers * 0.05
+    assert Player.objects.filter(payer_status=PayerStatus.CHURNED).count() - churned_before <= payers * 0.02
+
+
+def test_every_area_has_the_days_work(seeded):
+    today = timezone.localdate()
+    managers = get_user_model().objects.filter(groups__name="VIP manager")
+
     assert Player.objects.filter(manager__isnull=False).values("manager").distinct().count() == 4
-    assert Player.objects.exclude(phone="").filter(phone__startswith="+861").count() > 100
-    assert Player.objects.filter(birthday_is_lunar=True).exists()
-    assert not Player.objects.filter(total_spend=0, payer_status="active").exists()
+    assert ContactLog.objects.filter(next_follow_up=today).values("staff").distinct().count() >= 2
+    assert set(Case.objects.values_list("status", flat=True)) == set(CaseStatus.values)
+    assert Case.objects.filter(status=CaseStatus.WAITING).exists()
+    assert Case.objects.filter(
+        status__in=[CaseStatus.NEW, CaseStatus.IN_PROGRESS], sla_due_at__lt=timezone.now()
+    ).exists()  # overdue
+    campaigns = dict(Campaign.objects.values_list("status").annotate(n=Count("pk")))
+    assert campaigns.get(CampaignStatus.DRAFT) and campaigns.get(CampaignStatus.LAUNCHED, 0) >= 2
+    finished = Campaign.objects.get(status=CampaignStatus.LAUNCHED, due_date__lt=today)
+    assert finished.targets.filter(contacted_at__isnull=False).exists()
+    running = Campaign.objects.get(status=CampaignStatus.LAUNCHED, due_date__gte=today)
+    open_tasks = OutreachTask.objects.filter(campaign=running, status=TaskStatus.OPEN)
+    assert open_tasks.values("assignee").distinct().count() == managers.count()
+    assert GreetingRule.objects.filter(is_active=True).count() >= 2
+    assert Greeting.objects.exists()
+    admin = get_user_model().objects.get(username="admin")
+    coming = greetings_upcoming(user=admin, start=today, span_days=7).rows
+    birthdays = [row.player for row in coming if row.rule.occasion == GreetingOccasion.BIRTHDAY]
+    assert len(birthdays) >= 4 and any(p.birthday_is_lunar for p in birthdays)
+    assert GiftEntry.objects.exists()
+    month = today.replace(day=1)
+    over = [
+        b
+        for b in GiftBudget.objects.all()
+        if (GiftEntry.objects.filter(tier=b.tier, month=month).aggregate(s=Sum("value"))["s"] or 0) > b.monthly_amount
+    ]
+    assert over and GiftBudget.objects.count() > len(over)  # one tier over its budget, the others within
+    assert FeedbackTopic.objects.filter(report_count__gte=5).count() >= 3
+    assert dashboard_snapshot(compute_if_missing=False)  # computed by the seed, not on first view
+
+
+def test_nothing_is_dated_in_the_future(seeded):
+    now = timezone.now()
+    late = []
+    for model in apps.get_models():
+        if model._meta.app_label not in ("players", "vip", "campaigns", "crm") or model._meta.proxy:
+            continue
+        for field in model._meta.get_fields():
+            if isinstance(field, models.DateTimeField) and field.name not in PLANNED:
+                newest = model.objects.aggregate(m=Max(field.name))["m"]
+                if newest and newest > now:
+                    late.append(f"{model.__name__}.{field.name} = {newest}")
+    assert not late
+    assert not Payment.objects.filter(Q(occurred_at__gt=now)).exists()
+
+
+def test_names_are_chinese_family_name_first(seeded):
+    staff = get_user_model().objects.filter(username__startswith="manager_")
+    assert all(len(u.last_name) == 1 and "\u4e00" <= u.last_name <= "\u9fff" for u in staff)
+    nicknames = list(Player.objects.values_list("nickname", flat=True)[:200])
+    assert sum(any("\u4e00" <= ch <= "\u9fff" for ch in n) for n in nicknames) >= 190
