@@ -11,10 +11,12 @@ Used by `manage.py check_translations` and by a test, so a regression shows.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import polib
@@ -128,3 +130,110 @@ def missing_translations(files: list[Path] | None = None) -> list[Missing]:
         where = where.split("/")[-1].replace("__", "/").removesuffix(".py") if where.endswith(".html.py") else where
         missing.append(Missing(entry.msgid, entry.msgctxt or "", where))
     return missing
+
+
+# --- what a rendered page shows ------------------------------------------------------
+
+# Words that stay in English on a Chinese page: names of products, games' own terms, units.
+ALLOWED_ENGLISH = {
+    "VIP",
+    "QQ",
+    "ID",
+    "CSV",
+    "XLSX",
+    "Excel",
+    "SMS",
+    "API",
+    "SLA",
+    "URL",
+    "UTF",
+    "BOM",
+    "GBK",
+    "CNY",
+    "USD",
+    "HKD",
+    "TWD",
+    "EUR",
+    "JPY",
+    "KRW",
+    "Django",
+    "iOS",
+    "Android",
+    "App",
+    "Store",
+    "TapTap",
+    "bilibili",
+    "WeChat",
+    "Email",
+    "E-mail",
+    "AM",
+    "PM",
+}
+_ENGLISH_RUN = re.compile(r"\b[A-Za-z][a-z]+(?:[ '-]+[A-Za-z][a-z]+)+\b")
+_ENUM_VALUE = re.compile(r"(?<![\w/.{-])[a-z]+(?:_[a-z]+)+(?![\w/.}-])")  # not {template_variables}
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})|\bUTC\b")
+_KEY_VALUE = re.compile(r"\b[a-z_]{2,}=[^\s,&]+")
+_RAW_SOURCE = re.compile(r"\b(?:greeting|case|task|campaign):\d+(?::\d+)?\b")
+
+
+@dataclass(frozen=True)
+class RawText:
+    kind: str
+    text: str
+
+    def __str__(self):
+        return f"{self.kind}: {self.text!r}"
+
+
+def raw_text_found(text: str, *, allowed: set[str] = frozenset()) -> list[RawText]:
+    """What in a Chinese page's visible text is not for a person: runs of English words
+    (not proper nouns we keep in English), enum values (`at_risk`), ISO/UTC timestamps,
+    `key=value` dumps and internal references (`greeting:1:20261207`)."""
+    found = []
+    for match in _ENGLISH_RUN.finditer(text):
+        words = re.split(r"[ '-]+", match.group())
+        if sum(w not in ALLOWED_ENGLISH for w in words) >= 2 and match.group() not in allowed:
+            found.append(RawText("English", match.group()))
+    for kind, pattern in (
+        ("code", _ENUM_VALUE),
+        ("UTC time", _ISO_TIME),
+        ("key=value", _KEY_VALUE),
+        ("reference", _RAW_SOURCE),
+    ):
+        found += [RawText(kind, m.group()) for m in pattern.finditer(text) if m.group() not in allowed]
+    return found
+
+
+class _VisibleText(HTMLParser):
+    """The text a person sees: no scripts, styles or hidden inputs; titles and
+    placeholders count, since they show on hover or in an empty field."""
+
+    SKIP = {"script", "style", "template", "noscript"}
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self._skipping = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self._skipping += 1
+        attrs = dict(attrs)
+        for name in ("title", "placeholder", "aria-label", "alt"):
+            if attrs.get(name):
+                self.parts.append(attrs[name])
+        if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
+            self.parts.append(attrs["value"])
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self._skipping:
+            self._skipping -= 1
+
+    def handle_data(self, data):
+        if not self._skipping and data.strip():
+            self.parts.append(data.strip())
+
+
+def visible_text(html: str) -> str:
+    parser = _VisibleText()
+    parser.feed(html)
+    return "\n".join(parser.parts)

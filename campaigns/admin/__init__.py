@@ -6,6 +6,7 @@ from django.utils.translation import ngettext
 
 from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.names import staff_name
+from crm.sources import source_text
 
 from ..models import Campaign, Message, OutreachTask
 from ..services.messaging import message_cancel, message_retry
@@ -52,14 +53,28 @@ class OutreachTaskAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["player", "channel", "status", "scheduled_for", "sent_at", "attempts", "status_reason", "source"]
+    list_display = [
+        "player",
+        "channel",
+        "status",
+        "scheduled_for",
+        "sent_at",
+        "attempts",
+        "status_reason",
+        "source_display",
+    ]
     list_filter = ["status", "channel", "is_marketing"]
     list_select_related = ["player"]
     search_fields = ["=player__account_id", "=source"]
     show_full_result_count = False
     raw_id_fields = ["player"]
-    readonly_fields = ["status", "sent_at", "attempts", "last_error", "status_reason", "created_at"]
+    readonly_fields = ["status", "sent_at", "attempts", "last_error", "status_reason", "source_display", "created_at"]
+    exclude = ["source"]
     actions = ["retry_now", "cancel"]
+
+    @admin.display(description=_("source"))
+    def source_display(self, obj):
+        return source_text(obj.source)
 
     def has_change_permission(self, request, obj=None):
         # Messages change only through the delivery service and the actions below.

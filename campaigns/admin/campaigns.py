@@ -18,6 +18,7 @@ from django.utils.translation import pgettext_lazy
 from crm.admin_mixins import player_scope_q
 from crm.cells import csv_writer
 from crm.privacy import can_view_personal_data, masked
+from crm.sources import source_text
 from players.models import ContactOutcome
 
 from ..models import Campaign, CampaignStatus, OutreachTask, WorklistTask
@@ -257,6 +258,13 @@ class OutcomeForm(forms.Form):
 class WorklistAdmin(admin.ModelAdmin):
     """My open tasks that have started (task_selectors.tasks_on_my_day) in sections overdue,
     due today and later, each with one-click outcomes and a note."""
+
+    exclude = ["source"]
+    readonly_fields = ["source_display"]
+
+    @admin.display(description=_("source"))
+    def source_display(self, obj):
+        return source_text(obj.source)
 
     def has_add_permission(self, request):
         return False

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.admin_mixins import PlayerScopedAdminMixin, player_scope_q
 from crm.formatting import money
+from crm.sources import source_text
 from players.models import Player
 
 from ..calendar import yearly_dates
@@ -227,7 +228,7 @@ class GiftEntryAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     """The gift ledger: append-only; new gifts go through gift_record (budget checked)."""
 
     form = GiftEntryForm
-    list_display = ["given_on", "player", "tier", "kind", "item", "code", "value_display", "source", "actor"]
+    list_display = ["given_on", "player", "tier", "kind", "item", "code", "value_display", "source_display", "actor"]
     list_filter = ["kind", "tier", "month"]
     list_select_related = ["player", "tier", "actor"]
     search_fields = ["=player__account_id", "=code", "source"]
@@ -237,6 +238,10 @@ class GiftEntryAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("value"), ordering="value")
     def value_display(self, obj):
         return money(obj.value)
+
+    @admin.display(description=_("source"))
+    def source_display(self, obj):
+        return source_text(obj.source)
 
     def get_changeform_initial_data(self, request):
         return {"given_on": timezone.localdate(), **super().get_changeform_initial_data(request)}

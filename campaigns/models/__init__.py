@@ -167,7 +167,7 @@ class Message(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_channel_display()} → {self.player_id}"
+        return f"{self.get_channel_display()} → {self.player}"
 
 
 from .campaign import (  # noqa: E402,F401

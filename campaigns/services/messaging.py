@@ -265,7 +265,7 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> s
         staff=None,
         channel=CONTACT_CHANNELS.get(message.channel, ContactChannel.IN_GAME),
         contacted_at=now,
-        topic=(message.subject or message.get_channel_display())[:200],
+        topic=message.subject[:200],  # the channel column names the channel, in the reader's language
         summary=message.body,
         outcome=ContactOutcome.MESSAGE_SENT,
         source=f"message:{message.pk}",

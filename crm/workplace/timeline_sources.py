@@ -15,6 +15,7 @@ from campaigns.models import Message, MessageStatus, OutreachTask, TaskStatus
 from crm.formatting import money
 from crm.names import staff_name
 from crm.privacy import free_text_for
+from players.case_events import case_event_text
 from players.models import (
     CaseEvent,
     CaseEventType,
@@ -202,19 +203,10 @@ def case_events(older, player, limit, user):
         .select_related("case", "actor")
         .order_by("-at", "-pk")[:limit]
     )
-    statuses = dict(CaseStatus.choices)
     entries = []
     for e in rows:
         p = e.parameters or {}
-        detail = p.get("note") or p.get("text") or ""
-        if e.type in (CaseEventType.STATUS, CaseEventType.REOPENED):
-            detail = " · ".join(
-                x for x in (f"{statuses.get(p.get('from'), '')} → {statuses.get(p.get('to'), '')}", detail) if x
-            )
-        elif e.type == CaseEventType.SATISFACTION:
-            detail = f"{p.get('score')}/5"
-        elif e.type == CaseEventType.COMPENSATED:
-            detail = " ".join(str(x) for x in (p.get("item"), p.get("value")) if x)
+        detail = case_event_text(e)
         bad = e.type == CaseEventType.ESCALATED or (e.type == CaseEventType.STATUS and p.get("sla_met") is False)
         entries.append(
             Entry(

@@ -22,11 +22,12 @@ from crm.admin_mixins import PlayerScopedAdminMixin, is_scoped
 from crm.cells import csv_writer
 from crm.formatting import money, when
 from crm.privacy import can_view_personal_data, free_text_for, mask_free_text, viewer_attach
+from crm.sources import source_text
 from crm.widgets import DatePicker
 
+from ..case_events import case_event_text
 from ..models import (
     Case,
-    CaseEventType,
     CaseStatus,
     ContactLog,
     FeedbackReport,
@@ -171,11 +172,15 @@ class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     def topic_display(self, obj):  # replaced per request by get_list_display
         return _short(free_text_for(None, obj.topic or obj.summary))
 
+    @admin.display(description=_("source"))
+    def source_display(self, obj):
+        return source_text(obj.source)
+
     def get_readonly_fields(self, request, obj=None):
-        return ["staff", "source", "created_at"] if obj else []
+        return ["staff", "source_display", "created_at"] if obj else []
 
     def get_fields(self, request, obj=None):
-        return [*self.fields, "staff", "source", "created_at"] if obj else self.fields
+        return [*self.fields, "staff", "source_display", "created_at"] if obj else self.fields
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -556,23 +561,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
 
     @staticmethod
     def _event_text(event, user) -> str:
-        p = event.parameters or {}
-        labels = dict(CaseStatus.choices)
-        if event.type in (CaseEventType.STATUS, CaseEventType.REOPENED):
-            text = f"{labels.get(p.get('from'), p.get('from'))} → {labels.get(p.get('to'), p.get('to'))}"
-            if p.get("note"):
-                text += f": {p['note']}"
-        elif event.type == CaseEventType.ASSIGNED:
-            text = f"{(p.get('from') or {}).get('name', '-')} → {(p.get('to') or {}).get('name', '-')}"
-        elif event.type == CaseEventType.NOTE:
-            text = p.get("text", "")
-        elif event.type == CaseEventType.SATISFACTION:
-            text = f"{p.get('score')}/5 {p.get('note', '')}"
-        elif event.type == CaseEventType.COMPENSATED:
-            text = f"{p.get('item', '')} {p.get('value') or ''}"
-        else:
-            text = ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("owner",))
-        return free_text_for(user, text)
+        return free_text_for(user, case_event_text(event))
 
     # --- bulk actions --------------------------------------------------------------------
     def _bulk_transition(self, request, queryset, to_status, done_message):

@@ -209,7 +209,7 @@ class PlayerChurn(models.Model):
         indexes = [models.Index(fields=["status", "-risk_score"], name="playerchurn_status_risk")]
 
     def __str__(self):
-        return f"{self.player_id}: {self.status} ({self.risk_score})"
+        return f"{self.player}: {self.get_status_display()} ({self.risk_score})"
 
     @property
     def reasons(self) -> list[str]:
@@ -254,7 +254,7 @@ class PayerStatusChange(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.player_id}: {self.from_status} → {self.to_status}"
+        return f"{self.player}: {self.get_from_status_display()} → {self.get_to_status_display()}"
 
     @property
     def is_recovery(self) -> bool:

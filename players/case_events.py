@@ -1,0 +1,91 @@
+"""What a case event says to a person: one sentence in their language, with labels
+instead of codes and local times instead of ISO strings. The case page and the player
+timeline both show it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from crm.formatting import money, when
+
+from .models import CaseEvent, CaseEventType
+from .models.service import Case, CaseCategory, CaseSeverity, CaseStatus
+
+
+def _time(value) -> str:
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    return when(moment) if isinstance(moment, datetime) else "-"
+
+
+def _label(choices, value) -> str:
+    return str(dict(choices).get(value, value or "-"))
+
+
+def _sla(parameters: dict) -> str:
+    if parameters.get("due") is None:
+        return ""
+    return _("reply due %(due)s (%(hours)s h)") % {
+        "due": _time(parameters["due"]),
+        "hours": parameters.get("sla_hours", "-"),
+    }
+
+
+def _field_label(name: str) -> str:
+    try:
+        return str(Case._meta.get_field(name).verbose_name)
+    except Exception:  # a field since removed: its name is all we have
+        return name
+
+
+def case_event_text(event: CaseEvent) -> str:
+    p = event.parameters or {}
+    statuses = CaseStatus.choices
+    if event.type == CaseEventType.OPENED:
+        parts = [
+            _label(CaseCategory.choices, p.get("category")),
+            _label(CaseSeverity.choices, p.get("severity")),
+            _sla(p),
+        ]
+        return " · ".join(x for x in parts if x)
+    if event.type in (CaseEventType.STATUS, CaseEventType.REOPENED):
+        text = f"{_label(statuses, p.get('from'))} → {_label(statuses, p.get('to'))}"
+        return f"{text}: {p['note']}" if p.get("note") else text
+    if event.type == CaseEventType.ASSIGNED:
+        text = f"{(p.get('from') or {}).get('name', '-')} → {(p.get('to') or {}).get('name', '-')}"
+        return f"{text}: {p['note']}" if p.get("note") else text
+    if event.type == CaseEventType.EDITED:
+        text = _("changed: %(fields)s") % {"fields": "、".join(_field_label(f) for f in p.get("fields", []))}
+        if p.get("after"):
+            after = p["after"]
+            text += " · " + " · ".join(
+                (
+                    _label(CaseCategory.choices, after.get("category")),
+                    _label(CaseSeverity.choices, after.get("severity")),
+                )
+            )
+        sla = _sla(p)
+        return f"{text} · {sla}" if sla else text
+    if event.type == CaseEventType.ESCALATED:
+        minutes = int(p.get("overdue_minutes") or 0)
+        hours = minutes // 60
+        return _("was due %(due)s; overdue by %(overdue)s") % {
+            "due": _time(p.get("due")),
+            "overdue": ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
+            if hours
+            else ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes},
+        }
+    if event.type == CaseEventType.NOTIFIED:
+        count = int(p.get("recipients") or 0)
+        return ngettext("%(n)d supervisor e-mailed", "%(n)d supervisors e-mailed", count) % {"n": count}
+    if event.type == CaseEventType.NOTE:
+        return p.get("text", "")
+    if event.type == CaseEventType.SATISFACTION:
+        return " ".join(x for x in (f"{p.get('score')}/5", p.get("note", "")) if x)
+    if event.type == CaseEventType.COMPENSATED:
+        value = p.get("value")
+        return " ".join(x for x in (p.get("item", ""), money(value) if value not in (None, "") else "") if x)
+    return ""
