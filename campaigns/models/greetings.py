@@ -282,7 +282,7 @@ class Greeting(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.rule} → {self.player} ({self.occasion_date:%Y-%m-%d})"
+        return f"{self.rule} · {self.occasion_date:%Y-%m-%d}"
 
 
 class GiftBudget(models.Model):

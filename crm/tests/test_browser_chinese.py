@@ -46,3 +46,83 @@ def test_a_greeting_rules_switch_reads_enabled(page, live_server, supervisor_log
 
     page.goto(f"{base}/admin/campaigns/greetingrule/add/")
     assert page.locator("label[for=id_is_active]").inner_text().strip() == "启用"
+
+
+@pytest.fixture
+def demo_day(base_data):
+    """The demo's story (a small one), with passwords the test knows."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", players=120, stdout=StringIO())
+    for user in get_user_model().objects.filter(username__in=["manager_li", "supervisor"]):
+        user.set_password("browser-pw-3")
+        user.save()
+
+
+def _read_as_chinese(page, allowed) -> list[str]:
+    from crm.i18n_check import raw_text_found
+
+    return sorted({str(f) for f in raw_text_found(page.inner_text("body"), allowed=allowed)})
+
+
+def _walk(page, base, username, paths, allowed):
+    in_chinese(page, base)
+    login(page, base, username, "browser-pw-3")
+    problems = {}
+    for n, path in enumerate(paths):
+        page.goto(f"{base}{path}")
+        page.wait_for_load_state()
+        shot(page, f"zh-{username}-{n:02d}")
+        found = _read_as_chinese(page, allowed)
+        if found:
+            problems[path] = found
+    return problems
+
+
+def _allowed():
+    from players.models import Player
+
+    names = set(get_user_model().objects.values_list("username", flat=True))
+    return names | set(Player.objects.values_list("channel", flat=True).distinct())
+
+
+def test_a_managers_day_in_chinese_shows_no_codes(page, live_server, demo_day):
+    from players.models import Player
+    from players.models.service import Case, CaseStatus
+
+    li = get_user_model().objects.get(username="manager_li")
+    player = Player.objects.filter(manager=li).order_by("-total_spend").first()
+    case = Case.objects.filter(owner=li).exclude(status=CaseStatus.NEW).order_by("pk").first()
+    paths = [
+        "/admin/",
+        "/admin/players/player/",
+        f"/admin/players/player/{player.pk}/change/",
+        "/admin/players/case/",
+        f"/admin/players/case/{case.pk}/change/",
+        "/admin/campaigns/worklisttask/",
+        "/admin/campaigns/greeting/upcoming/",
+        "/admin/campaigns/giftentry/",
+        "/admin/players/contactlog/",
+    ]
+    problems = _walk(page, live_server.url, "manager_li", paths, _allowed())
+    assert not problems, problems
+
+
+def test_a_supervisors_day_in_chinese_shows_no_codes(page, live_server, demo_day):
+    from campaigns.models import Campaign
+
+    draft = Campaign.objects.get(status="draft")
+    paths = [
+        "/admin/",
+        "/admin/players/case/report/",
+        "/admin/players/payerstatuschange/report/",
+        "/admin/players/payerstatuschange/",
+        "/admin/campaigns/campaign/",
+        f"/admin/campaigns/campaign/{draft.pk}/change/",
+        "/admin/campaigns/message/",
+        "/admin/players/feedbacktopic/",
+    ]
+    problems = _walk(page, live_server.url, "supervisor", paths, _allowed())
+    assert not problems, problems
