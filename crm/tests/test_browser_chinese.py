@@ -126,3 +126,17 @@ def test_a_supervisors_day_in_chinese_shows_no_codes(page, live_server, demo_day
     ]
     problems = _walk(page, live_server.url, "supervisor", paths, _allowed())
     assert not problems, problems
+
+
+def test_the_team_picker_speaks_chinese(page, live_server, supervisor_login):
+    base = live_server.url
+    in_chinese(page, base)
+    login(page, base, *supervisor_login)
+
+    page.goto(f"{base}/admin/campaigns/campaign/add/")
+    page.wait_for_selector("#id_team_add_all")
+    choose_all = page.locator("#id_team_add_all").inner_text()
+    remove_all = page.locator("#id_team_remove_all").inner_text()
+    page.locator("#id_team_add_all").scroll_into_view_if_needed()
+    shot(page, "zh-team-picker")
+    assert choose_all.startswith("全选") and remove_all.startswith("删除全部")

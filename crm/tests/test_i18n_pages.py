@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 
 from crm.i18n_check import raw_text_found, visible_text
 from players.models import Player
@@ -37,6 +38,14 @@ def demo(django_db_setup, django_db_blocker):
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def language_reset():
+    """The locale middleware leaves the request's language active in this thread (the
+    test client runs the request here); later tests on this worker expect none."""
+    yield
+    translation.deactivate()
 
 
 def _pages(user):
