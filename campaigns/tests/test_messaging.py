@@ -184,9 +184,7 @@ def test_command_and_task_deliver(make_player, recording, capsys):
     assert len(recording.sent) == 2
 
 
-def test_two_workers_send_each_message_once(
-    requires_postgres, keep_seed_data, transactional_db, make_player, recording, settings
-):
+def test_two_workers_send_each_message_once(requires_postgres, transactional_db, make_player, recording, settings):
     # given 40 due messages and a backend slow enough for two workers to overlap
     settings.CRM_MESSAGE_BACKENDS["sms"]["OPTIONS"] = {"delay": 0.01}
     settings.CRM_MESSAGES_PER_WEEK = 0
@@ -214,7 +212,7 @@ def test_two_workers_send_each_message_once(
 
 
 def test_two_workers_respect_the_weekly_cap_for_one_player(
-    requires_postgres, keep_seed_data, transactional_db, make_player, recording, settings
+    requires_postgres, transactional_db, make_player, recording, settings
 ):
     settings.CRM_MESSAGE_BACKENDS["sms"]["OPTIONS"] = {"delay": 0.02}
     player = make_player()

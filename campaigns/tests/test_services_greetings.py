@@ -271,9 +271,7 @@ def test_dry_run_counts_and_writes_nothing(make_rule, make_player):
     assert Greeting.objects.count() == 0 and OutreachTask.objects.count() == 0
 
 
-def test_two_workers_at_once_greet_each_player_once(
-    requires_postgres, keep_seed_data, transactional_db, make_rule, make_player
-):
+def test_two_workers_at_once_greet_each_player_once(requires_postgres, transactional_db, make_rule, make_player):
     # given 300 birthdays today
     make_rule(occasion="birthday", task_lead_days=0)
     players = [make_player(birthday=date(1970 + i % 40, 11, 22)) for i in range(300)]

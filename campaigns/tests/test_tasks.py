@@ -56,7 +56,7 @@ def redis_available():
 
 
 def test_a_real_worker_runs_the_scheduled_job_and_tasks_appear(
-    redis_available, keep_seed_data, transactional_db, make_rule, make_player, manager
+    redis_available, transactional_db, make_rule, make_player, manager
 ):
     from celery.contrib.testing.worker import start_worker
     from celery.signals import task_postrun

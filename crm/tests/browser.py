@@ -75,16 +75,9 @@ def no_horizontal_scroll(page) -> bool:
 
 
 @pytest.fixture
-def base_data(keep_seed_data, transactional_db):
-    """What migrations seed (roles, tiers): a live-server test's database is flushed after each test."""
-    import importlib
-
-    from django.apps import apps
-
-    from crm.roles import roles_sync
-
-    roles_sync()
-    importlib.import_module("vip.migrations.0002_default_tiers").seed_tiers(apps, None)
+def base_data(transactional_db):
+    """A live-server test's database (what migrations seed: roles, tiers; it is put back
+    after the test's closing flush by the root conftest) and compiled catalogues."""
     call_command("compile_catalogues", stdout=open(os.devnull, "w"))  # noqa: SIM115
 
 

@@ -19,10 +19,6 @@ def make_staff(db):
     def make(username, role=None, **extra):
         user = get_user_model().objects.create_user(username=username, password="pw", is_staff=True, **extra)
         if role:
-            if not Group.objects.filter(name=role).exists():  # flushed by an earlier transactional test
-                from crm.roles import roles_sync
-
-                roles_sync()
             user.groups.add(Group.objects.get(name=role))
         return user
 
@@ -143,11 +139,8 @@ def api(client, api_credentials):
 
 
 @pytest.fixture
-def api_live_server(keep_seed_data, transactional_db):
-    """A live server for API tests. Unlike pytest-django's `live_server` (whose autouse
-    helper sets up `transactional_db` before any other fixture), this one is set up
-    after `keep_seed_data`, so the seeded tiers and roles are put back after the
-    closing flush."""
+def api_live_server(transactional_db):
+    """A live server for API tests (its closing flush is undone by the root conftest)."""
     from pytest_django.live_server_helper import LiveServer
 
     server = LiveServer("localhost")

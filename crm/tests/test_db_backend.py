@@ -9,9 +9,8 @@ from django.db import connection
 
 
 @pytest.fixture
-def observer(requires_postgres, keep_seed_data, transactional_db):
-    """A second connection, to see and act on the first from the server's side. (The
-    seeded tiers and roles are put back after the flush: `keep_seed_data`.)"""
+def observer(requires_postgres, transactional_db):
+    """A second connection, to see and act on the first from the server's side."""
     other = connection.get_new_connection(connection.get_connection_params())
     other.autocommit = True
     yield other

@@ -125,7 +125,7 @@ def test_templates_in_both_languages_import_cleanly(client, operations, language
 
 
 def test_the_in_process_runner_imports_in_the_background(
-    requires_postgres, keep_seed_data, transactional_db, client, operations, settings
+    requires_postgres, transactional_db, client, operations, settings
 ):
     # given no broker: the admin starts a thread, and the request returns at once
     settings.CRM_IMPORT_RUNNER = "thread"

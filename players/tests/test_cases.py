@@ -263,9 +263,7 @@ def test_a_new_severity_moves_the_due_time(make_player, make_case):
     assert CaseEvent.objects.filter(case=case, type="edited").get().parameters["fields"] == ["severity"]
 
 
-def test_escalation_claims_each_case_once_under_concurrency(
-    requires_postgres, keep_seed_data, transactional_db, make_player
-):
+def test_escalation_claims_each_case_once_under_concurrency(requires_postgres, transactional_db, make_player):
     """Two scans at once (two connections): every overdue case is escalated once."""
     import threading
 

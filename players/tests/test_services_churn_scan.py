@@ -197,9 +197,7 @@ def test_scan_of_10000_players_matches_the_reference(db):
     assert PayerStatusChange.objects.count() == len(changed)
 
 
-def test_scan_in_parallel_batches_on_postgresql_matches_the_reference(
-    requires_postgres, keep_seed_data, transactional_db
-):
+def test_scan_in_parallel_batches_on_postgresql_matches_the_reference(requires_postgres, transactional_db):
     # given the same population, committed (each batch of a parallel scan has its own connection)
     players, ledger, rules, before = population_with_rules()
 

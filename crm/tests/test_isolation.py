@@ -1,0 +1,21 @@
+"""Every test runs on the seed data the migrations created, whatever ran before it on
+the same worker: a transactional test's closing flush is undone (root conftest)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_test_after_a_transactional_one_finds_the_seed_data():
+    # Two tests in this order on one worker: the first flushes, the second reads.
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", "-n0", "crm/tests/seed_probe.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "2 passed" in result.stdout
