@@ -127,10 +127,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# django-axes: lock a username+address pair after repeated failures.
+# django-axes: lock a username+address pair after repeated failures, and an address
+# after more failures over any usernames (crm/lockout.py).
+AXES_HANDLER = "crm.lockout.LoginLockoutHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+CRM_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("CRM_LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The security log names the account and the address attacked (never the password),
+# and axes does not announce itself on every command.
+AXES_SENSITIVE_PARAMETERS = []
+AXES_VERBOSE = False
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 
