@@ -24,3 +24,16 @@ class LoginLockoutHandler(AxesDatabaseHandler):
         # that limit, so that it reaches it exactly when the address reaches its own.
         pair_limit = get_failure_limit(request, credentials)
         return max(pair, address * pair_limit // settings.CRM_LOGIN_ADDRESS_FAILURE_LIMIT)
+
+
+def client_address(request) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: the address the lockout counts. Behind AXES_PROXY_COUNT
+    proxies that each append the address they saw to X-Forwarded-For, the client is the
+    one the outermost proxy saw (anything further left the client may have written
+    itself); without proxies, the socket's peer."""
+    count = settings.AXES_IPWARE_PROXY_COUNT
+    if count:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(hops) >= count:
+            return hops[-count]
+    return request.META.get("REMOTE_ADDR")

@@ -140,6 +140,7 @@ AXES_SENSITIVE_PARAMETERS = []
 AXES_VERBOSE = False
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "crm.lockout.client_address"
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")

@@ -57,3 +57,20 @@ def test_the_security_log_names_the_account_and_the_address_but_not_the_password
     for line in failures + locking:
         assert "user3" in line and ATTACKER in line and "****" not in line
     assert not any("hunter2-secret" in line for line in lines)
+
+
+def test_behind_a_proxy_each_client_is_counted_by_the_address_the_proxy_saw(staff, settings):
+    settings.AXES_IPWARE_PROXY_COUNT = 1
+    proxy = "10.0.0.1"
+
+    def through_proxy(client_address, username, password, claimed=""):
+        forwarded = f"{claimed}, {client_address}" if claimed else client_address
+        client = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded)
+        client.post("/admin/login/?next=/admin/", {"username": username, "password": password})
+        return "_auth_user_id" in client.session
+
+    for n in range(25):  # each guess claims another address in front of the real one
+        assert not through_proxy(ATTACKER, staff[n].username, "wrong", claimed=f"192.0.2.{n}")
+
+    assert not through_proxy(ATTACKER, "user29", "pw")
+    assert through_proxy("198.51.100.4", "user29", "pw")  # everyone else behind the same proxy
