@@ -234,8 +234,9 @@ CRM_API_THROTTLE_RATE = env.str("CRM_API_THROTTLE_RATE", default="1000/s")
 CRM_API_THROTTLE_BURST = env.int("CRM_API_THROTTLE_BURST", default=2000)
 CRM_API_SIGNATURE_TOLERANCE = 300  # seconds, both ways (the contract)
 CRM_API_MAX_BODY_BYTES = 1024 * 1024  # the contract's 1 MiB
-# How long a worker trusts what it read of a client (a disable elsewhere takes this long).
-CRM_API_CLIENT_CACHE_SECONDS = env.int("CRM_API_CLIENT_CACHE_SECONDS", default=5)
+# How often a worker checks whether API clients changed elsewhere (crm/api/authentication.py):
+# a disable or rotation stops a key everywhere within this.
+CRM_API_CLIENT_CHECK_SECONDS = env.float("CRM_API_CLIENT_CHECK_SECONDS", default=0.5)
 
 # --- This product -----------------------------------------------------------
 CRM_BASE_CURRENCY = env.str("CRM_BASE_CURRENCY", default="CNY")

@@ -8,9 +8,14 @@ import hmac
 import re
 import threading
 import time
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -59,26 +64,55 @@ def signature_parse(value: str) -> tuple[int, list[str]] | None:
 
 
 class _ClientCache:
-    """Clients by key digest, kept a few seconds per process (a disable or rotation
-    elsewhere takes effect within CRM_API_CLIENT_CACHE_SECONDS), and the last time
-    each client's `last_used_at` was written, so it is written at most once a minute."""
+    """Clients by key digest, kept per process, and the last time each client's
+    `last_used_at` was written (at most once a minute).
+
+    A disable, rotation or any other change to a client (crm.services, the admin)
+    clears this process's cache and, after its commit, writes a new token under
+    GENERATION_KEY in the Django cache. Every other process looks at that token at most
+    every CRM_API_CLIENT_CHECK_SECONDS (0.5) — not on every request: a round trip to
+    Redis per request costs more than the check is worth — and drops what it knows
+    when the token changed; so a change stops a key everywhere within that interval
+    plus one request, and the database is read only for clients not known yet. With
+    a process-local cache (locmem, the default) the token is not seen by other
+    processes: each process then re-reads its clients from the database every
+    CRM_API_CLIENT_CHECK_SECONDS instead (one indexed query per client and interval,
+    still not one per request)."""
+
+    GENERATION_KEY = "crm:api-clients:generation"
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._clients: dict[str, tuple[float, ApiClient | None]] = {}
+        self._clients: dict[str, ApiClient | None] = {}
         self._touched: dict[int, float] = {}
+        self._checked_at = -1e9
+        self._generation = None
+
+    def _check(self) -> None:
+        """Drop what this process knows if clients may have changed elsewhere."""
+        interval = getattr(settings, "CRM_API_CLIENT_CHECK_SECONDS", 0.5)
+        now = time.monotonic()
+        if now - self._checked_at < interval:
+            return
+        self._checked_at = now
+        if not _cache_is_shared():
+            self._clients = {}
+            return
+        generation = cache.get(self.GENERATION_KEY)
+        if generation != self._generation:
+            self._generation = generation
+            self._clients = {}
 
     def get(self, digest: str) -> ApiClient | None:
-        ttl = getattr(settings, "CRM_API_CLIENT_CACHE_SECONDS", 5)
-        now = time.monotonic()
-        hit = self._clients.get(digest)
-        if hit is not None and now - hit[0] < ttl:
-            return hit[1]
+        self._check()
+        clients = self._clients
+        if digest in clients:
+            return clients[digest]
         client = ApiClient.objects.filter(key_hash=digest).first()
         with self._lock:
             if len(self._clients) > 1000:
-                self._clients.clear()
-            self._clients[digest] = (now, client)
+                self._clients = {}
+            self._clients[digest] = client
         return client
 
     def touch(self, client: ApiClient) -> None:
@@ -90,8 +124,17 @@ class _ClientCache:
 
     def clear(self) -> None:
         with self._lock:
-            self._clients.clear()
+            self._clients = {}
             self._touched.clear()
+
+    def changed(self) -> None:
+        """A client changed (committed): tell every process, forget it here."""
+        cache.set(self.GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        self.clear()
+
+
+def _cache_is_shared() -> bool:
+    return not isinstance(caches["default"], LocMemCache | DummyCache)
 
 
 client_cache = _ClientCache()
@@ -99,6 +142,7 @@ client_cache = _ClientCache()
 
 def _client_changed(sender, instance, **kwargs):
     client_cache.clear()
+    transaction.on_commit(client_cache.changed)
 
 
 class ApiKeyAuthentication(BaseAuthentication):
