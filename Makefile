@@ -38,9 +38,12 @@ demo: install .env
 	@echo "Open http://127.0.0.1:8000/admin/ and log in with one of the accounts above."
 	$(MANAGE) runserver 127.0.0.1:8000
 
-## make test: install, lint, run the whole suite (SQLite unless DATABASE_URL is set).
+## make test: install, lint, run the whole suite (SQLite unless DATABASE_URL is set) in a
+## random order (pytest-randomly); the seed is printed first, `make test SEED=n` repeats it.
 test: install lint
-	$(BIN)/pytest
+	@seed=$${SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
+	echo "Test order: pytest-randomly seed $$seed (make test SEED=$$seed repeats it)"; \
+	$(BIN)/pytest -p randomly --randomly-seed=$$seed
 
 ## make fuzz: the API fuzzer (players/tests/test_api_fuzz.py) long: FUZZ_EXAMPLES examples per
 ## endpoint (the suite runs a few), against PostgreSQL if DATABASE_URL is set; prints its figures.
