@@ -63,5 +63,7 @@ def pytest_runtest_teardown(item, nextitem):
     try:
         return (yield)
     finally:
-        if item.stash.get(_FLUSHES, False) and _SEED in item.config.stash:
+        # Not after the last test: the test database is gone by then (its session
+        # fixture ended in this teardown) and the connection names the real one.
+        if nextitem is not None and item.stash.get(_FLUSHES, False) and _SEED in item.config.stash:
             seed_restore(item.config)
