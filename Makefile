@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 MANAGE := $(BIN)/python manage.py
 TEST_SETTINGS := DJANGO_SETTINGS_MODULE=crm.settings_test
 
-.PHONY: install demo test lint fmt bench messages run fuzz
+.PHONY: install demo test lint fmt bench messages run fuzz static
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,17 +15,23 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 # Chart.js is served from our own static files (no CDN: many customers' networks are
-# offline). It comes from the npm registry by name and version at install time.
+# offline). It comes from the npm registry by name and version (npm is a prerequisite),
+# with the source map its last line names: collectstatic's manifest storage refuses a
+# file whose map is missing.
 CHARTJS_VERSION := 4.6.1
 CHARTJS := crm/static/crm/vendor/chart.umd.min.js
 
-$(CHARTJS):
+$(CHARTJS).map:  # and the .js beside it; an install from before the map was fetched gets both again
 	mkdir -p $(dir $(CHARTJS))
 	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null) \
-	  && tar -xzf $$tmp/chart.js-$(CHARTJS_VERSION).tgz -C $$tmp package/dist/chart.umd.min.js \
+	  && tar -xzf $$tmp/chart.js-$(CHARTJS_VERSION).tgz -C $$tmp package/dist/chart.umd.min.js package/dist/chart.umd.min.js.map \
+	  && cp $$tmp/package/dist/chart.umd.min.js.map $(CHARTJS).map \
 	  && cp $$tmp/package/dist/chart.umd.min.js $(CHARTJS) && rm -rf $$tmp
 
-install: $(STAMP) $(CHARTJS)
+## make static: the third-party static files (Chart.js), as production needs them too.
+static: $(CHARTJS).map
+
+install: $(STAMP) $(CHARTJS).map
 	$(TEST_SETTINGS) $(MANAGE) compile_catalogues
 
 .env:
