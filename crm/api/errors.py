@@ -32,6 +32,7 @@ ERROR_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",  # answered by the gunicorn worker (crm/server.py)
     409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",

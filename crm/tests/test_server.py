@@ -1,6 +1,10 @@
 """crm.server.SyncWorker under a real gunicorn: a client slow to close its socket holds
-the worker only when the worker must drain what the client may still send."""
+the worker only when the worker must drain what the client may still send; a client
+slow to send its request holds it at most CRM_REQUEST_TIMEOUT seconds, then gets 408."""
 
+import contextlib
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -14,14 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def gunicorn_with(worker_class):
+def gunicorn_with(worker_class, workers=1, **env):
     with closing(socket.socket()) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "crm.tests.wsgi_probe", "-k", worker_class, "-w", "1"]
+        [sys.executable, "-m", "gunicorn", "crm.tests.wsgi_probe", "-k", worker_class, "-w", str(workers)]
         + ["-b", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT,
+        env={**os.environ, **env},
     )
     try:
         deadline = time.monotonic() + 30
@@ -76,7 +81,8 @@ GET = b"GET /read HTTP/1.1\r\nHost: t\r\n\r\n"
 def test_a_client_that_keeps_its_socket_open_holds_the_worker_only_if_its_body_was_left_unread(
     worker_class, first_request, first_status, second_served
 ):
-    with gunicorn_with(worker_class) as port:
+    # (bodies declared larger than 50 bytes are left to the application, as /refuse does)
+    with gunicorn_with(worker_class, CRM_REQUEST_BUFFER_BYTES="50") as port:
         first = send(port, first_request, timeout=5)
         try:
             # Answered, and the server's side closed; this client keeps its socket open.
@@ -90,3 +96,61 @@ def test_a_client_that_keeps_its_socket_open_holds_the_worker_only_if_its_body_w
                         read_to_end(second)
         finally:
             first.close()
+
+
+# --- a request that does not arrive in time ------------------------------------------
+
+SLOW_POST = b"POST /read HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + b"x" * 10
+
+
+def response_of(conn) -> tuple[bytes, dict]:
+    head, _sep, body = read_to_end(conn).partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], json.loads(body)
+
+
+@pytest.mark.parametrize("drip", [False, True], ids=["a body that stops", "a body that trickles in a byte at a time"])
+def test_a_request_body_that_does_not_arrive_in_time_is_answered_408_in_json(drip):
+    with gunicorn_with("crm.server.SyncWorker", CRM_REQUEST_TIMEOUT="1") as port:
+        started = time.monotonic()
+        with closing(send(port, SLOW_POST, timeout=10)) as conn:
+            if drip:  # a byte every 0.2 s keeps a per-read timeout from ever firing
+                with contextlib.suppress(OSError):
+                    for _n in range(10):
+                        time.sleep(0.2)
+                        conn.sendall(b"x")
+            status, body = response_of(conn)
+        elapsed = time.monotonic() - started
+
+    assert status == b"HTTP/1.1 408 Request Timeout"
+    assert body["error"] == "request_timeout" and body["detail"]
+    assert 0.9 < elapsed < 3.5
+
+
+def test_a_request_whose_headers_do_not_arrive_in_time_is_answered_408():
+    with (
+        gunicorn_with("crm.server.SyncWorker", CRM_REQUEST_TIMEOUT="1") as port,
+        closing(send(port, b"POST /read HTTP/1.1\r\nHost: t\r\n", timeout=10)) as conn,
+    ):
+        status, body = response_of(conn)
+    assert status == b"HTTP/1.1 408 Request Timeout" and body["error"] == "request_timeout"
+
+
+def test_two_slow_clients_hold_two_workers_for_at_most_the_timeout():
+    """Without a buffering proxy in front, two clients that never finish their bodies
+    take both workers — for CRM_REQUEST_TIMEOUT (here 2 s), no longer: a third client
+    is then served (it waited 30 s, and got an HTML 500, before)."""
+    with gunicorn_with("crm.server.SyncWorker", workers=2, CRM_REQUEST_TIMEOUT="2") as port:
+        slow = [send(port, SLOW_POST, timeout=10) for _n in range(2)]
+        try:
+            time.sleep(0.2)  # both taken by the workers
+            started = time.monotonic()
+            with closing(send(port, GET, timeout=10)) as third:
+                response = read_to_end(third)
+            waited = time.monotonic() - started
+        finally:
+            for conn in slow:
+                conn.close()
+
+    assert response.startswith(b"HTTP/1.1 200") and response.endswith(b"read 0 bytes")
+    assert waited < 2.0 + 1.0, f"the third client waited {waited:.1f} s"
+    print(f"the third client waited {waited:.2f} s")
