@@ -31,7 +31,7 @@ form = urllib.parse.urlencode(
     {"csrfmiddlewaretoken": token, "username": username, "password": password, "next": "/admin/"}
 ).encode()
 request = urllib.request.Request(
-    base + "/admin/login/", data=form, headers={"Referer": "https://127.0.0.1/admin/login/"}
+    base + "/admin/login/", data=form, headers={"Referer": base.replace("http://", "https://", 1) + "/admin/login/"}
 )
 with opener.open(request, timeout=60) as response:
     assert "/admin/login/" not in response.url, "the login was refused"
