@@ -52,7 +52,11 @@ while queue:
         parts = link.strip("/").split("/")
         if link.startswith("/static/"):
             queue.append(link)
-        elif link in ("/admin/logout/", "/admin/password_change/") or "delete" in parts or "history" in parts:
+        elif (
+            link in ("/admin/logout/", "/admin/password_change/")
+            or parts[1] == "r"
+            or {"delete", "history"} & set(parts)
+        ):
             continue
         # app indexes, lists, add forms and other model pages; one object's page per model
         elif len(parts) in (2, 3, 4):
