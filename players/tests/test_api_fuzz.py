@@ -188,7 +188,7 @@ raw_bodies = st.one_of(
 
 
 @pytest.fixture
-def fuzz_server(keep_seed_data, transactional_db):
+def fuzz_server(transactional_db):
     """A live server whose /api/v1/ goes through the API's own handler, as in crm.wsgi."""
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from pytest_django.live_server_helper import LiveServer
