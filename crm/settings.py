@@ -249,7 +249,6 @@ CRM_CASE_ESCALATION_EMAIL = env.bool("CRM_CASE_ESCALATION_EMAIL", default=True)
 # Imports and exports: exports larger than this need players.export_large; admin imports
 # run as a Celery task when a broker is set, else in a background thread ("sync": at once).
 CRM_EXPORT_LIMIT = env.int("CRM_EXPORT_LIMIT", default=5000)
-CRM_IMPORT_RUNNER = env.str("CRM_IMPORT_RUNNER", default="")
 
 LOGGING = {
     "version": 1,

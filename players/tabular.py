@@ -1,8 +1,10 @@
 """Reading spreadsheets people actually send: CSV in UTF-8 (with or without BOM) or
 GBK/GB18030, XLSX; Chinese or English headers; dates in every common form.
 
-Everything here streams: a file of any size is read row by row in constant memory.
-The cell parsers are plain functions, fast enough for a million rows, and raise
+Everything here streams: a file of any size is read row by row in bounded memory,
+whatever the file holds. The bounds (`LIMITS`) are checked before anything is parsed
+where the file says its sizes (an XLSX's zip directory, which the zip reader enforces)
+and while reading where it does not (a CSV line, an XLSX row). The cell parsers are plain functions, fast enough for a million rows, and raise
 `CellError` with a message meant for the person who made the spreadsheet.
 """
 
@@ -12,6 +14,9 @@ import codecs
 import csv
 import io
 import re
+import zipfile
+import zlib
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -39,6 +44,20 @@ ENCODING_CHOICES = [
 ]
 ENCODING_ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "utf8": "utf-8", "utf-8-sig": "utf-8"}
 EXCEL_EPOCH = date(1899, 12, 30)
+
+
+# What one import may take, whatever the file. Memory stays within a few times the
+# largest of these; the upload limit (200 MB) bounds the rest.
+LIMITS = {
+    "columns": 1000,  # non-empty header cells
+    "csv_line_chars": 1_000_000,  # one physical line of a CSV (a quoted cell may span lines)
+    "csv_cell_chars": 131_072,  # one cell of a CSV (the csv module's own default limit)
+    "xlsx_members": 1000,  # files inside the zip
+    "xlsx_part_bytes": 32 * 1024 * 1024,  # each part read whole (workbook, styles, theme ...)
+    "xlsx_shared_strings_bytes": 64 * 1024 * 1024,  # the shared-strings table, decompressed
+    "xlsx_sheet_bytes": 4 * 1024 * 1024 * 1024,  # the first sheet, decompressed (streamed)
+    "xlsx_row_bytes": 8 * 1024 * 1024,  # one row (or one shared string) of XML
+}
 
 
 class ImportFileError(Exception):
@@ -300,70 +319,215 @@ class Table:
         elif encoding == "utf-8" and detected == "utf-8-sig":
             encoding = "utf-8-sig"
         self.encoding = encoding
-        text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
-        self._handle = text
         try:
-            first = text.readline()
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ImportFileError(
+                _("Unknown encoding %(encoding)s: use UTF-8 or GBK.") % {"encoding": encoding}
+            ) from None
+        self._nul = False
+        if encoding.startswith("utf-16") or (b"\r" in sample and b"\n" not in sample):
+            # Lines that are not split at b"\n" (UTF-16, old Mac line ends): the text layer splits them.
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
+            self._handle = text
+            self._lines = self._bounded_lines(text.readline)
+        else:
+            # Bytes split at b"\n" (no UTF-8 or GB18030 sequence holds that byte), each line
+            # decoded alone: a bad byte is reported on its own row, not "near" it.
+            self._handle = raw
+            self._lines = self._bounded_lines(self._decoded_lines(raw, encoding))
+        try:
+            first = next(self._lines, "")
         except UnicodeDecodeError:
-            text.close()
             raise ImportFileError(self._decode_message(1)) from None
         delimiter = "\t" if first.count("\t") > first.count(",") else ","
         if first.count(";") > first.count(delimiter):
             delimiter = ";"
-        self._reader = csv.reader(itertools_chain([first], text), delimiter=delimiter)
+        csv.field_size_limit(LIMITS["csv_cell_chars"])
+        self._reader = csv.reader(itertools_chain([first], self._lines), delimiter=delimiter)
         self.headers = []
         self._row = 0
-        for cells in self._reader:
-            self._row += 1
-            if any(c.strip() for c in cells):
-                self.headers = cells
-                break
+        try:
+            for cells in self._reader:
+                self._row += 1
+                if any(c.strip() for c in cells):
+                    self.headers = self._checked_headers(cells)
+                    break
+        except UnicodeDecodeError:
+            raise ImportFileError(self._decode_message(self._row + 1)) from None
+        except csv.Error as exc:
+            raise self._csv_error(self._row + 1, exc) from None
 
-    def _decode_message(self, row: int) -> str:
+    def _decoded_lines(self, raw, encoding: str):
+        decode = codecs.getdecoder(encoding)
+        first = True
+        number = 0
+
+        def readline(limit: int) -> str:
+            nonlocal first, number
+            line = raw.readline(limit)
+            number += 1
+            if len(line) == limit and not line.endswith(b"\n"):
+                raise self._line_too_long(number)
+            if first and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
+            first = False
+            try:
+                return decode(line)[0]
+            except UnicodeDecodeError:
+                raise ImportFileError(self._decode_message(number, near=number == 1)) from None
+
+        return readline
+
+    def _bounded_lines(self, readline) -> Iterator[str]:
+        """The file's lines, refusing one longer than the limit before it is in memory,
+        and noting a NUL (which no database stores) for the row being read."""
+        limit = LIMITS["csv_line_chars"]
+        number = 0
+        while line := readline(limit + 1):
+            number += 1
+            if len(line) > limit:
+                raise self._line_too_long(number)
+            if "\0" in line:
+                self._nul = True
+            yield line
+
+    @staticmethod
+    def _line_too_long(number: int) -> ImportFileError:
+        return ImportFileError(
+            _("Line %(line)d of the file is longer than %(limit)s characters: this is not a list of rows.")
+            % {"line": number, "limit": f"{LIMITS['csv_line_chars']:,}"}
+        )
+
+    def _csv_error(self, row: int, exc: csv.Error) -> ImportFileError:
+        if "field larger than field limit" in str(exc):
+            return ImportFileError(
+                _("Row %(row)d has a cell longer than %(limit)s characters.")
+                % {"row": row, "limit": f"{LIMITS['csv_cell_chars']:,}"}
+            )
+        return ImportFileError(
+            _("Row %(row)d is not valid CSV (a quote may be left open). Save the file again as CSV.") % {"row": row}
+        )
+
+    def _checked_headers(self, cells: list) -> list:
+        """The header row without its empty tail, refused when it is wider than the limit."""
+        width = len(cells)
+        while width and (cells[width - 1] is None or not str(cells[width - 1]).strip()):
+            width -= 1
+        if width > LIMITS["columns"]:
+            raise ImportFileError(
+                _("The file has %(count)s columns; an import reads at most %(limit)s.")
+                % {"count": f"{width:,}", "limit": f"{LIMITS['columns']:,}"}
+            )
+        self._width = width
+        return list(cells[:width])
+
+    def _decode_message(self, row: int, *, near: bool = True) -> str:
         label = "GBK/GB18030" if self.encoding == "gb18030" else self.encoding.upper().replace("-SIG", "")
+        if not near:
+            return _(
+                "Row %(row)d of the file is not valid %(encoding)s text: the file mixes encodings. "
+                "Save the whole file again as CSV (UTF-8) and upload it again."
+            ) % {"encoding": label, "row": row}
         return _(
             "The file is not valid %(encoding)s text (near row %(row)d). Choose the file's encoding and upload it again."
         ) % {"encoding": label, "row": row}
 
     def _open_xlsx(self):
-        from openpyxl import load_workbook
-        from openpyxl.utils.exceptions import InvalidFileException
-
-        try:
-            self._workbook = load_workbook(self.path, read_only=True, data_only=True)
-        except (InvalidFileException, KeyError, OSError, ValueError) as exc:
-            raise ImportFileError(_("This is not a readable XLSX workbook (%(error)s).") % {"error": exc}) from None
-        sheet = self._workbook.worksheets[0]
-        self._xlsx_rows = sheet.iter_rows(values_only=True)
+        self._workbook = _open_workbook(self.path)
+        self._xlsx_rows = self._sheet_rows()
         self.headers = []
         self._row = 0
-        for cells in self._xlsx_rows:
-            self._row += 1
+        for number, cells in self._xlsx_rows:
+            self._row = number
             if any(c is not None and str(c).strip() for c in cells):
-                self.headers = list(cells)
+                self.headers = self._checked_headers(cells)
                 break
 
+    def _sheet_rows(self) -> Iterator[tuple[int, list]]:
+        """The first sheet's rows as (row number, values), read with openpyxl's cell
+        parser but holding one row at a time (openpyxl's read-only sheet keeps every row
+        element it has read), and with no row wider than the header's limit."""
+        from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
+        from openpyxl.xml.functions import iterparse
+
+        book = self._workbook
+        parser = WorkSheetParser(
+            None,
+            book._crm_shared_strings,
+            data_only=True,
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        number = 0
+        try:
+            with book._archive.open(book._crm_sheet_path) as raw:
+                parent = None
+                for event, element in iterparse(_BoundedXml(raw, b"</row>"), events=("start", "end")):
+                    if event == "start":
+                        if parent is None and element.tag.endswith("}sheetData"):
+                            parent = element
+                        continue
+                    if element.tag != ROW_TAG:
+                        continue
+                    number, cells = parser.parse_row(element)
+                    if parent is not None:
+                        parent.clear()  # the row is read: let it go
+                    # Up to the header's width once it is known (before: Excel's own limit).
+                    width = getattr(self, "_width", 16384)
+                    values = [None] * min(max((c["column"] for c in cells), default=0), width)
+                    for cell in cells:
+                        if cell["column"] <= len(values):
+                            values[cell["column"] - 1] = cell["value"]
+                    yield number, values
+        except ImportFileError:
+            raise
+        except (SyntaxError, ValueError, IndexError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error):
+            # SyntaxError: xml.etree's ParseError; IndexError: a shared string that is not there.
+            raise ImportFileError(
+                _("This XLSX workbook is damaged near row %(row)d. Open it in Excel and save it again.")
+                % {"row": number + 1}
+            ) from None
+
     def rows(self) -> Iterator[tuple[int, list]]:
-        source = self._reader if self.format == "csv" else self._xlsx_rows
+        if self.format == "xlsx":
+            for number, cells in self._xlsx_rows:
+                for cell in cells:
+                    if cell is not None and (not isinstance(cell, str) or cell.strip()):
+                        yield number, cells
+                        break
+            return
         number = self._row
         try:
-            for cells in source:
+            for cells in self._reader:
                 number += 1
                 if not cells:
                     continue
+                if self._nul:
+                    self._nul = False
+                    cells = [InvalidCell() if "\0" in cell else cell for cell in cells]
                 for cell in cells:
-                    if cell is not None and (not isinstance(cell, str) or cell.strip()):
+                    if cell.__class__ is not str or cell.strip():
                         yield number, cells
                         break
         except UnicodeDecodeError:
             raise ImportFileError(self._decode_message(number + 1)) from None
         except csv.Error as exc:
-            raise ImportFileError(_("Row %(row)d is not valid CSV: %(error)s") % {"row": number + 1, "error": exc})
+            raise self._csv_error(number + 1, exc) from None
+
+    def scan(self) -> int:
+        """Read every row without parsing a cell: the file-level problems (encoding,
+        structure, size) surface here, before anything is written. Returns the row count."""
+        count = 0
+        for _row in self.rows():
+            count += 1
+        return count
 
     def close(self):
         if self._handle is not None:
             self._handle.close()
-        if self.format == "xlsx":
+        if self.format == "xlsx" and getattr(self, "_workbook", None) is not None:
             self._workbook.close()
 
     def __enter__(self):
@@ -378,6 +542,182 @@ def itertools_chain(first, rest):
     yield from rest
 
 
+class InvalidCell:
+    """A cell that cannot be stored as it is (it holds a NUL): every parser refuses it
+    through `text`, so the row is reported with its column and the others go on."""
+
+    __slots__ = ()
+
+    def message(self) -> str:
+        return _("This cell contains a NUL character, which cannot be stored: remove it and import the row again.")
+
+
+class _BoundedXml:
+    """An XML stream from the zip that refuses an element (row, shared string) bigger
+    than the limit: the XML parser would otherwise hold all of it."""
+
+    def __init__(self, raw, end_tag: bytes):
+        self.raw = raw
+        self.end_tag = end_tag
+        self.limit = LIMITS["xlsx_row_bytes"]
+        self.since_end = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size if size and size > 0 else 65536)
+        end = data.rfind(self.end_tag)
+        self.since_end = len(data) - end - len(self.end_tag) if end >= 0 else self.since_end + len(data)
+        if self.since_end > self.limit:
+            raise ImportFileError(
+                _("The workbook holds a row or a text larger than %(limit)s MB: this is not a list of rows.")
+                % {"limit": self.limit // (1024 * 1024)}
+            )
+        return data
+
+
+class _SharedStrings:
+    """An XLSX's shared-strings table as one UTF-8 buffer and the offsets of its ends:
+    about the size of its text, where a list of str costs some 60 bytes more an entry
+    (a 250 kB file of short strings grew a process by 600 MB that way)."""
+
+    def __init__(self):
+        self._data = bytearray()
+        self._ends = array("Q")
+
+    def append(self, value: str) -> None:
+        self._data += value.encode("utf-8", "surrogatepass")
+        self._ends.append(len(self._data))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, index: int) -> str:
+        if index < 0:
+            raise IndexError(index)
+        start = self._ends[index - 1] if index else 0
+        return self._data[start : self._ends[index]].decode("utf-8", "surrogatepass")
+
+
+def _xlsx_check(path: Path) -> zipfile.ZipFile:
+    """The workbook's zip directory against the limits, before any part is inflated.
+    The zip reader stops a part at the size its directory declares (and fails its CRC),
+    so a declared size cannot be exceeded by lying about it."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise ImportFileError(
+            _("This is not a readable XLSX workbook. Open it in Excel and save it as .xlsx, or as CSV.")
+        ) from None
+    members = archive.infolist()
+    too_big = None
+    if len(members) > LIMITS["xlsx_members"]:
+        too_big = _("it holds %(count)s parts") % {"count": f"{len(members):,}"}
+    for member in members:
+        name = member.filename
+        if name.startswith("xl/worksheets/"):
+            limit = LIMITS["xlsx_sheet_bytes"]
+        elif name.endswith("sharedStrings.xml"):
+            limit = LIMITS["xlsx_shared_strings_bytes"]
+        else:
+            limit = LIMITS["xlsx_part_bytes"]
+        if member.file_size > limit:
+            too_big = _("%(part)s inflates to %(size)s MB (at most %(limit)s MB)") % {
+                "part": name,
+                "size": f"{member.file_size // (1024 * 1024):,}",
+                "limit": f"{limit // (1024 * 1024):,}",
+            }
+            break
+    if too_big:
+        archive.close()
+        raise ImportFileError(
+            _(
+                "This workbook is too big to import once decompressed (%(detail)s). "
+                "Save it as CSV, or split it into smaller files."
+            )
+            % {"detail": too_big}
+        )
+    return archive
+
+
+def _open_workbook(path: Path):
+    """The parts of a checked XLSX that the rows need, read by openpyxl's own parsers:
+    the workbook (its first sheet), the styles (which numbers are dates) and the shared
+    strings, kept in a compact table and read through a bounded stream. Nothing else is
+    loaded (openpyxl's read-only sheet reads a whole sheet once just to find its size)."""
+    from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    archive = _xlsx_check(path)
+    si_tag, t_tag, r_tag = (f"{{{SHEET_MAIN_NS}}}{name}" for name in ("si", "t", "r"))
+
+    def si_text(node) -> str:
+        # The text of a shared string: its own <t> or its runs' <t>, not the phonetic guide (<rPh>).
+        parts = []
+        for child in node:
+            if child.tag == t_tag:
+                parts.append(child.text or "")
+            elif child.tag == r_tag:
+                parts.extend(sub.text or "" for sub in child if sub.tag == t_tag)
+        return "".join(parts).replace("_x005F_", "_")
+
+    class Reader(ExcelReader):
+        def __init__(self):
+            self.archive = archive
+            self.valid_files = archive.namelist()
+            self.read_only = True
+            self.keep_vba = False
+            self.data_only = True
+            self.keep_links = False
+            self.rich_text = False
+            self.shared_strings = _SharedStrings()
+            self.sheet_path = None
+
+        def read_strings(self):
+            part = self.package.find(SHARED_STRINGS)
+            if part is None:
+                return
+            with self.archive.open(part.PartName[1:]) as raw:
+                root = None
+                for event, node in iterparse(_BoundedXml(raw, b"</si>"), events=("start", "end")):
+                    if event == "start":
+                        if root is None:
+                            root = node
+                        continue
+                    if node.tag == si_tag:
+                        self.shared_strings.append(si_text(node))
+                        root.clear()
+
+        def read(self):
+            self.read_manifest()
+            self.read_strings()
+            self.read_workbook()
+            apply_stylesheet(self.archive, self.wb)
+            for _sheet, rel in self.parser.find_sheets():
+                if rel.target in self.valid_files and "chartsheet" not in rel.Type:
+                    self.sheet_path = rel.target
+                    break
+
+    reader = Reader()
+    try:
+        reader.read()
+    except ImportFileError:
+        archive.close()
+        raise
+    except Exception:  # openpyxl raises whatever its parsers meet in a damaged file
+        archive.close()
+        raise ImportFileError(
+            _("This is not a readable XLSX workbook. Open it in Excel and save it as .xlsx, or as CSV.")
+        ) from None
+    if reader.sheet_path is None:
+        archive.close()
+        raise ImportFileError(_("This workbook has no sheet."))
+    book = reader.wb
+    book._crm_shared_strings = reader.shared_strings
+    book._crm_sheet_path = reader.sheet_path
+    return book
+
+
 # --- cells ---------------------------------------------------------------------------
 
 
@@ -387,6 +727,8 @@ def text(value) -> str:
         value = value.strip()
     elif value is None:
         return ""
+    elif value.__class__ is InvalidCell:
+        raise CellError(value.message())
     else:
         if isinstance(value, float) and value.is_integer():
             value = int(value)

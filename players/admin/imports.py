@@ -166,6 +166,9 @@ class ImportJobAdmin(admin.ModelAdmin):
                 and request.user.has_perm(IMPORT_PERMISSION)
                 and not (job.invalid_rows == InvalidRowPolicy.REJECT and job.invalid_count)
             ),
+            "can_resume": (
+                job.status == ImportStatus.FAILED and job.resumable and request.user.has_perm(IMPORT_PERMISSION)
+            ),
             "rejects_whole_file": job.invalid_rows == InvalidRowPolicy.REJECT and job.invalid_count,
         }
         return TemplateResponse(request, "admin/players/importjob/detail.html", context)
@@ -249,10 +252,17 @@ class ImportJobAdmin(admin.ModelAdmin):
 
 
 def _apply(model_admin, request, job):
-    if job.status != ImportStatus.PREVIEWED or (job.invalid_rows == InvalidRowPolicy.REJECT and job.invalid_count):
+    """Confirm a previewed file, or resume one an error stopped: one task per click
+    (a second click finds the job no longer waiting)."""
+    waiting = ImportJob.objects.filter(pk=job.pk)
+    if job.invalid_rows == InvalidRowPolicy.REJECT and job.invalid_count and not job.resumable:
+        waiting = waiting.none()
+    started = waiting.filter(status=ImportStatus.PREVIEWED).update(status=ImportStatus.APPLYING) or waiting.filter(
+        status=ImportStatus.FAILED, resumable=True
+    ).update(status=ImportStatus.APPLYING)
+    if not started:
         model_admin.message_user(request, _("This import cannot be applied."), messages.ERROR)
     else:
-        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PREVIEWED).update(status=ImportStatus.APPLYING)
         import_job_start(job=job, step="apply")
         model_admin.message_user(request, _("The import is running; this page shows its progress."), messages.INFO)
     return HttpResponseRedirect(reverse("admin:players_importjob_change", args=[job.pk]))

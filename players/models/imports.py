@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ImportKind(models.TextChoices):
@@ -67,13 +68,24 @@ class ImportJob(models.Model):
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
     new_count = models.PositiveIntegerField(_("new"), default=0)
-    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    updated_count = models.PositiveIntegerField(pgettext_lazy("import count", "updated"), default=0)
     unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
     invalid_count = models.PositiveIntegerField(_("invalid"), default=0)
     chunks_done = models.PositiveIntegerField(_("chunks applied"), default=0)
     errors_sample = models.JSONField(_("first errors"), default=list, blank=True)
     error_report = models.FileField(_("error report"), upload_to="imports/reports/%Y/%m/", max_length=255, blank=True)
     message = models.TextField(_("message"), blank=True)
+    language = models.CharField(
+        _("language"), max_length=16, blank=True, help_text=_("The language its reasons and report are written in.")
+    )
+    source_path = models.CharField(
+        _("file on the server"), max_length=1000, blank=True, help_text=_("A command's import reads the file there.")
+    )
+    resumable = models.BooleanField(
+        _("can be resumed"),
+        default=False,
+        help_text=_("It stopped on an unexpected error while importing; resuming imports the rest."),
+    )
 
     class Meta:
         verbose_name = _("import")

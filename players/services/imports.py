@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +34,12 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import CharField
 from django.db.models.functions import Cast
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from crm.cells import csv_writer
 from crm.money import CENT
@@ -87,7 +87,17 @@ ERRORS_KEPT = 200  # invalid rows kept on the job for the preview page; all go t
 PROGRESS_KEY = "players:import-job:{}:progress"
 STAGE_TABLE = "players_import_stage"
 _HAS_SPACE = re.compile(r"\s").search
-REPORT_HEADER = ["row", "account_id", "column", "reason", "outcome"]
+REPORT_HEADER = [
+    pgettext_lazy("import report", "row"),
+    pgettext_lazy("import report", "account id"),
+    pgettext_lazy("import report", "column"),
+    pgettext_lazy("import report", "reason"),
+    pgettext_lazy("import report", "outcome"),
+]
+OUTCOME_LABELS = {
+    "invalid": pgettext_lazy("import outcome", "invalid, not imported"),
+    "duplicate": pgettext_lazy("import outcome", "duplicate, skipped"),
+}
 
 
 # --- players: what a column means ------------------------------------------------
@@ -221,9 +231,6 @@ class RowProblem:
     reason: str
     outcome: str = "invalid"
 
-    def as_list(self) -> list:
-        return [self.row, self.account_id, self.column, self.reason, self.outcome]
-
 
 @dataclass
 class ImportRun:
@@ -240,7 +247,7 @@ class ImportRun:
     actor: object = None
     job: ImportJob | None = None
     chunk_size: int = CHUNK_SIZE
-    report: object = None  # a crm.cells.csv_writer for every problem
+    report: Callable[[RowProblem], None] | None = None  # writes every problem to the report file
     progress: Callable[[int], None] | None = None
     counts: ImportCounts = field(default_factory=ImportCounts)
     problems: list[RowProblem] = field(default_factory=list)  # the first ERRORS_KEPT
@@ -250,7 +257,7 @@ class ImportRun:
 
     def problem(self, problem: RowProblem) -> None:
         if self.report is not None:
-            self.report.writerow(problem.as_list())
+            self.report(problem)
         if len(self.problems) < ERRORS_KEPT:
             self.problems.append(problem)
 
@@ -274,22 +281,27 @@ def import_file_run(run: ImportRun) -> ImportRun:
     """Preview (`run.dry_run`) or apply one file. Raises ImportFileError when the file
     as a whole cannot be read; row problems are counted and reported instead."""
     with Table(run.path, encoding=run.encoding, name=run.name) as table:
-        run.detected_encoding = table.encoding
-        aliases = PLAYER_ALIASES if run.kind == ImportKind.PLAYERS else PAYMENT_ALIASES
-        required = ("account_id",) if run.kind == ImportKind.PLAYERS else ("account_id", "event_id", "amount")
-        headers = map_headers(table.headers, aliases, required=required)
-        run.columns = {
-            "used": headers.labels,
-            "ignored": headers.ignored,
-            "duplicated": headers.duplicated,
-            "format": table.format,
-        }
+        headers = _headers(run, table)
         rows = table.rows()
         if run.kind == ImportKind.PLAYERS:
             _players_run(run, headers, rows)
         else:
             _payments_run(run, headers, rows)
     return run
+
+
+def _headers(run: ImportRun, table: Table) -> HeaderMap:
+    run.detected_encoding = table.encoding
+    aliases = PLAYER_ALIASES if run.kind == ImportKind.PLAYERS else PAYMENT_ALIASES
+    required = ("account_id",) if run.kind == ImportKind.PLAYERS else ("account_id", "event_id", "amount")
+    headers = map_headers(table.headers, aliases, required=required)
+    run.columns = {
+        "used": headers.labels,
+        "ignored": headers.ignored,
+        "duplicated": headers.duplicated,
+        "format": table.format,
+    }
+    return headers
 
 
 # --- players ----------------------------------------------------------------------
@@ -343,9 +355,15 @@ class _PlayerChunker:
         The hot loop of a big import: kept plain on purpose."""
         width = len(cells)
         raw = cells[self.account_position] if self.account_position < width else None
-        account_id = raw.strip() if raw.__class__ is str else text(raw)
         problems = []
-        if not account_id:
+        try:
+            account_id = raw.strip() if raw.__class__ is str else text(raw)
+        except CellError as exc:
+            account_id = ""
+            problems.append(RowProblem(number, "", self.account_label, str(exc)))
+        if problems:
+            pass
+        elif not account_id:
             problems.append(RowProblem(number, "", self.account_label, _("This field is required.")))
         elif _HAS_SPACE(account_id):
             problems.append(
@@ -698,9 +716,17 @@ _PAYMENT_ERROR_FIELD = {"type": "kind"}
 
 def _payment_parse(run, headers, parsers, number, cells) -> tuple[dict | None, list[RowProblem]]:
     labels = headers.labels
-    account_id = text(cells[headers.positions["account_id"]]) if headers.positions["account_id"] < len(cells) else ""
     problems = []
-    if not account_id:
+    try:
+        account_id = (
+            text(cells[headers.positions["account_id"]]) if headers.positions["account_id"] < len(cells) else ""
+        )
+    except CellError as exc:
+        account_id = ""
+        problems.append(RowProblem(number, "", labels["account_id"], str(exc)))
+    if problems:
+        pass
+    elif not account_id:
         problems.append(RowProblem(number, "", labels["account_id"], _("This field is required.")))
     elif any(ch.isspace() for ch in account_id) or len(account_id) > 64:
         problems.append(RowProblem(number, account_id, labels["account_id"], _("Not a valid account id.")))
@@ -900,8 +926,10 @@ def import_job_create(
     invalid_rows: str = InvalidRowPolicy.SKIP,
     blank_clears: bool = False,
     source_ref: str = "",
+    language: str = "",
 ) -> ImportJob:
-    """Store an uploaded file as a new import, waiting for its preview."""
+    """Store an uploaded file as a new import, waiting for its preview. Its reasons and
+    report are written in `language` (default: the active one, the uploader's)."""
     job = ImportJob(
         kind=kind,
         created_by=actor,
@@ -910,6 +938,7 @@ def import_job_create(
         invalid_rows=invalid_rows,
         blank_clears=blank_clears,
         source_ref=source_ref,
+        language=language or translation.get_language() or settings.LANGUAGE_CODE,
     )
     job.full_clean(exclude=["file"])
     job.file.save(Path(upload.name).name, upload, save=False)
@@ -931,40 +960,59 @@ def import_job_progress(job: ImportJob) -> int:
     return max(cache.get(PROGRESS_KEY.format(job.pk), 0) or 0, job.processed_rows)
 
 
-def _job_run(job: ImportJob, *, dry_run: bool, report_path: Path | None = None) -> ImportRun:
-    path = Path(job.file.path) if job.file else Path(job.message)
-    report_file = None
+def _report_writer(handle) -> Callable[[RowProblem], None]:
+    """The problem report: a header in the job's language, every cell through the one
+    formula neutraliser (crm.cells: a bad cell is echoed in it)."""
+    writer = csv_writer(handle)
+    writer.writerow(REPORT_HEADER)
+
+    def write(problem: RowProblem) -> None:
+        outcome = OUTCOME_LABELS.get(problem.outcome, problem.outcome)
+        writer.writerow([problem.row, problem.account_id, problem.column, problem.reason, outcome])
+
+    return write
+
+
+def _job_run(
+    job: ImportJob,
+    *,
+    dry_run: bool,
+    report_path: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    scan_first: bool = False,
+    chunk_size: int | None = None,
+) -> ImportRun:
+    path = Path(job.file.path) if job.file else Path(job.source_path)
     if report_path is None:
         report_path = Path(settings.MEDIA_ROOT) / "imports" / "tmp" / f"job-{job.pk}-report.csv"
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_file = report_path.open("w", newline="", encoding="utf-8-sig")
-    writer = csv_writer(report_file)
-    writer.writerow(REPORT_HEADER)
-    run = ImportRun(
-        kind=job.kind,
-        path=path,
-        name=job.file_name,
-        encoding=job.encoding,
-        dry_run=dry_run,
-        invalid_rows=job.invalid_rows,
-        blank_clears=job.blank_clears,
-        source_ref=job.source_ref,
-        actor=job.created_by,
-        job=job,
-        chunk_size=getattr(settings, "CRM_IMPORT_CHUNK_SIZE", CHUNK_SIZE),
-        report=writer,
-        progress=_job_progress(job),
-    )
-    try:
+    with report_path.open("w", newline="", encoding="utf-8-sig") as report_file:
+        run = ImportRun(
+            kind=job.kind,
+            path=path,
+            name=job.file_name,
+            encoding=job.encoding,
+            dry_run=dry_run,
+            invalid_rows=job.invalid_rows,
+            blank_clears=job.blank_clears,
+            source_ref=job.source_ref,
+            actor=job.created_by,
+            job=job,
+            chunk_size=chunk_size or getattr(settings, "CRM_IMPORT_CHUNK_SIZE", CHUNK_SIZE),
+            report=_report_writer(report_file),
+            progress=progress or _job_progress(job),
+        )
+        if scan_first:
+            import_file_check(run)
         import_file_run(run)
-    finally:
-        report_file.close()
     run.report_path = report_path
     return run
 
 
-def _job_finish(job: ImportJob, run: ImportRun | None, *, status: str, message: str = "", keep_report=True) -> None:
-    fields = {"status": status, "message": message}
+def _job_finish(
+    job: ImportJob, run: ImportRun | None, *, status: str, message: str = "", keep_report_file: bool = False
+) -> None:
+    fields = {"status": status, "message": message, "resumable": False}
     if run is not None:
         fields.update(
             total_rows=run.counts.total,
@@ -981,92 +1029,133 @@ def _job_finish(job: ImportJob, run: ImportRun | None, *, status: str, message: 
         fields["finished_at"] = timezone.now()
     for name, value in fields.items():
         setattr(job, name, value)
-    if run is not None and keep_report and getattr(run, "report_path", None):
+    if run is not None and getattr(run, "report_path", None):
         with run.report_path.open("rb") as handle:
             job.error_report.save(f"import-{job.pk}-report.csv", File(handle), save=False)
-        run.report_path.unlink(missing_ok=True)
+        if not keep_report_file:
+            run.report_path.unlink(missing_ok=True)
     job.save()
     cache.delete(PROGRESS_KEY.format(job.pk))
+
+
+def _job_stopped(job: ImportJob, *, step: str) -> None:
+    """Whatever stopped a preview or an apply (a bug, the database gone, Ctrl-C), the
+    job does not stay "running": it is failed, and an apply can be resumed."""
+    log.exception("import #%s stopped during its %s", job.pk, step)
+    processed = import_job_progress(job)
+    if step == "apply":
+        message = _(
+            "The import stopped on an unexpected error after %(rows)s rows. Rows already imported are kept; "
+            "resume the import to bring in the rest (the Resume button, or: manage.py import_players --resume %(job)d)."
+        ) % {"rows": f"{processed:,}", "job": job.pk}
+    else:
+        message = _("The check stopped on an unexpected error after %(rows)s rows. Nothing was imported.") % {
+            "rows": f"{processed:,}"
+        }
+    try:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED, message=message, resumable=step == "apply", finished_at=timezone.now()
+        )
+    except Exception:  # the database itself may be what failed
+        log.exception("import #%s could not be marked failed", job.pk)
+    cache.delete(PROGRESS_KEY.format(job.pk))
+
+
+def _job_step(
+    job: ImportJob,
+    *,
+    step: str,
+    report_path: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    scan_first: bool = False,
+    keep_report_file: bool = False,
+    chunk_size: int | None = None,
+) -> ImportRun | None:
+    """One preview or apply of a job, in the job's language. A file-level problem
+    ends it as failed with its reason (None is returned); anything else too, and is raised."""
+    dry_run = step == "preview"
+    with translation.override(job.language or settings.LANGUAGE_CODE):
+        try:
+            run = _job_run(
+                job,
+                dry_run=dry_run,
+                report_path=report_path,
+                progress=progress,
+                scan_first=scan_first,
+                chunk_size=chunk_size,
+            )
+        except ImportFileError as exc:
+            _job_finish(job, None, status=ImportStatus.FAILED, message=str(exc))
+            return None
+        except BaseException:
+            _job_stopped(job, step=step)
+            raise
+        if dry_run:
+            _job_finish(job, run, status=ImportStatus.PREVIEWED, keep_report_file=keep_report_file)
+        elif run.rejected:
+            message = _("Nothing was imported: the file has invalid rows.")
+            _job_finish(job, run, status=ImportStatus.REJECTED, message=message, keep_report_file=keep_report_file)
+        else:
+            _job_finish(job, run, status=ImportStatus.DONE, keep_report_file=keep_report_file)
+    return run
 
 
 def import_job_preview(*, job: ImportJob) -> ImportJob:
     """The dry run: counts and every invalid row, nothing written."""
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PREVIEWING)
-    try:
-        run = _job_run(job, dry_run=True)
-    except ImportFileError as exc:
-        _job_finish(job, None, status=ImportStatus.FAILED, message=str(exc))
-        return job
-    _job_finish(job, run, status=ImportStatus.PREVIEWED)
+    job.status = ImportStatus.PREVIEWING
+    _job_step(job, step="preview")
     return job
 
 
-def import_job_apply(*, job: ImportJob) -> ImportJob:
-    """Apply a previewed file. Refused (status unchanged) when the policy rejects the
-    whole file and the preview found invalid rows."""
+def import_job_apply(*, job: ImportJob, **options) -> ImportJob:
+    """Apply a previewed file, or resume one an error stopped. Refused (status
+    unchanged) when the policy rejects the whole file and the preview found invalid rows."""
     job.refresh_from_db()
-    if job.status not in (ImportStatus.PREVIEWED, ImportStatus.APPLYING):
+    resuming = job.resumable and job.status in (ImportStatus.FAILED, ImportStatus.APPLYING)
+    if job.status not in (ImportStatus.PREVIEWED, ImportStatus.APPLYING) and not resuming:
         raise ValidationError(_("This import is not waiting to be applied."))
-    if job.invalid_rows == InvalidRowPolicy.REJECT and job.invalid_count:
+    if job.invalid_rows == InvalidRowPolicy.REJECT and job.invalid_count and not resuming:
         raise ValidationError(_("The file has invalid rows and the whole file is to be rejected."))
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.APPLYING)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.APPLYING, resumable=False, message="")
     job.status = ImportStatus.APPLYING
-    try:
-        run = _job_run(job, dry_run=False)
-    except ImportFileError as exc:
-        _job_finish(job, None, status=ImportStatus.FAILED, message=str(exc))
-        return job
-    if run.rejected:
-        _job_finish(
-            job,
-            run,
-            status=ImportStatus.REJECTED,
-            message=_("Nothing was imported: the file has invalid rows."),
-        )
-    else:
-        _job_finish(job, run, status=ImportStatus.DONE)
+    _job_step(job, step="apply", scan_first=resuming, **options)
     return job
 
 
 def import_job_start(*, job: ImportJob, step: str) -> None:
-    """Run the preview or the apply in the background once the request commits:
-    a Celery task when a broker is configured, else a thread in this process (tests
-    and `CRM_IMPORT_RUNNER = "sync"` run it at once)."""
-    runner = getattr(settings, "CRM_IMPORT_RUNNER", "") or ("celery" if settings.CELERY_BROKER_URL else "thread")
+    """Run the preview or the apply as a Celery task once the request commits: in a
+    worker, not the web process, when a broker is configured; without one the task runs
+    eagerly in the request, its memory bounded by the reader's limits (players.tabular)."""
+    from ..tasks import import_job_run_task
 
-    def start():
-        if runner == "celery":
-            from ..tasks import import_job_run_task
-
-            import_job_run_task.delay(job.pk, step)
-        elif runner == "thread":
-            threading.Thread(target=_run_in_thread, args=(job.pk, step), daemon=True).start()
-        else:
-            import_job_run(job_id=job.pk, step=step)
-
-    transaction.on_commit(start)
-
-
-def _run_in_thread(job_id: int, step: str) -> None:
-    try:
-        import_job_run(job_id=job_id, step=step)
-    finally:
-        close_old_connections()
-        connection.close()
+    transaction.on_commit(lambda: import_job_run_task.delay(job.pk, step))
 
 
 def import_job_run(*, job_id: int, step: str) -> ImportJob:
+    """The task's body. Whatever happens, the job ends in a state that says so."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     try:
         if step == "preview":
             return import_job_preview(job=job)
         return import_job_apply(job=job)
-    except Exception as exc:
-        log.exception("import job %s failed", job_id)
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportStatus.FAILED, message=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
-        )
-        raise
+    except ValidationError as exc:
+        if job.status == ImportStatus.APPLYING:
+            ImportJob.objects.filter(pk=job.pk, status=ImportStatus.APPLYING).update(
+                status=ImportStatus.FAILED, message=" ".join(exc.messages), finished_at=timezone.now()
+            )
+    except Exception:  # recorded on the job and logged by _job_step
+        pass
+    job.refresh_from_db()
+    return job
+
+
+def import_file_check(run: ImportRun) -> int:
+    """Read the whole file once without writing: encoding, structure and size problems
+    surface here, before an apply writes its first chunk."""
+    with Table(run.path, encoding=run.encoding, name=run.name) as table:
+        _headers(run, table)
+        return table.scan()
 
 
 def import_file_command(
@@ -1082,9 +1171,11 @@ def import_file_command(
     actor=None,
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
+    language: str = "",
 ) -> tuple[ImportJob, ImportRun]:
     """The `import_players` command: stream a file from disk (no copy), record the
-    import, write the per-row report to `report_path`."""
+    import, write the per-row report to `report_path`. The whole file is read once
+    before the first row is written. Raises ImportFileError (the job is failed)."""
     job = ImportJob.objects.create(
         kind=kind,
         created_by=actor,
@@ -1094,33 +1185,32 @@ def import_file_command(
         blank_clears=blank_clears,
         source_ref=source_ref,
         status=ImportStatus.PREVIEWING if dry_run else ImportStatus.APPLYING,
-        message=str(path),
+        source_path=str(path.resolve()),
+        language=language or settings.LANGUAGE_CODE,
     )
-    with report_path.open("w", newline="", encoding="utf-8-sig") as report_file:
-        writer = csv_writer(report_file)
-        writer.writerow(REPORT_HEADER)
-        run = ImportRun(
-            kind=kind,
-            path=path,
-            name=path.name,
-            encoding=encoding,
-            dry_run=dry_run,
-            invalid_rows=invalid_rows,
-            blank_clears=blank_clears,
-            source_ref=source_ref,
-            actor=actor,
-            job=job,
-            chunk_size=chunk_size,
-            report=writer,
-            progress=progress,
-        )
-        try:
-            import_file_run(run)
-        except ImportFileError as exc:
-            _job_finish(job, None, status=ImportStatus.FAILED, message=str(exc))
-            raise
-    status = ImportStatus.PREVIEWED if dry_run else (ImportStatus.REJECTED if run.rejected else ImportStatus.DONE)
-    _job_finish(job, run, status=status, message=str(path), keep_report=False)
-    with report_path.open("rb") as handle:
-        job.error_report.save(f"import-{job.pk}-report.csv", File(handle), save=True)
+    run = _job_step(
+        job,
+        step="preview" if dry_run else "apply",
+        report_path=report_path,
+        progress=progress,
+        scan_first=not dry_run,
+        keep_report_file=True,
+        chunk_size=chunk_size,
+    )
+    if run is None:
+        raise ImportFileError(job.message)
     return job, run
+
+
+def import_job_resume(*, job: ImportJob, report_path: Path, progress=None) -> ImportJob:
+    """The command's --resume: finish an apply that an error (or a killed process) stopped."""
+    job.refresh_from_db()
+    if job.status == ImportStatus.APPLYING:  # left so by a process that was killed
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, resumable=True)
+    elif not (job.status == ImportStatus.FAILED and job.resumable):
+        raise ValidationError(_("This import is not waiting to be resumed."))
+    import_job_apply(job=job, report_path=report_path, progress=progress, keep_report_file=True)
+    job.refresh_from_db()
+    if job.status == ImportStatus.FAILED:
+        raise ImportFileError(job.message)
+    return job

@@ -245,8 +245,9 @@ def test_job_preview_then_apply_records_who_when_counts_and_report(db, operation
     assert job.chunks_done == 1
     with job.error_report.open("rb") as handle:
         report = list(csv.reader(handle.read().decode("utf-8-sig").splitlines()))
-    assert report[0] == ["row", "account_id", "column", "reason", "outcome"]
-    assert [tuple(r) for r in report[1:]] == [tuple(str(v) for v in e) for e in MESSY_ERRORS]
+    assert report[0] == ["row", "account id", "column", "reason", "outcome"]
+    outcome = {"invalid": "invalid, not imported", "duplicate": "duplicate, skipped"}
+    assert [tuple(r) for r in report[1:]] == [(*(str(v) for v in e[:4]), outcome[e[4]]) for e in MESSY_ERRORS]
     assert Player.objects.count() == 5
 
 
