@@ -23,7 +23,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from datetime import timezone as fixed_offset
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from time import monotonic
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
@@ -31,7 +30,6 @@ from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.core.validators import validate_email
 from django.dispatch import receiver
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.cells import cell_restore
@@ -865,25 +863,28 @@ def parse_datetime(value) -> datetime:
     return _aware(moment)
 
 
-_TODAY: tuple[float, date] = (0.0, date.min)
+def _validated(validate, value, **options):
+    """A cell through one of the model's own validators (players.validators)."""
+    try:
+        validate(value, **options)
+    except ValidationError as exc:
+        raise CellError(" ".join(exc.messages)) from None
+    return value
 
 
-def _today() -> date:
-    """timezone.localdate(), looked up at most once a minute (it is slow per row)."""
-    global _TODAY
-    now = monotonic()
-    if now - _TODAY[0] > 60:
-        _TODAY = (now, timezone.localdate())
-    return _TODAY[1]
+def parse_game_time(value, *, now: datetime | None = None) -> datetime:
+    """A registration or login time: `parse_datetime`, then the game-time range every
+    door applies (players.validators.validate_game_time)."""
+    from .validators import validate_game_time
+
+    return _validated(validate_game_time, parse_datetime(value), now=now)
 
 
 def parse_not_future_date(value) -> date:
-    day = parse_date(value)
-    if day > _today():
-        raise CellError(_("This date is in the future."))
-    if day.year < 1900:
-        raise CellError(_("A year before 1900 is not a plausible birthday."))
-    return day
+    """A birthday: `parse_date`, then players.validators.validate_birthday."""
+    from .validators import validate_birthday
+
+    return _validated(validate_birthday, parse_date(value))
 
 
 def parse_int(value, *, minimum: int = 0, maximum: int = 2_147_483_647) -> int:

@@ -72,6 +72,7 @@ class ImportJob(models.Model):
     unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
     invalid_count = models.PositiveIntegerField(_("invalid"), default=0)
     chunks_done = models.PositiveIntegerField(_("chunks applied"), default=0)
+    chunk_size = models.PositiveIntegerField(_("rows per chunk"), default=0)
     errors_sample = models.JSONField(_("first errors"), default=list, blank=True)
     error_report = models.FileField(_("error report"), upload_to="imports/reports/%Y/%m/", max_length=255, blank=True)
     message = models.TextField(_("message"), blank=True)

@@ -23,6 +23,7 @@ transaction, and tiers are evaluated once per affected player at the end.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -69,6 +70,7 @@ from ..tabular import (
     parse_datetime,
     parse_decimal,
     parse_email,
+    parse_game_time,
     parse_int,
     parse_not_future_date,
     parse_phone,
@@ -144,13 +146,18 @@ def _memo(parse: Callable, size: int = 65536) -> Callable:
 
 
 def _player_parsers() -> dict[str, Callable]:
+    now = timezone.now()  # the game-time range's "24 h from now", once per file
+
+    def game_time(value):
+        return parse_game_time(value, now=now)
+
     return {
         "server": _memo(lambda v: limited(v, 32)),
         "nickname": lambda v: limited(v, 64),
         "channel": _memo(lambda v: limited(v, 32)),
         "level": _memo(parse_int),
-        "registered_at": parse_datetime,
-        "last_login_at": parse_datetime,
+        "registered_at": game_time,
+        "last_login_at": game_time,
         "real_name": lambda v: limited(v, 64),
         "phone": parse_phone,
         "qq": parse_qq,
@@ -615,6 +622,10 @@ class _PlayerChunker:
 def _players_run(run: ImportRun, headers: HeaderMap, rows: Iterator) -> None:
     chunker = _PlayerChunker(run, headers)
     skip_chunks = run.job.chunks_done if (run.job and not run.dry_run) else 0
+    if skip_chunks and run.job.chunk_size:
+        run.chunk_size = run.job.chunk_size  # resuming: the chunks as they were committed
+    elif run.job is not None and not run.dry_run:
+        ImportJob.objects.filter(pk=run.job.pk).update(chunk_size=run.chunk_size)
     reject = run.invalid_rows == InvalidRowPolicy.REJECT and not run.dry_run
     processed = 0
 
@@ -710,6 +721,16 @@ def _payment_parsers(run: ImportRun) -> dict[str, Callable]:
     }
 
 
+def _column(labels: dict[str, str], name: str) -> str:
+    """A column as the file names it, else the field's name in the user's language."""
+    if name in labels:
+        return labels[name]
+    try:
+        return str(Payment._meta.get_field(name).verbose_name)
+    except Exception:  # not a model field (FieldDoesNotExist): the name is all there is
+        return name
+
+
 # payment_validate names fields as the API does; map them back to the file's columns.
 _PAYMENT_ERROR_FIELD = {"type": "kind"}
 
@@ -754,7 +775,9 @@ def _payment_parse(run, headers, parsers, number, cells) -> tuple[dict | None, l
         except CellError as exc:
             problems.append(RowProblem(number, account_id, labels[name], str(exc)))
     if values["occurred_at"] is None and "occurred_at" not in headers.positions:
-        problems.append(RowProblem(number, account_id, "occurred_at", _("The file has no payment time column.")))
+        problems.append(
+            RowProblem(number, account_id, _column(labels, "occurred_at"), _("The file has no payment time column."))
+        )
     if not problems:
         try:
             payment_validate(
@@ -766,7 +789,7 @@ def _payment_parse(run, headers, parsers, number, cells) -> tuple[dict | None, l
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 name = _PAYMENT_ERROR_FIELD.get(name, name)
-                problems.append(RowProblem(number, account_id, labels.get(name, name), " ".join(messages)))
+                problems.append(RowProblem(number, account_id, _column(labels, name), " ".join(messages)))
     if problems:
         return None, problems
     values["amount"] = values["amount"].quantize(CENT)
@@ -854,7 +877,7 @@ def _payments_run(run: ImportRun, headers: HeaderMap, rows: Iterator) -> None:
                 counts.invalid += 1
                 for name, messages in exc.message_dict.items():
                     name = _PAYMENT_ERROR_FIELD.get(name, name)
-                    label = headers.labels.get(name, name)
+                    label = _column(headers.labels, name)
                     run.problem(RowProblem(number, values["account_id"], label, " ".join(messages)))
                 continue
             if result.status == "created":
@@ -1042,6 +1065,8 @@ def _job_stopped(job: ImportJob, *, step: str) -> None:
     """Whatever stopped a preview or an apply (a bug, the database gone, Ctrl-C), the
     job does not stay "running": it is failed, and an apply can be resumed."""
     log.exception("import #%s stopped during its %s", job.pk, step)
+    with contextlib.suppress(Exception):  # the database itself may be what failed
+        job.processed_rows = ImportJob.objects.values_list("processed_rows", flat=True).get(pk=job.pk)
     processed = import_job_progress(job)
     if step == "apply":
         message = _(
