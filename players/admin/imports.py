@@ -6,7 +6,7 @@ import io
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -17,7 +17,16 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.cells import cells_neutralise, csv_writer
 
-from ..models import ExportFormat, ExportRecord, ImportJob, ImportKind, ImportStatus, InvalidRowPolicy
+from ..models import (
+    ExportFormat,
+    ExportRecord,
+    ImportJob,
+    ImportKind,
+    ImportStatus,
+    InvalidRowPolicy,
+    Payment,
+    Player,
+)
 from ..services.exports import export_record_create, players_export_csv, players_export_xlsx
 from ..services.imports import import_job_create, import_job_progress, import_job_start
 from ..tabular import (
@@ -77,7 +86,6 @@ class ImportUploadForm(forms.Form):
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = [
         "created_at",
-        "kind",
         "file_name",
         "created_by",
         "status",
@@ -170,6 +178,8 @@ class ImportJobAdmin(admin.ModelAdmin):
                 job.status == ImportStatus.FAILED and job.resumable and request.user.has_perm(IMPORT_PERMISSION)
             ),
             "rejects_whole_file": job.invalid_rows == InvalidRowPolicy.REJECT and job.invalid_count,
+            "columns_read": _columns_read(job),
+            "encoding": ENCODING_LABELS.get(job.detected_encoding, job.detected_encoding.upper()),
         }
         return TemplateResponse(request, "admin/players/importjob/detail.html", context)
 
@@ -251,6 +261,23 @@ class ImportJobAdmin(admin.ModelAdmin):
         )
 
 
+ENCODING_LABELS = {"gb18030": "GBK / GB18030", "utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "utf-16": "UTF-16"}
+
+
+def _columns_read(job) -> list[str]:
+    """Each column read, as the file heads it and, where that differs, the field it fills
+    in the reader's language (账号, or "account → 账号"), never a field's code."""
+    model = Player if job.kind == ImportKind.PLAYERS else Payment
+    read = []
+    for name, label in (job.columns or {}).get("used", {}).items():
+        try:
+            field = str(model._meta.get_field(name).verbose_name)
+        except FieldDoesNotExist:
+            field = name
+        read.append(label if label.lower() == field.lower() else f"{label} → {field}")
+    return read
+
+
 def _apply(model_admin, request, job):
     """Confirm a previewed file, or resume one an error stopped: one task per click
     (a second click finds the job no longer waiting)."""
@@ -264,7 +291,9 @@ def _apply(model_admin, request, job):
         model_admin.message_user(request, _("This import cannot be applied."), messages.ERROR)
     else:
         import_job_start(job=job, step="apply")
-        model_admin.message_user(request, _("The import is running; this page shows its progress."), messages.INFO)
+        job.refresh_from_db()  # without a broker the task has already run
+        if job.is_running:
+            model_admin.message_user(request, _("The import is running; this page shows its progress."), messages.INFO)
     return HttpResponseRedirect(reverse("admin:players_importjob_change", args=[job.pk]))
 
 

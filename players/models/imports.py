@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -94,7 +95,7 @@ class ImportJob(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"{self.get_kind_display()} {self.file_name} ({self.created_at:%Y-%m-%d %H:%M})"
+        return f"{self.get_kind_display()} {self.file_name} ({timezone.localtime(self.created_at):%Y-%m-%d %H:%M})"
 
     @property
     def is_running(self) -> bool:
