@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('players', '0011_game_time_range'),
+        ('players', '0012_search_tail_and_real_name'),
     ]
 
     operations = [
