@@ -42,7 +42,7 @@ def test_upload_preview_confirm_and_result(client, operations, django_capture_on
     assert job.status == ImportStatus.PREVIEWED
     assert (job.new_count, job.updated_count, job.unchanged_count, job.invalid_count) == (5, 0, 1, 7)
     assert "138-bad is not a valid phone number." in page
-    assert "手机号" in page and "gb18030" in page
+    assert "手机号" in page and "GBK / GB18030" in page
     assert not Player.objects.exists()
 
     # when the user confirms
