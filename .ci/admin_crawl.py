@@ -54,6 +54,7 @@ while queue:
             queue.append(link)
         elif (
             link in ("/admin/logout/", "/admin/password_change/")
+            or len(parts) < 2
             or parts[1] == "r"
             or {"delete", "history"} & set(parts)
         ):
