@@ -181,6 +181,8 @@ def segment_describe(segment: dict) -> list[tuple[str, str]]:
     """(label, value) pairs for showing a segment to people."""
     out = []
     for key, value in segment_clean(segment).items():
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        out.append((str(CRITERIA[key].label), shown))
+        # A choice is shown as its label (V3, 有流失风险, a manager's name), never its stored code or key.
+        labels = {str(code): str(label) for code, label in getattr(CRITERIA[key].field(), "choices", ())}
+        values = value if isinstance(value, list) else [value]
+        out.append((str(CRITERIA[key].label), ", ".join(labels.get(str(v), str(v)) for v in values)))
     return out

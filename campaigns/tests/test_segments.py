@@ -3,10 +3,11 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.segments import SEGMENT_CRITERIA, segment_clean, segment_describe, segment_players
 from players.models import Tag
+from vip.models import Tier
 
 
 @pytest.fixture
@@ -90,10 +91,21 @@ def test_bad_segments_name_the_problem():
     assert "shoe_size" in text and "abc" in text and "rich" in text
 
 
-def test_segment_is_normalised_and_described():
+def test_segment_is_normalised_and_described(db):
     cleaned = segment_clean({"servers": "s1，s2", "tier_min": "3", "spend_min": "", "tags": []})
     assert cleaned == {"servers": ["s1", "s2"], "tier_min": 3}
     assert ("servers (comma-separated)", "s1, s2") in [(str(a), b) for a, b in segment_describe(cleaned)]
+
+
+def test_a_segment_reads_tiers_statuses_and_managers_by_name_not_code(db, make_staff):
+    manager = make_staff("li", "VIP manager", first_name="娜", last_name="李")
+    tier = Tier.objects.get(level=3)
+    segment = {"tier_min": 3, "payer_status": ["at_risk"], "managers": [str(manager.pk)]}
+    with translation.override("zh-hans"):
+        described = {str(label): value for label, value in segment_describe(segment)}
+    assert described["VIP 等级从"] == tier.name
+    assert described["付费状态"] == "有流失风险"
+    assert described["专属客服"] == "李娜"
 
 
 def test_every_criterion_has_a_form_field(db):
