@@ -67,3 +67,15 @@ def pytest_runtest_teardown(item, nextitem):
         # fixture ended in this teardown) and the connection names the real one.
         if nextitem is not None and item.stash.get(_FLUSHES, False) and _SEED in item.config.stash:
             seed_restore(item.config)
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """Every test starts in the default language: a page rendered in zh-hans, or a task run
+    under translation.activate, would otherwise leave Chinese active for the next test on
+    the worker (seen: an English message assertion failing only after a Chinese page test)."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
