@@ -37,9 +37,12 @@ def bench_database(name: str, *, template: str = TEMPLATE_DB, migrate: bool = Tr
     Creates `name` from `template` (building the template first if it is missing),
     sets DATABASE_URL, sets Django up with `bench.settings` (DEBUG off), applies
     this branch's migrations that the template lacks, yields, then drops the copy.
-    The template itself is never written to.
+    The template itself is never written to. `BENCH_DB_SUFFIX` (e.g. a work tree's name) is
+    appended to `name`, so two work trees can run the same benchmark side by side.
     """
     import psycopg
+
+    name += os.environ.get("BENCH_DB_SUFFIX", "")
 
     with psql_connect() as admin:
         missing = not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone()
