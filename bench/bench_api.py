@@ -57,8 +57,8 @@ def dataset_copy(name: str):
     except ImportError:
         bench_database = None
     if bench_database is not None:
-        with bench_database(name):
-            yield name
+        with bench_database(name) as copy:  # the name with BENCH_DB_SUFFIX
+            yield copy
         return
     from bench.common import TEMPLATE_DB, psql_connect
 
