@@ -9,6 +9,9 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         from celery.schedules import crontab
+        from django.core import checks
+
+        checks.register(_check_message_channels)
 
         # Scheduled jobs of this app (crm/celery.py reads CELERY_BEAT_SCHEDULE).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
@@ -27,3 +30,19 @@ class CampaignsConfig(AppConfig):
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "campaigns.refresh_campaign_results", {"task": "campaigns.refresh_campaign_results", "schedule": 900.0}
         )
+
+
+def _check_message_channels(app_configs, **kwargs):
+    """Warn about message channels without a delivery backend: their messages fail."""
+    from django.core.checks import Warning
+
+    from .channels import unconfigured_channels
+
+    return [
+        Warning(
+            f"No delivery backend for message channel {channel!r}: its messages fail (visible in the admin).",
+            hint=f"Set CRM_{channel.upper()}_BACKEND (webhook, email, or console for a demo).",
+            id="campaigns.W001",
+        )
+        for channel in unconfigured_channels()
+    ]

@@ -3,12 +3,13 @@
 A backend has one method, `send(message)`, which delivers one `campaigns.Message` or
 raises `DeliveryError` (with `permanent=True` when retrying cannot help, e.g. no email
 address). Which backend serves which channel (sms, in_game, email) is a setting,
-`CRM_MESSAGE_BACKENDS`, filled from the environment (README, "Configuration"):
+`CRM_MESSAGE_BACKENDS`, built from the channel registry (`crm.channels`) and the
+environment (README, "Configuration"):
 
     CRM_MESSAGE_BACKENDS = {
         "sms": {"BACKEND": "campaigns.channels.WebhookBackend",
                 "OPTIONS": {"url": "https://sms.example.com/send", "secret": "...", "timeout": 10}},
-        "in_game": {"BACKEND": "campaigns.channels.ConsoleBackend"},
+        "in_game": {"BACKEND": "campaigns.channels.ConsoleBackend"},  # the demo only
         "email": {"BACKEND": "campaigns.channels.EmailBackend"},
     }
 
@@ -31,6 +32,8 @@ from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from crm.channels import MESSAGE_CHANNELS
 
 logger = logging.getLogger("campaigns.messages")
 
@@ -78,8 +81,8 @@ class ChannelBackend:
 
 
 class ConsoleBackend(ChannelBackend):
-    """Writes the message to the log (console). The default for every channel: nothing
-    leaves the building, and the contact log still shows what was "sent"."""
+    """Writes the message to the log (console): for the demo and tests, where chosen
+    explicitly (CRM_<CHANNEL>_BACKEND=console); nothing leaves the building."""
 
     def send(self, message) -> None:
         player = message.player
@@ -179,21 +182,29 @@ class WebhookBackend(ChannelBackend):
             raise DeliveryError(f"Webhook unreachable: {getattr(exc, 'reason', exc)}")
 
 
+class ChannelNotConfigured(ImproperlyConfigured):
+    """A message's channel is not a message channel of the registry, or has no backend."""
+
+
 def backend_for(channel: str) -> ChannelBackend:
-    """The configured backend for a channel (settings.CRM_MESSAGE_BACKENDS)."""
+    """The configured backend for a channel (settings.CRM_MESSAGE_BACKENDS, built from
+    the registry `crm.channels.MESSAGE_CHANNELS`). An unknown or unconfigured channel
+    raises ChannelNotConfigured: no fallback delivers it."""
+    if channel not in MESSAGE_CHANNELS:
+        raise ChannelNotConfigured(f"{channel!r} is not a message channel (crm.channels.MESSAGE_CHANNELS).")
     config = getattr(settings, "CRM_MESSAGE_BACKENDS", {}).get(channel)
     if config is None:
-        config = {"BACKEND": "campaigns.channels.EmailBackend" if channel == "email" else DEFAULT_BACKEND}
+        raise ChannelNotConfigured(
+            f"No delivery backend is configured for channel {channel!r}: set CRM_{channel.upper()}_BACKEND."
+        )
     try:
         backend_class = import_string(config["BACKEND"])
     except (ImportError, KeyError) as exc:
-        raise ImproperlyConfigured(f"CRM_MESSAGE_BACKENDS[{channel!r}]: {exc}")
+        raise ChannelNotConfigured(f"CRM_MESSAGE_BACKENDS[{channel!r}]: {exc}")
     return backend_class(channel=channel, **config.get("OPTIONS", {}))
 
 
-DEFAULT_BACKEND = "campaigns.channels.ConsoleBackend"
-BACKEND_ALIASES = {
-    "console": "campaigns.channels.ConsoleBackend",
-    "email": "campaigns.channels.EmailBackend",
-    "webhook": "campaigns.channels.WebhookBackend",
-}
+def unconfigured_channels() -> list[str]:
+    """Message channels without a delivery backend (for `manage.py check`)."""
+    configured = getattr(settings, "CRM_MESSAGE_BACKENDS", {})
+    return [channel for channel in MESSAGE_CHANNELS if channel not in configured]

@@ -10,6 +10,7 @@ import environ
 from django.utils.translation import gettext_lazy as _
 
 from crm.api.schema_description import DESCRIPTION as API_DESCRIPTION
+from crm.channels import message_backends_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -265,24 +266,11 @@ LOGGING = {
 }
 
 # --- Automatic messages (campaigns, greetings) -------------------------------
-# One backend per channel: console (log only, the default), webhook (signed JSON POST
-# to a URL: the game's mail service or an SMS gateway) or email (Django's email, EMAIL_URL).
-_MESSAGE_BACKENDS = {
-    "console": "campaigns.channels.ConsoleBackend",
-    "webhook": "campaigns.channels.WebhookBackend",
-    "email": "campaigns.channels.EmailBackend",
-}
-CRM_MESSAGE_BACKENDS = {
-    channel: {
-        "BACKEND": _MESSAGE_BACKENDS[env.str(f"CRM_{channel.upper()}_BACKEND", default=default)],
-        "OPTIONS": {
-            "url": env.str(f"CRM_{channel.upper()}_WEBHOOK_URL", default=""),
-            "secret": env.str(f"CRM_{channel.upper()}_WEBHOOK_SECRET", default=""),
-            "timeout": env.float("CRM_WEBHOOK_TIMEOUT", default=10.0),
-        },
-    }
-    for channel, default in (("sms", "console"), ("in_game", "console"), ("email", "email"))
-}
+# One backend per message channel (the channel registry, crm/channels.py): webhook (signed
+# JSON POST to a URL: the game's mail service or an SMS gateway), email (Django's email,
+# EMAIL_URL) or console (log only: the demo, by explicit choice). A channel left without a
+# backend fails its messages visibly (and `manage.py check` warns).
+CRM_MESSAGE_BACKENDS = message_backends_setting(env)
 # Fatigue rules shared by every automatic message.
 CRM_MESSAGES_PER_WEEK = env.int("CRM_MESSAGES_PER_WEEK", default=2)
 CRM_QUIET_HOURS = (env.str("CRM_QUIET_HOURS_START", default="22:00"), env.str("CRM_QUIET_HOURS_END", default="09:00"))

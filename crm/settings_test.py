@@ -5,6 +5,9 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Tests deliver SMS and in-game mail to the log, by explicit choice (crm/channels.py).
+os.environ.setdefault("CRM_SMS_BACKEND", "console")
+os.environ.setdefault("CRM_IN_GAME_BACKEND", "console")
 
 from .settings import *  # noqa: E402,F403
 

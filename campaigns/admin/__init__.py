@@ -8,7 +8,7 @@ from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.names import staff_name
 from crm.sources import source_text
 
-from ..models import Campaign, Message, OutreachTask
+from ..models import Campaign, Message, MessageReason, OutreachTask
 from ..services.messaging import message_cancel, message_retry
 
 
@@ -99,7 +99,9 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         done = 0
         for message in queryset:
             try:
-                message_cancel(message=message, reason=str(_("Cancelled by %(user)s.") % {"user": request.user}))
+                message_cancel(
+                    message=message, reason=MessageReason.CANCELLED_BY, params={"user": staff_name(request.user)}
+                )
                 done += 1
             except ValidationError as exc:
                 self.message_user(request, f"{message}: {' '.join(exc.messages)}", messages.WARNING)

@@ -2,14 +2,11 @@
 view (and skipping), gift budgets and the gift ledger."""
 
 from datetime import date
-from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,7 +21,8 @@ from players.models import Player
 from ..calendar import yearly_dates
 from ..greeting_selectors import UPCOMING_DAYS, greetings_upcoming
 from ..models import CustomOccasion, GiftBudget, GiftEntry, Greeting, GreetingRule
-from ..services.greetings import gift_budget_check, gift_record, greeting_skip
+from ..services.gifts import gift_budget_check, gift_budgets_with_spent, gift_record, month_of
+from ..services.greetings import greeting_skip
 
 SKIP_PERMISSION = "campaigns.skip_greeting"
 UPCOMING_PAGE_SIZE = 50
@@ -188,19 +186,7 @@ class GiftBudgetAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # What each tier spent this month, in the list's one query (no query per row).
-        month = timezone.localdate().replace(day=1)
-        spent = (
-            GiftEntry.objects.filter(tier=OuterRef("tier"), month=month)
-            .order_by()
-            .values("tier")
-            .annotate(total=Sum("value"))
-            .values("total")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(spent_this_month=Coalesce(Subquery(spent), Value(Decimal(0)), output_field=DecimalField()))
-        )
+        return gift_budgets_with_spent(super().get_queryset(request), month=month_of(timezone.localdate()))
 
     @admin.display(description=_("left this month"))
     def remaining(self, obj):

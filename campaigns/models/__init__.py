@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from crm.channels import Channel, message_channel_choices
 from crm.privacy import label_text
 from players.models import ContactOutcome
 
@@ -97,10 +98,9 @@ class OutreachTask(models.Model):
         return label_text(self, self.title)
 
 
-class MessageChannel(models.TextChoices):
-    SMS = "sms", _("SMS")
-    EMAIL = "email", _("Email")
-    IN_GAME = "in_game", _("In-game mail")
+# The one channel enumeration (crm.channels): a message goes through one of its
+# message channels (MESSAGE_CHANNELS).
+MessageChannel = Channel
 
 
 class MessageStatus(models.TextChoices):
@@ -109,6 +109,41 @@ class MessageStatus(models.TextChoices):
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class MessageReason(models.TextChoices):
+    """Why a message is cancelled, postponed or failed: stored as the code (with
+    `Message.status_params`), read in the reader's language (`Message.status_reason_text`)."""
+
+    OPTED_OUT = "opted_out", _("The player opted out of marketing messages.")
+    MINOR = "minor", _("The player is flagged as a minor.")
+    WEEKLY_CAP = "weekly_cap", _("Weekly limit of %(cap)s messages reached.")
+    QUIET_HOURS = "quiet_hours", _("Quiet hours.")
+    GREETING_SKIPPED = "greeting_skipped", _("Greeting skipped by staff.")
+    CANCELLED_BY = "cancelled_by", _("Cancelled by %(user)s.")
+    CHANNEL_NOT_CONFIGURED = (
+        "channel_not_configured",
+        _(
+            "No delivery backend is configured for the channel %(channel)s: the message was not sent. "
+            "Configure it (CRM_MESSAGE_BACKENDS), then retry the message."
+        ),
+    )
+
+
+def message_reason_text(codes: str, params: dict | None = None) -> str:
+    """`Message.status_reason` (space-separated `MessageReason` codes) in words, in the
+    active language; text that is not a code (older rows) reads as it is."""
+    params = params or {}
+    texts = []
+    for code in (codes or "").split():
+        if code not in MessageReason.values:
+            return codes
+        label = str(MessageReason(code).label)
+        try:
+            texts.append(label % params if "%(" in label else label)
+        except (KeyError, TypeError, ValueError):
+            texts.append(label)
+    return " ".join(texts)
 
 
 class Message(models.Model):
@@ -124,7 +159,7 @@ class Message(models.Model):
         db_constraint=False,
         db_index=False,
     )
-    channel = models.CharField(_("channel"), max_length=16, choices=MessageChannel.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=message_channel_choices)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("body"))
     is_marketing = models.BooleanField(_("marketing"), default=True)
@@ -133,8 +168,10 @@ class Message(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
-    # Why it is cancelled or postponed, in words (opted out, minor, weekly cap, quiet hours).
+    # Why it is cancelled, postponed or failed: `MessageReason` codes (space-separated)
+    # and their parameters, shown in the reader's language by `status_reason_text`.
     status_reason = models.CharField(_("reason"), max_length=200, blank=True)
+    status_params = models.JSONField(_("reason parameters"), default=dict, blank=True)
     # What created it, e.g. "campaign:3" or "greeting:7:2026-11-22"; unique with the player.
     source = models.CharField(_("source"), max_length=64, blank=True)
     campaign = models.ForeignKey(
@@ -168,6 +205,10 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} → {self.player}"
+
+    @property
+    def status_reason_text(self) -> str:
+        return message_reason_text(self.status_reason, self.status_params)
 
 
 from .campaign import (  # noqa: E402,F401

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from crm.channels import Channel, message_channel_choices
 from players.models import ContactOutcome
 
 from . import OutreachTask
@@ -23,11 +24,18 @@ class CampaignGoal(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class CampaignChannel(models.TextChoices):
-    PHONE_TASK = "phone_task", _("Phone-call task for the manager")
-    SMS = "sms", _("SMS")
-    EMAIL = "email", _("Email")
-    IN_GAME = "in_game", _("In-game mail")
+class CampaignChannel:
+    """How a campaign reaches its players: a phone-call task for the manager, or one of
+    the message channels of the registry (crm.channels), not another enumeration."""
+
+    PHONE_TASK = "phone_task"
+    SMS = Channel.SMS.value
+    EMAIL = Channel.EMAIL.value
+    IN_GAME = Channel.IN_GAME.value
+
+
+def campaign_channel_choices() -> list[tuple[str, str]]:
+    return [(CampaignChannel.PHONE_TASK, _("Phone-call task for the manager")), *message_channel_choices()]
 
 
 class CampaignStatus(models.TextChoices):
@@ -47,7 +55,7 @@ class Campaign(models.Model):
         _("segment"), default=dict, blank=True, help_text=_("The saved filter choosing the players.")
     )
     channel = models.CharField(
-        _("channel"), max_length=16, choices=CampaignChannel.choices, default=CampaignChannel.PHONE_TASK
+        _("channel"), max_length=16, choices=campaign_channel_choices, default=CampaignChannel.PHONE_TASK
     )
     subject = models.CharField(
         _("subject"), max_length=200, blank=True, help_text=_("Email subject; may use variables.")

@@ -10,10 +10,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from crm.channels import message_channel_choices
 from players.models import PayerStatus
 
 from ..calendar import Festival
-from . import MessageChannel  # defined before this module is imported (bottom of __init__)
 
 # Variables a greeting's texts may use beyond campaigns.templating.TEMPLATE_VARIABLES.
 GREETING_VARIABLES = {
@@ -131,7 +131,7 @@ class GreetingRule(models.Model):
         _("message channel"),
         max_length=16,
         blank=True,
-        choices=MessageChannel.choices,
+        choices=message_channel_choices,
         help_text=_("Empty: no automatic message."),
     )
     send_time = models.TimeField(
@@ -304,7 +304,7 @@ class GiftBudget(models.Model):
 
 class GiftEntry(models.Model):
     """The gift ledger: every gift given to a player (greetings, case compensation).
-    Written only by `campaigns.services.greetings.gift_record` (and its bulk twin)."""
+    Written only by `campaigns.services.gifts.gift_record` (and its bulk twin)."""
 
     player = models.ForeignKey(
         "players.Player", verbose_name=_("player"), on_delete=models.PROTECT, related_name="gifts"

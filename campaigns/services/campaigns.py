@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Case, Count, DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value, When
@@ -32,6 +33,7 @@ from django.utils.translation import gettext as _
 from players.models import ContactChannel, ContactOutcome, Payment, PaymentKind, Player
 from players.services import contact_log_create
 
+from .. import sql_dialect
 from ..models import (
     REACHED_OUTCOMES,
     Campaign,
@@ -47,7 +49,7 @@ from ..models import (
 from ..segments import segment_clean, segment_players
 from ..sql_templating import sql_template, sql_template_joins
 from ..templating import template_context, template_render_context, template_variables
-from .messaging import marketing_block_reason
+from .messaging import messages_insert_select
 
 RETURN_WINDOW = timedelta(days=14)
 PAY_WINDOW = timedelta(days=30)
@@ -233,62 +235,45 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
     return created, unmanaged
 
 
-def _messages_insert(*, campaign, low, high, now, batch_size: int = 5000) -> int:
-    if connection.vendor == "postgresql":
-        made = _messages_insert_sql(campaign=campaign, low=low, high=high, now=now)
-        if made is not None:
-            return made
-    return _messages_insert_python(campaign=campaign, low=low, high=high, now=now, batch_size=batch_size)
-
-
 def _send_at(campaign, now):
     start = timezone.make_aware(datetime.combine(campaign.start_date, datetime.min.time()))
     return max(now, start)
 
 
-def _messages_insert_sql(*, campaign, low, high, now) -> int | None:
-    """Render and insert the chunk's messages in one statement (PostgreSQL)."""
-    from django.conf import settings
-
+def _messages_insert(*, campaign, low, high, now, sql_texts: bool = True) -> int:
+    """The chunk's messages in one statement (`messaging.messages_insert_select`),
+    rendered by the database where it can (PostgreSQL, `sql_texts`), else first in Python."""
     today = timezone.localtime(now).date()
-    body = sql_template(campaign.template, today=today, zone=settings.TIME_ZONE)
-    subject = sql_template(campaign.subject, today=today, zone=settings.TIME_ZONE)
-    if body is None or subject is None:
-        return None
-    (body_sql, body_params), (subject_sql, subject_params) = body, subject
-    sql = (
-        f"INSERT INTO {Message._meta.db_table} (player_id, channel, subject, body, is_marketing, status, "
-        "scheduled_for, sent_at, attempts, last_error, status_reason, source, campaign_id, created_at) "
-        f"SELECT t.player_id, %s, left({subject_sql}, 200), {body_sql}, true, "
-        "CASE WHEN p.marketing_opt_out OR p.is_minor THEN %s ELSE %s END, %s, NULL, 0, '', "
-        "CASE WHEN p.marketing_opt_out THEN %s WHEN p.is_minor THEN %s ELSE '' END, %s, %s, %s "
+    body = subject = None
+    if sql_texts and sql_dialect.renders_texts():
+        body = sql_template(campaign.template, today=today, zone=settings.TIME_ZONE)
+        subject = sql_template(campaign.subject, today=today, zone=settings.TIME_ZONE)
+    rows = (
         f"FROM {CampaignTarget._meta.db_table} t JOIN {Player._meta.db_table} p ON p.id = t.player_id "
         f"{sql_template_joins()} "
-        "WHERE t.campaign_id = %s AND NOT t.is_holdout AND t.player_id BETWEEN %s AND %s "
-        "ON CONFLICT DO NOTHING"
     )
-    params = [
-        campaign.channel,
-        *subject_params,
-        *body_params,
-        MessageStatus.CANCELLED,
-        MessageStatus.QUEUED,
-        _send_at(campaign, now),
-        _("The player opted out of marketing messages."),
-        _("The player is flagged as a minor."),
-        campaign.source,
-        campaign.pk,
-        now,
-        campaign.pk,
-        low,
-        high,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    params = []
+    if body is None or subject is None:
+        texts_sql, params = sql_dialect.values_table(
+            "tx", [("player_id", int), ("subject", str), ("body", str)], _texts_python(campaign, low, high, now)
+        )
+        rows += f"JOIN {texts_sql} ON tx.player_id = t.player_id "
+        body, subject = body or ("tx.body", []), subject or ("tx.subject", [])
+    rows += "WHERE t.campaign_id = %s AND NOT t.is_holdout AND t.player_id BETWEEN %s AND %s"
+    return messages_insert_select(
+        rows=(rows, [*params, campaign.pk, low, high]),
+        channel=campaign.channel,
+        subject=subject,
+        body=body,
+        send_at=("%s", [_send_at(campaign, now)]),
+        source=campaign.source,
+        campaign_id=campaign.pk,
+        now=now,
+    )
 
 
-def _messages_insert_python(*, campaign, low, high, now, batch_size: int = 5000) -> int:
+def _texts_python(campaign, low, high, now) -> list[tuple[int, str, str]]:
+    """(player id, subject, body) of the chunk's players still without a message."""
     players = (
         Player.objects.filter(
             campaign_targets__campaign=campaign, campaign_targets__is_holdout=False, pk__gte=low, pk__lte=high
@@ -298,38 +283,16 @@ def _messages_insert_python(*, campaign, low, high, now, batch_size: int = 5000)
         .order_by("pk")
     )
     needs_context = bool(template_variables(campaign.template) or template_variables(campaign.subject))
-    send_at = _send_at(campaign, now)
     rows = []
-    created = 0
-    for player in players.iterator(chunk_size=batch_size):
+    for player in players.iterator(chunk_size=5000):
         if needs_context:
             context = template_context(player=player, now=now)
             body = template_render_context(campaign.template, context)
             subject = template_render_context(campaign.subject, context)
         else:
             body, subject = campaign.template, campaign.subject
-        reason = marketing_block_reason(player)
-        rows.append(
-            Message(
-                player_id=player.pk,
-                channel=campaign.channel,
-                subject=subject[:200],
-                body=body,
-                is_marketing=True,
-                status=MessageStatus.CANCELLED if reason else MessageStatus.QUEUED,
-                status_reason=reason,
-                scheduled_for=send_at,
-                source=campaign.source,
-                campaign=campaign,
-                created_at=now,
-            )
-        )
-        if len(rows) >= batch_size:
-            created += len(Message.objects.bulk_create(rows, ignore_conflicts=True))
-            rows = []
-    if rows:
-        created += len(Message.objects.bulk_create(rows, ignore_conflicts=True))
-    return created
+        rows.append((player.pk, subject[:200], body))
+    return rows
 
 
 # --- Outcomes ------------------------------------------------------------------

@@ -33,37 +33,36 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from players.models import ContactChannel, ContactOutcome, Player
+from players.models import ContactOutcome, Player
 from players.services import contact_log_create
 
-from ..channels import ChannelBackend, DeliveryError, backend_for
-from ..models import Message, MessageChannel, MessageStatus
+from .. import sql_dialect
+from ..channels import ChannelBackend, ChannelNotConfigured, DeliveryError, backend_for
+from ..models import Message, MessageReason, MessageStatus
 
 logger = logging.getLogger("campaigns.messages")
+
+Sql = tuple[str, list]
 
 DUE_STATUSES = (MessageStatus.QUEUED, MessageStatus.POSTPONED)
 WEEK = timedelta(days=7)
 
-CONTACT_CHANNELS = {
-    MessageChannel.SMS: ContactChannel.SMS,
-    MessageChannel.EMAIL: ContactChannel.EMAIL,
-    MessageChannel.IN_GAME: ContactChannel.IN_GAME,
-}
-
 
 def marketing_block_reason(player: Player) -> str:
-    """Why a player may not receive marketing messages, or "" when they may."""
-    opted_out, minor = marketing_block_reasons()
+    """Why a player may not receive marketing messages (a `MessageReason` code), or ""."""
     if player.marketing_opt_out:
-        return opted_out
+        return MessageReason.OPTED_OUT
     if player.is_minor:
-        return minor
+        return MessageReason.MINOR
     return ""
 
 
-def marketing_block_reasons() -> tuple[str, str]:
-    """The reasons in words: (the player opted out, the player is a minor)."""
-    return _("The player opted out of marketing messages."), _("The player is flagged as a minor.")
+def _marketing_block_reason_sql(alias: str = "p") -> str:
+    """`marketing_block_reason` of the player row `alias`, as an SQL expression."""
+    return (
+        f"CASE WHEN {alias}.marketing_opt_out THEN '{MessageReason.OPTED_OUT.value}' "
+        f"WHEN {alias}.is_minor THEN '{MessageReason.MINOR.value}' ELSE '' END"
+    )
 
 
 @transaction.atomic
@@ -83,7 +82,7 @@ def message_queue(
     Idempotent per (player, source) by the unique constraint: a second call with the
     same source returns the existing message unchanged. A marketing message to a player
     who opted out or is a minor is stored as cancelled, with the reason. `fields` sets
-    further Message fields (e.g. a campaign).
+    further Message fields (e.g. a campaign). `messages_insert_select` is its bulk twin.
     """
     if source:
         existing = Message.objects.filter(player=player, source=source).first()
@@ -113,6 +112,46 @@ def message_queue(
             raise
         return existing
     return message
+
+
+def messages_insert_select(
+    *,
+    rows: Sql,
+    channel: str,
+    subject: Sql,
+    body: Sql,
+    send_at: Sql,
+    source: str,
+    campaign_id: int | None,
+    now: datetime,
+) -> int:
+    """`message_queue`'s bulk twin: one marketing message per row of `rows` (a
+    "FROM ... WHERE ..." reading the player as `p`), with the same rules: idempotent per
+    (player, source), cancelled with the reason for players who opted out or are minors.
+    `subject`, `body` and `send_at` are SQL expressions per row. Returns rows inserted."""
+    rows_sql, rows_params = rows
+    sql = (
+        f"INSERT INTO {Message._meta.db_table} (player_id, channel, subject, body, is_marketing, status, "
+        "scheduled_for, sent_at, attempts, last_error, status_reason, status_params, source, campaign_id, "
+        "created_at) "
+        f"SELECT p.id, %s, substr({subject[0]}, 1, 200), {body[0]}, true, "
+        "CASE WHEN p.marketing_opt_out OR p.is_minor THEN %s ELSE %s END, "
+        f"{send_at[0]}, NULL, 0, '', {_marketing_block_reason_sql('p')}, '{{}}', %s, %s, %s "
+        f"{rows_sql} ON CONFLICT DO NOTHING"
+    )
+    params = [
+        channel,
+        *subject[1],
+        *body[1],
+        MessageStatus.CANCELLED,
+        MessageStatus.QUEUED,
+        *send_at[1],
+        source,
+        campaign_id,
+        now,
+        *rows_params,
+    ]
+    return sql_dialect.execute(sql, params)
 
 
 # --- Fatigue rules -------------------------------------------------------------
@@ -172,18 +211,20 @@ def weekly_cap_until(*, player: Player, at: datetime) -> datetime | None:
     return sent[len(sent) - cap] + WEEK + timedelta(seconds=1)
 
 
-def fatigue_postpone_until(*, player: Player, at: datetime) -> tuple[datetime | None, str]:
-    """(when the message may go, why) if the fatigue rules hold it back at `at`, else (None, "")."""
-    until, reason = None, ""
+def fatigue_postpone_until(*, player: Player, at: datetime) -> tuple[datetime | None, str, dict]:
+    """(when the message may go, why: `MessageReason` codes, their parameters) if the
+    fatigue rules hold it back at `at`, else (None, "", {})."""
+    until, reasons, params = None, [], {}
     capped = weekly_cap_until(player=player, at=at)
     if capped:
         until = capped
-        reason = _("Weekly limit of %(cap)s messages reached.") % {"cap": settings.CRM_MESSAGES_PER_WEEK}
+        reasons.append(MessageReason.WEEKLY_CAP)
+        params["cap"] = settings.CRM_MESSAGES_PER_WEEK
     quiet = quiet_hours_end(player=player, at=until or at)
     if quiet:
         until = quiet
-        reason = f"{reason} {_('Quiet hours.')}".strip() if reason else _("Quiet hours.")
-    return until, reason
+        reasons.append(MessageReason.QUIET_HOURS)
+    return until, " ".join(reasons), params
 
 
 # --- Delivery ------------------------------------------------------------------
@@ -227,26 +268,51 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> s
     message.player = player
 
     if message.is_marketing and (reason := marketing_block_reason(player)):
-        _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason)
+        _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason, status_params={})
         return "cancelled"
 
-    until, reason = fatigue_postpone_until(player=player, at=now)
+    until, reason, params = fatigue_postpone_until(player=player, at=now)
     if until:
-        _message_set(message, status=MessageStatus.POSTPONED, scheduled_for=until, status_reason=reason)
+        _message_set(
+            message, status=MessageStatus.POSTPONED, scheduled_for=until, status_reason=reason, status_params=params
+        )
         return "postponed"
 
-    if message.channel not in backends:
-        backends[message.channel] = backend_for(message.channel)
     attempts = message.attempts + 1
+    if message.channel not in backends:
+        try:
+            backends[message.channel] = backend_for(message.channel)
+        except ChannelNotConfigured as exc:
+            backends[message.channel] = exc
+    backend = backends[message.channel]
+    if isinstance(backend, ChannelNotConfigured):
+        # Never "sent" by a fallback: a supervisor sees the failure and its reason.
+        _message_set(
+            message,
+            status=MessageStatus.FAILED,
+            attempts=attempts,
+            last_error=str(backend),
+            status_reason=MessageReason.CHANNEL_NOT_CONFIGURED,
+            status_params={"channel": message.channel},
+        )
+        logger.error("message %s failed: %s", message.pk, backend)
+        return "failed"
     try:
-        backends[message.channel].send(message)
+        backend.send(message)
     except Exception as exc:
         permanent = getattr(exc, "permanent", False)
         if not isinstance(exc, DeliveryError):
             logger.exception("channel backend %s crashed on message %s", message.channel, message.pk)
         error = f"{now:%Y-%m-%d %H:%M:%S} UTC, attempt {attempts}: {exc}"
         if permanent or attempts >= settings.CRM_MESSAGE_MAX_ATTEMPTS:
-            _message_set(message, status=MessageStatus.FAILED, attempts=attempts, last_error=error, status_reason="")
+            _message_set(
+                message,
+                status=MessageStatus.FAILED,
+                attempts=attempts,
+                last_error=error,
+                status_reason="",
+                status_params={},
+            )
             logger.warning("message %s failed for good: %s", message.pk, error)
             return "failed"
         _message_set(
@@ -256,14 +322,15 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> s
             last_error=error,
             scheduled_for=now + retry_delay(attempts),
             status_reason="",
+            status_params={},
         )
         return "retrying"
 
-    _message_set(message, status=MessageStatus.SENT, attempts=attempts, sent_at=now, status_reason="")
+    _message_set(message, status=MessageStatus.SENT, attempts=attempts, sent_at=now, status_reason="", status_params={})
     contact_log_create(
         player=player,
         staff=None,
-        channel=CONTACT_CHANNELS.get(message.channel, ContactChannel.IN_GAME),
+        channel=message.channel,  # one channel registry: a message channel is a contact channel
         contacted_at=now,
         topic=message.subject[:200],  # the channel column names the channel, in the reader's language
         summary=message.body,
@@ -285,15 +352,21 @@ def message_retry(*, message: Message, now: datetime | None = None) -> Message:
     if message.status not in (MessageStatus.FAILED, MessageStatus.POSTPONED, MessageStatus.QUEUED):
         raise ValidationError(_("Only failed, postponed or queued messages can be retried."))
     _message_set(
-        message, status=MessageStatus.QUEUED, scheduled_for=now or timezone.now(), attempts=0, status_reason=""
+        message,
+        status=MessageStatus.QUEUED,
+        scheduled_for=now or timezone.now(),
+        attempts=0,
+        status_reason="",
+        status_params={},
     )
     return message
 
 
 @transaction.atomic
-def message_cancel(*, message: Message, reason: str) -> Message:
-    """Cancel a message that has not been sent (admin action)."""
+def message_cancel(*, message: Message, reason: str, params: dict | None = None) -> Message:
+    """Cancel a message that has not been sent (admin action, a skipped greeting):
+    `reason` is a `MessageReason` code with its `params`."""
     if message.status == MessageStatus.SENT:
         raise ValidationError(_("A sent message cannot be cancelled."))
-    _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason[:200])
+    _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason[:200], status_params=params or {})
     return message

@@ -1,17 +1,30 @@
 """Channel backends against real local servers started by the tests."""
 
 import json
+import os
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest import mock
 
+import environ
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from campaigns.channels import DeliveryError, WebhookBackend, backend_for, signature_header, signature_verify
+from campaigns.apps import _check_message_channels
+from campaigns.channels import (
+    ChannelNotConfigured,
+    DeliveryError,
+    WebhookBackend,
+    backend_for,
+    signature_header,
+    signature_verify,
+)
 from campaigns.models import Message, MessageStatus
 from campaigns.services.messaging import message_queue, messages_deliver_due
+from crm.channels import MESSAGE_CHANNELS, message_backends_setting, message_channel_choices
+from players.models import ContactLog
 
 SECRET = "webhook-test-secret"
 
@@ -140,8 +153,43 @@ def test_backend_for_reads_settings(settings):
     }
     backend = backend_for("sms")
     assert isinstance(backend, WebhookBackend) and backend.options["url"] == "http://x"
-    assert type(backend_for("in_game")).__name__ == "ConsoleBackend"
-    assert type(backend_for("email")).__name__ == "EmailBackend"
+    # no fallback: a channel left out of the settings, or not in the registry, is an error
+    with pytest.raises(ChannelNotConfigured):
+        backend_for("in_game")
+    with pytest.raises(ChannelNotConfigured):
+        backend_for("pigeon")
+
+
+def test_settings_are_built_from_the_registry_and_console_only_by_choice():
+    env = environ.Env()
+    with mock.patch.dict(os.environ, {"CRM_SMS_BACKEND": "webhook"}, clear=False):
+        for name in ("CRM_IN_GAME_BACKEND", "CRM_EMAIL_BACKEND"):
+            os.environ.pop(name, None)
+        backends = message_backends_setting(env)
+    assert set(backends) == {"sms", "email"} <= set(MESSAGE_CHANNELS)
+    assert backends["sms"]["BACKEND"] == "campaigns.channels.WebhookBackend"
+    assert backends["email"]["BACKEND"] == "campaigns.channels.EmailBackend"
+    assert dict(message_channel_choices()).keys() == set(MESSAGE_CHANNELS)
+
+
+def test_an_unconfigured_channel_fails_the_message_with_a_reason_a_supervisor_reads(settings, make_player):
+    # given in-game mail without a delivery backend
+    settings.CRM_MESSAGE_BACKENDS = {k: v for k, v in settings.CRM_MESSAGE_BACKENDS.items() if k != "in_game"}
+    player = make_player()
+    message = message_queue(player=player, channel="in_game", body="生日快乐", source="test:unconfigured")
+
+    # when delivery runs
+    counts = messages_deliver_due()
+
+    # then the message failed, nothing was logged as sent, and the reason reads in English and Chinese
+    message.refresh_from_db()
+    assert counts["failed"] == 1 and counts["sent"] == 0
+    assert message.status == "failed" and not ContactLog.objects.filter(player=player).exists()
+    assert "No delivery backend is configured for the channel in_game" in message.status_reason_text
+    with translation.override("zh-hans"):
+        assert "未配置" in message.status_reason_text
+    # and the system check warns about it
+    assert [w.id for w in _check_message_channels(None)] == ["campaigns.W001"]
 
 
 def test_webhook_without_configuration_is_a_delivery_error(make_player):

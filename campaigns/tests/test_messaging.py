@@ -59,7 +59,7 @@ def test_queue_is_idempotent_per_player_and_source(make_player):
 @pytest.mark.parametrize("flags, reason", [({"marketing_opt_out": True}, "opted out"), ({"is_minor": True}, "minor")])
 def test_no_marketing_to_opted_out_players_or_minors_recorded_as_cancelled(make_player, flags, reason):
     message = message_queue(player=make_player(**flags), channel="sms", body="sale!", source="campaign:1")
-    assert message.pk and message.status == MessageStatus.CANCELLED and reason in message.status_reason
+    assert message.pk and message.status == MessageStatus.CANCELLED and reason in message.status_reason_text
 
 
 def test_non_marketing_message_reaches_an_opted_out_player(make_player, recording):
@@ -106,7 +106,7 @@ def test_quiet_hours_postpone_to_nine_in_the_players_time_zone(make_player, reco
     assert counts["postponed"] == 2 and recording.sent == []
     m1.refresh_from_db()
     m2.refresh_from_db()
-    assert m1.status == MessageStatus.POSTPONED and "Quiet hours" in m1.status_reason
+    assert m1.status == MessageStatus.POSTPONED and "Quiet hours" in m1.status_reason_text
     assert m1.scheduled_for == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 09:00 Shanghai
     assert m2.scheduled_for == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # 09:00 Los Angeles (PST)
     # and go out at that time
@@ -141,7 +141,7 @@ def test_weekly_cap_postpones_the_third_message_until_a_slot_frees(make_player, 
         assert messages_deliver_due()["postponed"] == 1
     # then it waits (not dropped) until 7 days after the first, at a time that is not quiet
     third.refresh_from_db()
-    assert third.status == MessageStatus.POSTPONED and "Weekly limit of 2" in third.status_reason
+    assert third.status == MessageStatus.POSTPONED and "Weekly limit of 2" in third.status_reason_text
     assert monday + timedelta(days=7) < third.scheduled_for <= monday + timedelta(days=7, minutes=1)
     with time_machine.travel(third.scheduled_for - timedelta(seconds=2), tick=False):
         assert messages_deliver_due()["sent"] == 0
@@ -162,7 +162,7 @@ def test_cap_release_falling_in_quiet_hours_moves_to_morning(make_player, record
     message.refresh_from_db()
     # the first slot frees at 23:00 Shanghai, which is quiet: so 09:00 next morning
     assert message.scheduled_for == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-    assert "Weekly limit" in message.status_reason and "Quiet hours" in message.status_reason
+    assert "Weekly limit" in message.status_reason_text and "Quiet hours" in message.status_reason_text
 
 
 def test_retry_puts_a_failed_message_back(make_player):

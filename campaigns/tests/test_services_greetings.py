@@ -24,7 +24,8 @@ from campaigns.models import (
     TaskStatus,
 )
 from campaigns.services import greetings as greetings_module
-from campaigns.services.greetings import gift_budget_remaining, gift_record, greeting_skip, greetings_run
+from campaigns.services.gifts import gift_budget_remaining
+from campaigns.services.greetings import greeting_skip, greetings_run
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RUN_DAY = date(2026, 11, 22)
@@ -356,46 +357,6 @@ def test_gift_budget_exhaustion_refuses_the_gift_with_a_clear_note(make_rule, ma
     assert gift_budget_remaining(tier=tiers["V3"], on=RUN_DAY) == Decimal("20")
 
 
-def test_gift_record_blocks_overspending_with_a_message_on_value(make_player, tiers, manager):
-    GiftBudget.objects.create(tier=tiers["V5"], monthly_amount=Decimal("500"))
-    player = make_player(tier=tiers["V5"])
-    gift_record(player=player, kind="value", value=Decimal("450"), on=RUN_DAY, actor=manager, reason="birthday")
-
-    with pytest.raises(ValidationError) as error:
-        gift_record(player=player, kind="item", item="坐骑", value=Decimal("60"), on=RUN_DAY, source="case:9")
-
-    message = error.value.message_dict["value"][0]
-    assert "V5" in message and "¥450.00" in message and "¥500.00" in message and "¥60.00" in message
-    assert GiftEntry.objects.count() == 1
-    # next month's budget is fresh
-    gift_record(player=player, kind="item", item="坐骑", value=Decimal("60"), on=date(2026, 12, 1))
-
-
-def test_gift_record_is_idempotent_per_source_and_generates_codes(make_player):
-    player = make_player()
-
-    first = gift_record(player=player, kind="code", item="BDAY", value=Decimal("10"), source="case:3")
-    again = gift_record(player=player, kind="code", item="BDAY", value=Decimal("10"), source="case:3")
-
-    assert first.pk == again.pk
-    assert first.code.startswith("BDAY-") and len(first.code) > 6
-    assert GiftEntry.objects.count() == 1
-
-
-def test_gift_budget_applies_in_the_month_of_the_occasion(make_player, tiers):
-    GiftBudget.objects.create(tier=tiers["V2"], monthly_amount=Decimal("50"))
-    player = make_player(tier=tiers["V2"])
-
-    gift_record(player=player, kind="value", value=Decimal("50"), on=date(2026, 11, 30))
-
-    assert gift_budget_remaining(tier=tiers["V2"], on=date(2026, 11, 1)) == Decimal("0")
-    assert gift_budget_remaining(tier=tiers["V2"], on=date(2026, 12, 1)) == Decimal("50")
-    assert connection.vendor in ("sqlite", "postgresql")
-
-
-# --- messages, through the shared outbox and its fatigue rules ----------------------
-
-
 def test_message_is_queued_for_ten_in_the_players_zone_with_the_gift(make_rule, make_player):
     from campaigns.models import Message
 
@@ -497,7 +458,7 @@ def test_weekly_cap_postpones_the_birthday_message(make_rule, make_player, setti
     assert message.status == "postponed"
     assert message.scheduled_for > datetime(2026, 11, 24, 12, tzinfo=SHANGHAI)
     assert message.scheduled_for < datetime(2026, 11, 24, 12, 1, tzinfo=SHANGHAI)
-    assert "Weekly" in message.status_reason
+    assert "Weekly" in message.status_reason_text
 
     with time_machine.travel(datetime(2026, 11, 24, 12, 5, tzinfo=SHANGHAI), tick=False):
         greetings_run()
@@ -589,7 +550,7 @@ def _greeting_snapshot():
                 unrandom(message.subject),
                 unrandom(message.body),
                 message.status,
-                message.status_reason,
+                message.status_reason_text,
                 message.scheduled_for,
                 message.is_marketing,
                 message.source,
@@ -605,7 +566,7 @@ def _line_counts(report):
 
 
 @time_machine.travel(datetime(2026, 11, 22, 9, 30, tzinfo=SHANGHAI), tick=False)
-def test_set_based_greetings_equal_the_per_player_path(
+def test_texts_rendered_by_postgresql_equal_texts_rendered_in_python(
     requires_postgres, make_rule, make_player, make_staff, manager, tiers
 ):
     # given rules with a message and a gift code, a call with a credit gift, and a call
@@ -648,10 +609,10 @@ def test_set_based_greetings_equal_the_per_player_path(
         make_player(birthday=tomorrow, tier=tiers["V5"], manager=manager),
         make_player(birthday=tomorrow, tier=tiers["V5"]),
     ]
-    assert greetings_module._sql_texts(mail, RUN_DAY) is not None  # the set-based path applies
+    assert greetings_module._sql_texts(mail, RUN_DAY).complete  # the database renders every text
 
     # when the per-player path greets them, then (everything undone) the set-based path
-    by_python = greetings_run(on=RUN_DAY, deliver=False, set_based=False)
+    by_python = greetings_run(on=RUN_DAY, deliver=False, sql_texts=False)
     python_rows = _greeting_snapshot()
     for model in (Greeting, OutreachTask, Message, GiftEntry):
         model.objects.all().delete()
@@ -687,7 +648,7 @@ def test_texts_with_a_format_spec_are_rendered_in_python(make_rule, make_player)
     rule = make_rule(occasion="birthday", task_lead_days=0, template="{nickname}: {total_spend:,.2f}")
     player = make_player(nickname="阿强", birthday=date(1990, 11, 22), total_spend=Decimal("12960"))
 
-    assert greetings_module._sql_texts(rule, RUN_DAY) is None
+    assert greetings_module._sql_texts(rule, RUN_DAY).script is None
     greetings_run(on=RUN_DAY, deliver=False)
 
     assert tasks_of(player)[0].script == "阿强: 12,960.00"

@@ -39,7 +39,7 @@ from django.urls.resolvers import RoutePattern
 from django.utils import timezone
 
 from campaigns.models import CampaignTarget, Greeting, GreetingStatus, Message, OutreachTask
-from campaigns.services.greetings import gift_record
+from campaigns.services.gifts import gift_record
 from players.models import ExportRecord, FeedbackReport, FeedbackTopic, PayerStatusChange, Player
 from players.services import contact_log_create
 from players.services.cases import case_add_note, case_open

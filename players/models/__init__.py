@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from crm.channels import Channel
+
 from ..validators import validate_birthday, validate_game_time
 
 
@@ -19,14 +21,8 @@ class PayerStatus(models.TextChoices):
     CHURNED = "churned", _("Churned")
 
 
-class ContactChannel(models.TextChoices):
-    PHONE = "phone", _("Phone")
-    QQ = "qq", _("QQ")
-    WECHAT = "wechat", _("WeChat")
-    IN_GAME = "in_game", _("In-game")
-    EMAIL = "email", _("Email")
-    SMS = "sms", _("SMS")
-    VISIT = "visit", _("Visit")
+# The one channel enumeration lives in the channel registry (crm/channels.py).
+ContactChannel = Channel
 
 
 class Tag(models.Model):

@@ -360,10 +360,10 @@ def case_compensate(*, case: Case, item: str, value: Decimal | None = None, acto
 
 def _gift_ledger_record(*, case: Case, item: str, value, actor, note: str, at) -> int | None:
     """Write the compensation into the greetings area's gift ledger when it exists
-    (campaigns.services.greetings.gift_record); without it the case's own fields hold it.
+    (campaigns.services.gifts.gift_record); without it the case's own fields hold it.
     The ledger's monthly tier budget may refuse it: the error lands on the value."""
     try:
-        from campaigns.services.greetings import gift_record
+        from campaigns.services.gifts import gift_record
     except ImportError:
         return None
     number = CaseEvent.objects.filter(case=case, type=CaseEventType.COMPENSATED).count() + 1

@@ -1,0 +1,65 @@
+"""The channel registry: every way the team reaches a player, in one enumeration.
+
+`Channel` is what the contact log records (phone, QQ, WeChat, ...). `MESSAGE_CHANNELS`
+names the channels automatic messages (campaigns, greetings) can go through, with the
+environment variable that picks each one's delivery backend: the settings build
+`CRM_MESSAGE_BACKENDS` from it, the message and campaign models their choices, and
+delivery the contact-log channel of a message sent. A message channel whose backend is
+not configured fails the message with a reason a supervisor reads in the admin (and
+`manage.py check` warns), never "sent" by a fallback. Adding a channel is one entry here.
+
+A foundation module: it imports no app (the settings import it).
+"""
+
+from django.db.models import TextChoices
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(TextChoices):
+    PHONE = "phone", _("Phone")
+    QQ = "qq", _("QQ")
+    WECHAT = "wechat", _("WeChat")
+    IN_GAME = "in_game", _("In-game")
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    VISIT = "visit", _("Visit")
+
+
+# Channel -> its delivery backend when the environment names none (None: not configured
+# until CRM_<CHANNEL>_BACKEND names one; "console" only ever by explicit choice).
+MESSAGE_CHANNELS: dict[str, str | None] = {
+    Channel.SMS.value: None,
+    Channel.IN_GAME.value: None,
+    Channel.EMAIL.value: "email",
+}
+
+# Backend names the environment may give (CRM_<CHANNEL>_BACKEND).
+MESSAGE_BACKENDS = {
+    "console": "campaigns.channels.ConsoleBackend",
+    "webhook": "campaigns.channels.WebhookBackend",
+    "email": "campaigns.channels.EmailBackend",
+}
+
+
+def message_channel_choices() -> list[tuple[str, str]]:
+    """The choices of a message's channel, in the registry's order of `Channel`."""
+    return [(c.value, c.label) for c in Channel if c.value in MESSAGE_CHANNELS]
+
+
+def message_backends_setting(env) -> dict:
+    """`CRM_MESSAGE_BACKENDS` from the environment (django-environ `env`): one entry per
+    message channel whose backend is named (or has a default)."""
+    backends = {}
+    for channel, default in MESSAGE_CHANNELS.items():
+        name = env.str(f"CRM_{channel.upper()}_BACKEND", default=default or "")
+        if not name:
+            continue
+        backends[channel] = {
+            "BACKEND": MESSAGE_BACKENDS[name],
+            "OPTIONS": {
+                "url": env.str(f"CRM_{channel.upper()}_WEBHOOK_URL", default=""),
+                "secret": env.str(f"CRM_{channel.upper()}_WEBHOOK_SECRET", default=""),
+                "timeout": env.float("CRM_WEBHOOK_TIMEOUT", default=10.0),
+            },
+        }
+    return backends
