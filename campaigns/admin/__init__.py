@@ -60,7 +60,7 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         "scheduled_for",
         "sent_at",
         "attempts",
-        "status_reason",
+        "status_reason_display",
         "source_display",
     ]
     list_filter = ["status", "channel", "is_marketing"]
@@ -68,13 +68,26 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=player__account_id", "=source"]
     show_full_result_count = False
     raw_id_fields = ["player"]
-    readonly_fields = ["status", "sent_at", "attempts", "last_error", "status_reason", "source_display", "created_at"]
-    exclude = ["source"]
+    readonly_fields = [
+        "status",
+        "sent_at",
+        "attempts",
+        "last_error",
+        "status_reason_display",
+        "source_display",
+        "created_at",
+    ]
+    exclude = ["source", "status_reason", "status_params"]
     actions = ["retry_now", "cancel"]
 
     @admin.display(description=_("source"))
     def source_display(self, obj):
         return source_text(obj.source)
+
+    @admin.display(description=_("reason"))
+    def status_reason_display(self, obj):
+        # Stored as codes: read in the reader's language.
+        return obj.status_reason_text
 
     def has_change_permission(self, request, obj=None):
         # Messages change only through the delivery service and the actions below.
