@@ -359,7 +359,7 @@ def campaign_results_refresh(*, campaign: Campaign) -> None:
         _targets_sync_messages(campaign=campaign)
     # Every reference time is at or after the launch: looking only at players who logged
     # in since then lets PostgreSQL start from the last-login index.
-    if connection.vendor == "postgresql":
+    if sql_dialect.is_postgresql():
         sql = (
             f"UPDATE {CampaignTarget._meta.db_table} t SET returned_at = p.last_login_at "
             f"FROM {Player._meta.db_table} p WHERE p.id = t.player_id AND t.campaign_id = %s "
@@ -537,7 +537,7 @@ def campaign_results(*, campaign: Campaign, refresh: bool = True) -> CampaignRes
 def _payments_by_group(*, campaign: Campaign):
     """(is_holdout, players who paid, revenue) from the ledger, within the pay window of
     each target's reference time."""
-    if connection.vendor == "postgresql":
+    if sql_dialect.is_postgresql():
         # Straight from targets to the ledger by player id (the ORM would join players too).
         sql = (
             "SELECT t.is_holdout, COUNT(DISTINCT t.player_id) FILTER (WHERE p.kind = %s), "
