@@ -72,7 +72,7 @@ from players.services.cases import (
 )
 from players.services.churn import nightly_run
 from players.services.feedback import feedback_record
-from players.services.ledger_batch import payments_record_batch
+from players.services.ledger import payments_record_batch
 from vip.models import Tier
 from vip.services import players_assign_manager
 

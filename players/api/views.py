@@ -18,10 +18,10 @@ from crm.api.errors import django_validation_fields, error_body
 from crm.api.fields import text_is_clean
 from players.filters import PlayerFilterSet
 from players.models import PaymentSource, Player
-from players.services import payment_record, player_upsert
+from players.services import player_upsert
 from players.services.activity import logins_record_batch
 from players.services.events import event_id_echo, payment_event_clean
-from players.services.ledger_batch import MAX_BATCH, payments_record_batch
+from players.services.ledger import MAX_BATCH, payment_record, payments_record_batch
 from players.services.prepared import prepared_fetchone
 from vip.models import Tier
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
-from ..models import Player
 from .churn import payer_status_refresh
 from .events import login_event_clean
-from .ledger_batch import players_ensure
-from .prepared import server_cursor
+from .ledger import players_ensure
+from .ledger_engines import ledger_engine
 
 
 @dataclass
@@ -61,19 +59,4 @@ def _logins_apply(*, latest: dict[str, tuple], actor, now) -> set[int]:
 def _last_logins_move(*, latest: dict[str, tuple], actor, now) -> set[int]:
     ids = players_ensure(accounts={a: server for a, (_at, server) in latest.items()}, actor=actor, now=now)
     pairs = sorted((ids[a], at) for a, (at, _server) in latest.items())
-    if connection.vendor == "postgresql":
-        with server_cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Player._meta.db_table} AS p SET last_login_at = d.at"
-                " FROM unnest(%b::bigint[], %b::timestamptz[]) AS d(id, at)"
-                " WHERE p.id = d.id AND (p.last_login_at IS NULL OR p.last_login_at < d.at) RETURNING p.id",
-                [[pk for pk, _at in pairs], [at for _pk, at in pairs]],
-            )
-            return {pk for (pk,) in cursor.fetchall()}
-    moved = set()
-    for pk, at in pairs:
-        if Player.objects.filter(Q(last_login_at__isnull=True) | Q(last_login_at__lt=at), pk=pk).update(
-            last_login_at=at
-        ):
-            moved.add(pk)
-    return moved
+    return ledger_engine().last_logins_move(pairs=pairs)

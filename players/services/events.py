@@ -3,7 +3,7 @@
 The API (single events and batches) and imports hand raw values (strings from JSON
 or a file, or already typed values) to these cleaners; each returns the typed values
 and a dict of errors keyed by the API's field names. The rules are those of
-`payment_validate`, which `payment_record` applies again.
+`ledger.payment_validate`, which `payment_record` applies to typed values.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from crm.money import CENT, to_base
 
 from ..models import PaymentKind
 from ..validators import validate_game_time
-from . import MAX_AMOUNT
 
+MAX_AMOUNT = Decimal("1000000")
 NOT_ALLOWED = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: PostgreSQL refuses both
 PAYMENT_KINDS = frozenset(PaymentKind.values)
 

@@ -16,9 +16,10 @@ Each chunk is one transaction that also advances `ImportJob.chunks_done`, so a c
 leaves whole chunks and the job resumes after the last one. With the "reject" policy
 the whole apply is one transaction, rolled back at the first invalid row.
 
-Payment history goes row by row through `payment_record` (the ledger's only writer,
-exactly-once per (source, source_ref, event_id)) with `evaluate_tier=False`, in one
-transaction, and tiers are evaluated once per affected player at the end.
+Payment history goes through `payments_record_batch` (the ledger's only writer,
+exactly-once per (source, source_ref, event_id)) a chunk at a time, in file order (a
+chunk is cut where a purchase follows a refund, since a batch stores its purchases
+before its refunds), all in one transaction.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ from ..tabular import (
     parse_timezone,
     text,
 )
-from . import payment_fingerprint, payment_record, payment_validate
 from .birthdays import birthday_key_cached
+from .ledger import payment_fingerprint, payment_validate, payments_record_batch
 
 log = logging.getLogger(__name__)
 
@@ -798,9 +799,9 @@ def _payment_parse(run, headers, parsers, number, cells) -> tuple[dict | None, l
 
 def _payments_run(run: ImportRun, headers: HeaderMap, rows: Iterator) -> None:
     """Preview: classify each event against the ledger (one query per chunk). Apply:
-    every row through payment_record in one transaction, then tiers once per player."""
+    the rows through the ledger's writer (`payments_record_batch`, which also projects
+    totals, tiers and payer status), in file order, all in one transaction."""
     parsers = _payment_parsers(run)
-    affected: dict[int, bool] = {}  # player id -> saw a refund
     processed = 0
     source = PaymentSource.IMPORT
 
@@ -855,40 +856,25 @@ def _payments_run(run: ImportRun, headers: HeaderMap, rows: Iterator) -> None:
                     counts.invalid += 1
                     run.problem(_conflict(number, values, headers))
             return counts
-        for number, values in parsed:
-            try:
-                result = payment_record(
-                    account_id=values["account_id"],
-                    event_id=values["event_id"],
-                    kind=values["kind"],
-                    amount=values["amount"],
-                    currency=values["currency"],
-                    occurred_at=values["occurred_at"],
-                    source=source,
-                    source_ref=run.source_ref,
-                    server=values["server"],
-                    order_id=values["order_id"],
-                    product=values["product"],
-                    refund_of=values["refund_of"],
-                    actor=run.actor,
-                    evaluate_tier=False,
-                )
-            except ValidationError as exc:
+        for run_rows in _in_order_runs(parsed):
+            result = payments_record_batch(
+                events=[values for _number, values in run_rows], source=source, source_ref=run.source_ref,
+                actor=run.actor,
+            )  # fmt: skip
+            for error in result.errors:
+                number, values = run_rows[error["index"]]
                 counts.invalid += 1
-                for name, messages in exc.message_dict.items():
-                    name = _PAYMENT_ERROR_FIELD.get(name, name)
-                    label = _column(headers.labels, name)
+                if error["error"] == "conflict":
+                    run.problem(_conflict(number, values, headers))
+                    continue
+                for name, messages in error["fields"].items():
+                    label = _column(headers.labels, _PAYMENT_ERROR_FIELD.get(name, name))
                     run.problem(RowProblem(number, values["account_id"], label, " ".join(messages)))
-                continue
-            if result.status == "created":
-                counts.new += 1
-                player_id = result.payment.player_id
-                affected[player_id] = affected.get(player_id, False) or values["kind"] == PaymentKind.REFUND
-            elif result.status == "duplicate":
-                counts.unchanged += 1
-            else:
-                counts.invalid += 1
-                run.problem(_conflict(number, values, headers))
+            for status, _payment_id, _player_id in result.outcomes.values():
+                if status == "created":
+                    counts.new += 1
+                elif status == "duplicate":
+                    counts.unchanged += 1
         return counts
 
     if run.dry_run:
@@ -909,10 +895,22 @@ def _payments_run(run: ImportRun, headers: HeaderMap, rows: Iterator) -> None:
             if run.counts.invalid and run.invalid_rows == InvalidRowPolicy.REJECT:
                 run.rejected = True
                 raise _Rejected
-            _tiers_evaluate(affected, actor=run.actor)
     except _Rejected:
         pass
     run.counts.total = processed
+
+
+def _in_order_runs(parsed: list) -> Iterator[list]:
+    """The rows in runs of purchases then refunds: a batch stores its purchases first,
+    so a run ends where a purchase follows a refund, and rows keep the file's order."""
+    run: list = []
+    for row in parsed:
+        if run and row[1]["kind"] == PaymentKind.PURCHASE and run[-1][1]["kind"] == PaymentKind.REFUND:
+            yield run
+            run = []
+        run.append(row)
+    if run:
+        yield run
 
 
 def _conflict(number, values, headers) -> RowProblem:
@@ -922,18 +920,6 @@ def _conflict(number, values, headers) -> RowProblem:
         headers.labels["event_id"],
         _("This event id was already imported with other content; nothing was changed."),
     )
-
-
-def _tiers_evaluate(affected: dict[int, bool], *, actor) -> None:
-    """Once per affected player, not once per row."""
-    from vip.models import TierChangeReason
-    from vip.services import tier_evaluate
-
-    ids = sorted(affected)
-    for start in range(0, len(ids), 1000):
-        for player in Player.objects.filter(pk__in=ids[start : start + 1000]).select_related("tier"):
-            reason = TierChangeReason.REFUND if affected[player.pk] else TierChangeReason.PAYMENT
-            tier_evaluate(player=player, reason=reason, actor=actor)
 
 
 # --- jobs: what the admin, the command and the tasks call ----------------------------------

@@ -69,3 +69,10 @@ def planned_fetchone(statement: str, params) -> tuple | None:
             settings_cursor.execute("SET LOCAL jit = off")
             cursor.execute(statement, params)
         return cursor.fetchone() if cursor.description is not None else None
+
+
+def prepared_fetchall(statement: str, params) -> list[tuple]:
+    """`prepared_fetchone`'s twin: every row."""
+    cursor = _prepared_cursor()
+    cursor.execute(statement, params, prepare=True)
+    return cursor.fetchall() if cursor.pgresult.status == TUPLES_OK else []

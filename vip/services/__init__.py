@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from players.models import Player
 from players.selectors import player_net_spend_since
-from players.services.prepared import prepared_fetchone
 
 from ..models import ManagerAssignment, Tier, TierChange, TierChangeReason
 
@@ -42,66 +42,69 @@ def tier_qualified(*, player: Player, tiers: list[Tier], now: datetime) -> Tier 
     return best
 
 
-def _tier_set(
-    *, player: Player, tier: Tier | None, reason: str, actor=None, note: str = "", now: datetime
-) -> TierChange:
-    """Move the player to `tier` and record the change: the one place a tier is written."""
-    change = TierChange(
-        player=player, from_tier=player.tier, to_tier=tier, reason=reason, actor=actor, note=note, changed_at=now
-    )
-    if connection.vendor == "postgresql":
-        # Both writes in one prepared statement: upgrades follow payments on the event path.
-        (change.pk,) = prepared_fetchone(
-            _TIER_SET_SQL,
-            [
-                tier.pk if tier else None,
-                now,
-                player.pk,
-                change.from_tier_id,
-                change.to_tier_id,
-                reason,
-                change.actor_id,
-                note,
-                now,
-            ],
-        )
-        change._state.adding, change._state.db = False, connection.alias
-    else:
-        change.save(force_insert=True)
-        Player.objects.filter(pk=player.pk).update(tier=tier, tier_since=now, tier_below_since=None)
-    player.tier, player.tier_since, player.tier_below_since = tier, now, None
-    return change
-
-
-_TIER_SET_SQL = (
-    f"WITH moved AS (UPDATE {Player._meta.db_table} SET tier_id = %s, tier_since = %s, tier_below_since = NULL"
-    " WHERE id = %s RETURNING id)"
-    f" INSERT INTO {TierChange._meta.db_table} (player_id, from_tier_id, to_tier_id, reason, actor_id, note, changed_at)"
-    " SELECT id, %s, %s, %s, %s, %s, %s FROM moved RETURNING id"
-)
-
-
 def _level(tier: Tier | None) -> int:
     return tier.level if tier else 0
 
 
-@transaction.atomic(savepoint=False)  # two writes that stand or fall with the caller's
-def tier_evaluate(
-    *, player: Player, reason: str, actor=None, now: datetime | None = None, tiers: list[Tier] | None = None
-) -> TierChange | None:
-    """Re-evaluate after a payment or refund: upgrade at once; a refund may lower the
-    tier at once. A pinned tier is left alone until the pin expires. Rolling-window
-    downgrades through the passage of time are `tiers_review`'s job. `tiers` (lowest
-    first) saves the query when the caller already has them."""
+# Reasons after which a tier may also fall at once (a payment only raises it; time
+# lowers it through `tiers_review`, after the grace period).
+_LOWERING_REASONS = frozenset({TierChangeReason.REFUND, TierChangeReason.REBUILD})
+
+
+def tiers_evaluate(
+    *, players: list[Player], reason: str, actor=None, now: datetime | None = None, tiers: list[Tier] | None = None
+) -> list[TierChange]:
+    """The rule that a payment raises a tier: re-evaluate each player after their
+    spend moved, for one player or many. Upgrade at once; after a refund (or a rebuild
+    from the ledger) a tier may also fall at once. A pinned tier is left alone until
+    the pin expires; rolling-window downgrades through the passage of time are
+    `tiers_review`'s job. `players` need `total_spend`, `tier_id` and
+    `tier_pinned_until` loaded; `tiers` (lowest first) saves a query when the caller
+    has them. One history row per change (`tiers_write`)."""
     now = now or timezone.now()
-    if player.tier_pinned_until and player.tier_pinned_until > now:
-        return None
-    qualified = tier_qualified(player=player, tiers=tiers if tiers is not None else tiers_ordered(), now=now)
-    if _level(qualified) > _level(player.tier):
-        return _tier_set(player=player, tier=qualified, reason=reason, actor=actor, now=now)
-    if reason == TierChangeReason.REFUND and _level(qualified) < _level(player.tier):
-        return _tier_set(player=player, tier=qualified, reason=reason, actor=actor, now=now)
-    return None
+    tiers = tiers if tiers is not None else tiers_ordered()
+    by_id = {t.pk: t for t in tiers}
+    moves: list[tuple[Player, Tier | None]] = []
+    for player in players:
+        if player.tier_pinned_until and player.tier_pinned_until > now:
+            continue
+        current = by_id.get(player.tier_id) if player.tier_id else None
+        qualified = tier_qualified(player=player, tiers=tiers, now=now)
+        if _level(qualified) > _level(current) or (reason in _LOWERING_REASONS and _level(qualified) < _level(current)):
+            moves.append((player, qualified))
+    if not moves:
+        return []
+    return tiers_write(moves=moves, reason=reason, actor=actor, now=now)
+
+
+def tiers_write(
+    *, moves: list[tuple[Player, Tier | None]], reason: str, actor=None, note: str = "", now: datetime
+) -> list[TierChange]:
+    """Move each player to its tier and record the change: the one place a tier is
+    written (with its TierChange row), for one player or many. One INSERT of the
+    history and one UPDATE per target tier; the player objects follow."""
+    changes = [
+        TierChange(
+            player_id=player.pk,
+            from_tier_id=player.tier_id,
+            to_tier=tier,
+            reason=reason,
+            actor=actor,
+            note=note,
+            changed_at=now,
+        )
+        for player, tier in moves
+    ]
+    by_tier: dict[int | None, list[int]] = defaultdict(list)
+    for player, tier in moves:
+        by_tier[tier.pk if tier else None].append(player.pk)
+    with transaction.atomic(savepoint=False):  # stands or falls with the caller's transaction
+        TierChange.objects.bulk_create(changes, batch_size=1000)
+        for tier_id, ids in by_tier.items():
+            Player.objects.filter(pk__in=ids).update(tier_id=tier_id, tier_since=now, tier_below_since=None)
+    for player, tier in moves:
+        player.tier, player.tier_since, player.tier_below_since = tier, now, None
+    return changes
 
 
 @transaction.atomic
@@ -116,8 +119,8 @@ def tier_pin(*, player: Player, tier: Tier | None, actor, reason: str, expires_a
     if errors:
         raise ValidationError(errors)
     player = Player.objects.select_for_update().get(pk=player.pk)
-    change = _tier_set(
-        player=player, tier=tier, reason=TierChangeReason.MANUAL, actor=actor, note=reason.strip(), now=now
+    (change,) = tiers_write(
+        moves=[(player, tier)], reason=TierChangeReason.MANUAL, actor=actor, note=reason.strip(), now=now
     )
     Player.objects.filter(pk=player.pk).update(tier_pinned_until=expires_at)
     player.tier_pinned_until = expires_at
@@ -143,7 +146,7 @@ def tiers_review(*, now: datetime | None = None, batch_size: int = 2000) -> dict
             player.tier_pinned_until = None
             qualified = tier_qualified(player=player, tiers=tiers, now=now)
             if qualified != player.tier:
-                _tier_set(player=player, tier=qualified, reason=TierChangeReason.PIN_EXPIRED, now=now)
+                tiers_write(moves=[(player, qualified)], reason=TierChangeReason.PIN_EXPIRED, now=now)
             counts["pins_expired"] += 1
 
     candidates = Player.objects.filter(tier_id__in=rolling_ids, tier_pinned_until__isnull=True).values_list(
@@ -164,7 +167,7 @@ def tiers_review(*, now: datetime | None = None, batch_size: int = 2000) -> dict
                     player.tier_below_since = now
                     counts["grace_started"] += 1
                 if now - player.tier_below_since >= timedelta(days=player.tier.downgrade_grace_days):
-                    _tier_set(player=player, tier=qualified, reason=TierChangeReason.REVIEW, now=now)
+                    tiers_write(moves=[(player, qualified)], reason=TierChangeReason.REVIEW, now=now)
                     counts["downgraded"] += 1
     return counts
 

@@ -10,7 +10,7 @@ from players.models import PayerStatus, Payment, Player
 from players.models.churn import PayerStatusChange
 from players.services import payment_record
 from players.services.activity import logins_record_batch
-from players.services.ledger_batch import payments_record_batch
+from players.services.ledger import payments_record_batch
 from vip.models import TierChange, TierChangeReason
 
 

@@ -1,0 +1,506 @@
+"""The payment ledger and its projection: the one writer of the Payment table, and the
+one function that derives a player's state from it.
+
+- `payments_record_batch` records a list of events, set-based: each event is judged
+  on its own (bad ones are reported by index, good ones stored); exactly-once by the
+  unique (source, source_ref, event_id) constraint; unknown accounts are created.
+  Purchases go in together; refunds, which are checked against what the player has
+  spent and against the purchase they name, go one by one in their order after the
+  batch's purchases. The API's batches, imports and the demo call it.
+- `payment_record` is a batch of one (the API's single event, staff, tests): the same
+  path, with the error raised instead of reported.
+- The insert (and the fold of the new rows into the totals) is `ledger_engine().append`
+  (`ledger_engines`: one interface, a portable and a PostgreSQL statement).
+- `players_project` derives the rest of a player's state, for one player or many:
+  the tier (through `vip.services.tiers_evaluate`, the tiers' only writer), then the
+  payer status (`churn.payer_status_refresh`, which records its changes). Every door
+  goes through it: events, imports and `players_totals_rebuild` (the
+  `rebuild_player_totals` command), which first recomputes the totals from the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import OperationalError, transaction
+from django.db.models import Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.money import CENT, to_base
+
+from ..models import PayerStatus, Payment, PaymentKind, Player
+from ..validators import validate_game_time
+from .churn import payer_status_refresh
+from .events import MAX_AMOUNT, event_id_echo, payment_event_clean
+from .ledger_engines import PLAYER_STATE_FIELDS, ledger_engine, ledger_totals
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment: Payment
+    status: str  # "created", "duplicate" or "conflict"
+    fingerprint: str = ""  # of the content received (for a conflict, `payment` holds the stored one)
+
+    @property
+    def created(self) -> bool:
+        return self.status == "created"
+
+
+@dataclass
+class PaymentBatchResult:
+    created: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    # {"index", "event_id", "error": "invalid" | "conflict", "fields"?}
+    errors: list[dict] = field(default_factory=list)
+    # (index, event_id, stored fingerprint, received fingerprint) for each conflict
+    conflict_digests: list[tuple[int, str, str, str]] = field(default_factory=list)
+    # players whose spend moved (for hooks such as payer status)
+    player_ids: set[int] = field(default_factory=set)
+    # index -> (status, payment id, player id) for each event stored or found stored
+    outcomes: dict[int, tuple[str, int, int]] = field(default_factory=dict)
+    # index -> the error of an event refused after cleaning (a refund's checks)
+    refused: dict[int, ValidationError] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "created": self.created,
+            "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
+            "errors": sorted(self.errors, key=lambda e: e["index"]),
+        }
+
+    def add(self, other: PaymentBatchResult) -> None:
+        self.created += other.created
+        self.duplicates += other.duplicates
+        self.conflicts += other.conflicts
+        self.errors += other.errors
+        self.conflict_digests += other.conflict_digests
+        self.player_ids |= other.player_ids
+        self.outcomes.update(other.outcomes)
+        self.refused.update(other.refused)
+
+
+def payment_fingerprint(
+    *, account_id, kind, amount, currency, occurred_at, server="", order_id="", product="", refund_of=""
+) -> str:
+    """A digest of what an event says, so that a retry can be told from a conflict."""
+    content = {
+        "account_id": str(account_id),
+        "kind": kind,
+        "amount": str(Decimal(amount).quantize(CENT)),
+        "currency": currency.upper(),
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "server": server or "",
+        "order_id": order_id or "",
+        "product": product or "",
+        "refund_of": refund_of or "",
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def payment_validate(*, kind: str, amount: Decimal, currency: str, occurred_at: datetime) -> Decimal:
+    """Check an event's values; return the amount in base currency. Errors name the field."""
+    errors = {}
+    if kind not in PaymentKind.values:
+        errors["type"] = [_("Must be 'purchase' or 'refund'.")]
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        errors["amount"] = [_("Must be a decimal number.")]
+    elif amount <= 0:
+        errors["amount"] = [_("Must be greater than 0.")]
+    elif amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
+        errors["amount"] = [_("At most 2 decimal places.")]
+    elif amount > MAX_AMOUNT:
+        errors["amount"] = [_("At most 1,000,000.")]
+    try:
+        if occurred_at is None:
+            raise ValidationError(_("Must be a date and time with a UTC offset."))
+        validate_game_time(occurred_at)
+    except ValidationError as exc:
+        errors["occurred_at"] = exc.messages
+    amount_base = None
+    try:
+        if "amount" not in errors:
+            amount_base = to_base(amount, currency)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return amount_base
+
+
+def payment_record(
+    *,
+    account_id: str,
+    event_id: str,
+    kind: str,
+    amount: Decimal,
+    currency: str,
+    occurred_at: datetime,
+    source: str,
+    source_ref: str = "",
+    server: str = "",
+    order_id: str = "",
+    product: str = "",
+    refund_of: str = "",
+    actor=None,
+    evaluate_tier: bool = True,
+) -> PaymentResult:
+    """Append one purchase or refund to the ledger: a batch of one.
+
+    The same id with the same content is a "duplicate", with other content a
+    "conflict"; neither changes anything. A refund may not exceed what the player has
+    spent (net); that is rejected on `amount` rather than letting spend go negative.
+    """
+    amount_base = payment_validate(kind=kind, amount=amount, currency=currency, occurred_at=occurred_at)
+    account_id = account_id.strip()
+    if not account_id:
+        raise ValidationError({"account_id": [_("This field is required.")]})
+    event = {
+        "event_id": event_id,
+        "account_id": account_id,
+        "server": server,
+        "kind": kind,
+        "amount": amount,
+        "amount_base": amount_base,
+        "currency": currency.upper(),
+        "occurred_at": occurred_at,
+        "order_id": order_id,
+        "product": product,
+        "refund_of": refund_of,
+    }
+    result = _payments_record(
+        valid=[(0, event)], source=source, source_ref=source_ref, actor=actor, evaluate_tier=evaluate_tier
+    )
+    if 0 in result.refused:
+        raise result.refused[0]
+    status, payment_id, player_id = result.outcomes[0]
+    if status != "created":
+        return PaymentResult(
+            payment=Payment.objects.get(pk=payment_id), status=status, fingerprint=event["fingerprint"]
+        )
+    payment = Payment(
+        id=payment_id,
+        player_id=player_id,
+        source=source,
+        source_ref=source_ref,
+        recorded_by=actor,
+        **{name: value for name, value in event.items() if name != "account_id"},
+    )
+    payment._state.adding, payment._state.db = False, Payment.objects.db
+    return PaymentResult(payment=payment, status="created", fingerprint=event["fingerprint"])
+
+
+def payments_record_batch(
+    *, events: list, source: str, source_ref: str = "", actor=None, evaluate_tier: bool = True, retries: int = 2
+) -> PaymentBatchResult:
+    """Record a list of payment events (dicts as the API takes them: `type` or `kind`,
+    amounts and times as strings or typed values)."""
+    now = timezone.now()
+    result = PaymentBatchResult()
+    valid: list[tuple[int, dict]] = []
+    for index, raw in enumerate(events):
+        clean, errors = payment_event_clean(raw, now=now)
+        if errors:
+            result.errors.append(
+                {
+                    "index": index,
+                    "event_id": event_id_echo(raw.get("event_id")) if isinstance(raw, dict) else None,
+                    "error": "invalid",
+                    "fields": errors,
+                }
+            )
+        else:
+            valid.append((index, clean))
+    if valid:
+        result.add(
+            _payments_record(
+                valid=valid,
+                source=source,
+                source_ref=source_ref,
+                actor=actor,
+                evaluate_tier=evaluate_tier,
+                retries=retries,
+            )
+        )
+    return result
+
+
+def _payments_record(*, valid, source, source_ref, actor, evaluate_tier, retries: int = 2) -> PaymentBatchResult:
+    for attempt in range(retries + 1):
+        try:
+            return _payments_store(
+                valid=valid, source=source, source_ref=source_ref, actor=actor, evaluate_tier=evaluate_tier
+            )
+        except OperationalError as exc:  # a deadlock with a concurrent batch: nothing was kept, try again
+            if attempt == retries or "deadlock" not in str(exc).lower():
+                raise
+            log.warning("payment batch deadlocked, retrying (%s)", attempt + 1)
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _payments_store(*, valid, source, source_ref, actor, evaluate_tier) -> PaymentBatchResult:
+    now = timezone.now()
+    result = PaymentBatchResult()
+    purchases: list[tuple[int, dict]] = []
+    repeats: list[tuple[int, dict]] = []
+    refunds: list[tuple[int, dict]] = []
+    seen: set[str] = set()
+    for index, event in valid:
+        event["fingerprint"] = payment_fingerprint(
+            account_id=event["account_id"],
+            kind=event["kind"],
+            amount=event["amount"],
+            currency=event["currency"],
+            occurred_at=event["occurred_at"],
+            server=event["server"],
+            order_id=event["order_id"],
+            product=event["product"],
+            refund_of=event["refund_of"],
+        )
+        if event["kind"] == PaymentKind.REFUND:
+            refunds.append((index, event))
+        elif event["event_id"] in seen:
+            repeats.append((index, event))  # judged against the first copy once it is stored
+        else:
+            seen.add(event["event_id"])
+            purchases.append((index, event))
+
+    actor_id = actor.pk if actor is not None else None
+    engine = ledger_engine()
+    if purchases:
+        events = [event for _i, event in purchases]
+        appended = engine.append(events=events, source=source, source_ref=source_ref, actor_id=actor_id, now=now)
+        inserted = appended.inserted
+        # Not inserted: stored before (a repeat), or its account has no player yet.
+        pending = [(i, e) for i, e in purchases if e["event_id"] not in inserted] + repeats
+        stored = _stored(source, source_ref, {e["event_id"] for _i, e in pending}) if pending else {}
+        unknown = [e for _i, e in purchases if e["event_id"] not in inserted and e["event_id"] not in stored]
+        if unknown:
+            players_ensure(accounts={e["account_id"]: e["server"] for e in unknown}, actor=actor, now=now)
+            more = engine.append(events=unknown, source=source, source_ref=source_ref, actor_id=actor_id, now=now)
+            inserted = {**inserted, **more.inserted}
+            appended.players += more.players
+            appended.tiers = appended.tiers or more.tiers
+            late = [e["event_id"] for e in unknown if e["event_id"] not in more.inserted]
+            if late:  # stored by a concurrent copy meanwhile
+                stored.update(_stored(source, source_ref, set(late)))
+        for index, event in purchases:
+            if event["event_id"] in inserted:
+                result.outcomes[index] = ("created", *inserted[event["event_id"]])
+        repeated = {index for index, _e in repeats}
+        for index, event in pending:
+            if event["event_id"] not in inserted or index in repeated:
+                _classify(result, index, event, stored.get(event["event_id"]))
+        result.created += len(inserted)
+        if appended.players:
+            players_project(
+                players=appended.players,
+                tiers=appended.tiers,
+                reason="payment",
+                trigger="payment",
+                actor=actor,
+                now=now,
+                evaluate_tier=evaluate_tier,
+            )
+            result.player_ids |= {p.pk for p in appended.players}
+
+    for index, event in refunds:
+        try:
+            with transaction.atomic():
+                _refund_store(
+                    result, index, event, source=source, source_ref=source_ref, actor=actor, now=now,
+                    evaluate_tier=evaluate_tier,
+                )  # fmt: skip
+        except ValidationError as exc:
+            result.refused[index] = exc
+            result.errors.append(
+                {"index": index, "event_id": event["event_id"], "error": "invalid", "fields": exc.message_dict}
+            )
+    return result
+
+
+def _stored(source: str, source_ref: str, event_ids: set[str]) -> dict[str, tuple[str, int, int]]:
+    """{event_id: (fingerprint, payment id, player id)} of these events as stored."""
+    return {
+        event_id: (fingerprint, pk, player_id)
+        for event_id, fingerprint, pk, player_id in Payment.objects.filter(
+            source=source, source_ref=source_ref, event_id__in=event_ids
+        ).values_list("event_id", "fingerprint", "pk", "player_id")
+    }
+
+
+def _refund_store(result, index, event, *, source, source_ref, actor, now, evaluate_tier) -> None:
+    """One refund, checked against what the player has spent while the player's row is
+    locked: a copy that held the lock before us has been stored by then, and is this
+    event's duplicate (or conflict), not a second refund against lowered spend."""
+    player = Player.objects.select_for_update().filter(account_id=event["account_id"]).only("pk", "total_spend")
+    player = player.first()
+    stored = _stored(source, source_ref, {event["event_id"]})
+    if stored:
+        _classify(result, index, event, stored[event["event_id"]])
+        return
+    _refund_check(
+        player_id=player.pk if player else None,
+        spend=player.total_spend if player else Decimal("0.00"),
+        amount_base=event["amount_base"],
+        refund_of=event["refund_of"],
+        source=source,
+        source_ref=source_ref,
+    )
+    appended = ledger_engine().append(
+        events=[event], source=source, source_ref=source_ref, actor_id=actor.pk if actor else None, now=now
+    )
+    result.outcomes[index] = ("created", *appended.inserted[event["event_id"]])
+    result.created += 1
+    result.player_ids.add(player.pk)
+    players_project(
+        players=appended.players,
+        tiers=appended.tiers,
+        reason="refund",
+        trigger="refund",
+        actor=actor,
+        now=now,
+        evaluate_tier=evaluate_tier,
+    )
+
+
+def _classify(result: PaymentBatchResult, index: int, event: dict, stored: tuple | None) -> None:
+    fingerprint = stored[0] if stored else ""
+    if stored:
+        result.outcomes[index] = (
+            "duplicate" if fingerprint == event["fingerprint"] else "conflict",
+            stored[1],
+            stored[2],
+        )
+    if fingerprint == event["fingerprint"]:
+        result.duplicates += 1
+        return
+    result.conflicts += 1
+    result.errors.append({"index": index, "event_id": event["event_id"], "error": "conflict"})
+    result.conflict_digests.append((index, event["event_id"], fingerprint, event["fingerprint"]))
+
+
+def _refund_check(
+    *, player_id: int | None, spend: Decimal, amount_base: Decimal, refund_of: str, source: str, source_ref: str
+) -> None:
+    if refund_of:
+        original = Payment.objects.filter(
+            player_id=player_id, source=source, source_ref=source_ref, event_id=refund_of, kind=PaymentKind.PURCHASE
+        ).first()
+        if original is None:
+            raise ValidationError({"refund_of": [_("No purchase with this event id for this player.")]})
+        refunded = Payment.objects.filter(
+            player_id=player_id, source=source, source_ref=source_ref, refund_of=refund_of, kind=PaymentKind.REFUND
+        ).aggregate(total=Coalesce(Sum("amount_base"), Value(Decimal(0))))["total"]
+        if refunded + amount_base > original.amount_base:
+            raise ValidationError(
+                {
+                    "amount": [
+                        _("Refunds would exceed the refunded purchase (%(amount)s).") % {"amount": original.amount_base}
+                    ]
+                }
+            )
+    if amount_base > spend:
+        raise ValidationError(
+            {
+                "amount": [
+                    _("A refund of %(refund)s exceeds the player's total spend of %(spend)s.")
+                    % {"refund": amount_base, "spend": spend}
+                ]
+            }
+        )
+
+
+def players_ensure(*, accounts: dict[str, str], actor=None, now: datetime | None = None) -> dict[str, int]:
+    """{account_id: server} -> {account_id: player id}, creating unknown players in
+    bulk (the game is the source of truth), each with its creation in the history."""
+    now = now or timezone.now()
+    found = dict(Player.objects.filter(account_id__in=list(accounts)).values_list("account_id", "id"))
+    missing = sorted(set(accounts) - set(found))
+    if missing:
+        Player.objects.bulk_create(
+            [Player(account_id=a, server=accounts[a]) for a in missing], ignore_conflicts=True, batch_size=1000
+        )
+        new_players = list(Player.objects.filter(account_id__in=missing))
+        Player.history.bulk_history_create(new_players, default_user=actor, default_date=now)
+        found.update((p.account_id, p.pk) for p in new_players)
+    return found
+
+
+# --- the projection: a player's derived state from the ledger -------------------------
+
+
+def players_project(
+    *,
+    players: list[Player],
+    reason: str,
+    trigger: str,
+    actor=None,
+    now: datetime | None = None,
+    tiers: list | None = None,
+    evaluate_tier: bool = True,
+) -> None:
+    """Derive these players' tier and payer status from their totals (which the ledger
+    engine has just moved, or `players_totals_rebuild` recomputed), with their history
+    rows. `players` carry `PLAYER_STATE_FIELDS`; `tiers` (lowest first) when the
+    caller has them. `reason` is the tier change's (payment, refund, rebuild),
+    `trigger` the payer status change's."""
+    from vip.services import tiers_evaluate  # vip builds on players: looked up when used
+
+    now = now or timezone.now()
+    if evaluate_tier:
+        tiers_evaluate(players=players, reason=reason, actor=actor, now=now, tiers=tiers)
+    payer_status_refresh(player_ids=[p.pk for p in players], now=now, trigger=trigger)
+
+
+def players_totals_rebuild(*, player_ids=None) -> list[int]:
+    """Recompute every derived money field from the ledger, then the tier and payer
+    status of the players it corrected (`players_project`). Returns their ids."""
+    from vip.models import TierChangeReason
+
+    players = Player.objects.all()
+    if player_ids is not None:
+        players = players.filter(pk__in=player_ids)
+    ledger = (
+        players.annotate(**ledger_totals("payments__"))
+        .values_list(
+            "pk",
+            "total_spend",
+            "purchase_count",
+            "first_paid_at",
+            "last_paid_at",
+            "payer_status",
+            "ledger_spend",
+            "ledger_count",
+            "ledger_first",
+            "ledger_last",
+        )  # fmt: skip
+        .order_by("pk")
+    )
+    corrected = []
+    for pk, spend, count, first, last, status, l_spend, l_count, l_first, l_last in ledger.iterator(chunk_size=5000):
+        status_wrong = (status == PayerStatus.NON_PAYER) != (l_spend <= 0)
+        if (spend, count, first, last) != (l_spend, l_count, l_first, l_last) or status_wrong:
+            Player.objects.filter(pk=pk).update(
+                total_spend=l_spend, purchase_count=l_count, first_paid_at=l_first, last_paid_at=l_last
+            )
+            corrected.append(pk)
+    for start in range(0, len(corrected), 1000):
+        with transaction.atomic():
+            chunk = Player.objects.filter(pk__in=corrected[start : start + 1000]).only(*PLAYER_STATE_FIELDS)
+            players_project(players=list(chunk), reason=TierChangeReason.REBUILD, trigger="refresh")
+    return corrected
