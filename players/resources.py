@@ -94,7 +94,7 @@ class PlayerResource(resources.ModelResource):
 
 
 class PaymentResource(resources.ModelResource):
-    """The ledger, for export only: payments are written by players.services.payment_record."""
+    """The ledger, for export only: payments are written by players.services.ledger."""
 
     account_id = fields.Field(attribute="player__account_id", column_name="account_id", readonly=True)
     occurred_at = fields.Field(attribute="occurred_at", column_name="occurred_at", widget=DateTimeCellWidget())
@@ -116,4 +116,4 @@ class PaymentResource(resources.ModelResource):
         export_order = fields
 
     def import_data(self, *args, **kwargs):
-        raise NotImplementedError("Payments are imported through players.services.imports (payment_record).")
+        raise NotImplementedError("Payments are imported through players.services.imports (payments_record_batch).")

@@ -195,7 +195,7 @@ class PaymentSource(models.TextChoices):
 
 
 class Payment(models.Model):
-    """The append-only ledger. Written only by `players.services.payment_record`."""
+    """The append-only ledger. Written only by `players.services.ledger.payments_record_batch`."""
 
     # Indexed by payment_player_recent (player first): a second index on player alone
     # would only cost every insert.

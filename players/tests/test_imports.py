@@ -322,3 +322,11 @@ def test_imported_birthday_keys_follow_the_stored_lunar_flag_when_the_file_has_o
     keys = dict(Player.objects.values_list("account_id", "birthday_md"))
     assert keys == {"l1": birthday_key(date(1992, 2, 10), True), "s1": birthday_key(date(1985, 5, 6), True)}
     assert keys["l1"] != 210 and keys["s1"] != 506  # the lunar keys, not the solar month-days
+
+
+def test_an_import_run_is_recorded_in_file_order():
+    # a refund before the purchase it names is refused, as one event at a time would be
+    from players.services.imports import _in_order_runs
+
+    rows = [(n, {"kind": kind}) for n, kind in enumerate(["purchase", "refund", "purchase", "purchase", "refund"])]
+    assert [[n for n, _v in run] for run in _in_order_runs(rows)] == [[0, 1], [2, 3, 4]]

@@ -126,3 +126,21 @@ def test_a_batch_leaves_players_as_the_same_events_one_at_a_time_would(tiers):
     assert lapsed[1] == ("V5", t0, PayerStatus.ACTIVE)
     assert lapsed[4][-1][:3] == (PayerStatus.CHURNED, PayerStatus.ACTIVE, "payment")
     assert _state("batch-regular")[1] == ("V4", t0, PayerStatus.ACTIVE)
+
+
+def test_rebuild_projects_tier_and_payer_status_from_the_ledger(make_player, pay, tiers):
+    from players.services.ledger import players_totals_rebuild
+
+    # given a player whose stored totals drifted above the ledger
+    player = make_player()
+    pay(player, "100")
+    Player.objects.filter(pk=player.pk).update(total_spend=Decimal("5000"), tier=tiers["V6"])
+
+    # when the totals are rebuilt
+    assert players_totals_rebuild(player_ids=[player.pk]) == [player.pk]
+
+    # then the totals are the ledger's, and the tier follows them, with its reason
+    player.refresh_from_db()
+    assert (player.total_spend, player.tier) == (Decimal("100.00"), tiers["V3"])
+    assert TierChange.objects.filter(player=player).latest("id").reason == TierChangeReason.REBUILD
+    assert player.payer_status == PayerStatus.ACTIVE

@@ -89,3 +89,39 @@ def test_bulk_assignment_records_each_change(make_player, manager, other_manager
         (None, other_manager, supervisor),
     ]
     assert players_assign_manager(players=Player.objects.all(), manager=other_manager, actor=supervisor) == 0
+
+
+def test_tiers_evaluate_moves_many_players_with_one_history_row_each(make_player, tiers, supervisor):
+    from decimal import Decimal
+
+    from vip.services import tiers_evaluate
+
+    # given players whose spend moved, one of them pinned
+    rich = make_player(total_spend=Decimal("700"))
+    small = make_player(total_spend=Decimal("6"))
+    same = make_player(total_spend=Decimal("6"), tier=tiers["V1"])
+    pinned = make_player(
+        total_spend=Decimal("700"), tier=tiers["V2"], tier_pinned_until=timezone.now() + timedelta(days=1)
+    )
+    fallen = make_player(total_spend=Decimal("6"), tier=tiers["V4"])
+
+    # when they are evaluated after payments, all at once
+    changes = tiers_evaluate(players=[rich, small, same, pinned, fallen], reason=TierChangeReason.PAYMENT)
+
+    # then each that qualifies higher moves, with its history row; a payment never lowers
+    assert sorted((c.player_id, c.to_tier_id) for c in changes) == sorted(
+        [(rich.pk, tiers["V4"].pk), (small.pk, tiers["V1"].pk)]
+    )
+    stored = dict(Player.objects.filter(pk__in=[rich.pk, small.pk, pinned.pk, fallen.pk]).values_list("pk", "tier"))
+    assert stored == {
+        rich.pk: tiers["V4"].pk,
+        small.pk: tiers["V1"].pk,
+        pinned.pk: tiers["V2"].pk,
+        fallen.pk: tiers["V4"].pk,
+    }
+    assert TierChange.objects.filter(reason=TierChangeReason.PAYMENT).count() == 2
+    assert rich.tier == tiers["V4"]  # the objects follow
+
+    # and after a refund (or a rebuild) a tier may also fall at once
+    (change,) = tiers_evaluate(players=[fallen], reason=TierChangeReason.REFUND)
+    assert (change.from_tier_id, change.to_tier_id) == (tiers["V4"].pk, tiers["V1"].pk)
