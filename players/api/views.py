@@ -23,7 +23,6 @@ from players.services.activity import logins_record_batch
 from players.services.events import event_id_echo, payment_event_clean
 from players.services.ledger import MAX_BATCH, payment_record, payments_record_batch
 from players.services.prepared import prepared_fetchone
-from vip.models import Tier
 
 from .serializers import (
     LoginBatchResultSerializer,
@@ -111,7 +110,8 @@ def player_card(account_id: str):
 _PLAYER_CARD_SQL = (
     "SELECT p.account_id, p.nickname, p.server, p.tier_since, p.total_spend, p.last_paid_at, p.last_login_at,"
     f" p.payer_status, t.name, t.level FROM {Player._meta.db_table} p"
-    f" LEFT JOIN {Tier._meta.db_table} t ON t.id = p.tier_id WHERE p.account_id = %s"
+    f" LEFT JOIN {Player._meta.get_field('tier').related_model._meta.db_table} t ON t.id = p.tier_id"
+    " WHERE p.account_id = %s"
 )
 
 

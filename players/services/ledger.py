@@ -12,8 +12,8 @@ one function that derives a player's state from it.
 - The insert (and the fold of the new rows into the totals) is `ledger_engine().append`
   (`ledger_engines`: one interface, a portable and a PostgreSQL statement).
 - `players_project` derives the rest of a player's state, for one player or many:
-  the tier (through `vip.services.tiers_evaluate`, the tiers' only writer), then the
-  payer status (`churn.payer_status_refresh`, which records its changes). Every door
+  the steps apps built on players add (vip adds the tier: `vip.services.tiers_evaluate`,
+  the tiers' only writer, handed in by `VipConfig.ready`), then the payer status (`churn.payer_status_refresh`, which records its changes). Every door
   goes through it: events, imports and `players_totals_rebuild` (the
   `rebuild_player_totals` command), which first recomputes the totals from the ledger.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,6 +46,10 @@ from .ledger_engines import PLAYER_STATE_FIELDS, ledger_engine, ledger_totals
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+
+# Why a player's ledger moved, as the projection's steps are told (vip's TierChangeReason
+# has the same values: a tier change names the ledger change that caused it).
+PAYMENT, REFUND, REBUILD = "payment", "refund", "rebuild"
 
 
 @dataclass(frozen=True)
@@ -310,7 +315,7 @@ def _payments_store(*, valid, source, source_ref, actor, evaluate_tier) -> Payme
             players_project(
                 players=appended.players,
                 tiers=appended.tiers,
-                reason="payment",
+                reason=PAYMENT,
                 trigger="payment",
                 actor=actor,
                 now=now,
@@ -370,7 +375,7 @@ def _refund_store(result, index, event, *, source, source_ref, actor, now, evalu
     players_project(
         players=appended.players,
         tiers=appended.tiers,
-        reason="refund",
+        reason=REFUND,
         trigger="refund",
         actor=actor,
         now=now,
@@ -443,6 +448,17 @@ def players_ensure(*, accounts: dict[str, str], actor=None, now: datetime | None
 
 # --- the projection: a player's derived state from the ledger -------------------------
 
+# The steps apps built on players add to the projection, run in order before the payer
+# status. Apps depend one way (players <- vip), so players cannot call vip: vip hands its
+# rule in (`VipConfig.ready` adds `vip.services.tiers_evaluate`, the tier).
+_PROJECTION_STEPS: list[Callable[..., object]] = []
+
+
+def projection_step_add(step: Callable[..., object]) -> None:
+    """Add `step(*, players, reason, actor, now, tiers)` to every projection (once)."""
+    if step not in _PROJECTION_STEPS:
+        _PROJECTION_STEPS.append(step)
+
 
 def players_project(
     *,
@@ -457,21 +473,18 @@ def players_project(
     """Derive these players' tier and payer status from their totals (which the ledger
     engine has just moved, or `players_totals_rebuild` recomputed), with their history
     rows. `players` carry `PLAYER_STATE_FIELDS`; `tiers` (lowest first) when the
-    caller has them. `reason` is the tier change's (payment, refund, rebuild),
-    `trigger` the payer status change's."""
-    from vip.services import tiers_evaluate  # vip builds on players: looked up when used
-
+    caller has them. `reason` is why the ledger moved (PAYMENT, REFUND, REBUILD),
+    `trigger` the payer status change's. `evaluate_tier=False` skips the added steps."""
     now = now or timezone.now()
     if evaluate_tier:
-        tiers_evaluate(players=players, reason=reason, actor=actor, now=now, tiers=tiers)
+        for step in _PROJECTION_STEPS:
+            step(players=players, reason=reason, actor=actor, now=now, tiers=tiers)
     payer_status_refresh(player_ids=[p.pk for p in players], now=now, trigger=trigger)
 
 
 def players_totals_rebuild(*, player_ids=None) -> list[int]:
     """Recompute every derived money field from the ledger, then the tier and payer
     status of the players it corrected (`players_project`). Returns their ids."""
-    from vip.models import TierChangeReason
-
     players = Player.objects.all()
     if player_ids is not None:
         players = players.filter(pk__in=player_ids)
@@ -502,5 +515,5 @@ def players_totals_rebuild(*, player_ids=None) -> list[int]:
     for start in range(0, len(corrected), 1000):
         with transaction.atomic():
             chunk = Player.objects.filter(pk__in=corrected[start : start + 1000]).only(*PLAYER_STATE_FIELDS)
-            players_project(players=list(chunk), reason=TierChangeReason.REBUILD, trigger="refresh")
+            players_project(players=list(chunk), reason=REBUILD, trigger="refresh")
     return corrected

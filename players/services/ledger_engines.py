@@ -181,9 +181,13 @@ def _append_sql(tier_table: str) -> str:
 
 @functools.cache
 def _append_statement() -> str:
-    from vip.models import Tier  # vip builds on players: looked up when first used
+    return _append_sql(_tier_model()._meta.db_table)
 
-    return _append_sql(Tier._meta.db_table)
+
+def _tier_model():
+    """vip's Tier, reached through the player's own foreign key (players cannot import
+    vip: apps depend one way)."""
+    return Player._meta.get_field("tier").related_model
 
 
 class PostgresLedgerEngine(LedgerEngine):
@@ -221,10 +225,8 @@ def _tiers_from_rows(rows: tuple) -> list:
     """Tier objects from the rows the append statement returns, made once per distinct
     configuration in this process (the statement reads the tiers afresh every time, so
     an edit counts at once; only the objects are reused, never changed)."""
-    from vip.models import Tier
-
     return [
-        Tier.from_db(
+        _tier_model().from_db(
             connection.alias,
             ["id", "name", "level", "min_spend", "window_days", "downgrade_grace_days"],
             [pk, name, level, Decimal(spend), window, grace],

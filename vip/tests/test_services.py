@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from players.models import Player
 from vip.models import ManagerAssignment, TierChange, TierChangeReason
-from vip.services import players_assign_manager, tier_pin, tiers_review
+from vip.services import players_assign_manager, tier_pin, tiers_evaluate, tiers_review
 
 
 def test_payment_upgrades_at_once_with_history(make_player, pay, tiers):
@@ -125,3 +125,10 @@ def test_tiers_evaluate_moves_many_players_with_one_history_row_each(make_player
     # and after a refund (or a rebuild) a tier may also fall at once
     (change,) = tiers_evaluate(players=[fallen], reason=TierChangeReason.REFUND)
     assert (change.from_tier_id, change.to_tier_id) == (tiers["V4"].pk, tiers["V1"].pk)
+
+
+def test_the_ledger_projection_runs_the_tier_rule_and_names_its_reasons_as_tier_changes_do():
+    from players.services import ledger
+
+    assert tiers_evaluate in ledger._PROJECTION_STEPS
+    assert {ledger.PAYMENT, ledger.REFUND, ledger.REBUILD} <= set(TierChangeReason.values)
