@@ -291,7 +291,7 @@ def _copy_text(value) -> str:
 @lru_cache(maxsize=50_000)
 def _birthday_key(born: date, is_lunar: bool) -> int:
     """The greetings' indexed birthday key, as the app stores it (players.services.birthdays)."""
-    from campaigns.calendar import birthday_key
+    from crm.calendar import birthday_key
 
     return birthday_key(born, is_lunar)
 

@@ -25,7 +25,6 @@ from django.db.models import Sum
 from django.utils import timezone
 from lunardate import LunarDate
 
-from campaigns.calendar import lunar_of
 from campaigns.models import (
     Campaign,
     CampaignChannel,
@@ -46,6 +45,7 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.greetings import greetings_run
 from campaigns.services.messaging import messages_deliver_due
+from crm.calendar import lunar_of
 from crm.demo_story import Story, story_for
 from players.models import (
     CaseCategory,

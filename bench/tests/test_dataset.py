@@ -79,7 +79,7 @@ def test_generated_birthday_keys_are_the_ones_the_app_computes(small_dataset):
     # given a dataset built by the generator, with solar and lunar birthdays
     from datetime import date
 
-    from campaigns.calendar import birthday_key
+    from crm.calendar import birthday_key
 
     with psql_connect(small_dataset) as conn:
         rows = conn.execute("SELECT birthday, birthday_is_lunar, birthday_md FROM players_player").fetchall()

@@ -14,11 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin_mixins import PlayerScopedAdminMixin, player_scope_q
+from crm.calendar import yearly_dates
 from crm.formatting import money
 from crm.sources import source_text
 from players.models import Player
 
-from ..calendar import yearly_dates
 from ..greeting_selectors import UPCOMING_DAYS, greetings_upcoming
 from ..models import CustomOccasion, GiftBudget, GiftEntry, Greeting, GreetingRule
 from ..services.gifts import gift_budget_check, gift_budgets_with_spent, gift_record, month_of

@@ -10,10 +10,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from crm.calendar import Festival
 from crm.channels import message_channel_choices
 from players.models import PayerStatus
-
-from ..calendar import Festival
 
 # Variables a greeting's texts may use beyond campaigns.templating.TEMPLATE_VARIABLES.
 GREETING_VARIABLES = {

@@ -33,12 +33,12 @@ from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crm.calendar import Festival, birthday_keys_on, days, solar_keys_on, yearly_dates
 from players.models import Player
 from players.services.birthdays import birthdays_refresh
 from vip.models import Tier
 
 from .. import sql_dialect
-from ..calendar import Festival, birthday_keys_on, days, solar_keys_on, yearly_dates
 from ..models import (
     GiftEntry,
     Greeting,
@@ -86,7 +86,7 @@ def rule_occasion_dates(rule: GreetingRule, start: date, end: date) -> list[date
     if rule.occasion in (GreetingOccasion.BIRTHDAY, GreetingOccasion.REGISTRATION_ANNIVERSARY):
         return list(days(start, end))
     if rule.occasion == GreetingOccasion.FESTIVAL:
-        from ..calendar import FESTIVAL_RULES
+        from crm.calendar import FESTIVAL_RULES
 
         is_lunar, month, day = FESTIVAL_RULES[Festival(rule.festival)]
         return yearly_dates(is_lunar=is_lunar, month=month, day=day, start=start, end=end)
@@ -127,7 +127,7 @@ def _registration_md(queryset: QuerySet) -> QuerySet:
 
 def rule_players(rule: GreetingRule, occasion_date: date, players: QuerySet | None = None) -> QuerySet:
     """Players this rule greets for an occasion on `occasion_date`. Birthdays go
-    through the (birthday_is_lunar, birthday_md) index; see campaigns.calendar."""
+    through the (birthday_is_lunar, birthday_md) index; see crm.calendar."""
     players = (Player.objects.all() if players is None else players).filter(rule_segment_q(rule))
     if rule.occasion == GreetingOccasion.BIRTHDAY:
         solar, lunar = birthday_keys_on(occasion_date)

@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import translation
 
-from campaigns.calendar import lunar_to_solar
 from campaigns.models import (
     CustomOccasion,
     GiftBudget,
@@ -26,6 +25,7 @@ from campaigns.models import (
 from campaigns.services import greetings as greetings_module
 from campaigns.services.gifts import gift_budget_remaining
 from campaigns.services.greetings import greeting_skip, greetings_run
+from crm.calendar import lunar_to_solar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RUN_DAY = date(2026, 11, 22)

@@ -1,22 +1,6 @@
 from datetime import UTC, datetime
 
-from rest_framework import serializers
-
 from crm.formatting import local_time
-from players.services.events import aware_datetime
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with a UTC offset; a time without one is refused, not guessed."""
-
-    def to_internal_value(self, value):
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        errors: dict = {}
-        parsed = aware_datetime(value, "value", errors)
-        if errors:
-            raise serializers.ValidationError(errors["value"])
-        return parsed
 
 
 def text_is_clean(value: str) -> bool:

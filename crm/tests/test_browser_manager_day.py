@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 from lunardate import LunarDate
 
-from campaigns.calendar import lunar_of
 from campaigns.models import Campaign, Greeting, GreetingRule, OutreachTask, TaskStatus
 from campaigns.services.campaigns import campaign_launch, campaign_save
 from campaigns.services.greetings import greetings_run
+from crm.calendar import lunar_of
 from crm.tests.browser import login, no_horizontal_scroll, shot
 from crm.tests.test_browser_supervisor_day import PASSWORD, _staff, in_chinese, tiles
 from players.models import Case, CaseStatus, ContactLog, PayerStatus, Player

@@ -150,7 +150,7 @@ def test_lunar_birthdays_and_festivals_of_the_week(manager, make_player):
 
     import time_machine
 
-    from campaigns.calendar import lunar_to_solar
+    from crm.calendar import lunar_to_solar
 
     # given: a player born on lunar 8-17 (greeted 2026-09-27, two days after Mid-Autumn)
     player = make_player(

@@ -2,13 +2,29 @@
 real name, birthday, QQ, WeChat, email) is accepted where the contract says so and
 never written out."""
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from crm.api.fields import AwareDateTimeField, api_datetime
+from crm.api.fields import api_datetime
 from players.models import PayerStatus, PaymentKind
+
+from ..services.events import aware_datetime
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with a UTC offset; a time without one is refused, not guessed."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        errors: dict = {}
+        parsed = aware_datetime(value, "value", errors)
+        if errors:
+            raise serializers.ValidationError(errors["value"])
+        return parsed
 
 
 class VipSerializer(serializers.Serializer):

@@ -74,7 +74,7 @@ class Player(models.Model):
         ),
     )
     birthday_is_lunar = models.BooleanField(_("lunar birthday"), default=False)
-    # Greeting index (campaigns.calendar): MMDD of the birthday on its calendar, lunar
+    # Greeting index (crm.calendar): MMDD of the birthday on its calendar, lunar
     # month/day for lunar birthdays. Kept current by players.services.birthdays.
     birthday_md = models.PositiveSmallIntegerField(_("birthday key (MMDD)"), null=True, blank=True, editable=False)
 

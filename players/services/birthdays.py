@@ -1,6 +1,6 @@
 """The birthday greeting key on Player (`birthday_md`), kept current here.
 
-`campaigns.calendar.birthday_key` defines it. Every path that changes a birthday
+`crm.calendar.birthday_key` defines it. Every path that changes a birthday
 keeps it current: `player_upsert`, `player_update` and the admin call
 `birthday_key_apply`; bulk paths (imports, demo data, queryset updates) call the
 set-based `birthdays_refresh(player_ids=...)` afterwards. The daily greeting job also
@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import ExtractDay, ExtractMonth
 
-from campaigns.calendar import birthday_key
+from crm.calendar import birthday_key
 
 from ..models import Player
 

@@ -305,7 +305,7 @@ def test_imported_birthdays_are_found_by_the_greetings_index(db, tmp_path):
 
 def test_imported_birthday_keys_follow_the_stored_lunar_flag_when_the_file_has_one_column(db, tmp_path):
     # given a player whose birthday is kept by the lunar calendar, and one by the solar
-    from campaigns.calendar import birthday_key
+    from crm.calendar import birthday_key
 
     Player.objects.create(account_id="l1", birthday=date(1990, 3, 4), birthday_is_lunar=True)
     Player.objects.create(account_id="s1", birthday=date(1985, 5, 6))

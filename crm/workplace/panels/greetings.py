@@ -1,4 +1,4 @@
-"""Greetings (campaigns.calendar): my players' birthdays, solar and lunar, and the
+"""Greetings (crm.calendar): my players' birthdays, solar and lunar, and the
 festivals of this week, found through the birthday index (Player.birthday_md)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.calendar import Festival, birthday_keys_on, festivals_between
+from crm.calendar import Festival, birthday_keys_on, festivals_between
 from crm.privacy import can_view_personal_data
 from players.models import Player
 

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from campaigns.calendar import (
+from crm.calendar import (
     Festival,
     birthday_key,
     birthday_keys_on,
