@@ -28,8 +28,9 @@ from django.utils import timezone
 from crm.admin_mixins import player_scope_q
 from vip.models import Tier
 
+from .churn_reasons import reasons
 from .models import PayerStatus, Player
-from .models.churn import RISK_BANDS, ChurnReason, ChurnSnapshot, PlayerChurn
+from .models.churn import RISK_BANDS, ChurnSnapshot, PlayerChurn
 
 # --- filters (admin list filters and any API filter call these) ---------------------
 
@@ -43,10 +44,12 @@ def risk_band_q(band: str, path: str = "churn__") -> Q:
 
 
 def churn_reason_q(reason: str, path: str = "churn__") -> Q:
-    """Players for whom this at-risk reason applies."""
-    if reason not in ChurnReason.values:
-        raise ValueError(reason)
-    return Q(**{f"{path}reason_{reason}": True})
+    """Players (or, with `path`, rows) for whom this at-risk reason applies: its flag
+    (players.churn_reasons; ValueError for a code not registered there)."""
+    for registered in reasons():
+        if registered.code == reason:
+            return Q(**{f"{path}{registered.column}": True})
+    raise ValueError(reason)
 
 
 def at_risk_vips(user) -> QuerySet:

@@ -15,8 +15,9 @@ from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.cells import csv_writer
 from crm.formatting import money, when
 
+from ..churn_reasons import reason_choices, reason_label
 from ..models import PayerStatus
-from ..models.churn import RISK_BANDS, AtRiskPlayer, ChurnReason, ChurnRule, PayerStatusChange, RiskBand
+from ..models.churn import RISK_BANDS, AtRiskPlayer, ChurnRule, PayerStatusChange, RiskBand
 from ..selectors_churn import (
     at_risk_vips,
     churn_reason_q,
@@ -45,15 +46,17 @@ class RiskBandFilter(admin.SimpleListFilter):
 
 
 class ChurnReasonFilter(admin.SimpleListFilter):
+    """One choice per registered churn reason (players.churn_reasons)."""
+
     title = _("churn reason")
     parameter_name = "reason"
     path = "churn__"
 
     def lookups(self, request, model_admin):
-        return ChurnReason.choices
+        return reason_choices()
 
     def queryset(self, request, queryset):
-        if self.value() in ChurnReason.values:
+        if self.value() in {code for code, _label in reason_choices()}:
             return queryset.filter(churn_reason_q(self.value(), self.path))
         return queryset
 
@@ -70,7 +73,7 @@ def risk_badge(score: int | None):
 
 
 def reasons_text(reasons) -> str:
-    return ", ".join(str(ChurnReason(code).label) for code in reasons) or "-"
+    return ", ".join(str(reason_label(code)) for code in reasons) or "-"
 
 
 @admin.register(ChurnRule)

@@ -6,27 +6,18 @@ each editable in the admin, per tier where a tier row overrides the global row):
 
 - ``non_payer``: net spend is 0 (never paid, or refunded back to nothing).
 - ``churned``: the last purchase is ``churn_after_days`` [30] days old or older.
-- ``at_risk``: not churned, and at least one reason applies:
-    * ``overdue``: days since the last purchase > max(``min_gap_days`` [7],
-      ``gap_multiplier`` [2] × the player's own median gap between purchases).
-      A player with a single purchase has no gap yet: the floor alone applies.
-    * ``spend_drop``: net spend of the last ``spend_window_days`` [30] days is below
-      ``spend_drop_ratio`` [0.5] × the net spend of the ``spend_window_days`` before.
-    * ``no_login``: no login for more than ``no_login_days`` [7] days. A purchase
-      counts as a sign of life too (nobody pays without logging in), so a game that
-      sends payments but no logins does not flag every payer.
+- ``at_risk``: not churned, and at least one reason applies. The reasons (overdue
+  for the player's own rhythm, spend dropped, no recent login), their SQL, labels and
+  weights are a registry: ``players.churn_reasons``.
 - ``active``: otherwise.
 
 Churn risk score, 0–100 (stored, used to order the worklist):
 
-    score = round(50 × s_overdue + 30 × s_drop + 20 × s_login)
+    score = round(Σ weight × strength, over the reasons that apply)
 
-where each strength is 0 when its reason does not apply and otherwise
-``s_overdue = min(1, days since last purchase / churn_after_days)``,
-``s_drop = min(1, 1 − max(0, recent spend) / previous spend)`` and
-``s_login = min(1, days since last seen / churn_after_days)``. Each term grows with
-its reason's strength, so the score is monotone in each. ``churned`` scores 100,
-``non_payer`` and ``active`` (no reason) score 0.
+with each reason's weight (50, 30, 20 for the three above) and strength (0–1) from
+the registry. Each term grows with its reason's strength, so the score is monotone
+in each. ``churned`` scores 100, ``non_payer`` and ``active`` (no reason) score 0.
 """
 
 from decimal import Decimal
@@ -37,13 +28,11 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from ..churn_reasons import reason_choices, reasons
 from . import PayerStatus, Player
 
-
-class ChurnReason(models.TextChoices):
-    OVERDUE = "overdue", _("Payment overdue for their rhythm")
-    SPEND_DROP = "spend_drop", _("Spend dropped")
-    NO_LOGIN = "no_login", _("No recent login")
+# The reasons' choices, built from the registry (players.churn_reasons).
+ChurnReason = models.TextChoices("ChurnReason", [(code.upper(), (code, label)) for code, label in reason_choices()])
 
 
 class RiskBand(models.TextChoices):
@@ -60,11 +49,22 @@ RISK_BANDS = {  # band -> (lowest score, highest score)
     RiskBand.NONE: (0, 0),
 }
 
-# Score weights: the documented formula above. Changing them changes every score
-# at the next scan.
-WEIGHT_OVERDUE = 50
-WEIGHT_SPEND_DROP = 30
-WEIGHT_NO_LOGIN = 20
+
+def reason_flag_fields() -> dict[str, models.BooleanField]:
+    """One ``reason_<code>`` flag per registered churn reason (players.churn_reasons),
+    for the tables that store which reasons applied; each such model adds them where
+    they belong in its field order. A new registry entry is a new column on those
+    tables: ``manage.py makemigrations players``."""
+    return {reason.column: models.BooleanField(reason.label, default=False) for reason in reasons()}
+
+
+class ReasonFlagsMixin:
+    """For a model with ``reason_flag_fields()``."""
+
+    @property
+    def reasons(self) -> list[str]:
+        """The codes of the reasons that applied, in the registry's order."""
+        return [reason.code for reason in reasons() if getattr(self, reason.column)]
 
 
 class ChurnRule(models.Model):
@@ -174,7 +174,7 @@ class ChurnRule(models.Model):
                 raise ValidationError(missing)
 
 
-class PlayerChurn(models.Model):
+class PlayerChurn(ReasonFlagsMixin, models.Model):
     """What the churn rules last concluded about one player, and the figures they used.
 
     Written only by ``players.services.churn`` (set-based SQL), on every payment and
@@ -187,9 +187,7 @@ class PlayerChurn(models.Model):
     )
     status = models.CharField(_("payer status"), max_length=16, choices=PayerStatus.choices)
     risk_score = models.PositiveSmallIntegerField(_("churn risk"), default=0, db_index=True)
-    reason_overdue = models.BooleanField(ChurnReason.OVERDUE.label, default=False)
-    reason_spend_drop = models.BooleanField(ChurnReason.SPEND_DROP.label, default=False)
-    reason_no_login = models.BooleanField(ChurnReason.NO_LOGIN.label, default=False)
+    locals().update(reason_flag_fields())  # reason_overdue, reason_spend_drop, ... (the registry's)
     median_gap_days = models.FloatField(
         _("median gap between purchases (days)"), null=True, blank=True, help_text=_("Empty: fewer than 2 purchases.")
     )
@@ -211,10 +209,6 @@ class PlayerChurn(models.Model):
     def __str__(self):
         return f"{self.player}: {self.get_status_display()} ({self.risk_score})"
 
-    @property
-    def reasons(self) -> list[str]:
-        return [code for code in ChurnReason.values if getattr(self, f"reason_{code}")]
-
 
 class PayerStatusTrigger(models.TextChoices):
     PAYMENT = "payment", _("Payment")
@@ -224,7 +218,7 @@ class PayerStatusTrigger(models.TextChoices):
     REFRESH = "refresh", _("Refresh")
 
 
-class PayerStatusChange(models.Model):
+class PayerStatusChange(ReasonFlagsMixin, models.Model):
     """One row per payer-status transition: from, to, when, why. Churned → active is a
     recovery. The tier is the one the player held at the change, for per-tier reports."""
 
@@ -238,9 +232,7 @@ class PayerStatusChange(models.Model):
         "vip.Tier", verbose_name=_("VIP tier"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     risk_score = models.PositiveSmallIntegerField(_("churn risk"), default=0)
-    reason_overdue = models.BooleanField(ChurnReason.OVERDUE.label, default=False)
-    reason_spend_drop = models.BooleanField(ChurnReason.SPEND_DROP.label, default=False)
-    reason_no_login = models.BooleanField(ChurnReason.NO_LOGIN.label, default=False)
+    locals().update(reason_flag_fields())  # reason_overdue, reason_spend_drop, ... (the registry's)
     days_since_payment = models.FloatField(_("days since last purchase"), null=True, blank=True)
     trigger = models.CharField(_("trigger"), max_length=16, choices=PayerStatusTrigger.choices)
 
@@ -259,10 +251,6 @@ class PayerStatusChange(models.Model):
     @property
     def is_recovery(self) -> bool:
         return self.from_status == PayerStatus.CHURNED and self.to_status == PayerStatus.ACTIVE
-
-    @property
-    def reasons(self) -> list[str]:
-        return [code for code in ChurnReason.values if getattr(self, f"reason_{code}")]
 
 
 class ChurnSnapshot(models.Model):

@@ -1,7 +1,11 @@
 """Payer status and churn risk: the one place where the churn rules run.
 
-The rules and the score are documented in ``players.models.churn``. One code path
-serves both entry points:
+The rules and the score are documented in ``players.models.churn``; the reasons a
+payer is at risk (their SQL, labels and weights) are a registry,
+``players.churn_reasons``, from which the evaluation's flags and score and the
+stored columns below are built. What differs between PostgreSQL and SQLite (a few
+spellings, how the statements reach the server) is the ``Dialect`` object below,
+chosen by ``dialect()``. One code path serves both entry points:
 
 - ``payer_status_refresh(player_ids=..., now=...)``: after a payment, refund or
   login, for the players concerned (a few statements, whatever their number);
@@ -49,11 +53,9 @@ from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..churn_reasons import Reason, reason_label, reasons
 from ..models import PayerStatus, Player
 from ..models.churn import (
-    WEIGHT_NO_LOGIN,
-    WEIGHT_OVERDUE,
-    WEIGHT_SPEND_DROP,
     ChurnRule,
     ChurnSnapshot,
     PayerStatusTrigger,
@@ -130,97 +132,313 @@ def _rules_values(rules: dict[int, dict]) -> str:
     return ", ".join(rows)
 
 
-# --- SQL, with the few spellings that differ between PostgreSQL and SQLite ---------
+# --- the engines: what differs between PostgreSQL and SQLite, in this one place ------
+
+
+@dataclass
+class RefreshResult:
+    evaluated: int = 0
+    changed: int = 0
+    transitions: dict = field(default_factory=dict)  # "from→to" -> count
+
+    def add(self, other: RefreshResult) -> None:
+        self.evaluated += other.evaluated
+        self.changed += other.changed
+        for key, n in other.transitions.items():
+            self.transitions[key] = self.transitions.get(key, 0) + n
 
 
 @dataclass(frozen=True)
-class _Dialect:
-    vendor: str
+class _Statements:
+    """One refresh through the work table: evaluate into it, then the three writes."""
 
-    @property
-    def pg(self) -> bool:
-        return self.vendor == "postgresql"
-
-    def ts(self, param: str) -> str:
-        return f"CAST(%({param})s AS timestamptz)" if self.pg else f"%({param})s"
-
-    def days(self, start: str, end: str) -> str:
-        """Days from `start` to `end`, as a fraction."""
-        if self.pg:
-            return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
-        # julianday() is a double; rounding to the millisecond removes its noise.
-        return f"(ROUND((julianday({end}) - julianday({start})) * 86400000.0) / 86400000.0)"
-
-    def greatest(self, a: str, b: str) -> str:
-        return f"GREATEST({a}, {b})" if self.pg else f"MAX({a}, {b})"
-
-    def least(self, a: str, b: str) -> str:
-        return f"LEAST({a}, {b})" if self.pg else f"MIN({a}, {b})"
-
-    def same(self, a: str, b: str) -> str:
-        return f"({a} IS NOT DISTINCT FROM {b})" if self.pg else f"({a} IS {b})"
-
-    def differs(self, a: str, b: str) -> str:
-        return f"({a} IS DISTINCT FROM {b})" if self.pg else f"({a} IS NOT {b})"
-
-    def round_int(self, expr: str) -> str:
-        # Half up for the non-negative scores; both engines, same result.
-        return f"CAST(FLOOR({expr} + 0.5) AS integer)" if self.pg else f"CAST(({expr}) + 0.5 AS integer)"
+    work_table: list[str]
+    evaluate: str
+    update_players: str
+    record_changes: str
+    upsert: str
 
 
-EVAL_COLUMNS = (
-    "player_id",
-    "old_status",
-    "tier_id",
-    "total_spend",
-    "last_paid_at",
-    "last_login_at",
-    "purchase_count",
-    "status",
-    "risk_score",
-    "reason_overdue",
-    "reason_spend_drop",
-    "reason_no_login",
-    "median_gap",
-    "spend_recent",
-    "spend_previous",
-    "days_since_payment",
+_TRANSITIONS_SQL = (
+    "SELECT old_status, status, COUNT(*) FROM churn_eval WHERE status <> old_status GROUP BY old_status, status"
 )
 
 
-def _eval_table_sql(d: _Dialect) -> list[str]:
+class Dialect:
+    """The few SQL spellings that differ between the engines, and how a refresh reaches
+    the server. The rules and the statements are the same on both; `dialect()` picks
+    the engine's object, the only place this module asks which engine runs."""
+
+    vendor = ""
+    temp_table_options = ""  # appended to CREATE TEMP TABLE churn_eval
+    parallel_scan = False  # may the nightly scan run batches at once, one connection each?
+
+    def ts(self, param: str) -> str:
+        raise NotImplementedError
+
+    def days(self, start: str, end: str) -> str:
+        """Days from `start` to `end`, as a fraction."""
+        raise NotImplementedError
+
+    def greatest(self, a: str, b: str) -> str:
+        raise NotImplementedError
+
+    def least(self, a: str, b: str) -> str:
+        raise NotImplementedError
+
+    def same(self, a: str, b: str) -> str:
+        raise NotImplementedError
+
+    def differs(self, a: str, b: str) -> str:
+        raise NotImplementedError
+
+    def round_int(self, expr: str) -> str:
+        """Half up, for the non-negative scores: both engines, same result."""
+        raise NotImplementedError
+
+    def event_batches(self, ids: list[int]):
+        """(scope, its parameters, event path) per batch of `ids` for payer_status_refresh;
+        the event path is None (the work table) or what `run_event` takes."""
+        raise NotImplementedError
+
+    def run_event(self, statement: str, params: dict, event_path: str) -> RefreshResult:
+        raise NotImplementedError(f"{self.vendor} has no one-statement event path")
+
+    def run(self, sql: _Statements, params: dict) -> RefreshResult:
+        """The refresh through the work table (the nightly scan; every refresh on SQLite)."""
+        raise NotImplementedError
+
+
+class _PostgreSQL(Dialect):
+    vendor = "postgresql"
+    temp_table_options = " ON COMMIT DELETE ROWS"
+    parallel_scan = True
+
+    def ts(self, param):
+        return f"CAST(%({param})s AS timestamptz)"
+
+    def days(self, start, end):
+        return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+
+    def greatest(self, a, b):
+        return f"GREATEST({a}, {b})"
+
+    def least(self, a, b):
+        return f"LEAST({a}, {b})"
+
+    def same(self, a, b):
+        return f"({a} IS NOT DISTINCT FROM {b})"
+
+    def differs(self, a, b):
+        return f"({a} IS DISTINCT FROM {b})"
+
+    def round_int(self, expr):
+        return f"CAST(FLOOR({expr} + 0.5) AS integer)"
+
+    def event_batches(self, ids):
+        if len(ids) == 1:
+            # A payment or a login: one scalar id, so the prepared statement's generic plan
+            # is the one a custom plan would be (see players.services.prepared).
+            yield "{col} = %(id)s", {"id": ids[0]}, "prepared"
+            return
+        # One array parameter, whatever the number of players (a batch is at most 1,000);
+        # planned for its players: planning is a small share of a batch's work.
+        for start in range(0, len(ids), ANY_CHUNK):
+            yield "{col} = ANY(%(ids)s::bigint[])", {"ids": ids[start : start + ANY_CHUNK]}, "planned"
+
+    def run_event(self, statement, params, event_path):
+        """The evaluation and the writes as one statement (`_event_path_sql`): "prepared"
+        once per connection for one player, "planned" for a batch's players."""
+        run = prepared_fetchone if event_path == "prepared" else planned_fetchone
+        evaluated, changed, transitions = run(statement, params)
+        return RefreshResult(
+            evaluated=evaluated, changed=changed, transitions={f"{a}→{b}": n for a, b, n in transitions or []}
+        )
+
+    def run(self, sql, params):
+        statements = [
+            # The planner's estimates for these CTEs are huge; JIT would spend
+            # milliseconds compiling a query that runs in less.
+            "SET LOCAL jit = off",
+            *sql.work_table,
+            sql.evaluate,
+            sql.update_players,
+            sql.record_changes,
+            sql.upsert,
+            _TRANSITIONS_SQL,
+        ]
+        rowcounts, transitions = self._one_round_trip(statements, params)
+        result = RefreshResult(
+            evaluated=rowcounts[statements.index(sql.evaluate)],
+            changed=rowcounts[statements.index(sql.update_players)],
+        )
+        if result.changed:
+            result.transitions = {f"{a}→{b}": n for a, b, n in transitions}
+        return result
+
+    @staticmethod
+    def _one_round_trip(statements: list[str], params: dict) -> tuple[list[int], list[tuple]]:
+        """The statements in one execute (psycopg's client-side binding sends them as
+        one query string); returns each one's rowcount and the rows of the last that
+        returns any. Eight round trips would cost more than the statements."""
+        rowcounts, rows = [], []
+        with connection.cursor() as wrapper:
+            cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no nextset()
+            wrapper.execute("; ".join(statements), params)
+            while True:
+                rowcounts.append(cursor.rowcount)
+                if cursor.description is not None:
+                    rows = cursor.fetchall()
+                if not cursor.nextset():
+                    break
+        return rowcounts, rows
+
+
+class _SQLite(Dialect):
+    vendor = "sqlite"
+
+    def ts(self, param):
+        return f"%({param})s"
+
+    def days(self, start, end):
+        # julianday() is a double; rounding to the millisecond removes its noise.
+        return f"(ROUND((julianday({end}) - julianday({start})) * 86400000.0) / 86400000.0)"
+
+    def greatest(self, a, b):
+        return f"MAX({a}, {b})"
+
+    def least(self, a, b):
+        return f"MIN({a}, {b})"
+
+    def same(self, a, b):
+        return f"({a} IS {b})"
+
+    def differs(self, a, b):
+        return f"({a} IS NOT {b})"
+
+    def round_int(self, expr):
+        return f"CAST(({expr}) + 0.5 AS integer)"
+
+    def event_batches(self, ids):
+        for start in range(0, len(ids), IN_CHUNK):
+            params = {f"id{i}": pk for i, pk in enumerate(ids[start : start + IN_CHUNK])}
+            yield f"{{col}} IN ({', '.join(f'%({name})s' for name in params)})", params, None
+
+    def run(self, sql, params):
+        result = RefreshResult()
+        with connection.cursor() as cursor:
+            for statement in sql.work_table:
+                cursor.execute(statement)
+            cursor.execute(sql.evaluate, params)
+            # sqlite3 gives no rowcount for a statement that starts with WITH.
+            cursor.execute("SELECT COUNT(*) FROM churn_eval")
+            result.evaluated = cursor.fetchone()[0]
+            cursor.execute(sql.update_players, params)
+            result.changed = cursor.rowcount
+            if result.changed:
+                cursor.execute(sql.record_changes, params)
+                cursor.execute(_TRANSITIONS_SQL)
+                result.transitions = {f"{a}→{b}": n for a, b, n in cursor.fetchall()}
+            cursor.execute(sql.upsert, params)
+        return result
+
+
+_DIALECTS = {d.vendor: d for d in (_PostgreSQL(), _SQLite())}
+
+
+def dialect() -> Dialect:
+    """The dialect of the default connection's engine."""
+    return _DIALECTS[connection.vendor]
+
+
+# --- the column lists: one per table, the reasons' columns from the registry ----------
+
+
+def _eval_columns(reasons: tuple[Reason, ...]) -> tuple[tuple[str, str, str], ...]:
+    """churn_eval, the evaluation's row per player (a temporary table, or a CTE on the
+    event path): (column, type, value from the evaluation's last step `st`)."""
+    return (
+        ("player_id", "bigint PRIMARY KEY", "id"),
+        ("old_status", "varchar(16)", "payer_status"),
+        ("tier_id", "bigint", "tier_id"),
+        ("total_spend", "numeric", "total_spend"),
+        ("last_paid_at", "timestamp with time zone", "last_paid_at"),
+        ("last_login_at", "timestamp with time zone", "last_login_at"),
+        ("purchase_count", "integer", "purchase_count"),
+        ("status", "varchar(16)", "status"),
+        ("risk_score", "integer", "CASE status WHEN 'churned' THEN 100 WHEN 'non_payer' THEN 0 ELSE score END"),
+        *((r.column, "boolean", r.column) for r in reasons),
+        ("median_gap", "double precision", "median_gap"),
+        ("spend_recent", "numeric", "spend_recent"),
+        ("spend_previous", "numeric", "spend_previous"),
+        ("days_since_payment", "double precision", "since_paid"),
+    )
+
+
+def _churn_columns(reasons: tuple[Reason, ...]) -> tuple[tuple[str, str], ...]:
+    """PlayerChurn's figures: (column, value from the evaluated row `t`)."""
+    return (
+        ("status", "t.status"),
+        ("risk_score", "t.risk_score"),
+        *((r.column, f"t.{r.column}") for r in reasons),
+        ("median_gap_days", "t.median_gap"),
+        ("median_purchases", "t.purchase_count"),
+        ("median_last_paid_at", "t.last_paid_at"),
+        ("spend_recent", "t.spend_recent"),
+        ("spend_previous", "t.spend_previous"),
+    )
+
+
+def _change_columns(d: Dialect, reasons: tuple[Reason, ...]) -> tuple[tuple[str, str], ...]:
+    """A PayerStatusChange row: (column, value from the evaluated row `t`)."""
+    return (
+        ("player_id", "t.player_id"),
+        ("from_status", "t.old_status"),
+        ("to_status", "t.status"),
+        ("changed_at", d.ts("now")),
+        ("tier_id", "t.tier_id"),
+        ("risk_score", "t.risk_score"),
+        *((r.column, f"t.{r.column}") for r in reasons),
+        ("days_since_payment", "t.days_since_payment"),
+        ('"trigger"', "%(trigger)s"),
+    )
+
+
+# --- the statements -------------------------------------------------------------------
+
+
+def _eval_table_sql(d: Dialect, reasons: tuple[Reason, ...]) -> list[str]:
     """The session's work table, emptied. On PostgreSQL its rows vanish at each commit."""
-    return [
-        "CREATE TEMP TABLE IF NOT EXISTS churn_eval ("
-        " player_id bigint PRIMARY KEY, old_status varchar(16), tier_id bigint, total_spend numeric,"
-        " last_paid_at timestamp with time zone, last_login_at timestamp with time zone, purchase_count integer,"
-        " status varchar(16), risk_score integer, reason_overdue boolean, reason_spend_drop boolean,"
-        " reason_no_login boolean, median_gap double precision, spend_recent numeric, spend_previous numeric,"
-        " days_since_payment double precision)" + (" ON COMMIT DELETE ROWS" if d.pg else ""),
-        "DELETE FROM churn_eval",
-    ]
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type, _value in _eval_columns(reasons))
+    return [f"CREATE TEMP TABLE IF NOT EXISTS churn_eval ({columns}){d.temp_table_options}", "DELETE FROM churn_eval"]
 
 
-def _eval_sql(d: _Dialect, rules_values: str, scope: str) -> str:
+def _eval_select(reasons: tuple[Reason, ...]) -> str:
+    """The evaluation's rows, in the order of `_eval_columns`."""
+    return f"SELECT {', '.join(value for _name, _type, value in _eval_columns(reasons))}\nFROM st"
+
+
+def _eval_column_names(reasons: tuple[Reason, ...]) -> str:
+    return ", ".join(name for name, _type, _value in _eval_columns(reasons))
+
+
+def _eval_sql(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str) -> str:
     """INSERT INTO churn_eval: every player in `scope` who is, or was, a payer."""
-    return f"{_eval_ctes(d, rules_values, scope)}\nINSERT INTO churn_eval ({', '.join(EVAL_COLUMNS)})\n{_EVAL_SELECT}"
+    return (
+        f"{_eval_ctes(d, reasons, rules_values, scope)}\n"
+        f"INSERT INTO churn_eval ({_eval_column_names(reasons)})\n{_eval_select(reasons)}"
+    )
 
 
-_EVAL_SELECT = """SELECT id, payer_status, tier_id, total_spend, last_paid_at, last_login_at, purchase_count, status,
-       CASE status WHEN 'churned' THEN 100 WHEN 'non_payer' THEN 0 ELSE score END,
-       reason_overdue, reason_spend_drop, reason_no_login, median_gap,
-       spend_recent, spend_previous, since_paid
-FROM st"""
-
-
-def _eval_ctes(d: _Dialect, rules_values: str, scope: str) -> str:
+def _eval_ctes(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str) -> str:
     """The evaluation as a WITH list ending in `st`: every player in `scope` who is,
     or was, a payer, with the status and figures the rules give.
 
     `scope` is a condition on a player-id column written `{col}`. The median gap is
     recomputed only where its basis (purchase count, last purchase) moved since it
     was stored; otherwise the stored one is reused, so a nightly scan reads only the
-    last two spend windows of the ledger."""
+    last two spend windows of the ledger. The reasons' flags and the score come from
+    the registry (players.churn_reasons), whose SQL reads the row `ev`."""
     in_scope = scope.format
     now = d.ts("now")
     since_paid = d.days("pl.last_paid_at", now)
@@ -231,12 +449,12 @@ def _eval_ctes(d: _Dialect, rules_values: str, scope: str) -> str:
     gap = d.days(
         "pay.occurred_at", "LAG(pay.occurred_at) OVER (PARTITION BY pay.player_id ORDER BY pay.occurred_at DESC)"
     )
-    overdue_after = d.greatest("ev.min_gap", "ev.gap_mult * COALESCE(ev.median_gap, 0)")
-    drop_share = d.least("1.0", f"1.0 - 1.0 * {d.greatest('ev.spend_recent', '0')} / ev.spend_previous")
+    flags = ",\n           ".join(
+        f"COALESCE(ev.total_spend > 0 AND ({r.applies(d)}), FALSE) AS {r.column}" for r in reasons
+    )
+    any_reason = " OR ".join(f"ev.{r.column}" for r in reasons) or "FALSE"
     score = d.round_int(
-        f"{WEIGHT_OVERDUE} * (CASE WHEN fl.reason_overdue THEN {d.least('1.0', 'fl.since_paid / fl.churn_days')} ELSE 0 END)"
-        f" + {WEIGHT_SPEND_DROP} * (CASE WHEN fl.reason_spend_drop THEN fl.drop_share ELSE 0 END)"
-        f" + {WEIGHT_NO_LOGIN} * (CASE WHEN fl.reason_no_login THEN {d.least('1.0', 'fl.since_seen / fl.churn_days')} ELSE 0 END)"
+        " + ".join(f"{r.weight} * (CASE WHEN ev.{r.column} THEN {r.strength(d)} ELSE 0 END)" for r in reasons) or "0"
     )
     return f"""
 WITH rules(tier_key, churn_days, gap_mult, min_gap, window_days, drop_ratio, no_login) AS (VALUES {rules_values}),
@@ -292,74 +510,56 @@ ev AS (
 fl AS (
     SELECT ev.*,
            ev.total_spend > 0 AS is_payer,
-           COALESCE(ev.total_spend > 0 AND ev.since_paid > {overdue_after}, FALSE) AS reason_overdue,
-           COALESCE(ev.total_spend > 0 AND ev.spend_previous > 0
-                    AND ev.spend_recent < ev.drop_ratio * ev.spend_previous, FALSE) AS reason_spend_drop,
-           COALESCE(ev.total_spend > 0 AND ev.since_seen > ev.no_login, FALSE) AS reason_no_login,
-           CASE WHEN ev.spend_previous > 0 THEN {drop_share} ELSE 0 END AS drop_share
+           {flags}
     FROM ev
 ),
 st AS (
-    SELECT fl.*,
-           CASE WHEN NOT fl.is_payer THEN 'non_payer'
-                WHEN fl.since_paid >= fl.churn_days THEN 'churned'
-                WHEN fl.reason_overdue OR fl.reason_spend_drop OR fl.reason_no_login THEN 'at_risk'
+    SELECT ev.*,
+           CASE WHEN NOT ev.is_payer THEN 'non_payer'
+                WHEN ev.since_paid >= ev.churn_days THEN 'churned'
+                WHEN {any_reason} THEN 'at_risk'
                 ELSE 'active' END AS status,
            {score} AS score
-    FROM fl
+    FROM fl ev
 )"""
 
 
-_CHANGE_COLUMNS = """players_payerstatuschange
-    (player_id, from_status, to_status, changed_at, tier_id, risk_score,
-     reason_overdue, reason_spend_drop, reason_no_login, days_since_payment, "trigger")"""
-_CHURN_FIGURES = (
-    "status",
-    "risk_score",
-    "reason_overdue",
-    "reason_spend_drop",
-    "reason_no_login",
-    "median_gap_days",
-    "median_purchases",
-    "median_last_paid_at",
-    "spend_recent",
-    "spend_previous",
-)
-_FIGURE_SOURCE = {
-    "median_gap_days": "t.median_gap",
-    "median_purchases": "t.purchase_count",
-    "median_last_paid_at": "t.last_paid_at",
-}
+def _change_insert(d: Dialect, reasons: tuple[Reason, ...]) -> str:
+    """INSERT INTO players_payerstatuschange ... SELECT, to be followed by FROM/WHERE
+    over the evaluated rows `t`."""
+    columns = _change_columns(d, reasons)
+    return (
+        f"INSERT INTO players_payerstatuschange ({', '.join(c for c, _v in columns)})\n"
+        f"SELECT {', '.join(v for _c, v in columns)}"
+    )
 
 
-def _change_select(d: _Dialect) -> str:
-    return f"""SELECT t.player_id, t.old_status, t.status, {d.ts("now")}, t.tier_id, t.risk_score,
-       t.reason_overdue, t.reason_spend_drop, t.reason_no_login, t.days_since_payment, %(trigger)s"""
-
-
-def _churn_upsert(d: _Dialect, *, source: str, condition: str, churn_scope: str | None = None) -> str:
+def _churn_upsert(
+    d: Dialect, reasons: tuple[Reason, ...], *, source: str, condition: str, churn_scope: str | None = None
+) -> str:
     """Upsert PlayerChurn from the evaluated rows `t` of `source` that meet `condition`,
     selecting only rows whose figures differ: PostgreSQL locks a conflicting row even
     when DO UPDATE's WHERE is false, and a nightly scan must not rewrite a million
     unchanged rows."""
-    figures, value = _CHURN_FIGURES, lambda f: _FIGURE_SOURCE.get(f, "t." + f)
+    columns = _churn_columns(reasons)
+    figures = [c for c, _v in columns]
     return f"""
 INSERT INTO players_playerchurn ({", ".join(("player_id", *figures, "changed_at"))})
-SELECT t.player_id, {", ".join(value(f) for f in figures)}, {d.ts("now")}
+SELECT t.player_id, {", ".join(v for _c, v in columns)}, {d.ts("now")}
 FROM {source}
 LEFT JOIN players_playerchurn c ON c.player_id = t.player_id{f" AND {churn_scope}" if churn_scope else ""}
 WHERE {condition}
-  AND (c.player_id IS NULL OR {" OR ".join(d.differs(f"c.{f}", value(f)) for f in figures)})
+  AND (c.player_id IS NULL OR {" OR ".join(d.differs(f"c.{c}", v) for c, v in columns)})
 ON CONFLICT (player_id) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in (*figures, "changed_at"))}
 WHERE players_playerchurn.changed_at <= excluded.changed_at
   AND ({" OR ".join(d.differs(f"players_playerchurn.{f}", f"excluded.{f}") for f in figures)})
 """
 
 
-def _apply_sql(d: _Dialect) -> list[str]:
-    """Statements that write what churn_eval concluded (order matters: see module doc).
-    Each later statement sees the earlier ones' writes, and checks again that the
-    player still looks as the evaluation saw it."""
+def _statements(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str) -> _Statements:
+    """The work-table refresh (order matters: see module doc). Each later write sees
+    the earlier ones', and checks again that the player still looks as the
+    evaluation saw it."""
 
     def unchanged(status: str) -> str:
         """The player still looks as the evaluation saw it (and has `status`)."""
@@ -373,40 +573,43 @@ def _apply_sql(d: _Dialect) -> list[str]:
             ]
         )
 
-    now = d.ts("now")
-    update_players = f"""
-UPDATE players_player SET payer_status = t.status, updated_at = {now}
+    return _Statements(
+        work_table=_eval_table_sql(d, reasons),
+        evaluate=_eval_sql(d, reasons, rules_values, scope),
+        update_players=f"""
+UPDATE players_player SET payer_status = t.status, updated_at = {d.ts("now")}
 FROM churn_eval t
 WHERE t.player_id = players_player.id AND t.status <> t.old_status AND {unchanged("t.old_status")}
-"""
-    record_changes = f"""
-INSERT INTO {_CHANGE_COLUMNS}
-{_change_select(d)}
+""",
+        record_changes=f"""
+{_change_insert(d, reasons)}
 FROM churn_eval t JOIN players_player ON players_player.id = t.player_id
 WHERE t.status <> t.old_status AND {unchanged("t.status")}
-"""
-    upsert = _churn_upsert(
-        d,
-        source="churn_eval t JOIN players_player ON players_player.id = t.player_id",
-        condition=unchanged("t.status"),
+""",
+        upsert=_churn_upsert(
+            d,
+            reasons,
+            source="churn_eval t JOIN players_player ON players_player.id = t.player_id",
+            condition=unchanged("t.status"),
+        ),
     )
-    return [update_players, record_changes, upsert]
 
 
 @functools.lru_cache(maxsize=32)  # the text is the prepared statement's key: build it once
-def _event_path_sql(d: _Dialect, rules_values: str, scope: str) -> str:
+def _event_path_sql(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str) -> str:
     """PostgreSQL, after an event: evaluation and writes as one statement (for one
     player prepared once per connection: planning the evaluation costs ~2 ms, running
     it ~0.3 ms; and a temporary table would make PostgreSQL plan it again at every
     commit). One snapshot serves the evaluation and the writes, which is sound
     because the caller holds these players' row locks (it has just written their
-    totals or last login), so nobody changes them in between.
+    totals or last login), so nobody changes them in between. The same rules and
+    writes as `_statements` (players/tests/test_churn_dialects.py runs both).
 
     Returns one row: players evaluated, players whose status changed, and the
     transitions as [from, to, count] triples."""
     now = d.ts("now")
-    return f"""{_eval_ctes(d, rules_values, scope)},
-churn_eval ({", ".join(EVAL_COLUMNS)}) AS ({_EVAL_SELECT}),
+    return f"""{_eval_ctes(d, reasons, rules_values, scope)},
+churn_eval ({_eval_column_names(reasons)}) AS ({_eval_select(reasons)}),
 upd AS (
     UPDATE players_player SET payer_status = t.status, updated_at = {now}
     FROM churn_eval t
@@ -414,13 +617,13 @@ upd AS (
     RETURNING players_player.id
 ),
 changes AS (
-    INSERT INTO {_CHANGE_COLUMNS}
-    {_change_select(d)}
+    {_change_insert(d, reasons)}
     FROM churn_eval t JOIN upd ON upd.id = t.player_id
 ),
 figures AS ({
         _churn_upsert(
             d,
+            reasons,
             source="churn_eval t LEFT JOIN upd ON upd.id = t.player_id",
             condition="(t.status = t.old_status OR upd.id IS NOT NULL)",
             churn_scope=scope.format(col="c.player_id"),
@@ -433,31 +636,13 @@ SELECT (SELECT COUNT(*) FROM churn_eval), (SELECT COUNT(*) FROM upd),
 """
 
 
-@dataclass
-class RefreshResult:
-    evaluated: int = 0
-    changed: int = 0
-    transitions: dict = field(default_factory=dict)  # "from→to" -> count
-
-    def add(self, other: RefreshResult) -> None:
-        self.evaluated += other.evaluated
-        self.changed += other.changed
-        for key, n in other.transitions.items():
-            self.transitions[key] = self.transitions.get(key, 0) + n
-
-
-_TRANSITIONS_SQL = (
-    "SELECT old_status, status, COUNT(*) FROM churn_eval WHERE status <> old_status GROUP BY old_status, status"
-)
-
-
 def _refresh(
     *, scope: str, params: dict, now: datetime, trigger: str, rules: dict, event_path: str | None = None
 ) -> RefreshResult:
-    """`event_path` (PostgreSQL): "prepared" for one player's statement, planned once
-    per connection; "planned" for a batch's, planned for its players; None for the
-    nightly scan's temporary-table path."""
-    d = _Dialect(connection.vendor)
+    """`event_path` (PostgreSQL, from `Dialect.event_batches`): "prepared" for one
+    player's statement, planned once per connection; "planned" for a batch's, planned
+    for its players; None for the work-table path (the nightly scan; SQLite)."""
+    d = dialect()
     window_max = max(int(r["spend_window_days"]) for r in rules.values())
     params = {
         **params,
@@ -465,67 +650,9 @@ def _refresh(
         "since": connection.ops.adapt_datetimefield_value(now - timedelta(days=2 * window_max)),
         "trigger": trigger,
     }
-    if d.pg and event_path:
-        run = prepared_fetchone if event_path == "prepared" else planned_fetchone
-        evaluated, changed, transitions = run(_event_path_sql(d, _rules_values(rules), scope), params)
-        return RefreshResult(
-            evaluated=evaluated, changed=changed, transitions={f"{a}→{b}": n for a, b, n in transitions or []}
-        )
-    evaluate = _eval_sql(d, _rules_values(rules), scope)
-    update_players, record_changes, upsert = _apply_sql(d)
-    if d.pg:
-        statements = [
-            # The planner's estimates for these CTEs are huge; JIT would spend
-            # milliseconds compiling a query that runs in less.
-            "SET LOCAL jit = off",
-            *_eval_table_sql(d),
-            evaluate,
-            update_players,
-            record_changes,
-            upsert,
-            _TRANSITIONS_SQL,
-        ]
-        rowcounts, transitions = _execute_in_one_round_trip(statements, params)
-        result = RefreshResult(
-            evaluated=rowcounts[statements.index(evaluate)], changed=rowcounts[statements.index(update_players)]
-        )
-        if result.changed:
-            result.transitions = {f"{a}→{b}": n for a, b, n in transitions}
-        return result
-    result = RefreshResult()
-    with connection.cursor() as cursor:
-        for statement in _eval_table_sql(d):
-            cursor.execute(statement)
-        cursor.execute(evaluate, params)
-        # sqlite3 gives no rowcount for a statement that starts with WITH.
-        cursor.execute("SELECT COUNT(*) FROM churn_eval")
-        result.evaluated = cursor.fetchone()[0]
-        cursor.execute(update_players, params)
-        result.changed = cursor.rowcount
-        if result.changed:
-            cursor.execute(record_changes, params)
-            cursor.execute(_TRANSITIONS_SQL)
-            result.transitions = {f"{a}→{b}": n for a, b, n in cursor.fetchall()}
-        cursor.execute(upsert, params)
-    return result
-
-
-def _execute_in_one_round_trip(statements: list[str], params: dict) -> tuple[list[int], list[tuple]]:
-    """PostgreSQL: the statements in one execute (psycopg's client-side binding sends
-    them as one query string); returns each one's rowcount and the rows of the last
-    that returns any. On the event path a refresh runs for every payment and login,
-    and eight round trips cost more than the statements."""
-    rowcounts, rows = [], []
-    with connection.cursor() as wrapper:
-        cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no nextset()
-        wrapper.execute("; ".join(statements), params)
-        while True:
-            rowcounts.append(cursor.rowcount)
-            if cursor.description is not None:
-                rows = cursor.fetchall()
-            if not cursor.nextset():
-                break
-    return rowcounts, rows
+    if event_path:
+        return d.run_event(_event_path_sql(d, reasons(), _rules_values(rules), scope), params, event_path)
+    return d.run(_statements(d, reasons(), _rules_values(rules), scope), params)
 
 
 # --- entry points -------------------------------------------------------------
@@ -541,39 +668,9 @@ def payer_status_refresh(
     ids = sorted({int(pk) for pk in player_ids})
     rules = churn_rules_effective()
     result = RefreshResult()
-    if connection.vendor == "postgresql" and len(ids) == 1:
-        # A payment or a login: one scalar id, so the prepared statement's generic plan
-        # is the one a custom plan would be (see players.services.prepared).
-        return _refresh(
-            scope="{col} = %(id)s", params={"id": ids[0]}, now=now, trigger=trigger, rules=rules, event_path="prepared"
-        )
-    if connection.vendor == "postgresql":
-        # One array parameter, whatever the number of players (a batch is at most 1,000).
-        for start in range(0, len(ids), ANY_CHUNK):
-            scope_params = {"ids": ids[start : start + ANY_CHUNK]}
-            result.add(
-                _refresh(
-                    scope="{col} = ANY(%(ids)s::bigint[])",
-                    params=scope_params,
-                    now=now,
-                    trigger=trigger,
-                    rules=rules,
-                    event_path="planned",  # a batch: planning is a small share of its work
-                )
-            )
-        return result
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
-        params = {f"id{i}": pk for i, pk in enumerate(chunk)}
-        placeholders = ", ".join(f"%({name})s" for name in params)
+    for scope, scope_params, event_path in dialect().event_batches(ids):
         result.add(
-            _refresh(
-                scope=f"{{col}} IN ({placeholders})",
-                params=params,
-                now=now,
-                trigger=trigger,
-                rules=rules,
-            )
+            _refresh(scope=scope, params=scope_params, now=now, trigger=trigger, rules=rules, event_path=event_path)
         )
     return result
 
@@ -603,7 +700,7 @@ def churn_scan(
     bounds = players.aggregate(low=Min("pk"), high=Max("pk"))
     lows = range(bounds["low"], bounds["high"] + 1, batch_size) if bounds["low"] is not None else range(0)
     workers = workers or getattr(settings, "CRM_CHURN_SCAN_WORKERS", 2)
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if not dialect().parallel_scan or connection.in_atomic_block:
         workers = 1
 
     def scan_batch(low: int) -> RefreshResult:
@@ -731,11 +828,9 @@ def winback_tasks_create(*, players, actor, due_in_days: int = 2, now: datetime 
 
 
 def _winback_title(player: Player) -> str:
-    from ..models.churn import ChurnReason
-
     churn = getattr(player, "churn", None)
     if player.payer_status == PayerStatus.CHURNED:
         why = _("churned")
     else:
-        why = ", ".join(str(ChurnReason(code).label) for code in churn.reasons) if churn else _("at risk")
+        why = ", ".join(str(reason_label(code)) for code in churn.reasons) if churn else _("at risk")
     return _("Win back %(player)s (%(why)s)") % {"player": player.nickname or player.account_id, "why": why}
