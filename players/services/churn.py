@@ -113,23 +113,25 @@ def _churn_rules_read() -> dict[int, dict]:
     return rules
 
 
+# The rules in SQL: (name in the evaluation, as ev.<name>; ChurnRule field; number type).
+RULE_COLUMNS = (
+    ("churn_days", "churn_after_days", int),
+    ("gap_mult", "gap_multiplier", float),
+    ("min_gap", "min_gap_days", int),
+    ("window_days", "spend_window_days", int),
+    ("drop_ratio", "spend_drop_ratio", float),
+    ("no_login", "no_login_days", int),
+)
+
+
 def _rules_values(rules: dict[int, dict]) -> str:
-    """The rules as a VALUES list. Every value is a validated int or Decimal, turned
-    into a number literal here, so nothing user-typed reaches the SQL text."""
-    rows = []
-    for key, r in sorted(rules.items()):
-        rows.append(
-            "({}, {}, {}, {}, {}, {}, {})".format(
-                int(key),
-                int(r["churn_after_days"]),
-                float(r["gap_multiplier"]),
-                int(r["min_gap_days"]),
-                int(r["spend_window_days"]),
-                float(r["spend_drop_ratio"]),
-                int(r["no_login_days"]),
-            )
-        )
-    return ", ".join(rows)
+    """The rules as a VALUES list (tier id, then RULE_COLUMNS). Every value is a
+    validated int or Decimal, turned into a number literal here, so nothing
+    user-typed reaches the SQL text."""
+    return ", ".join(
+        f"({', '.join(str(v) for v in (int(key), *(kind(r[field]) for _n, field, kind in RULE_COLUMNS)))})"
+        for key, r in sorted(rules.items())
+    )
 
 
 # --- the engines: what differs between PostgreSQL and SQLite, in this one place ------
@@ -452,20 +454,20 @@ def _eval_ctes(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope
     flags = ",\n           ".join(
         f"COALESCE(ev.total_spend > 0 AND ({r.applies(d)}), FALSE) AS {r.column}" for r in reasons
     )
+    # the player's tier's rule where it has one (o), else the global one (g)
+    rule_values = ", ".join(f"COALESCE(o.{name}, g.{name}) AS {name}" for name, _f, _k in RULE_COLUMNS)
     any_reason = " OR ".join(f"ev.{r.column}" for r in reasons) or "FALSE"
     score = d.round_int(
         " + ".join(f"{r.weight} * (CASE WHEN ev.{r.column} THEN {r.strength(d)} ELSE 0 END)" for r in reasons) or "0"
     )
     return f"""
-WITH rules(tier_key, churn_days, gap_mult, min_gap, window_days, drop_ratio, no_login) AS (VALUES {rules_values}),
+WITH rules(tier_key, {", ".join(name for name, _f, _k in RULE_COLUMNS)}) AS (VALUES {rules_values}),
 pl AS (
     SELECT p.id, p.payer_status, p.tier_id, p.total_spend, p.last_paid_at, p.last_login_at, p.purchase_count,
            c.median_gap_days AS stored_median,
            NOT (c.player_id IS NOT NULL AND c.median_purchases = p.purchase_count
                 AND {d.same("c.median_last_paid_at", "p.last_paid_at")}) AS median_stale,
-           COALESCE(o.churn_days, g.churn_days) AS churn_days, COALESCE(o.gap_mult, g.gap_mult) AS gap_mult,
-           COALESCE(o.min_gap, g.min_gap) AS min_gap, COALESCE(o.window_days, g.window_days) AS window_days,
-           COALESCE(o.drop_ratio, g.drop_ratio) AS drop_ratio, COALESCE(o.no_login, g.no_login) AS no_login
+           {rule_values}
     FROM players_player p
     JOIN rules g ON g.tier_key = 0
     LEFT JOIN rules o ON o.tier_key = p.tier_id
@@ -636,6 +638,18 @@ SELECT (SELECT COUNT(*) FROM churn_eval), (SELECT COUNT(*) FROM upd),
 """
 
 
+def _refresh_params(scope_params: dict, *, now: datetime, trigger: str, rules: dict) -> dict:
+    """The statements' parameters: the scope's, the instant, how far back the spend
+    windows reach, and the trigger recorded with a change."""
+    window_max = max(int(r["spend_window_days"]) for r in rules.values())
+    return {
+        **scope_params,
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "since": connection.ops.adapt_datetimefield_value(now - timedelta(days=2 * window_max)),
+        "trigger": trigger,
+    }
+
+
 def _refresh(
     *, scope: str, params: dict, now: datetime, trigger: str, rules: dict, event_path: str | None = None
 ) -> RefreshResult:
@@ -643,13 +657,7 @@ def _refresh(
     player's statement, planned once per connection; "planned" for a batch's, planned
     for its players; None for the work-table path (the nightly scan; SQLite)."""
     d = dialect()
-    window_max = max(int(r["spend_window_days"]) for r in rules.values())
-    params = {
-        **params,
-        "now": connection.ops.adapt_datetimefield_value(now),
-        "since": connection.ops.adapt_datetimefield_value(now - timedelta(days=2 * window_max)),
-        "trigger": trigger,
-    }
+    params = _refresh_params(params, now=now, trigger=trigger, rules=rules)
     if event_path:
         return d.run_event(_event_path_sql(d, reasons(), _rules_values(rules), scope), params, event_path)
     return d.run(_statements(d, reasons(), _rules_values(rules), scope), params)
