@@ -42,8 +42,8 @@ def main() -> None:
         from django.db import connection
         from django.utils import timezone
 
+        from crm.nightly import nightly_run
         from players.models import Payment, Player
-        from players.services.churn import nightly_run
 
         players = Player.objects.count()
         payments = Payment.objects.count()

@@ -31,6 +31,12 @@ class CrmConfig(AppConfig):
             "dashboard-refresh",
             {"task": "crm.tasks.dashboard_refresh_task", "schedule": REFRESH_MINUTES * 60.0},
         )
+        # The nightly run at 03:30 in TIME_ZONE (Asia/Shanghai): churn scan, then tier review.
+        from celery.schedules import crontab
+
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "players.nightly", {"task": "players.nightly", "schedule": crontab(hour=3, minute=30)}
+        )
 
         # A user reads as their display name (crm.names) wherever Django shows one: pickers,
         # list columns, change history, messages. Django's own User is the user model, so

@@ -47,6 +47,7 @@ from campaigns.services.greetings import greetings_run
 from campaigns.services.messaging import messages_deliver_due
 from crm.calendar import lunar_of
 from crm.demo_story import Story, story_for
+from crm.nightly import nightly_run
 from players.models import (
     CaseCategory,
     CaseSeverity,
@@ -70,7 +71,6 @@ from players.services.cases import (
     case_wait_on_player,
     cases_escalate_overdue,
 )
-from players.services.churn import nightly_run
 from players.services.feedback import feedback_record
 from players.services.ledger import payments_record_batch
 from vip.models import Tier

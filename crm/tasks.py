@@ -10,3 +10,11 @@ def dashboard_refresh_task() -> dict:
     """Recompute the supervisor dashboard's cached team figures (beat: every 10 minutes)."""
     snapshot = dashboard_refresh()
     return {"computed_at": snapshot["computed_at"].isoformat(), "timings_ms": snapshot["timings_ms"]}
+
+
+@shared_task(name="players.nightly")  # the name the beat schedule has always used
+def nightly_task() -> dict:
+    """The nightly run on the beat schedule (03:30): churn scan, then VIP tier review."""
+    from crm.nightly import nightly_run
+
+    return nightly_run()

@@ -22,7 +22,3 @@ class PlayersConfig(AppConfig):
             "players.escalate_cases",
             {"task": "players.escalate_cases", "schedule": crontab(minute="*/15")},
         )
-        # The nightly run at 03:30 in TIME_ZONE (Asia/Shanghai): churn scan, then tier review.
-        settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "players.nightly", {"task": "players.nightly", "schedule": crontab(hour=3, minute=30)}
-        )

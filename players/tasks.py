@@ -26,11 +26,3 @@ def churn_scan_task() -> dict:
     from .services.churn import churn_scan
 
     return churn_scan()
-
-
-@shared_task(name="players.nightly")
-def nightly_task() -> dict:
-    """The nightly run on the beat schedule (03:30): churn scan, then VIP tier review."""
-    from .services.churn import nightly_run
-
-    return nightly_run()

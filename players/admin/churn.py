@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from campaigns.services.winback import winback_tasks_create
 from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.cells import csv_writer
 from crm.formatting import money, when
@@ -26,7 +27,6 @@ from ..selectors_churn import (
     revenue_at_risk,
     risk_band_q,
 )
-from ..services.churn import winback_tasks_create
 
 REPORT_PERMISSION = "players.view_churn_report"
 

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import translation
 
+from campaigns.services import winback
 from players import churn_reasons
 from players.admin.churn import ChurnReasonFilter, reasons_text
 from players.churn_reasons import Reason
@@ -71,7 +72,7 @@ def test_every_registered_reason_reaches_the_evaluation_the_stored_flags_filters
     assert (code, reason.label) in ChurnReasonFilter.lookups(None, None, None)
     assert (code, reason.label) in ChurnReason.choices
     assert reasons_text([code]) == str(reason.label)
-    assert str(reason.label) in churn._winback_title(Player.objects.select_related("churn").get(pk=one.pk))
+    assert str(reason.label) in winback._winback_title(Player.objects.select_related("churn").get(pk=one.pk))
 
 
 @pytest.fixture

@@ -9,15 +9,15 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from campaigns.models import OutreachTask, TaskKind
+from campaigns.services.winback import winback_tasks_create
+from crm.nightly import nightly_run
 from players.models import PayerStatus, Player
 from players.models.churn import ChurnRule, ChurnSnapshot, PayerStatusChange, PlayerChurn
 from players.services import player_upsert
 from players.services.churn import (
     churn_rules_effective,
     churn_scan,
-    nightly_run,
     payer_status_refresh,
-    winback_tasks_create,
 )
 
 T0 = datetime(2026, 6, 1, 4, 0, 0, tzinfo=UTC)
@@ -388,7 +388,8 @@ def test_nightly_runs_the_scan_and_the_tier_review(clock, make_player, pay, tier
 
 
 def test_commands_and_tasks(clock, make_player, pay, capsys):
-    from players.tasks import churn_scan_task, nightly_task
+    from crm.tasks import nightly_task
+    from players.tasks import churn_scan_task
 
     pay(make_player(), "30.00", at=T0 - days(20))
     clock.move_to(T0 + days(20))

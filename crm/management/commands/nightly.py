@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from players.services.churn import nightly_run
+from crm.nightly import nightly_run
 
 
 class Command(BaseCommand):

@@ -1,0 +1,18 @@
+"""The nightly run (03:30 in TIME_ZONE, on the beat schedule and as `manage.py nightly`):
+it spans the apps, so it lives on top of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from players.services.churn import churn_scan
+from vip.services import tiers_review
+
+
+def nightly_run(*, now: datetime | None = None) -> dict:
+    """The nightly job: the churn scan, then the tier review (expired pins and
+    rolling-window downgrades after their grace period)."""
+    now = now or timezone.now()
+    return {"churn": churn_scan(now=now), "tiers": tiers_review(now=now)}
