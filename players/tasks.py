@@ -1,6 +1,7 @@
 """Celery entry points for players: thin wrappers over services."""
 
 from celery import shared_task
+from django.db import transaction
 
 
 @shared_task(name="players.escalate_cases")
@@ -26,3 +27,10 @@ def churn_scan_task() -> dict:
     from .services.churn import churn_scan
 
     return churn_scan()
+
+
+def import_job_start(*, job, step: str) -> None:
+    """Run an import's preview or apply as `import_job_run_task` once the request commits:
+    in a worker, not the web process, when a broker is configured; without one the task
+    runs eagerly in the request, its memory bounded by the reader's limits (players.tabular)."""
+    transaction.on_commit(lambda: import_job_run_task.delay(job.pk, step))

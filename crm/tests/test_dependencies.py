@@ -27,6 +27,7 @@ WORKPLACE = (
     "crm.tasks",
     "crm.management",
     "crm.apps",
+    "crm.nightly",
 )
 RANK = {"crm": 0, "players": 1, "vip": 2, "campaigns": 3}
 TOP = 4
@@ -55,7 +56,15 @@ def _imports(path: Path, module: str) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }  # imports for type hints only: nothing runs them
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -93,8 +93,7 @@ def timeline_source(key: str, *, time_field: str, permission: str):
 
 
 def sources() -> dict[str, Source]:
-    from . import timeline_sources as _load  # noqa: F401  (registers the sources)
-
+    """The registered sources (`timeline_sources` registers them, imported by `CrmConfig.ready`)."""
     return _SOURCES
 
 

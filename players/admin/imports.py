@@ -28,7 +28,7 @@ from ..models import (
     Player,
 )
 from ..services.exports import export_record_create, players_export_csv, players_export_xlsx
-from ..services.imports import import_job_create, import_job_progress, import_job_start
+from ..services.imports import import_job_create, import_job_progress
 from ..tabular import (
     ENCODING_CHOICES,
     PAYMENT_TEMPLATE_FIELDS,
@@ -39,6 +39,7 @@ from ..tabular import (
     ImportFileError,
     file_format,
 )
+from ..tasks import import_job_start
 
 IMPORT_PERMISSION = "players.import_players"
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024

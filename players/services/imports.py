@@ -1134,15 +1134,6 @@ def import_job_apply(*, job: ImportJob, **options) -> ImportJob:
     return job
 
 
-def import_job_start(*, job: ImportJob, step: str) -> None:
-    """Run the preview or the apply as a Celery task once the request commits: in a
-    worker, not the web process, when a broker is configured; without one the task runs
-    eagerly in the request, its memory bounded by the reader's limits (players.tabular)."""
-    from ..tasks import import_job_run_task
-
-    transaction.on_commit(lambda: import_job_run_task.delay(job.pk, step))
-
-
 def import_job_run(*, job_id: int, step: str) -> ImportJob:
     """The task's body. Whatever happens, the job ends in a state that says so."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
