@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import Count, ExpressionWrapper, F, Q, QuerySet, Sum
@@ -26,11 +27,13 @@ from django.db.models import DecimalField as DecimalFieldType
 from django.utils import timezone
 
 from crm.admin_mixins import player_scope_q
-from vip.models import Tier
 
 from .churn_reasons import reasons
 from .models import PayerStatus, Player
 from .models.churn import RISK_BANDS, ChurnSnapshot, PlayerChurn
+
+if TYPE_CHECKING:
+    from vip.models import Tier
 
 # --- filters (admin list filters and any API filter call these) ---------------------
 
@@ -158,7 +161,8 @@ def churn_report(*, now: datetime | None = None, months: int = 12) -> ChurnRepor
     (the current month so far included), with the revenue at risk of each month."""
     now = now or timezone.now()
     starts = month_starts(now=now, months=months)
-    tiers = list(Tier.objects.order_by("level"))
+    # vip's tiers, through the foreign key the history rows hold (players does not import vip)
+    tiers = list(ChurnSnapshot._meta.get_field("tier").related_model.objects.order_by("level"))
     report = ChurnReport(months=starts, tiers=[*tiers, None])
     bounds = [connection.ops.adapt_datetimefield_value(_aware(m)) for m in [*starts, _next_month(starts[-1])]]
 
