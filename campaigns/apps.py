@@ -13,6 +13,12 @@ class CampaignsConfig(AppConfig):
 
         checks.register(_check_message_channels)
 
+        from players.services.cases import case_compensation_ledger_set
+
+        from .services.gifts import gift_record_for_case
+
+        case_compensation_ledger_set(gift_record_for_case)  # compensations count against the gift budget
+
         # Scheduled jobs of this app (crm/celery.py reads CELERY_BEAT_SCHEDULE).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "campaigns.deliver_messages", {"task": "campaigns.deliver_messages", "schedule": 60.0}

@@ -248,3 +248,19 @@ def gift_description_sql(*, alias: str, value: Decimal) -> Sql:
         f"CASE WHEN {alias}.id IS NULL THEN '' ELSE COALESCE(NULLIF({alias}.code, ''), NULLIF({alias}.item, ''), %s) END",
         [money(value)],
     )
+
+
+def gift_record_for_case(*, case, number: int, item: str, value, actor, note: str, at) -> int:
+    """A case's compensation, booked in the gift ledger against the monthly tier budget
+    (players' `case_compensate` calls it: `CampaignsConfig.ready` hands it in)."""
+    gift = gift_record(
+        player=case.player,
+        kind="item",
+        item=item[:120],
+        value=value if value is not None else Decimal(0),
+        source=f"case:{case.pk}:{number}",
+        reason=note or _("Compensation for case #%(id)s") % {"id": case.pk},
+        actor=actor,
+        on=timezone.localdate(at),
+    )
+    return gift.pk

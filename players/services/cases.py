@@ -358,32 +358,31 @@ def case_compensate(*, case: Case, item: str, value: Decimal | None = None, acto
     return case
 
 
+# Where a compensation is also booked (campaigns' gift ledger, with its monthly budget):
+# apps depend one way (players <- campaigns), so campaigns hands its writer in at start-up
+# (`CampaignsConfig.ready`). Without one, the case's own fields hold the compensation.
+_COMPENSATION_LEDGER: list = []
+
+
+def case_compensation_ledger_set(record) -> None:
+    """`record(*, case, number, item, value, actor, note, at) -> gift id`; it may raise
+    ValidationError naming `value` or `item`."""
+    _COMPENSATION_LEDGER[:] = [record]
+
+
 def _gift_ledger_record(*, case: Case, item: str, value, actor, note: str, at) -> int | None:
-    """Write the compensation into the greetings area's gift ledger when it exists
-    (campaigns.services.gifts.gift_record); without it the case's own fields hold it.
-    The ledger's monthly tier budget may refuse it: the error lands on the value."""
-    try:
-        from campaigns.services.gifts import gift_record
-    except ImportError:
+    """Book the compensation in the gift ledger, if one is set; its errors land on the
+    case's compensation fields."""
+    if not _COMPENSATION_LEDGER:
         return None
     number = CaseEvent.objects.filter(case=case, type=CaseEventType.COMPENSATED).count() + 1
     try:
-        gift = gift_record(
-            player=case.player,
-            kind="item",
-            item=item[:120],
-            value=value if value is not None else Decimal(0),
-            source=f"case:{case.pk}:{number}",
-            reason=note or _("Compensation for case #%(id)s") % {"id": case.pk},
-            actor=actor,
-            on=timezone.localdate(at),
-        )
+        return _COMPENSATION_LEDGER[0](case=case, number=number, item=item, value=value, actor=actor, note=note, at=at)
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"value": exc.messages}
         raise ValidationError(
             {("compensation_value" if name == "value" else "compensation_item"): msgs for name, msgs in errors.items()}
         )
-    return gift.pk
 
 
 @transaction.atomic
