@@ -126,5 +126,5 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         return request.user.has_perm("campaigns.retry_message")
 
 
-from . import greetings  # noqa: E402, F401
+from . import greetings, winback  # noqa: E402, F401
 from .campaigns import CampaignAdmin, WorklistAdmin  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """Admin for payer churn: the rules, the at-risk worklist, the status history and
 the churn report (an admin view with CSV export and a chart)."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
@@ -11,7 +11,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from campaigns.services.winback import winback_tasks_create
 from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.cells import csv_writer
 from crm.formatting import money, when
@@ -125,7 +124,7 @@ class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=account_id", "nickname"]
     show_full_result_count = False
     list_per_page = 50
-    actions = ["create_winback_tasks"]
+    actions = []  # campaigns adds "create win-back tasks" (campaigns/admin/winback.py)
 
     def get_queryset(self, request):
         return at_risk_vips(request.user)
@@ -178,31 +177,6 @@ class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("last login"), ordering="last_login_at")
     def last_seen(self, obj):
         return when(obj.last_login_at)
-
-    @admin.action(description=_("Create win-back tasks"), permissions=["winback"])
-    def create_winback_tasks(self, request, queryset):
-        created = winback_tasks_create(players=queryset, actor=request.user)
-        skipped = queryset.count() - created
-        self.message_user(
-            request,
-            ngettext("%(count)d win-back task created.", "%(count)d win-back tasks created.", created)
-            % {"count": created},
-            messages.SUCCESS,
-        )
-        if skipped:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d player already has a task for this spell.",
-                    "%(count)d players already have a task for this spell.",
-                    skipped,
-                )
-                % {"count": skipped},
-                messages.INFO,
-            )
-
-    def has_winback_permission(self, request):
-        return request.user.has_perm("campaigns.add_outreachtask")
 
 
 @admin.register(PayerStatusChange)
