@@ -45,10 +45,10 @@ class CrmConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from .api import schema  # noqa: F401  (registers the OpenAPI authentication extension)
-        from .workplace import timeline_sources  # noqa: F401  (registers the customer timeline's sources)
         from .api.authentication import _client_changed
         from .models import ApiClient
         from .names import staff_name
+        from .workplace import timeline_sources  # noqa: F401  (registers the customer timeline's sources)
 
         User.__str__ = staff_name
         User.get_full_name = staff_name
