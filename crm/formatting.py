@@ -61,3 +61,22 @@ def when(value) -> str:
     if value is None:
         return "-"
     return date_format(local_time(value), "Y-m-d H:i")
+
+
+def when_short(value, today=None) -> str:
+    """A time as a list cell shows it at laptop width: "12-06 14:43" this year (local
+    time, no seconds, no year), "2025-06-07" (the date) in another year; "-" for none.
+    The full `when` goes into the cell's tooltip (crm.admin_columns)."""
+    if value is None:
+        return "-"
+    local = local_time(value)
+    today = today or timezone.localdate()
+    return date_format(local, "m-d H:i" if local.year == today.year else "Y-m-d")
+
+
+def date_short(value, today=None) -> str:
+    """A date in a list cell: "12-06" this year, "2025-12-06" in another; "-" for none."""
+    if value is None:
+        return "-"
+    today = today or timezone.localdate()
+    return date_format(value, "m-d" if value.year == today.year else "Y-m-d")

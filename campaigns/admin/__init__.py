@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from crm.admin_columns import player_column, text_column, time_column
 from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.names import staff_name
 from crm.sources import source_text
@@ -53,14 +54,14 @@ class OutreachTaskAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "player",
+    list_display = [  # fits 1366 px (crm.admin_columns)
+        player_column(),
         "channel",
         "status",
-        "scheduled_for",
-        "sent_at",
+        time_column("scheduled_for", _("send at")),
+        time_column("sent_at", _("sent at")),
         "attempts",
-        "status_reason_display",
+        text_column("status_reason_text", _("reason"), width="8em", ordering="status_reason"),
         "source_display",
     ]
     list_filter = ["status", "channel", "is_marketing"]

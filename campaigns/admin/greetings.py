@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.admin_columns import date_column, player_column, text_column
 from crm.admin_mixins import PlayerScopedAdminMixin, player_scope_q
 from crm.calendar import yearly_dates
 from crm.formatting import money
@@ -214,7 +215,17 @@ class GiftEntryAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     """The gift ledger: append-only; new gifts go through gift_record (budget checked)."""
 
     form = GiftEntryForm
-    list_display = ["given_on", "player", "tier", "kind", "item", "code", "value_display", "source_display", "actor"]
+    list_display = [  # fits 1366 px (crm.admin_columns)
+        date_column("given_on", _("given on")),
+        player_column(),
+        "tier",
+        "kind",
+        text_column("item", _("item"), width="8em"),
+        "code",
+        "value_display",
+        "source_display",
+        "actor",
+    ]
     list_filter = ["kind", "tier", "month"]
     list_select_related = ["player", "tier", "actor"]
     search_fields = ["=player__account_id", "=code", "source"]

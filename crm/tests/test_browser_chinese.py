@@ -6,12 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from crm.tests.browser import login, shot
-
-
-def in_chinese(page, base_url):
-    """The language a Chinese user picks: Django's language cookie."""
-    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": base_url}])
+from crm.tests.browser import in_chinese, login, shot
 
 
 @pytest.fixture
@@ -46,19 +41,6 @@ def test_a_greeting_rules_switch_reads_enabled(page, live_server, supervisor_log
 
     page.goto(f"{base}/admin/campaigns/greetingrule/add/")
     assert page.locator("label[for=id_is_active]").inner_text().strip() == "启用"
-
-
-@pytest.fixture
-def demo_day(base_data):
-    """The demo's story (a small one), with passwords the test knows."""
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    call_command("seed_demo", players=120, stdout=StringIO())
-    for user in get_user_model().objects.filter(username__in=["manager_li", "supervisor"]):
-        user.set_password("browser-pw-3")
-        user.save()
 
 
 def _read_as_chinese(page, allowed) -> list[str]:

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from crm.admin_columns import short_time
 from crm.admin_mixins import PlayerScopedAdminMixin, player_scope_q
 from crm.formatting import money, when
 from crm.names import staff_name
@@ -394,11 +395,11 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
 
     @admin.display(description=_("last paid"), ordering="last_paid_at")
     def last_paid(self, obj):
-        return when(obj.last_paid_at)
+        return short_time(obj.last_paid_at)
 
     @admin.display(description=_("last login"), ordering="last_login_at")
     def last_login(self, obj):
-        return when(obj.last_login_at)
+        return short_time(obj.last_login_at)
 
     @admin.display(description=_("tier history"))
     def tier_history(self, obj):

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from crm.admin_columns import player_column, short_time, truncated_lines
 from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.cells import csv_writer
 from crm.formatting import money, when
@@ -107,14 +108,12 @@ class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
     player_path = ""
     list_display = [
-        "account_link",
-        "nickname",
+        player_column("", _("player"), link=True),  # nickname over account id (crm.admin_columns)
         "tier_badge",
         "manager",
         "risk",
         "reasons",
-        "spend_recent",
-        "spend_previous",
+        "spend_recent",  # the 30 days before are its tooltip
         "lifetime_spend",
         "last_paid",
         "last_seen",
@@ -141,11 +140,6 @@ class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description=_("account id"), ordering="account_id")
-    def account_link(self, obj):
-        url = reverse("admin:players_player_change", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, obj.account_id)
-
     @admin.display(description=_("VIP"), ordering="tier__level")
     def tier_badge(self, obj):
         return format_html('<span class="vip-badge" style="background:{}">{}</span>', obj.tier.colour, obj.tier.name)
@@ -156,15 +150,16 @@ class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("why"))
     def reasons(self, obj):
-        return reasons_text(obj.churn.reasons) if hasattr(obj, "churn") else "-"
+        if not hasattr(obj, "churn"):
+            return "-"
+        return truncated_lines([ChurnReason(code).label for code in obj.churn.reasons], width="7em")
 
     @admin.display(description=_("spend, last 30 days"), ordering="churn__spend_recent")
     def spend_recent(self, obj):
-        return money(obj.churn.spend_recent) if hasattr(obj, "churn") else "-"
-
-    @admin.display(description=_("spend, 30 days before"))
-    def spend_previous(self, obj):
-        return money(obj.churn.spend_previous) if hasattr(obj, "churn") else "-"
+        if not hasattr(obj, "churn"):
+            return "-"
+        before = f"{_('spend, 30 days before')}: {money(obj.churn.spend_previous)}"
+        return format_html('<span title="{}">{}</span>', before, money(obj.churn.spend_recent))
 
     @admin.display(description=_("lifetime spend"), ordering="total_spend")
     def lifetime_spend(self, obj):
@@ -172,11 +167,11 @@ class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("last paid"), ordering="last_paid_at")
     def last_paid(self, obj):
-        return when(obj.last_paid_at)
+        return short_time(obj.last_paid_at)
 
     @admin.display(description=_("last login"), ordering="last_login_at")
     def last_seen(self, obj):
-        return when(obj.last_login_at)
+        return short_time(obj.last_login_at)
 
 
 @admin.register(PayerStatusChange)

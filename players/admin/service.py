@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
+from crm.admin_columns import player_column, short_time, truncated
 from crm.admin_mixins import PlayerScopedAdminMixin, is_scoped
 from crm.cells import csv_writer
 from crm.formatting import money, when
@@ -79,7 +80,7 @@ def masked_text_column(attr, description, user, *, length=LIST_TEXT_LENGTH, fall
 
     def column(obj):
         text = getattr(obj, attr) or (getattr(obj, fallback) if fallback else "")
-        return _short(free_text_for(user, text), length)
+        return truncated(_short(free_text_for(user, text), length))
 
     column.short_description = description
     column.admin_order_field = attr
@@ -131,7 +132,7 @@ class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     the player's preferred channel and the user); follow-ups in the “follow-up” filter."""
 
     list_display = [
-        "player",
+        player_column(),
         "channel",
         "direction",
         "staff",
@@ -160,7 +161,7 @@ class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("contacted at"), ordering="contacted_at")
     def contacted(self, obj):
-        return when(obj.contacted_at)
+        return short_time(obj.contacted_at)
 
     def get_list_display(self, request):
         return [
@@ -371,7 +372,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "subject_display",
-        "player",
+        player_column(),
         "category",
         "severity",
         "status_display",
@@ -485,7 +486,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("opened"), ordering="opened_at")
     def opened(self, obj):
-        return when(obj.opened_at)
+        return short_time(obj.opened_at)
 
     @admin.display(description=_("due"), ordering="sla_due_at")
     def due_display(self, obj):
