@@ -3,19 +3,17 @@
 changes it, requests timed from the commit. With the default process-local cache and
 with Redis (CACHE_URL), as in production."""
 
-import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from crm.tests.gunicorn import ROOT, gunicorn_serving
+
 REDIS_URL = os.environ.get("CRM_TEST_REDIS_CACHE_URL_CLIENTS", "redis://127.0.0.1:6379/8")
 TIERS = "/api/v1/vip/tiers/"
 
@@ -26,12 +24,6 @@ from crm.services import api_client_{action}
 api_client_{action}(client=ApiClient.objects.get(name="two-workers"))
 print(time.time())
 """
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _redis_or_skip():
@@ -46,45 +38,12 @@ def _redis_or_skip():
 @pytest.fixture(params=["locmem", "redis"])
 def two_workers(request, tmp_path):
     """gunicorn, 2 workers, on its own SQLite file; (base_url, credentials, env)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SECRET_KEY": "test-only",
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
-        "LOG_LEVEL": "WARNING",
-        "CRM_API_THROTTLE_RATE": "",
-    }
+    extra = {"CRM_API_THROTTLE_RATE": ""}
     if request.param == "redis":
         _redis_or_skip()
-        env["CACHE_URL"] = REDIS_URL
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True, capture_output=True)
-    out = subprocess.run(
-        [*manage, "create_api_client", "--name", "two-workers"], env=env, cwd=ROOT, check=True, capture_output=True
-    )
-    credentials = json.loads(out.stdout.decode().strip().splitlines()[-1])
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "crm.wsgi", "-k", "crm.server.SyncWorker", "-w", "2"]
-        + ["-b", f"127.0.0.1:{port}", "--log-level", "warning"],
-        env=env,
-        cwd=ROOT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                requests.get(base_url + "/api/v1/ready/", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
-        yield base_url, credentials, env
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+        extra["CACHE_URL"] = REDIS_URL
+    with gunicorn_serving(tmp_path / "db.sqlite3", "two-workers", **extra) as serving:
+        yield serving.base_url, serving.credentials, serving.env
 
 
 def read(base_url, key):

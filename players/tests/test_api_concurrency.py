@@ -3,24 +3,16 @@ copies of one event at once; SQLite (a file, two gunicorn workers) with concurre
 batches that must not fail with "database is locked"."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import requests
 from django.db import connection
 
 from crm.api.authentication import signature_header
+from crm.tests.gunicorn import gunicorn_serving
 from players.models import Payment, Player
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def fire_at_once(count, send):
@@ -105,53 +97,13 @@ def test_copies_for_an_unknown_account_and_in_batches_move_spend_once(
     ]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def sqlite_gunicorn():
+def sqlite_gunicorn(tmp_path):
     """gunicorn with 2 workers on a fresh file-based SQLite database."""
     if connection.vendor != "sqlite":
         pytest.skip("a SQLite locking test: runs with the SQLite suite")
-    tmp = tempfile.mkdtemp(prefix="crm-sqlite-")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3",
-        "SECRET_KEY": "test-only",
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
-        "LOG_LEVEL": "WARNING",
-    }
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True, capture_output=True)
-    out = subprocess.run(
-        [*manage, "create_api_client", "--name", "sqlite-test"], env=env, cwd=ROOT, check=True, capture_output=True
-    )
-    credentials = json.loads(out.stdout.decode().strip().splitlines()[-1])
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "crm.wsgi", "-k", "crm.server.SyncWorker", "-w", "2"]
-        + ["-b", f"127.0.0.1:{port}", "--log-level", "warning"],
-        env=env,
-        cwd=ROOT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                requests.get(base_url + "/api/v1/ready/", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
-        yield base_url, credentials, Path(tmp) / "db.sqlite3"
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with gunicorn_serving(tmp_path / "db.sqlite3", "sqlite-test") as serving:
+        yield serving.base_url, serving.credentials, serving.db_path
 
 
 def test_sqlite_batches_from_four_clients_at_once_never_hit_database_is_locked(sqlite_gunicorn):
