@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm.admin_mixins import VIEW_ALL_PLAYERS, player_scope_q
 from crm.names import person_name
@@ -298,9 +299,11 @@ def service_work_report(*, start: date, end: date, users=None, by_day: bool = Fa
     }
     total = WorkReportRow(user_id=None, name="")
     for (user_id, _day), r in rows.items():
-        r.name = names.get(user_id, "-") if user_id is not None else "-"
+        # no staff: what the system did by itself (greeting messages, imports): "系统" / "System"
+        r.name = names.get(user_id, "-") if user_id is not None else gettext("System")
         total.add(r)
-    ordered = sorted(rows.values(), key=lambda r: (r.day or date.min, r.name, r.user_id or 0))
+    # people by name, then what the system did by itself
+    ordered = sorted(rows.values(), key=lambda r: (r.day or date.min, r.user_id is None, r.name, r.user_id or 0))
     used = {o for r in ordered for o in r.outreach}
     outcomes = [(value, label) for value, label in ContactOutcome.choices if value in used]
     return WorkReport(start=start, end=end, rows=ordered, total=total, outcomes=outcomes)

@@ -319,6 +319,23 @@ class ExportRecordAdmin(admin.ModelAdmin):
         return False
 
 
+def changelist_filters_text(changelist) -> str:
+    """The filters and search of a changelist as the person chose them, in their language:
+    "VIP 等级: V3; 付费状态: 有流失风险; 搜索: 1234" (what an export record shows)."""
+    parts, used = [], set()
+    for spec in changelist.filter_specs:
+        if not spec.used_parameters:
+            continue
+        used.update(spec.used_parameters)
+        chosen = [str(choice["display"]) for choice in spec.choices(changelist) if choice.get("selected")]
+        parts.append(f"{spec.title}: {', '.join(chosen)}")
+    # a lookup typed into the address bar (no filter in the sidebar for it): as it was given
+    parts += [f"{key}: {value}" for key, value in changelist.get_filters_params().items() if key not in used]
+    if changelist.query:
+        parts.append(f"{_('search')}: {changelist.query}")
+    return "; ".join(parts)
+
+
 class PlayerExportMixin:
     """For PlayerAdmin: export exactly the rows the changelist shows (its filters,
     search and row scoping), as CSV (streamed) or XLSX; buttons on the changelist."""
@@ -355,7 +372,7 @@ class PlayerExportMixin:
         queryset = changelist.get_queryset(request)
         try:
             record, personal = export_record_create(
-                user=request.user, queryset=queryset, fmt=fmt, filters=query.urlencode()
+                user=request.user, queryset=queryset, fmt=fmt, filters=changelist_filters_text(changelist)
             )
         except PermissionDenied as exc:
             self.message_user(request, str(exc), messages.ERROR)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from crm.cells import cell_neutralise
 from crm.privacy import can_view_personal_data
 
-from ..models import ExportRecord, Player
+from ..models import ContactChannel, ExportRecord, PayerStatus, Player
 from ..tabular import PLAYER_TEMPLATE_ZH
 
 EXPORT_BATCH = 2000
@@ -70,15 +70,47 @@ DERIVED_ZH = {
 }
 
 
+# Columns whose stored codes are written as their labels in the export's language
+# ("有流失风险", "微信"); the import reads the labels back (players.services.imports).
+CHOICE_COLUMNS = {"payer_status": PayerStatus, "preferred_channel": ContactChannel}
+# Yes and no as a person writes them; both are among the words the import reads (tabular.parse_bool).
+BOOL_WORDS = {"zh": ("是", "否"), "en": ("yes", "no")}
+
+
+def export_language(language: str | None = None) -> str:
+    """The language an export is written in: the exporter's (the request's)."""
+    return language or translation.get_language() or settings.LANGUAGE_CODE
+
+
 def export_columns(*, personal: bool) -> list[tuple[str, str | None]]:
     return GAME_COLUMNS + (PERSONAL_COLUMNS if personal else []) + STAFF_COLUMNS + DERIVED_COLUMNS
 
 
 def export_headers(columns, *, language: str | None = None) -> list[str]:
-    language = language or translation.get_language() or "en"
+    language = export_language(language)
     if language.startswith("zh"):
         return [PLAYER_TEMPLATE_ZH.get(name) or DERIVED_ZH.get(name, name) for name, _lookup in columns]
     return [name for name, _lookup in columns]
+
+
+def _value_words(columns, language: str):
+    """How a stored value reads in `language`: per column its choices (code -> label), and
+    True/False as 是/否 (yes/no)."""
+    yes, no = BOOL_WORDS["zh" if language.startswith("zh") else "en"]
+    with translation.override(language):
+        labels = [
+            {code: str(label) for code, label in CHOICE_COLUMNS[name].choices} if name in CHOICE_COLUMNS else None
+            for name, _lookup in columns
+        ]
+
+    def said(value, choices):
+        if isinstance(value, bool):
+            return yes if value else no
+        if choices and isinstance(value, str):
+            return choices.get(value, value)
+        return value
+
+    return labels, said
 
 
 def _cell(value, *, for_xlsx: bool):
@@ -87,8 +119,6 @@ def _cell(value, *, for_xlsx: bool):
         return local.replace(tzinfo=None) if for_xlsx else local.isoformat(sep=" ")
     if isinstance(value, date):
         return value if for_xlsx else value.isoformat()
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if value is None:
         return ""
     if not isinstance(value, str) and not for_xlsx:
@@ -98,9 +128,13 @@ def _cell(value, *, for_xlsx: bool):
     return cell_neutralise(value)
 
 
-def players_export_rows(queryset, *, personal: bool, for_xlsx: bool = False) -> Iterator[list]:
+def players_export_rows(
+    queryset, *, personal: bool, for_xlsx: bool = False, language: str | None = None
+) -> Iterator[list]:
     """The rows of an export, in batches: one query for the players and one for their
-    tags per batch, whatever the size. Phone numbers come out in E.164 text."""
+    tags per batch, whatever the size. Phone numbers come out in E.164 text; yes/no and
+    choices as words in `language` (是/否, 有流失风险), as the import reads them back."""
+    labels, said = _value_words(export_columns(personal=personal), export_language(language))
     from django.db.models import CharField
     from django.db.models.functions import Cast
 
@@ -122,7 +156,9 @@ def players_export_rows(queryset, *, personal: bool, for_xlsx: bool = False) -> 
         for row in batch:
             values = list(row[1:])
             values.insert(tags_at, ", ".join(sorted(tags.get(row[0], []))))
-            yield [_cell(value, for_xlsx=for_xlsx) for value in values]
+            yield [
+                _cell(said(value, choices), for_xlsx=for_xlsx) for value, choices in zip(values, labels, strict=True)
+            ]
 
     batch = []
     for row in rows.iterator(chunk_size=EXPORT_BATCH):
@@ -139,24 +175,31 @@ class _Echo:
         return value
 
 
-def players_export_csv(queryset, *, personal: bool) -> Iterator[str]:
-    """A CSV export as a stream of text (UTF-8 BOM first, so that Excel reads Chinese)."""
+def players_export_csv(queryset, *, personal: bool, language: str | None = None) -> Iterator[str]:
+    """A CSV export as a stream of text (UTF-8 BOM first, so that Excel reads Chinese), in
+    the language of the request that asked for it (taken now: the stream is read later)."""
+    return _csv_stream(queryset, personal=personal, language=export_language(language))
+
+
+def _csv_stream(queryset, *, personal: bool, language: str) -> Iterator[str]:
     columns = export_columns(personal=personal)
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(export_headers(columns))
-    for row in players_export_rows(queryset, personal=personal):
+    yield "\ufeff" + writer.writerow(export_headers(columns, language=language))
+    for row in players_export_rows(queryset, personal=personal, language=language):
         yield writer.writerow(row)
 
 
-def players_export_xlsx(queryset, *, personal: bool):
+def players_export_xlsx(queryset, *, personal: bool, language: str | None = None):
     """An XLSX export written in openpyxl's streaming mode into a temporary file."""
     from openpyxl import Workbook
 
+    language = export_language(language)
     columns = export_columns(personal=personal)
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(_("players"))
-    sheet.append(export_headers(columns))
-    for row in players_export_rows(queryset, personal=personal, for_xlsx=True):
+    with translation.override(language):
+        sheet = book.create_sheet(_("players"))
+    sheet.append(export_headers(columns, language=language))
+    for row in players_export_rows(queryset, personal=personal, for_xlsx=True, language=language):
         sheet.append(row)
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
     book.save(handle)

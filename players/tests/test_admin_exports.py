@@ -46,7 +46,7 @@ def test_export_follows_the_changelist_filter_and_is_recorded(client, supervisor
         supervisor,
         2,
         "csv",
-        "server=s1",
+        "server: s1",  # the filter as the person chose it, not its query string
         True,
     )
 
@@ -185,3 +185,70 @@ def test_export_queries_do_not_grow_with_rows(client, supervisor, make_player):
 
     export_queries(1)  # warm the per-process caches (content types) whatever ran before
     assert export_queries(5) == export_queries(60)
+
+
+def test_a_chinese_export_writes_yes_no_and_labels_in_chinese_and_reads_back(client, supervisor, make_player, tmp_path):
+    """Issue 17, item 4: no false/true, no at_risk or wechat codes in a Chinese file; the
+    import reads the words back (是/否 and labels are among what it accepts)."""
+    from players.models import ContactChannel, PayerStatus
+    from players.services.imports import _choice_parser
+    from players.tabular import parse_bool
+
+    make_player(
+        account_id="z1",
+        payer_status=PayerStatus.AT_RISK,
+        preferred_channel=ContactChannel.WECHAT,
+        marketing_opt_out=True,
+        birthday_is_lunar=False,
+    )
+    client.force_login(supervisor)
+
+    for fmt in ("csv", "xlsx"):
+        response = client.get(EXPORT, {"_format": fmt}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        if fmt == "csv":
+            header, row = read_csv(response)
+        else:
+            path = tmp_path / "export.xlsx"
+            path.write_bytes(b"".join(response.streaming_content))
+            header, row = [list(r) for r in load_workbook(path).active.iter_rows(values_only=True)]
+        cells = dict(zip(header, row, strict=True))
+        assert (cells["付费状态"], cells["首选联系方式"], cells["拒绝营销"], cells["农历生日"], cells["未成年"]) == (
+            "有流失风险",
+            "微信",
+            "是",
+            "否",
+            "否",
+        ), fmt
+        assert not {"true", "false", "at_risk", "wechat", "True", "False"} & {str(c) for c in row}
+        assert parse_bool(cells["拒绝营销"]) is True and _choice_parser()(cells["首选联系方式"]) == "wechat"
+
+
+def test_an_english_export_writes_yes_no_and_english_labels(client, supervisor, make_player):
+    from players.models import PayerStatus
+
+    make_player(account_id="e1", payer_status=PayerStatus.AT_RISK, is_minor=True)
+    client.force_login(supervisor)
+
+    header, row = read_csv(client.get(EXPORT, {"_format": "csv"}))
+
+    cells = dict(zip(header, row, strict=True))
+    assert (cells["payer_status"], cells["is_minor"], cells["marketing_opt_out"]) == ("At risk", "yes", "no")
+
+
+def test_the_export_record_reads_the_filters_as_labels_and_values_in_chinese(client, supervisor, make_player):
+    from players.models import PayerStatus
+    from vip.models import Tier
+
+    v3 = Tier.objects.get(name="V3")
+    make_player(account_id="f1", tier=v3, payer_status=PayerStatus.AT_RISK)
+    client.force_login(supervisor)
+
+    client.get(
+        EXPORT,
+        {"tier__id__exact": v3.pk, "payer_status__exact": "at_risk", "q": "f1", "_format": "csv"},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+
+    record = ExportRecord.objects.get()
+    assert record.row_count == 1
+    assert record.filters == "付费状态: 有流失风险; VIP 等级: V3; 搜索: f1"

@@ -138,3 +138,16 @@ def test_overdue_and_escalated_case_lists(make_player, make_case, manager, other
     assert list(cases_overdue_for(manager, now=now)) == [mine]
     assert list(cases_escalated(user=manager)) == [mine]
     assert set(cases_escalated(user=supervisor)) == {mine, theirs}
+
+
+def test_contacts_no_person_made_are_the_systems_row_in_the_readers_language(make_player):
+    """Issue 17, item 4: the row of contacts without staff (greetings sent by the system)
+    reads 系统 / System, not "-"."""
+    from django.utils import translation
+
+    contact_log_create(player=make_player(), staff=None, channel="in_game", contacted_at=local(DAY, 11))
+
+    with translation.override("zh-hans"):
+        assert [r.name for r in service_work_report(start=DAY, end=DAY).rows] == ["系统"]
+    with translation.override("en"):
+        assert [r.name for r in service_work_report(start=DAY, end=DAY).rows] == ["System"]
