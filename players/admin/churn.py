@@ -152,7 +152,7 @@ class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     def reasons(self, obj):
         if not hasattr(obj, "churn"):
             return "-"
-        return truncated_lines([ChurnReason(code).label for code in obj.churn.reasons], width="7em")
+        return truncated_lines([reason_label(code) for code in obj.churn.reasons], width="7em")
 
     @admin.display(description=_("spend, last 30 days"), ordering="churn__spend_recent")
     def spend_recent(self, obj):
