@@ -26,7 +26,7 @@ TARGET_SECONDS = 60
 
 
 def _scan(now, **kwargs):
-    from players.services.churn import churn_scan
+    from players.services.payer_status import churn_scan
 
     tracemalloc.start()
     start = time.perf_counter()

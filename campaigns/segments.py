@@ -24,7 +24,7 @@ from crm.names import staff_name
 from players.models import ContactChannel, PayerStatus, Player, Tag
 
 try:  # the churn area adds risk bands; the criterion appears once it is there
-    from players.models.churn import RISK_BANDS, RiskBand
+    from players.models.payer_status import RISK_BANDS, RiskBand
 except ImportError:  # pragma: no cover - before the churn area landed
     RISK_BANDS, RiskBand = None, None
 

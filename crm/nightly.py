@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from players.services.churn import churn_scan
+from players.services.payer_status import churn_scan
 from vip.services import tiers_review
 
 

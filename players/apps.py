@@ -11,8 +11,8 @@ class PlayersConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import post_delete, post_save
 
-        from .models.churn import ChurnRule
-        from .services.churn import churn_rules_forget
+        from .models.payer_status import ChurnRule
+        from .services.payer_status import churn_rules_forget
 
         post_save.connect(churn_rules_forget, sender=ChurnRule, dispatch_uid="churn_rules_forget_save")
         post_delete.connect(churn_rules_forget, sender=ChurnRule, dispatch_uid="churn_rules_forget_delete")

@@ -2,14 +2,14 @@
 
 Each entry is the whole of a reason: its code, its label (English here, Simplified
 Chinese in ``locale/churn``), its weight in the risk score, and two SQL expressions
-over the evaluated player (the row ``ev`` of ``players.services.churn``'s evaluation):
+over the evaluated player (the row ``ev`` of ``players.services.payer_status``'s evaluation):
 whether it applies, and how strongly (0–1). Everything else is built from this list:
 
-- the evaluation (``players.services.churn``): one ``reason_<code>`` flag per entry,
+- the evaluation (``players.services.payer_status``): one ``reason_<code>`` flag per entry,
   ``at_risk`` when any applies, and the score
   ``round(Σ weight × strength over the reasons that apply)``;
 - the stored flags: one ``reason_<code>`` column on ``PlayerChurn`` and on
-  ``PayerStatusChange`` (``players.models.churn.ChurnReasonFlags``), the choices
+  ``PayerStatusChange`` (``players.models.payer_status.ChurnReasonFlags``), the choices
   ``ChurnReason``, the ``reasons`` list of a row;
 - the admin's reason filters, the worklist's and the history's "why" texts, the
   customer card and the timeline (``ChurnReason``'s labels);
@@ -23,7 +23,7 @@ Adding a reason:
 2. ``manage.py makemigrations players``: the new ``reason_<code>`` column on the two
    tables (``players/tests/test_churn_reasons.py`` fails until it exists);
 3. its Chinese label in ``locale/churn/zh_Hans/LC_MESSAGES/django.po``;
-4. one test of when it applies (``players/tests/test_services_churn.py``).
+4. one test of when it applies (``players/tests/test_services_payer_status.py``).
 
 The documented reasons (defaults in brackets, editable per tier in the admin):
 
@@ -56,10 +56,10 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
-    from players.services.churn import Dialect
+    from players.services.payer_status import Dialect
 
 # The evaluated player's figures a reason's SQL may read, as ev.<name> (see
-# players.services.churn: the rules are the player's tier's, else the global ones).
+# players.services.payer_status: the rules are the player's tier's, else the global ones).
 EV_COLUMNS = {
     "total_spend": "net spend (> 0 for a payer)",
     "since_paid": "days since the last purchase (fraction)",

@@ -30,7 +30,7 @@ from crm.admin_mixins import player_scope_q
 
 from .churn_reasons import reasons
 from .models import PayerStatus, Player
-from .models.churn import RISK_BANDS, ChurnSnapshot, PlayerChurn
+from .models.payer_status import RISK_BANDS, ChurnSnapshot, PlayerChurn
 
 if TYPE_CHECKING:
     from vip.models import Tier

@@ -24,7 +24,7 @@ def import_job_run_task(job_id: int, step: str) -> None:
 @shared_task(name="players.churn_scan")
 def churn_scan_task() -> dict:
     """Re-judge every player's payer status (set-based, idempotent)."""
-    from .services.churn import churn_scan
+    from .services.payer_status import churn_scan
 
     return churn_scan()
 

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from players.admin.churn import AtRiskPlayerAdmin
+from players.admin.payer_status import AtRiskPlayerAdmin
 from players.models import AtRiskPlayer
 
 from ..services.winback import winback_tasks_create

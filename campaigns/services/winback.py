@@ -1,6 +1,6 @@
 """Win-back outreach: one task for a payer's at-risk or churned spell, for their VIP
 manager. Outreach tasks are campaigns' table; the spell and its reasons are players'
-payer status (`players.churn_reasons`, `players.models.churn`)."""
+payer status (`players.churn_reasons`, `players.models.payer_status`)."""
 
 from __future__ import annotations
 

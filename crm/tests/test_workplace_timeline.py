@@ -144,7 +144,7 @@ def test_case_events_are_on_the_timeline(make_player, make_case, manager):
 
 
 def test_payer_status_changes_are_on_the_timeline_with_their_reasons(make_player, pay, manager):
-    from players.services.churn import churn_scan
+    from players.services.payer_status import churn_scan
 
     player = make_player(manager=manager)
     pay(player, "648", at=timezone.now() - timedelta(days=2))

@@ -19,7 +19,7 @@ from crm.formatting import money, when
 from crm.names import staff_name
 from crm.privacy import can_view_personal_data, masked
 from players.models import OPEN_STATUSES, Case, ContactLog, PayerStatus
-from players.models.churn import ChurnReason, PlayerChurn
+from players.models.payer_status import ChurnReason, PlayerChurn
 from players.selectors import player_net_spend_since, player_next_follow_up
 from vip.selectors import tier_progress
 

@@ -26,7 +26,7 @@ from players.models import (
     Payment,
     PaymentKind,
 )
-from players.models.churn import ChurnReason
+from players.models.payer_status import ChurnReason
 from vip.models import ManagerAssignment, TierChange
 
 from .registry import admin_url

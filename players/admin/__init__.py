@@ -26,7 +26,7 @@ from vip.services import players_assign_manager, tier_pin
 from ..models import Payment, Player, Tag
 from ..selectors import player_distinct_values, player_search_q
 from ..services.birthdays import birthday_key_apply
-from . import churn  # payer churn: rules, at-risk worklist, status history, report
+from . import payer_status  # payer churn: rules, at-risk worklist, status history, report
 from .imports import PlayerExportMixin
 
 MANAGER_GROUP = "VIP manager"
@@ -240,7 +240,7 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
         SpendRangeFilter,
         LastLoginFilter,
     ]
-    list_filter += [churn.RiskBandFilter, churn.ChurnReasonFilter]
+    list_filter += [payer_status.RiskBandFilter, payer_status.ChurnReasonFilter]
     list_select_related = ["tier", "manager"]
     search_fields = ["account_id"]  # replaced by get_search_results; keeps the box shown
     search_help_text = _(

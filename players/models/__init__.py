@@ -322,8 +322,8 @@ class ContactLog(models.Model):
         return f"{self.player} {self.get_channel_display()} {self.contacted_at:%Y-%m-%d}"
 
 
-from .churn import AtRiskPlayer, ChurnRule, ChurnSnapshot, PayerStatusChange, PlayerChurn  # noqa: E402,F401
 from .imports import ExportFormat, ExportRecord, ImportJob, ImportKind, ImportStatus, InvalidRowPolicy  # noqa: E402,F401
+from .payer_status import AtRiskPlayer, ChurnRule, ChurnSnapshot, PayerStatusChange, PlayerChurn  # noqa: E402,F401
 from .service import (  # noqa: E402,F401  (service records: cases, SLA, feedback)
     CASE_TRANSITIONS,
     CLOCK_RUNNING,

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from .churn import payer_status_refresh
 from .events import login_event_clean
 from .ledger import players_ensure
 from .ledger_engines import ledger_engine
+from .payer_status import payer_status_refresh
 
 
 @dataclass

@@ -39,9 +39,9 @@ from crm.money import CENT, to_base
 
 from ..models import PayerStatus, Payment, PaymentKind, Player
 from ..validators import validate_game_time
-from .churn import payer_status_refresh
 from .events import MAX_AMOUNT, event_id_echo, payment_event_clean
 from .ledger_engines import PLAYER_STATE_FIELDS, ledger_engine, ledger_totals
+from .payer_status import payer_status_refresh
 
 log = logging.getLogger(__name__)
 

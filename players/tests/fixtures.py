@@ -56,7 +56,7 @@ def make_case(db):
 @pytest.fixture(autouse=True)
 def churn_rules_not_remembered():
     """A test's rolled-back rule edits must not outlive it in the churn rules memo."""
-    from players.services.churn import churn_rules_forget
+    from players.services.payer_status import churn_rules_forget
 
     churn_rules_forget()
     yield

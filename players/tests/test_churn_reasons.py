@@ -15,13 +15,13 @@ from django.utils import translation
 
 from campaigns.services import winback
 from players import churn_reasons
-from players.admin.churn import ChurnReasonFilter, reasons_text
+from players.admin.payer_status import ChurnReasonFilter, reasons_text
 from players.churn_reasons import Reason
 from players.models import PayerStatus, Player
-from players.models.churn import ChurnReason, PayerStatusChange, PlayerChurn
+from players.models.payer_status import ChurnReason, PayerStatusChange, PlayerChurn
 from players.selectors_churn import churn_reason_q
-from players.services import churn
-from players.services.churn import churn_rules_effective, churn_scan, payer_status_refresh
+from players.services import payer_status as churn
+from players.services.payer_status import churn_rules_effective, churn_scan, payer_status_refresh
 
 NOW = datetime(2026, 6, 1, 4, 0, 0, tzinfo=UTC)
 
@@ -157,7 +157,7 @@ def evaluated(player) -> dict:
 
 
 def test_every_rule_value_reaches_the_evaluation_and_is_documented_for_the_reasons():
-    from players.models.churn import ChurnRule
+    from players.models.payer_status import ChurnRule
 
     assert [field for _name, field, _kind in churn.RULE_COLUMNS] == list(ChurnRule.RULE_FIELDS)
     assert {name for name, _field, _kind in churn.RULE_COLUMNS} <= set(churn_reasons.EV_COLUMNS)

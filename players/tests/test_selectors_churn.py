@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from players.models.churn import ChurnSnapshot, PayerStatusChange
+from players.models.payer_status import ChurnSnapshot, PayerStatusChange
 from players.selectors_churn import churn_report, churn_report_rows, month_starts, revenue_at_risk
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from players.models import PayerStatus, Payment, Player
-from players.models.churn import PayerStatusChange
+from players.models.payer_status import PayerStatusChange
 from players.services import payment_record
 from players.services.activity import logins_record_batch
 from players.services.ledger import payments_record_batch

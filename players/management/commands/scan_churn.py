@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.utils.dateparse import parse_datetime
 
-from players.services.churn import SCAN_BATCH_SIZE, churn_scan
+from players.services.payer_status import SCAN_BATCH_SIZE, churn_scan
 
 
 class Command(BaseCommand):

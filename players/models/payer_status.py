@@ -1,7 +1,7 @@
 """Payer churn: the rules (global, overridable per tier), the per-player figures the
 rules need, every payer-status transition, and a daily snapshot for the trend.
 
-How a payer's status is decided (``players.services.churn``; defaults in brackets,
+How a payer's status is decided (``players.services.payer_status``; defaults in brackets,
 each editable in the admin, per tier where a tier row overrides the global row):
 
 - ``non_payer``: net spend is 0 (never paid, or refunded back to nothing).
@@ -177,7 +177,7 @@ class ChurnRule(models.Model):
 class PlayerChurn(ReasonFlagsMixin, models.Model):
     """What the churn rules last concluded about one player, and the figures they used.
 
-    Written only by ``players.services.churn`` (set-based SQL), on every payment and
+    Written only by ``players.services.payer_status`` (set-based SQL), on every payment and
     login and by the nightly scan; ``status`` equals the player's ``payer_status``
     once a refresh has finished.
     """

@@ -1,4 +1,4 @@
-"""Payer status and churn risk (players.services.churn), on a frozen clock."""
+"""Payer status and churn risk (players.services.payer_status), on a frozen clock."""
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -12,9 +12,9 @@ from campaigns.models import OutreachTask, TaskKind
 from campaigns.services.winback import winback_tasks_create
 from crm.nightly import nightly_run
 from players.models import PayerStatus, Player
-from players.models.churn import ChurnRule, ChurnSnapshot, PayerStatusChange, PlayerChurn
+from players.models.payer_status import ChurnRule, ChurnSnapshot, PayerStatusChange, PlayerChurn
 from players.services import player_upsert
-from players.services.churn import (
+from players.services.payer_status import (
     churn_rules_effective,
     churn_scan,
     payer_status_refresh,

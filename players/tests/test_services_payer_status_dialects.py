@@ -9,11 +9,11 @@ from pathlib import Path
 from django.db import transaction
 
 from players.models import Player
-from players.models.churn import PayerStatusChange, PlayerChurn
-from players.services import churn
-from players.services.churn import payer_status_refresh
+from players.models.payer_status import PayerStatusChange, PlayerChurn
+from players.services import payer_status as churn
+from players.services.payer_status import payer_status_refresh
 
-from . import test_services_churn_scan as scan_tests
+from . import test_services_payer_status_scan as scan_tests
 
 APP = Path(churn.__file__).resolve().parents[1]
 
@@ -22,10 +22,10 @@ def test_the_engine_is_asked_in_one_place():
     """Outside `dialect()` no churn module asks which database runs."""
     askers = []
     for path in [
-        APP / "services/churn.py",
-        APP / "models/churn.py",
+        APP / "services/payer_status.py",
+        APP / "models/payer_status.py",
         APP / "selectors_churn.py",
-        APP / "admin/churn.py",
+        APP / "admin/payer_status.py",
         APP / "churn_reasons.py",
     ]:
         tree = ast.parse(path.read_text())

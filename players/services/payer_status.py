@@ -1,6 +1,6 @@
 """Payer status and churn risk: the one place where the churn rules run.
 
-The rules and the score are documented in ``players.models.churn``; the reasons a
+The rules and the score are documented in ``players.models.payer_status``; the reasons a
 payer is at risk (their SQL, labels and weights) are a registry,
 ``players.churn_reasons``, from which the evaluation's flags and score and the
 stored columns below are built. What differs between PostgreSQL and SQLite (a few
@@ -54,7 +54,7 @@ from django.utils import timezone
 
 from ..churn_reasons import Reason, reasons
 from ..models import PayerStatus, Player
-from ..models.churn import (
+from ..models.payer_status import (
     ChurnRule,
     ChurnSnapshot,
     PayerStatusTrigger,
@@ -604,7 +604,7 @@ def _event_path_sql(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, 
     commit). One snapshot serves the evaluation and the writes, which is sound
     because the caller holds these players' row locks (it has just written their
     totals or last login), so nobody changes them in between. The same rules and
-    writes as `_statements` (players/tests/test_churn_dialects.py runs both).
+    writes as `_statements` (players/tests/test_services_payer_status_dialects.py runs both).
 
     Returns one row: players evaluated, players whose status changed, and the
     transitions as [from, to, count] triples."""

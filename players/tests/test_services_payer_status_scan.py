@@ -13,8 +13,8 @@ import pytest
 from django.db import connection
 
 from players.models import PayerStatus, Payment, PaymentKind, Player
-from players.models.churn import ChurnRule, PayerStatusChange, PlayerChurn
-from players.services.churn import churn_scan, payer_status_refresh
+from players.models.payer_status import ChurnRule, PayerStatusChange, PlayerChurn
+from players.services.payer_status import churn_scan, payer_status_refresh
 
 NOW = datetime(2026, 11, 22, 2, 0, 0, tzinfo=UTC)
 PLAYERS = 10_000
@@ -32,7 +32,7 @@ class Expected:
 
 
 def reference(player: Player, payments: list[Payment], rules: dict, now: datetime) -> Expected:
-    """The rules of players.models.churn, one player at a time, as a person would."""
+    """The rules of players.models.payer_status, one player at a time, as a person would."""
     rule = rules.get(player.tier_id, rules[0])
     purchases = sorted(p.occurred_at for p in payments if p.kind == PaymentKind.PURCHASE)
     gaps = [(b - a).total_seconds() / DAY for a, b in pairwise(purchases)]
@@ -165,7 +165,7 @@ def assert_matches_reference(players, ledger, rules, before, result) -> dict:
 def population_with_rules():
     """Tiers (made here if a flushing test in this worker removed the seeded ones),
     per-tier rules beside the global one, and the 10,000 players."""
-    from players.services.churn import churn_rules_effective
+    from players.services.payer_status import churn_rules_effective
     from vip.models import Tier
 
     for level in range(1, 6):

@@ -18,7 +18,7 @@ from crm.formatting import money, when
 
 from ..churn_reasons import reason_choices, reason_label
 from ..models import PayerStatus
-from ..models.churn import RISK_BANDS, AtRiskPlayer, ChurnRule, PayerStatusChange, RiskBand
+from ..models.payer_status import RISK_BANDS, AtRiskPlayer, ChurnRule, PayerStatusChange, RiskBand
 from ..selectors_churn import (
     at_risk_vips,
     churn_reason_q,

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from campaigns.models import OutreachTask
 from players.models import PayerStatus, Player
-from players.models.churn import ChurnRule, PayerStatusChange
-from players.services.churn import churn_scan
+from players.models.payer_status import ChurnRule, PayerStatusChange
+from players.services.payer_status import churn_scan
 
 T0 = datetime(2026, 6, 1, 4, 0, 0, tzinfo=UTC)
 
