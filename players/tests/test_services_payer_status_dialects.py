@@ -42,7 +42,7 @@ def test_the_engine_is_asked_in_one_place():
                         )
                     ):
                         askers.append(f"{path.name}:{function.name}")
-    assert askers == ["churn.py:dialect"]
+    assert askers == ["payer_status.py:dialect"]
 
 
 def test_both_dialects_spell_every_statement():
