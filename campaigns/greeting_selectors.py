@@ -11,12 +11,12 @@ from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 
-from crm.admin_mixins import player_scope_q
 from crm.calendar import birthday_keys_on, days, lunar_day_label, lunar_of, solar_keys_on
 from crm.formatting import money
 from crm.names import staff_name
 from crm.privacy import can_view_personal_data
 from players.models import Player
+from players.selectors import player_scope_q
 
 from .models import (
     GiftKind,

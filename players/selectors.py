@@ -1,13 +1,38 @@
-"""Reads: querysets for players, scoped and joined for their use."""
+"""Reads: querysets for players, scoped and joined for their use.
+
+Visibility, "which players may this user see", is decided here and nowhere else (as
+NetBox's `RestrictedQuerySet.restrict(user)`): the admin's scoped mixin, the exports, the
+reports, the workplace and the API apply `player_scope_q` / `players_visible_to`."""
 
 from django.db.models import Q
 
-from crm.admin_mixins import player_scope_q
-
 from .models import Player
+
+VIEW_ALL_PLAYERS = "players.view_all_players"
+
+
+def sees_all_players(user) -> bool:
+    """Supervisors, operations staff and superusers see every player; a VIP manager their book."""
+    return bool(user and (user.is_superuser or user.has_perm(VIEW_ALL_PLAYERS)))
+
+
+def player_scope_q(user, path: str = "") -> Q:
+    """Rows a user may see: everything with players.view_all_players, else the rows of
+    players they manage. `path` leads from the model to its Player ("" for Player,
+    "player" for a contact, a case, a payment...)."""
+    if sees_all_players(user):
+        return Q()
+    prefix = f"{path}__" if path else ""
+    return Q(**{f"{prefix}manager": user})
+
+
+def is_scoped(user) -> bool:
+    """Whether `user` sees only some players (a VIP manager) rather than all."""
+    return not sees_all_players(user)
 
 
 def players_visible_to(user):
+    """The players `user` may see."""
     return Player.objects.filter(player_scope_q(user))
 
 
@@ -107,7 +132,3 @@ def player_distinct_values(field: str) -> list[str]:
     if values:
         cache.set(key, values, DISTINCT_VALUES_CACHE_SECONDS)
     return values
-
-
-# Service records (cases, follow-ups, feedback, the daily work report).
-from .service_selectors import *  # noqa: E402,F401,F403

@@ -14,7 +14,6 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from crm.admin_mixins import VIEW_ALL_PLAYERS, player_scope_q
 from crm.names import person_name
 
 from .models import (
@@ -29,6 +28,7 @@ from .models import (
     FeedbackTopic,
     Player,
 )
+from .selectors import player_scope_q, sees_all_players
 
 TEAM_REPORT_PERMISSION = "players.view_team_report"
 
@@ -37,7 +37,7 @@ TEAM_REPORT_PERMISSION = "players.view_team_report"
 def case_scope_q(user) -> Q:
     """Cases a user may see and handle: all with players.view_all_players, else those
     of the players they manage and those they own."""
-    if user.is_superuser or user.has_perm(VIEW_ALL_PLAYERS):
+    if sees_all_players(user):
         return Q()
     return player_scope_q(user, "player") | Q(owner=user)
 
@@ -45,7 +45,7 @@ def case_scope_q(user) -> Q:
 def feedback_topic_scope_q(user) -> Q:
     """Feedback topics a user may see: all with players.view_all_players, else those
     with a report from a player they manage (a topic's reports come from many books)."""
-    if user.is_superuser or user.has_perm(VIEW_ALL_PLAYERS):
+    if sees_all_players(user):
         return Q()
     return Q(Exists(FeedbackReport.objects.filter(player_scope_q(user, "player"), topic=OuterRef("pk"))))
 

@@ -15,11 +15,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from crm.admin_mixins import player_scope_q
 from crm.cells import csv_writer
 from crm.privacy import can_view_personal_data, masked
 from crm.sources import source_text
 from players.models import ContactOutcome
+from players.selectors import player_scope_q
 
 from ..models import Campaign, CampaignStatus, OutreachTask, WorklistTask
 from ..segments import SEGMENT_CRITERIA, segment_clean, segment_describe, segment_players

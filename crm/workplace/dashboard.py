@@ -8,8 +8,8 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin_mixins import VIEW_ALL_PLAYERS
 from players.models import Player
+from players.selectors import sees_all_players
 
 from .aggregates import dashboard_snapshot
 from .registry import MY_DAY, TEAM, Panel, PanelContent, PanelRequest, panels
@@ -25,7 +25,7 @@ class Section:
 
 
 def sees_team(user) -> bool:
-    return user.is_superuser or user.has_perm(VIEW_ALL_PLAYERS)
+    return sees_all_players(user)
 
 
 def sees_my_day(user) -> bool:

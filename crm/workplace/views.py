@@ -36,17 +36,16 @@ def player_log_contact(request, pk):
     if form.is_valid():
         try:
             contact_log_create(player=player, staff=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+        except ValidationError as exc:  # the contact rules are the service's, shown as the form's
+            for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
+                form.add_error(field if field in form.fields else None, errors)
         else:
             messages.success(request, _("Contact logged."))
             return redirect(_player_page(player))
-    else:
-        for field, errors in form.errors.items():
-            label = form.fields[field].label if field in form.fields else ""
-            for error in errors:
-                messages.error(request, f"{label}: {error}" if label else error)
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else error)
     return redirect(_player_page(player) + "#quick-actions")
 
 

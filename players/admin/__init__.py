@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -16,15 +15,17 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from crm.admin_columns import short_time
-from crm.admin_mixins import PlayerScopedAdminMixin, player_scope_q
+from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.formatting import money, when
 from crm.names import staff_name
 from crm.privacy import can_view_personal_data, masked
 from vip.models import Tier
-from vip.services import players_assign_manager, tier_pin
+from vip.services import manager_assign_allowed, players_assign_manager, tier_pin
 
+from ..filters import LAST_LOGIN_CHOICES, NO_MANAGER, player_filter_apply, spend_band_choices
 from ..models import Payment, Player, Tag
-from ..selectors import player_distinct_values, player_search_q
+from ..selectors import is_scoped, player_distinct_values, player_search_q
+from ..services import player_update
 from ..services.birthdays import birthday_key_apply
 from . import payer_status  # payer churn: rules, at-risk worklist, status history, report
 from .imports import PlayerExportMixin
@@ -41,62 +42,51 @@ def manager_choices():
     )
 
 
-class SpendRangeFilter(admin.SimpleListFilter):
-    title = _("total spend")
-    parameter_name = "spend"
-    RANGES = {
-        "0": (None, 0),
-        "1-99": (0.01, 99.99),
-        "100-999": (100, 999.99),
-        "1000-9999": (1000, 9999.99),
-        "10000+": (10000, None),
-    }
+class PlayerFilterSetListFilter(admin.SimpleListFilter):
+    """A sidebar filter whose rule is PlayerFilterSet's (players.filters, shared with the API):
+    it turns its choice into the FilterSet's parameters and applies them. A value the
+    FilterSet refuses (typed into the URL) is ignored with a message naming the filter."""
 
-    def lookups(self, request, model_admin):
-        return [
-            ("0", _("nothing")),
-            ("1-99", "¥1 – ¥99"),
-            ("100-999", "¥100 – ¥999"),
-            ("1000-9999", "¥1,000 – ¥9,999"),
-            ("10000+", _("¥10,000 and more")),
-        ]
+    def filterset_params(self, value) -> dict:
+        return {self.parameter_name: value}
 
     def queryset(self, request, queryset):
-        low, high = self.RANGES.get(self.value(), (None, None))
-        if self.value() == "0":
-            return queryset.filter(total_spend=0)
-        if low is not None:
-            queryset = queryset.filter(total_spend__gte=low)
-        if high is not None:
-            queryset = queryset.filter(total_spend__lte=high)
-        return queryset
+        value = self.value()
+        if value in (None, ""):
+            return queryset
+        filtered, errors = player_filter_apply(queryset, **self.filterset_params(value))
+        if errors:
+            messages.warning(
+                request,
+                _("The filter “%(filter)s” does not accept “%(value)s”; it was ignored.")
+                % {"filter": self.title, "value": value[:100]},
+            )
+        return filtered
 
 
-class LastLoginFilter(admin.SimpleListFilter):
+class SpendRangeFilter(PlayerFilterSetListFilter):
+    title = _("total spend")
+    parameter_name = "spend"
+
+    def lookups(self, request, model_admin):
+        return spend_band_choices()  # named in the configured base currency
+
+    def filterset_params(self, value):
+        return {"spend_band": value}
+
+
+class LastLoginFilter(PlayerFilterSetListFilter):
     title = _("last login")
     parameter_name = "login"
 
     def lookups(self, request, model_admin):
-        return [
-            ("7", _("within 7 days")),
-            ("30", _("within 30 days")),
-            ("30+", _("more than 30 days ago")),
-            ("never", _("never")),
-        ]
+        return LAST_LOGIN_CHOICES
 
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        value = self.value()
-        if value in ("7", "30"):
-            return queryset.filter(last_login_at__gte=now - timezone.timedelta(days=int(value)))
-        if value == "30+":
-            return queryset.filter(last_login_at__lt=now - timezone.timedelta(days=30))
-        if value == "never":
-            return queryset.filter(last_login_at__isnull=True)
-        return queryset
+    def filterset_params(self, value):
+        return {"last_login": value}
 
 
-class DistinctValuesFilter(admin.SimpleListFilter):
+class DistinctValuesFilter(PlayerFilterSetListFilter):
     """Filter by one of a column's values, listed without scanning the table
     (Django's AllValuesFieldListFilter runs SELECT DISTINCT over every row)."""
 
@@ -107,11 +97,6 @@ class DistinctValuesFilter(admin.SimpleListFilter):
         if self.value() and self.value() not in values:  # newer than the cached list
             values = [*values, self.value()]
         return [(value, value) for value in values]
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(**{self.field: self.value()})
-        return queryset
 
 
 class ServerFilter(DistinctValuesFilter):
@@ -126,19 +111,15 @@ class ChannelFilter(DistinctValuesFilter):
     field = "channel"
 
 
-class ManagerFilter(admin.SimpleListFilter):
+class ManagerFilter(PlayerFilterSetListFilter):
     title = _("VIP manager")
     parameter_name = "manager"
 
     def lookups(self, request, model_admin):
-        return [("none", _("no manager"))] + [(str(u.pk), staff_name(u)) for u in manager_choices()]
+        return [(NO_MANAGER, _("no manager"))] + [(str(u.pk), staff_name(u)) for u in manager_choices()]
 
-    def queryset(self, request, queryset):
-        if self.value() == "none":
-            return queryset.filter(manager__isnull=True)
-        if self.value():
-            return queryset.filter(manager_id=self.value())
-        return queryset
+    def filterset_params(self, value):
+        return {"without_manager": "true"} if value == NO_MANAGER else {"manager": value}
 
 
 class AssignManagerForm(forms.Form):
@@ -279,7 +260,7 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
-        if not player_scope_q(request.user):  # sees everyone: may filter by manager
+        if not is_scoped(request.user):  # sees everyone: may filter by manager
             return filters
         return [f for f in filters if f is not ManagerFilter]
 
@@ -306,19 +287,25 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
             fields += [f"masked_{f}" for f in Player.PERSONAL_FIELDS]
         if obj is not None:  # the game owns these (API.md, PUT /players/): shown, never edited by staff
             fields += ["account_id", *GAME_OWNED_FIELDS]
-        if not request.user.has_perm("players.assign_manager"):
+        if not manager_assign_allowed(request.user):
             fields.append("manager")
         return fields
 
     def save_model(self, request, obj, form, change):
-        """A new manager goes through players_assign_manager, which records who
-        moved the player to whom (the manager history on this page)."""
+        """The profile is written by player_update (validation, the birthday index, the change
+        history with who did it); a new manager goes through players_assign_manager, which
+        records who moved the player to whom (the manager history on this page)."""
         moving_to = None
         if "manager" in form.changed_data:
             moving_to = obj.manager
             obj.manager_id = form.initial.get("manager") if change else None
-        birthday_key_apply(obj)  # the greeting index (players.services.birthdays)
-        super().save_model(request, obj, form, change)
+        written = form.changed_data if change else list(form.cleaned_data)
+        data = {
+            name: form.cleaned_data[name]
+            for name in written
+            if name in form.cleaned_data and name != "manager" and not Player._meta.get_field(name).many_to_many
+        }
+        player_update(player=obj, data=data, actor=request.user)
         if "manager" in form.changed_data:
             players_assign_manager(
                 players=Player.objects.filter(pk=obj.pk),
@@ -482,7 +469,7 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
         return self._action_form(request, queryset, form, "pin_tier", _("Pin a VIP tier"))
 
     def has_assign_permission(self, request):
-        return request.user.has_perm("players.assign_manager")
+        return manager_assign_allowed(request.user)
 
     def _action_form(self, request, queryset, form, action, title):
         context = {

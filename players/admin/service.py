@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
 from crm.admin_columns import player_column, short_time, truncated
-from crm.admin_mixins import PlayerScopedAdminMixin, is_scoped
+from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.cells import csv_writer
 from crm.formatting import money, when
 from crm.privacy import can_view_personal_data, free_text_for, mask_free_text, viewer_attach
@@ -36,7 +36,7 @@ from ..models import (
     FeedbackTopic,
     SlaPolicy,
 )
-from ..selectors import players_visible_to
+from ..selectors import is_scoped, players_visible_to
 from ..service_selectors import (
     case_scope_q,
     feedback_reports_visible_to,
@@ -45,19 +45,27 @@ from ..service_selectors import (
     report_users_for,
     service_work_report,
 )
-from ..services import contact_log_create
 from ..services.cases import (
     case_add_note,
     case_assign,
     case_compensate,
     case_open,
     case_record_satisfaction,
+    case_resolve,
     case_transition,
     case_update,
 )
-from ..services.feedback import feedback_record, feedback_topic_set_status, feedback_topics_merge
+from ..services.feedback import (
+    FEEDBACK_TOPIC_EDITABLE_FIELDS,
+    feedback_record,
+    feedback_topic_set_status,
+    feedback_topic_update,
+    feedback_topics_merge,
+)
+from ..services.service_records import contact_log_check, contact_log_create, contact_log_update
 
 LIST_TEXT_LENGTH = 60
+RECENT_CHANGES = 20
 
 
 def _short(text: str, length: int = LIST_TEXT_LENGTH) -> str:
@@ -127,9 +135,30 @@ class FollowUpFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=due.values("pk"))
 
 
+class ContactLogAdminForm(forms.ModelForm):
+    """The contact rules are the service's (contact_log_check): shown here on the form."""
+
+    def clean(self):
+        data = super().clean()
+        values = {
+            name: data.get(name, getattr(self.instance, name))
+            for name in ("topic", "summary", "outcome", "next_follow_up", "contacted_at")
+        }
+        try:
+            contact_log_check(values=values, changed=set(self.changed_data) if self.instance.pk else None)
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                self.add_error(name if name in self.fields else None, errors)
+        return data
+
+
 class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     """Quick to add from the player page (“Log a contact” fills in the player, now,
-    the player's preferred channel and the user); follow-ups in the “follow-up” filter."""
+    the player's preferred channel and the user); follow-ups in the “follow-up” filter.
+    Adds and edits go through the contact service; an edit leaves a row in the
+    contact's change history, shown on its page."""
+
+    form = ContactLogAdminForm
 
     list_display = [
         player_column(),
@@ -178,10 +207,42 @@ class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         return source_text(obj.source)
 
     def get_readonly_fields(self, request, obj=None):
-        return ["staff", "source_display", "created_at"] if obj else []
+        return ["staff", "source_display", "created_at", "change_history"] if obj else []
 
     def get_fields(self, request, obj=None):
-        return [*self.fields, "staff", "source_display", "created_at"] if obj else self.fields
+        return [*self.fields, "staff", "source_display", "created_at", "change_history"] if obj else self.fields
+
+    @admin.display(description=_("change history"))
+    def change_history(self, obj):
+        """Who changed what on this contact, when (free text masked as in the list)."""
+        user = _viewer(obj)
+        fields = {name: ContactLog._meta.get_field(name) for name in self.fields}
+
+        def shown(name, value):  # a choice by its label, in the reader's language
+            choices = dict(fields[name].flatchoices) if name in fields and fields[name].choices else {}
+            return free_text_for(user, str(choices.get(value, "" if value is None else value)))
+
+        rows = [
+            (
+                when(change.changed_at),
+                change.actor or _("system"),
+                fields[name].verbose_name if name in fields else name,
+                shown(name, old),
+                shown(name, new),
+            )
+            for change in obj.changes.select_related("actor").order_by("-changed_at", "-id")[:RECENT_CHANGES]
+            for name, (old, new) in change.changes.items()
+        ]
+        if not rows:
+            return format_html('<span class="crm-empty">{}</span>', _("None yet."))
+        return format_html(
+            '<table class="crm-mini"><tbody>{}</tbody></table>',
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td></tr>",
+                rows,
+            ),
+        )
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -202,8 +263,8 @@ class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.full_clean()
-            obj.save()
+            edits = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+            contact_log_update(contact=obj, data=edits, actor=request.user)
             return
         data = {name: form.cleaned_data.get(name) for name in self.fields if name != "player"}
         data = {k: v for k, v in data.items() if v not in (None, "")}
@@ -632,8 +693,12 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
                 self._apply(action, case, to_status, form.cleaned_data, request.user)
             except ValidationError as exc:
                 for name, errors in exc.message_dict.items():
-                    field = {"satisfaction": "score", "compensation_item": "item", "compensation_value": "value"}.get(
-                        name, name
+                    field = (
+                        name
+                        if name in form.fields
+                        else {"satisfaction": "score", "compensation_item": "item", "compensation_value": "value"}.get(
+                            name, name
+                        )
                     )
                     form.add_error(field if field in form.fields else None, errors)
             except PermissionDenied as exc:
@@ -652,18 +717,15 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
 
     @staticmethod
     def _apply(action, case, to_status, data, actor):
-        if action == "resolve":
-            case = case_transition(
+        if action == "resolve":  # one transaction: a refused compensation leaves the case unresolved
+            case_resolve(
                 case=case,
-                to_status=to_status,
                 actor=actor,
                 resolution=data["resolution"],
+                compensation_item=data.get("compensation_item", ""),
+                compensation_value=data.get("compensation_value"),
                 note=data.get("note", ""),
             )
-            if data.get("compensation_item"):
-                case_compensate(
-                    case=case, item=data["compensation_item"], value=data.get("compensation_value"), actor=actor
-                )
         elif to_status is not None:
             case_transition(case=case, to_status=to_status, actor=actor, note=data.get("note", ""))
         elif action == "satisfaction":
@@ -858,8 +920,9 @@ class FeedbackTopicAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if "status" in form.changed_data and obj.status == FeedbackStatus.MERGED:
-            raise PermissionDenied
-        super().save_model(request, obj, form, change)
+            raise PermissionDenied  # merging is the "same as" action's, which moves the reports
+        edits = {name: form.cleaned_data[name] for name in form.changed_data if name in FEEDBACK_TOPIC_EDITABLE_FIELDS}
+        feedback_topic_update(topic=obj, data=edits, actor=request.user)
 
     # --- actions ----------------------------------------------------------------------------
     @admin.action(description=_("Same as…: merge the selected topics"), permissions=["merge"])

@@ -334,6 +334,7 @@ from .service import (  # noqa: E402,F401  (service records: cases, SLA, feedbac
     CaseEventType,
     CaseSeverity,
     CaseStatus,
+    ContactLogChange,
     FeedbackKind,
     FeedbackReport,
     FeedbackStatus,

@@ -259,6 +259,34 @@ class CaseEvent(models.Model):
         return f"{self.case_id} {self.type}"
 
 
+class ContactLogChange(models.Model):
+    """The history of a contact's edits: who changed which fields, when, from what to what
+    (`changes` is {field: [old, new]}). Written by players.services.service_records."""
+
+    contact = models.ForeignKey(
+        "players.ContactLog", verbose_name=_("contact"), on_delete=models.CASCADE, related_name="changes"
+    )
+    changes = models.JSONField(_("changes"), default=dict)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("when"))
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        verbose_name = _("contact change")
+        verbose_name_plural = _("contact changes")
+        indexes = [models.Index(fields=["contact", "changed_at"], name="contactchange_contact_time")]
+
+    def __str__(self):
+        return f"{self.contact_id} {self.changed_at:%Y-%m-%d %H:%M}"
+
+
 class FeedbackKind(models.TextChoices):
     BUG = "bug", _("Bug report")
     SUGGESTION = "suggestion", _("Suggestion")

@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.admin_mixins import VIEW_ALL_PLAYERS
 from crm.formatting import when
 from crm.privacy import mask_free_text
 
@@ -37,6 +36,7 @@ from ..models import (
     SlaPolicy,
 )
 from ..models.service import DEFAULT_SLA_HOURS
+from ..selectors import sees_all_players
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def case_can_handle(user, case: Case) -> bool:
     the players they manage and the cases they own."""
     if user is None:
         return True  # the system: scheduler, imports, other services
-    if user.is_superuser or user.has_perm(VIEW_ALL_PLAYERS):
+    if sees_all_players(user):
         return True
     manager_id = Player.objects.filter(pk=case.player_id).values_list("manager_id", flat=True).first()
     return user.pk in (manager_id, case.owner_id)

@@ -149,3 +149,24 @@ def feedback_topic_set_status(*, topic: FeedbackTopic, status: str, actor=None, 
     topic.full_clean()
     topic.save(update_fields=["status", "product_note"])
     return topic
+
+
+FEEDBACK_TOPIC_EDITABLE_FIELDS = ("title", "kind", "status", "product_note")
+
+
+@transaction.atomic
+def feedback_topic_update(*, topic: FeedbackTopic, data: dict, actor=None) -> FeedbackTopic:
+    """Staff edit of a topic on the product team's page (title, kind, status, note). A topic
+    becomes "merged" only through feedback_topics_merge, which moves its reports."""
+    unknown = set(data) - set(FEEDBACK_TOPIC_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: [_("This field cannot be set here.")] for name in sorted(unknown)})
+    topic = FeedbackTopic.objects.select_for_update().get(pk=topic.pk)
+    if data.get("status", topic.status) == FeedbackStatus.MERGED and topic.status != FeedbackStatus.MERGED:
+        raise ValidationError({"status": [_("Use 'same as' to merge topics.")]})
+    for name, value in data.items():
+        setattr(topic, name, value)
+    if data:
+        topic.full_clean()
+        topic.save(update_fields=list(data))
+    return topic

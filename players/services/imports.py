@@ -328,15 +328,24 @@ class _PlayerChunker:
         self.account_position = headers.positions["account_id"]
         self.account_label = headers.labels["account_id"]
         self.has_tags = "tags" in headers.positions
+        # A manager column moves players through the one assignment service (with its history
+        # row and permission check), after the rows are written: compared, never written here.
+        self.has_manager = "manager" in headers.positions
+        if self.has_manager:
+            from vip.services import manager_assign_allowed  # vip builds on players
+
+            self.may_assign = manager_assign_allowed(run.actor)
         # Columns written: those the file has (tags live in their own table), plus updated_at.
-        self.set_fields = [name for name in self.fields if name != "tags"]
+        self.set_fields = [name for name in self.fields if name not in ("tags", "manager")]
         # The greetings' birthday key is written with the row it derives from (computing
         # it afterwards would write every such row twice); both of its inputs are read
         # for rows being updated, even when the file has only one of them.
         self.birthday_keyed = bool(BIRTHDAY_INPUTS & set(self.set_fields))
-        self.stored_fields = self.set_fields + [
-            name for name in sorted(BIRTHDAY_INPUTS) if self.birthday_keyed and name not in self.set_fields
-        ]
+        self.stored_fields = (
+            self.set_fields
+            + [name for name in sorted(BIRTHDAY_INPUTS) if self.birthday_keyed and name not in self.set_fields]
+            + (["manager"] if self.has_manager else [])
+        )
         self.model_columns = [f for f in Player._meta.concrete_fields if not f.primary_key]
         self.column_names = [f.column for f in self.model_columns]
         self.datetime_columns = {
@@ -449,9 +458,24 @@ class _PlayerChunker:
         existing = self._existing(list(rows), for_update=False)
         tags = self._existing_tags(existing) if self.has_tags else {}
         now = timezone.now()
-        to_insert, to_update, tag_sets = [], [], {}
-        for account_id, (_number, values) in rows.items():
+        to_insert, to_update, tag_sets, moves = [], [], {}, {}
+        for account_id, (number, values) in rows.items():
             stored = existing.get(account_id)
+            if self.has_manager and "manager" in values:
+                before = stored["manager"] if stored is not None else None
+                if values["manager"] != before:
+                    if not self.may_assign:
+                        counts.invalid += 1
+                        run.problem(
+                            RowProblem(
+                                number,
+                                account_id,
+                                self.headers.labels["manager"],
+                                _("You may not assign VIP managers: leave this column empty or ask a supervisor."),
+                            )
+                        )
+                        continue
+                    moves[account_id] = values["manager"]
             if stored is None:
                 counts.new += 1
                 to_insert.append(self._row(account_id, values, None, now))
@@ -471,6 +495,9 @@ class _PlayerChunker:
                     tag_sets[account_id] = values["tags"]
             else:
                 counts.unchanged += 1
+        if counts.invalid and write and run.invalid_rows == InvalidRowPolicy.REJECT:
+            run.rejected = True
+            return counts
         if write and (to_insert or to_update):
             if to_update:
                 locked = self._existing(to_update, for_update=True)
@@ -478,7 +505,27 @@ class _PlayerChunker:
             self._write(to_insert)
             if tag_sets:
                 self._write_tags(tag_sets)
+            if moves:
+                self._assign_managers(moves)
         return counts
+
+    def _assign_managers(self, moves: dict[str, int | None]) -> None:
+        """New managers through vip's assignment service: one ManagerAssignment row per
+        player moved, with the importer as actor."""
+        from vip.services import players_assign_manager  # vip builds on players
+
+        users = get_user_model().objects.in_bulk({pk for pk in moves.values() if pk is not None})
+        by_manager: dict[int | None, list[str]] = {}
+        for account_id, pk in moves.items():
+            by_manager.setdefault(pk, []).append(account_id)
+        note = _("import %(name)s") % {"name": self.run.name}
+        for pk, account_ids in by_manager.items():
+            players_assign_manager(
+                players=Player.objects.filter(account_id__in=account_ids),
+                manager=users[pk] if pk is not None else None,
+                actor=self.run.actor,
+                note=note[:500],
+            )
 
     def _existing(self, account_ids: list[str], *, for_update: bool) -> dict[str, dict]:
         """The stored values of the file's columns for these account ids: one query."""

@@ -148,10 +148,13 @@ def test_my_follow_ups_today_filter(client_for, make_player, manager, other_mana
         player=make_player(manager=manager),
         staff=manager,
         channel="qq",
+        topic="回访",
         contacted_at=timezone.now() - timedelta(days=2),
         next_follow_up=today,
     )
-    contact_log_create(player=make_player(manager=manager), staff=manager, channel="qq", next_follow_up=None)
+    contact_log_create(
+        player=make_player(manager=manager), staff=manager, channel="qq", topic="回访", next_follow_up=None
+    )
 
     listed = client_for(manager).get(changelist("contactlog") + "?follow_up=mine_today").context["cl"].result_list
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
@@ -223,10 +224,13 @@ def test_the_card_shows_the_open_follow_up_until_staff_answer_it(make_player, ma
 
     player = make_player(manager=manager)
     today = timezone.localdate()
-    contact_log_create(player=player, staff=manager, channel="phone", next_follow_up=today - timedelta(days=1))
+    with time_machine.travel(timezone.now() - timedelta(days=2)):  # set two days ago for yesterday
+        contact_log_create(
+            player=player, staff=manager, channel="phone", topic="回访", next_follow_up=today - timedelta(days=1)
+        )
     assert customer_card(player=player, user=manager).follow_up_overdue
 
-    contact_log_create(player=player, staff=manager, channel="phone")  # called back: answered
+    contact_log_create(player=player, staff=manager, channel="phone", topic="回访")  # called back: answered
     card = customer_card(player=player, user=manager)
     assert card.next_follow_up is None and not card.follow_up_overdue
     assert ContactLog.objects.filter(player=player).count() == 2

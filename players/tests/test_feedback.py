@@ -61,3 +61,22 @@ def test_empty_feedback_is_refused_naming_the_field(make_player):
 
     assert "text" in excinfo.value.message_dict
     assert FeedbackTopic.objects.count() == 0
+
+
+def test_a_topic_edit_goes_through_the_service_which_keeps_merging_to_same_as(make_player, supervisor):
+    from players.services.feedback import feedback_topic_update
+
+    topic = feedback_record(player=make_player(), kind="bug", channel="qq", text="闪退", actor=None).topic
+
+    edited = feedback_topic_update(
+        topic=topic, data={"status": FeedbackStatus.PLANNED, "product_note": "下个版本修复"}, actor=supervisor
+    )
+    with pytest.raises(ValidationError) as merged:
+        feedback_topic_update(topic=topic, data={"status": FeedbackStatus.MERGED}, actor=supervisor)
+    with pytest.raises(ValidationError):
+        feedback_topic_update(topic=topic, data={"report_count": 0}, actor=supervisor)
+
+    assert (edited.status, edited.product_note) == (FeedbackStatus.PLANNED, "下个版本修复")
+    assert "status" in merged.value.message_dict
+    topic.refresh_from_db()
+    assert (topic.status, topic.report_count) == (FeedbackStatus.PLANNED, 1)

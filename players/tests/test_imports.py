@@ -330,3 +330,51 @@ def test_an_import_run_is_recorded_in_file_order():
 
     rows = [(n, {"kind": kind}) for n, kind in enumerate(["purchase", "refund", "purchase", "purchase", "refund"])]
     assert [[n for n, _v in run] for run in _in_order_runs(rows)] == [[0, 1], [2, 3, 4]]
+
+
+def _manager_file(tmp_path):
+    path = tmp_path / "managers.csv"
+    path.write_text("账号,专属客服,备注\na1,manager_a,换人\na2,manager_a,新玩家\na3,,只改备注\n", encoding="utf-8")
+    return path
+
+
+def test_an_import_that_moves_players_writes_their_assignment_history(db, manager, other_manager, supervisor, tmp_path):
+    from vip.models import ManagerAssignment
+
+    moved = Player.objects.create(account_id="a1", manager=other_manager)
+    Player.objects.create(account_id="a3", manager=other_manager)
+
+    run = run_file_at(_manager_file(tmp_path), actor=supervisor)
+
+    assert problems(run) == []
+    rows = ManagerAssignment.objects.order_by("player__account_id")
+    assert [(r.player.account_id, r.from_manager, r.to_manager, r.actor, r.note) for r in rows] == [
+        ("a1", other_manager, manager, supervisor, "import managers.csv"),
+        ("a2", None, manager, supervisor, "import managers.csv"),
+    ]
+    moved.refresh_from_db()
+    assert moved.manager == manager
+    assert Player.objects.get(account_id="a3").manager == other_manager  # an empty cell keeps the manager
+
+
+def test_an_importer_who_may_not_assign_managers_gets_a_row_error(db, manager, other_manager, operations, tmp_path):
+    from vip.models import ManagerAssignment
+
+    Player.objects.create(account_id="a1", manager=other_manager)
+
+    run = run_file_at(_manager_file(tmp_path), actor=operations)
+
+    refusal = "You may not assign VIP managers: leave this column empty or ask a supervisor."
+    assert problems(run) == [(2, "a1", "专属客服", refusal, "invalid"), (3, "a2", "专属客服", refusal, "invalid")]
+    assert (run.counts.updated, run.counts.invalid) == (0, 2)
+    assert Player.objects.get(account_id="a1").manager == other_manager
+    assert not Player.objects.filter(account_id="a2").exists()
+    assert Player.objects.get(account_id="a3").notes == "只改备注"  # good rows beside them are kept
+    assert not ManagerAssignment.objects.exists()
+
+
+def run_file_at(path, **options):
+    run = ImportRun(kind=ImportKind.PLAYERS, path=path, name=path.name, dry_run=False)
+    for key, value in options.items():
+        setattr(run, key, value)
+    return import_file_run(run)

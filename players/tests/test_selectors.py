@@ -19,3 +19,21 @@ def test_search_matches_account_id_exactly_and_nickname_by_prefix(make_player):
     assert set(Player.objects.filter(player_search_q("龙", user=None)).values_list("account_id", flat=True)) == {
         "10011"
     }
+
+
+def test_visibility_is_the_selectors_rule_and_the_admin_applies_it(make_player, manager, other_manager, supervisor):
+    from crm.admin_mixins import PlayerScopedAdminMixin
+    from players.models import ContactLog
+    from players.selectors import is_scoped, player_scope_q, players_visible_to
+    from players.services import contact_log_create
+
+    mine, theirs = make_player(manager=manager), make_player(manager=other_manager)
+    contact_log_create(player=mine, staff=manager, channel="phone", topic="回访")
+    contact_log_create(player=theirs, staff=other_manager, channel="phone", topic="回访")
+
+    assert list(players_visible_to(manager)) == [mine]
+    assert set(players_visible_to(supervisor)) == {mine, theirs}
+    assert [c.player for c in ContactLog.objects.filter(player_scope_q(manager, "player"))] == [mine]
+    assert (is_scoped(manager), is_scoped(supervisor)) == (True, False)
+    assert not hasattr(__import__("crm.admin_mixins", fromlist=["x"]), "player_scope_q")
+    assert PlayerScopedAdminMixin.player_path == "player"

@@ -108,7 +108,9 @@ def test_follow_ups_appear_in_the_managers_worklist_on_the_day(make_player, make
     yesterday = local(DAY - timedelta(days=1), 15)
 
     def contact(player, follow_up=None, at=yesterday, staff=li):
-        return contact_log_create(player=player, staff=staff, channel="qq", contacted_at=at, next_follow_up=follow_up)
+        return contact_log_create(
+            player=player, staff=staff, channel="qq", topic="回访", contacted_at=at, next_follow_up=follow_up
+        )
 
     due = contact(make_player(manager=li), DAY)
     answered_player = make_player(manager=li)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -172,13 +172,23 @@ def tiers_review(*, now: datetime | None = None, batch_size: int = 2000) -> dict
     return counts
 
 
+def manager_assign_allowed(actor) -> bool:
+    """Who may move players between VIP managers: staff with players.assign_manager, and
+    the system itself (no actor: commands, scheduled jobs)."""
+    return actor is None or actor.has_perm("players.assign_manager")
+
+
 @transaction.atomic
 def players_assign_manager(*, players, manager, actor, note: str = "") -> int:
-    """Assign players to a VIP manager (or to nobody), one history row per change.
+    """Assign players to a VIP manager (or to nobody), one history row per change; every
+    door (the admin's action and player page, imports) comes here. Refused (PermissionDenied)
+    to an actor who may not assign managers.
 
     `players` is a queryset already scoped to what the actor may touch.
     Returns how many players changed manager.
     """
+    if not manager_assign_allowed(actor):
+        raise PermissionDenied(_("You may not assign VIP managers."))
     now = timezone.now()
     moving = list(
         players.exclude(manager=manager).select_for_update().values_list("pk", "manager_id")
