@@ -26,7 +26,6 @@ from ..filters import LAST_LOGIN_CHOICES, NO_MANAGER, player_filter_apply, spend
 from ..models import Payment, Player, Tag
 from ..selectors import is_scoped, player_distinct_values, player_search_q
 from ..services import player_update
-from ..services.birthdays import birthday_key_apply
 from . import payer_status  # payer churn: rules, at-risk worklist, status history, report
 from .imports import PlayerExportMixin
 

@@ -4,11 +4,9 @@ commands, tasks) calls these. The ledger and its projection are `players.service
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import Player
