@@ -4,7 +4,6 @@ commands, tasks) calls these. The ledger and its projection are `players.service
 
 from __future__ import annotations
 
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _

@@ -147,7 +147,9 @@ def test_contacts_no_person_made_are_the_systems_row_in_the_readers_language(mak
     reads 系统 / System, not "-"."""
     from django.utils import translation
 
-    contact_log_create(player=make_player(), staff=None, channel="in_game", contacted_at=local(DAY, 11))
+    contact_log_create(
+        player=make_player(), staff=None, channel="in_game", topic="生日祝福", contacted_at=local(DAY, 11)
+    )
 
     with translation.override("zh-hans"):
         assert [r.name for r in service_work_report(start=DAY, end=DAY).rows] == ["系统"]
