@@ -26,6 +26,7 @@ from .models import (
     GreetingStatus,
     MessageChannel,
     MessageStatus,
+    TaskStatus,
 )
 from .services.greetings import _registration_md, occasion_label, rule_occasion_dates, rule_segment_q
 
@@ -46,15 +47,17 @@ class UpcomingGreeting:
     @property
     def state(self) -> str:
         """Planned (the job has not reached it), scheduled (its task or message is created
-        but the day or the sending is still to come), greeted, or skipped."""
+        but the day, the call or the sending is still to come), greeted, or skipped."""
         if self.greeting is None:
             return _("planned")
-        if self.greeting.status == GreetingStatus.DONE and (
-            self.day > timezone.localdate()
-            or (self.greeting.message_id and self.greeting.message.status in WAITING_MESSAGE)
+        greeting = self.greeting
+        waiting_message = greeting.message_id and greeting.message.status in WAITING_MESSAGE
+        call_made = greeting.task_id and greeting.task.status == TaskStatus.DONE
+        if greeting.status == GreetingStatus.DONE and (
+            (self.day > timezone.localdate() and not call_made) or waiting_message
         ):
             return _("scheduled")
-        return self.greeting.get_status_display()
+        return greeting.get_status_display()
 
     @property
     def lunar_date(self) -> str:
@@ -72,15 +75,29 @@ class Upcoming:
     birthdays_hidden: bool  # the user may not see birthdays
 
 
-def rule_plan(rule: GreetingRule, day: date, player: Player) -> list[str]:
-    """What the CRM will do for this player on this occasion, in words."""
+def rule_plan(
+    rule: GreetingRule, day: date, player: Player, *, greeting: Greeting | None = None, today: date | None = None
+) -> list[str]:
+    """What the CRM will do (or did) for this player on this occasion, in words: once the
+    job has created the call task, what became of it (due when, done, cancelled); before,
+    the day the job will create it (today, for an occasion it catches up)."""
     plan = []
-    if rule.task_lead_days is not None:
+    task = greeting.task if greeting is not None and greeting.task_id else None
+    if task is not None:
+        who = staff_name(task.assignee) if task.assignee_id else _("nobody (no manager)")
+        if task.status == TaskStatus.DONE:
+            done_on = timezone.localdate(task.completed_at) if task.completed_at else task.due_date
+            plan.append(_("Call task for %(who)s: done on %(date)s") % {"who": who, "date": done_on.isoformat()})
+        elif task.status == TaskStatus.CANCELLED:
+            plan.append(_("Call task for %(who)s: cancelled") % {"who": who})
+        else:
+            plan.append(_("Call task for %(who)s, due %(date)s") % {"who": who, "date": task.due_date.isoformat()})
+    elif rule.task_lead_days is not None:
         who = staff_name(player.manager) if player.manager_id else _("nobody (no manager)")
-        plan.append(
-            _("Call task for %(who)s on %(date)s")
-            % {"who": who, "date": (day - timedelta(days=rule.task_lead_days)).isoformat()}
-        )
+        created_on = day - timedelta(days=rule.task_lead_days)
+        if today is not None:
+            created_on = max(created_on, today)  # the job catches up a missed day today
+        plan.append(_("Call task for %(who)s on %(date)s") % {"who": who, "date": created_on.isoformat()})
     if rule.message_channel:
         plan.append(
             _("%(channel)s on %(date)s at %(time)s player time")
@@ -139,7 +156,7 @@ def greetings_upcoming(*, user, start: date, span_days: int = UPCOMING_DAYS, lim
             for player in found:
                 for day in (lunar_days if player.birthday_is_lunar else solar_days)[player.birthday_md]:
                     if player.birthday < day:
-                        rows.append(UpcomingGreeting(day, rule, player, label, rule_plan(rule, day, player)))
+                        rows.append(UpcomingGreeting(day, rule, player, label))
         elif rule.occasion == GreetingOccasion.REGISTRATION_ANNIVERSARY:
             found = _registration_md(players.filter(registered_at__isnull=False)).filter(
                 registered_md__in=list(anniversary_days)
@@ -147,12 +164,12 @@ def greetings_upcoming(*, user, start: date, span_days: int = UPCOMING_DAYS, lim
             for player in found:
                 for day in anniversary_days[player.registered_md]:
                     if player.registered_year < day.year:
-                        rows.append(UpcomingGreeting(day, rule, player, label, rule_plan(rule, day, player)))
+                        rows.append(UpcomingGreeting(day, rule, player, label))
         else:
             dates = rule_occasion_dates(rule, start, end)
             if dates:
                 for player in players:
-                    rows.extend(UpcomingGreeting(d, rule, player, label, rule_plan(rule, d, player)) for d in dates)
+                    rows.extend(UpcomingGreeting(d, rule, player, label) for d in dates)
 
     rows.sort(key=lambda r: (r.day, r.rule.pk, r.player.pk))
     more = max(len(rows) - limit, 0)
@@ -162,8 +179,9 @@ def greetings_upcoming(*, user, start: date, span_days: int = UPCOMING_DAYS, lim
             (g.rule_id, g.player_id, g.occasion_date): g
             for g in Greeting.objects.filter(
                 occasion_date__range=(start, end), player_id__in={r.player.pk for r in rows}
-            ).select_related("actor", "message")
+            ).select_related("actor", "message", "task__assignee")
         }
         for row in rows:
             row.greeting = existing.get((row.rule.pk, row.player.pk, row.day))
+            row.plan = rule_plan(row.rule, row.day, row.player, greeting=row.greeting, today=start)
     return Upcoming(rows=rows, more=more, birthdays_hidden=not show_birthdays)

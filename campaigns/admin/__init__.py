@@ -9,7 +9,7 @@ from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.names import staff_name
 from crm.sources import source_text
 
-from ..models import Campaign, Message, MessageReason, OutreachTask
+from ..models import Campaign, Message, MessageReason, OutreachTask, message_reason_text
 from ..services.messaging import message_cancel, message_retry
 
 
@@ -44,12 +44,37 @@ class CampaignFilter(admin.SimpleListFilter):
 
 @admin.register(OutreachTask)
 class OutreachTaskAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "player", "assignee", "campaign", "kind", "due_date", "status", "outcome"]
+    list_display = ["title_display", "player", "assignee", "campaign", "kind", "due_date", "status", "outcome"]
     list_filter = ["status", CampaignFilter, AssigneeFilter, "kind", "due_date"]
     list_select_related = ["player", "assignee", "campaign"]
     search_fields = ["=player__account_id", "title"]
     autocomplete_fields = ["player"]
     show_full_result_count = False
+    exclude = ["title_code", "title_params", "status_reason"]
+
+    @admin.display(description=_("title"), ordering="title")
+    def title_display(self, obj):
+        # A title the CRM wrote (a greeting call) reads in the reader's language.
+        return obj.title_text
+
+    @admin.display(description=_("reason"))
+    def status_reason_display(self, obj):
+        return message_reason_text(obj.status_reason)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.title_code:
+            readonly.append("title_display")
+        if obj is not None and obj.status_reason:
+            readonly.append("status_reason_display")
+        return readonly
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f != "title_display"]
+        if obj is not None and obj.title_code:
+            # The CRM's title is shown, not edited, where the title field would be.
+            fields = ["title_display" if f == "title" else f for f in fields]
+        return fields
 
 
 @admin.register(Message)

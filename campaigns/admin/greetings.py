@@ -112,7 +112,7 @@ class GreetingAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/campaigns/greeting/change_list.html"
     list_display = ["occasion_date", "rule", "player", "status", "task", "message", "gift", "note"]
     list_filter = ["status", "rule", "occasion_date"]
-    list_select_related = ["rule", "player", "task", "message__player", "gift"]
+    list_select_related = ["rule", "player", "task__player", "message__player", "gift"]
     search_fields = ["=player__account_id"]
     show_full_result_count = False
     date_hierarchy = "occasion_date"

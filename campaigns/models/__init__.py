@@ -23,6 +23,13 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class TaskTitle(models.TextChoices):
+    """Titles the CRM writes itself: stored as the code with `OutreachTask.title_params`,
+    read in the reader's language (`OutreachTask.title_text`)."""
+
+    GREETING_CALL = "greeting_call", _("%(occasion)s on %(date)s: call %(player)s")
+
+
 class OutreachTask(models.Model):
     """A piece of work for a VIP manager: call this player about this, by this date."""
 
@@ -78,6 +85,16 @@ class OutreachTask(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    # A title the CRM wrote (a greeting call): a `TaskTitle` code and its parameters, read
+    # in the reader's language by `title_text`; `title` keeps it in the job's language
+    # (search). Empty for titles people or campaigns name.
+    title_code = models.CharField(
+        _("title code"), max_length=32, choices=TaskTitle.choices, blank=True, default="", db_default=""
+    )
+    title_params = models.JSONField(_("title parameters"), default=dict, db_default={}, blank=True)
+    # Why the CRM cancelled it as it created it (a `MessageReason` code: opted out, minor),
+    # read in the reader's language by `note_text` before the staff's note.
+    status_reason = models.CharField(_("reason"), max_length=32, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["due_date", "id"]
@@ -95,7 +112,28 @@ class OutreachTask(models.Model):
         ]
 
     def __str__(self):
-        return label_text(self, self.title)
+        return label_text(self, self.title_text)
+
+    @property
+    def title_text(self) -> str:
+        """The title in the active language (reads the player for a CRM-written title)."""
+        if self.title_code != TaskTitle.GREETING_CALL:
+            return self.title
+        params = self.title_params or {}
+        player = self.player
+        return str(TaskTitle.GREETING_CALL.label) % {
+            "occasion": occasion_text(
+                params.get("occasion", ""), params.get("festival", ""), params.get("custom_name", "")
+            ),
+            "date": params.get("date", ""),
+            "player": player.nickname or player.account_id,
+        }
+
+    @property
+    def note_text(self) -> str:
+        """Why the CRM cancelled it (in the active language), then the staff's note."""
+        reason = message_reason_text(self.status_reason) if self.status_reason else ""
+        return "\n".join(text for text in (reason, self.note) if text)
 
 
 # The one channel enumeration (crm.channels): a message goes through one of its
@@ -229,4 +267,5 @@ from .greetings import (  # noqa: E402, F401
     GreetingOccasion,
     GreetingRule,
     GreetingStatus,
+    occasion_text,
 )

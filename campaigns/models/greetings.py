@@ -29,6 +29,18 @@ class GreetingOccasion(models.TextChoices):
     CUSTOM_DATE = "custom", _("Custom date")
 
 
+def occasion_text(occasion: str, festival: str = "", custom_name: str = "") -> str:
+    """An occasion in words, in the active language: the festival's name, the custom
+    occasion's name, else the kind of occasion (Birthday)."""
+    if occasion == GreetingOccasion.FESTIVAL and festival in Festival.values:
+        return str(Festival(festival).label)
+    if occasion == GreetingOccasion.CUSTOM_DATE:
+        return custom_name
+    if occasion in GreetingOccasion.values:
+        return str(GreetingOccasion(occasion).label)
+    return occasion
+
+
 class GiftKind(models.TextChoices):
     ITEM = "item", _("Item")
     CODE = "code", _("Gift code")

@@ -41,6 +41,7 @@ from ..models import (
     CampaignStatus,
     CampaignTarget,
     Message,
+    MessageReason,
     MessageStatus,
     OutreachTask,
     TaskKind,
@@ -199,9 +200,9 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
     blocked = "(p.marketing_opt_out OR p.is_minor)"
     sql = (
         f"INSERT INTO {task_table} (player_id, assignee_id, kind, title, script, due_date, status, outcome, note, "
-        "source, campaign_id, created_by_id, created_at, completed_at) "
+        "status_reason, source, campaign_id, created_by_id, created_at, completed_at) "
         f"SELECT t.player_id, COALESCE(p.manager_id, {round_robin}), %s, %s, '', %s, "
-        f"CASE WHEN {blocked} THEN %s ELSE %s END, '', "
+        f"CASE WHEN {blocked} THEN %s ELSE %s END, '', '', "
         f"CASE WHEN p.marketing_opt_out THEN %s WHEN p.is_minor THEN %s ELSE '' END, "
         "%s, %s, %s, %s, NULL "
         f"FROM {target_table} t JOIN {player_table} p ON p.id = t.player_id "
@@ -215,8 +216,8 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
         campaign.due_date,
         TaskStatus.CANCELLED,
         TaskStatus.OPEN,
-        _("The player opted out of marketing messages."),
-        _("The player is flagged as a minor."),
+        MessageReason.OPTED_OUT,
+        MessageReason.MINOR,
         campaign.source,
         campaign.pk,
         campaign.launched_by_id,
@@ -326,7 +327,7 @@ def task_outcome_record(
         staff=actor,
         channel=ContactChannel.PHONE,
         contacted_at=now,
-        topic=task.title[:200],
+        topic=task.title_text[:200],  # in the language of whoever records it
         summary=note,
         outcome=outcome,
         source=f"task:{task.pk}",

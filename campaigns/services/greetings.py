@@ -50,6 +50,8 @@ from ..models import (
     MessageStatus,
     OutreachTask,
     TaskStatus,
+    TaskTitle,
+    occasion_text,
 )
 from ..sql_templating import SqlValue, sql_template
 from ..templating import template_render
@@ -145,11 +147,13 @@ def rule_players(rule: GreetingRule, occasion_date: date, players: QuerySet | No
 
 
 def occasion_label(rule: GreetingRule, occasion_date: date | None = None) -> str:
-    if rule.occasion == GreetingOccasion.FESTIVAL:
-        return str(Festival(rule.festival).label)
-    if rule.occasion == GreetingOccasion.CUSTOM_DATE:
-        return rule.custom_occasion.name
-    return str(GreetingOccasion(rule.occasion).label)
+    return occasion_text(**occasion_params(rule))
+
+
+def occasion_params(rule: GreetingRule) -> dict[str, str]:
+    """The rule's occasion as `occasion_text` reads it (stored in a task's `title_params`)."""
+    custom_name = rule.custom_occasion.name if rule.occasion == GreetingOccasion.CUSTOM_DATE else ""
+    return {"occasion": rule.occasion, "festival": rule.festival or "", "custom_name": custom_name}
 
 
 # --- the daily job --------------------------------------------------------------
@@ -342,7 +346,7 @@ def _default_title_template(label: str, occasion: date) -> str:
     def literal(text: str) -> str:
         return text.replace("{", "{{").replace("}", "}}")
 
-    return literal(_("%(occasion)s on %(date)s: call %(player)s")) % {
+    return literal(str(TaskTitle.GREETING_CALL.label)) % {
         "occasion": literal(label),
         "date": occasion.isoformat(),
         "player": "{nickname}",
@@ -393,7 +397,7 @@ def _task_title(rule: GreetingRule, player: Player, label: str, occasion: date, 
     if rule.task_title:
         return _render(rule.task_title, player, label, occasion, gift)[:200]
     return (
-        _("%(occasion)s on %(date)s: call %(player)s")
+        str(TaskTitle.GREETING_CALL.label)
         % {"occasion": label, "date": occasion.isoformat(), "player": player.nickname or player.account_id}
     )[:200]
 
@@ -430,6 +434,8 @@ def _greet_claims(
             token=token,
             source=source,
             title=texts.sql("title"),
+            title_code="" if rule.task_title else TaskTitle.GREETING_CALL,
+            title_params={} if rule.task_title else {**occasion_params(rule), "date": occasion.isoformat()},
             script=texts.sql("script"),
             due=max(occasion - timedelta(days=rule.task_lead_days), today),
             with_gift=bool(rule.gift_kind),

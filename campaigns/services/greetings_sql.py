@@ -12,6 +12,7 @@ greeting as `e` and, when the texts are rendered in Python, the player's texts a
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from players.models import Player
@@ -71,18 +72,40 @@ def _claimed_rows(*, source: str, with_gift: bool, texts: Sql | None) -> Sql:
 
 
 def tasks_insert(
-    *, token: str, source: str, title: Sql, script: Sql, due: date, with_gift: bool, texts: Sql | None, now
+    *,
+    token: str,
+    source: str,
+    title: Sql,
+    title_code: str,
+    title_params: dict,
+    script: Sql,
+    due: date,
+    with_gift: bool,
+    texts: Sql | None,
+    now,
 ) -> int:
-    """A call task per claimed greeting, for the player's manager."""
+    """A call task per claimed greeting, for the player's manager; a title the CRM
+    writes also as its `title_code` and `title_params` (read in the reader's language)."""
     rows, rows_params = _claimed_rows(source=source, with_gift=with_gift, texts=texts)
     sql = (
-        f"INSERT INTO {OutreachTask._meta.db_table} (player_id, assignee_id, kind, title, script, due_date, status, "
-        "outcome, note, source, campaign_id, created_by_id, created_at, completed_at) "
-        f"SELECT g.player_id, p.manager_id, %s, substr({title[0]}, 1, 200), {script[0]}, %s, 'open', '', '', %s, "
-        f"NULL, NULL, %s, NULL {rows}WHERE g.claim = %s "
+        f"INSERT INTO {OutreachTask._meta.db_table} (player_id, assignee_id, kind, title, title_code, title_params, "
+        "script, due_date, status, outcome, note, source, campaign_id, created_by_id, created_at, completed_at) "
+        f"SELECT g.player_id, p.manager_id, %s, substr({title[0]}, 1, 200), %s, %s, {script[0]}, %s, 'open', '', "
+        f"'', %s, NULL, NULL, %s, NULL {rows}WHERE g.claim = %s "
         "ON CONFLICT DO NOTHING"
     )
-    params = [TaskKind.GREETING, *title[1], *script[1], due, source, now, *rows_params, token]
+    params = [
+        TaskKind.GREETING,
+        *title[1],
+        title_code,
+        json.dumps(title_params),
+        *script[1],
+        due,
+        source,
+        now,
+        *rows_params,
+        token,
+    ]
     return sql_dialect.execute(sql, params)
 
 

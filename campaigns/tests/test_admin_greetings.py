@@ -6,7 +6,17 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from campaigns.models import CustomOccasion, GiftBudget, GiftEntry, Greeting, GreetingRule, GreetingStatus
+from campaigns.models import (
+    CustomOccasion,
+    GiftBudget,
+    GiftEntry,
+    Greeting,
+    GreetingRule,
+    GreetingStatus,
+    OutreachTask,
+)
+from campaigns.services.campaigns import task_outcome_record
+from campaigns.services.greetings import greetings_run
 from players.services.birthdays import birthdays_refresh
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -149,7 +159,17 @@ def test_greeting_log_changelist_query_count_is_pinned(
         gift = GiftEntry.objects.create(
             player=player, kind="value", value=Decimal(5), month=date(2026, 11, 1), given_on=date(2026, 11, 22)
         )
-        Greeting.objects.create(rule=rule, player=player, occasion_date=date(2026, 11, 22 - i % 3), gift=gift)
+        task = OutreachTask.objects.create(  # its title is built from the player: no query per row
+            player=player,
+            kind="greeting",
+            title="Birthday on 2026-11-22: call x",
+            title_code="greeting_call",
+            title_params={"occasion": "birthday", "date": "2026-11-22"},
+            due_date=date(2026, 11, 21),
+        )
+        Greeting.objects.create(
+            rule=rule, player=player, occasion_date=date(2026, 11, 22 - i % 3), gift=gift, task=task
+        )
     client.force_login(supervisor)
 
     with django_assert_num_queries(9):
@@ -180,3 +200,26 @@ def test_gift_budget_changelist_shows_what_is_left_in_a_fixed_number_of_queries(
             response = client.get(reverse("admin:campaigns_giftbudget_changelist"))
 
     assert "¥70.00" in response.content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_plan_of_a_caught_up_call_shows_what_became_of_it(client, manager, make_rule, make_player):
+    # given a call the day before a birthday today: its day (yesterday) has passed
+    make_rule(name="Birthday call", occasion="birthday", task_lead_days=1)
+    player = make_player(nickname="Today", birthday=date(1990, 11, 20), manager=manager)
+    birthdays_refresh()
+    client.force_login(manager)
+
+    def plan():
+        rows = client.get(UPCOMING).context["upcoming"].rows
+        return next(r for r in rows if r.player == player).plan[0]
+
+    # before the job: it will create the call today, not on a day gone by
+    assert plan() == "Call task for manager_a on 2026-11-20"
+    # the job catches up: the call is due today
+    greetings_run(on=NOW.date(), deliver=False)
+    assert plan() == "Call task for manager_a, due 2026-11-20"
+    # the manager made the call: done, and when
+    task = OutreachTask.objects.get(player=player)
+    task_outcome_record(task=task, outcome="reached", actor=manager)
+    assert plan() == "Call task for manager_a: done on 2026-11-20"

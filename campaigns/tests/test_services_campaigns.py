@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.models import (
     Campaign,
@@ -154,8 +154,12 @@ def test_opted_out_and_minor_players_get_a_cancelled_task_with_the_reason(make_c
     campaign = make_campaign(holdout_percent=0)
     campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
     assert OutreachTask.objects.get(player=out).status == TaskStatus.CANCELLED
-    assert "opted out" in OutreachTask.objects.get(player=out).note
-    assert "minor" in OutreachTask.objects.get(player=minor).note
+    assert "opted out" in OutreachTask.objects.get(player=out).note_text
+    assert "minor" in OutreachTask.objects.get(player=minor).note_text
+    # stored as the reason's code, read in the reader's language
+    assert OutreachTask.objects.get(player=out).status_reason == "opted_out"
+    with translation.override("zh-hans"):
+        assert OutreachTask.objects.get(player=minor).note_text == "玩家被标记为未成年人。"
 
 
 def test_automatic_campaign_queues_one_rendered_message_per_player(make_campaign, make_player, supervisor):

@@ -63,6 +63,39 @@ def test_birthday_rule_creates_call_tasks_the_day_before(make_rule, make_player,
     assert greeting.occasion_date == date(2026, 11, 23) and greeting.task == task
 
 
+@pytest.mark.parametrize("sql_texts", [True, False])
+def test_a_greeting_call_title_reads_in_the_readers_language(make_rule, make_player, manager, sql_texts):
+    # given a birthday call with the default title
+    make_rule(occasion="birthday", task_lead_days=1)
+    player = make_player(birthday=date(1990, 11, 23), nickname="寿星", manager=manager)
+
+    # when the job runs (in the job's language, English)
+    with translation.override("en"):
+        greetings_run(on=RUN_DAY, deliver=False, sql_texts=sql_texts)
+
+    # then the default title is stored as its code and parameters, read in each reader's language
+    (task,) = tasks_of(player)
+    assert task.title_code == "greeting_call"
+    assert task.title_params == {"occasion": "birthday", "festival": "", "custom_name": "", "date": "2026-11-23"}
+    assert task.title == "Birthday on 2026-11-23: call 寿星"  # the job's language, for search
+    with translation.override("zh-hans"):
+        assert task.title_text == "2026-11-23 生日：致电 寿星"
+    with translation.override("en"):
+        assert task.title_text == "Birthday on 2026-11-23: call 寿星"
+
+
+def test_a_rules_own_task_title_is_kept_as_written(make_rule, make_player, manager):
+    make_rule(occasion="birthday", task_lead_days=1, task_title="{nickname} 生日回访")
+    player = make_player(birthday=date(1990, 11, 23), nickname="寿星", manager=manager)
+
+    greetings_run(on=RUN_DAY, deliver=False)
+
+    (task,) = tasks_of(player)
+    assert task.title_code == "" and task.title_params == {}
+    with translation.override("zh-hans"):
+        assert task.title_text == task.title == "寿星 生日回访"
+
+
 def test_a_lunar_player_is_not_greeted_on_the_solar_date_of_birth(make_rule, make_player):
     make_rule(occasion="birthday", task_lead_days=0)
     player = make_player(birthday=date(1992, 11, 22), birthday_is_lunar=True)

@@ -87,6 +87,11 @@ def test_a_managers_day_in_chinese(page, live_server, book):
     rows = tasks.locator(".wp-rows li").all_inner_texts()
     assert "回访充值问题" in rows[0] and "逾期 2 天" in rows[0].replace("\n", " ")
     assert "新赛季邀请" in rows[1]
+    # the birthday calls the job wrote (in English, the job's language) read in Chinese
+    today = timezone.localdate()
+    birthday_calls = [r for r in rows if "生日：致电 寿星" in r]
+    assert birthday_calls and "Birthday" not in tasks.inner_text() and ": call" not in tasks.inner_text()
+    assert OutreachTask.objects.filter(kind="greeting", title__contains=": call ").exists()  # stored in English
     assert no_horizontal_scroll(page)
     shot(page, "mgr-01-my-day")
 
@@ -111,7 +116,15 @@ def test_a_managers_day_in_chinese(page, live_server, book):
     sections = page.locator("#worklist h2.worklist-section").all_inner_texts()
     assert sections == ["今天到期", "以后"]
     assert "我是您的专属客服李娜。" in page.locator("#section-later + table").inner_text()
+    worklist = page.locator("#worklist").inner_text()
+    assert "生日：致电 寿星1" in worklist and "Birthday" not in worklist
     shot(page, "mgr-04-worklist-all")
+
+    # 寿星1's birthday call (caught up by the job: due today) is made
+    row = page.locator("#worklist tbody tr", has_text="寿星1").first
+    with page.expect_navigation():
+        row.get_by_role("button", name="已联系上").click()
+    assert "寿星1" in page.locator("ul.messagelist").inner_text()
 
     # the player page: log a contact; the timeline says I did it, as 李娜
     page.locator("#worklist a", has_text="沉默的人").first.click()
@@ -155,18 +168,32 @@ def test_a_managers_day_in_chinese(page, live_server, book):
     assert "补发礼包" in page.locator("#content-main").inner_text()
     shot(page, "mgr-08-case-closed")
 
+    # the task list reads the greeting calls in Chinese too
+    page.goto(f"{base}/admin/campaigns/outreachtask/?kind__exact=greeting")
+    task_list = page.locator("#result_list").inner_text()
+    assert "生日：致电 寿星2" in task_list and "Birthday" not in task_list
+    shot(page, "mgr-08b-task-list-greeting-calls")
+
     # greetings coming up: pages of 50, the lunar birthday's lunar date, scheduled not greeted
     page.goto(f"{base}/admin/campaigns/greeting/upcoming/")
     table = page.locator("#upcoming-greetings")
     assert table.locator("tbody tr").count() == 50
     assert "共 60 条祝福" in page.locator("#upcoming-pages").inner_text()
-    assert "已祝福" not in table.inner_text()
+    # only the greeting whose call 李娜 made reads greeted; the others are scheduled
+    greeted = table.locator("tbody tr", has_text="已祝福")
+    assert greeted.count() == 1 and "寿星1" in greeted.inner_text()
     scheduled = table.locator("tbody tr", has_text="已安排")
-    assert scheduled.count() == Greeting.objects.filter(player__manager=book["lina"]).count() > 0
+    assert scheduled.count() == Greeting.objects.filter(player__manager=book["lina"]).count() - 1 > 0
     assert all("计划中" not in r for r in scheduled.all_inner_texts())
     lunar_row = table.locator("tbody tr", has_text="寿星0").first
     assert "农历" in lunar_row.inner_text()
     assert "李娜" in lunar_row.inner_text()  # the call task is for 李娜
+    # calls the job caught up are due today, not on a day gone by; the one made says done
+    yesterday = (today - timedelta(days=1)).isoformat()
+    caught_up = table.locator("tbody tr", has_text="寿星2").first.inner_text()
+    assert f"李娜 的回访任务，{today.isoformat()} 到期" in caught_up and yesterday not in caught_up
+    done = table.locator("tbody tr", has_text="寿星1").first.inner_text()
+    assert f"李娜 的回访任务已于 {today.isoformat()} 完成" in done
     assert no_horizontal_scroll(page)
     shot(page, "mgr-09-greetings-upcoming")
     page.locator("#upcoming-pages a", has_text="2").click()

@@ -144,7 +144,7 @@ def contacts(older, player, limit, user):
 def tasks(older, player, limit, user):
     rows = (
         OutreachTask.objects.filter(older, player=player)
-        .select_related("assignee", "created_by", "campaign")
+        .select_related("player", "assignee", "created_by", "campaign")
         .order_by("-created_at", "-pk")[:limit]
     )
     entries = []
@@ -160,7 +160,7 @@ def tasks(older, player, limit, user):
                 source="task",
                 pk=t.pk,
                 kind=_("Task"),
-                title=t.title,
+                title=t.title_text,
                 detail=" · ".join(bits),
                 url=admin_url("campaigns_outreachtask_change", t.pk),
                 actor=_by(t.created_by, t.campaign.name if t.campaign else ""),

@@ -56,7 +56,7 @@ def tasks_due(ctx: PanelRequest) -> PanelContent:
     ]
     rows = [
         Row(
-            text=f"{free_text_for(ctx.user, task.title)} · {task.player.nickname or task.player.account_id}",
+            text=f"{free_text_for(ctx.user, task.title_text)} · {task.player.nickname or task.player.account_id}",
             url=admin_url("campaigns_outreachtask_change", task.pk),
             meta=_task_note(task.due_date, ctx.today),
             tone="bad" if task.due_date < ctx.today else "",

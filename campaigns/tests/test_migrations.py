@@ -1,0 +1,84 @@
+"""The data migrations that turn words the CRM stored into codes read in the reader's
+language: message reasons (0008, 0010) and task titles and cancel reasons (0009)."""
+
+from datetime import date
+from importlib import import_module
+
+from django.apps import apps
+from django.utils import timezone, translation
+
+from campaigns.models import Message, OutreachTask, TaskKind
+
+reasons_0010 = import_module("campaigns.migrations.0010_message_reasons_older_words")
+tasks_0009 = import_module("campaigns.migrations.0009_task_title_codes")
+
+
+def test_older_reasons_in_words_are_read_as_codes_with_their_parameters():
+    assert reasons_0010.reason_codes("免打扰时段。") == ("quiet_hours", {})
+    assert reasons_0010.reason_codes("已达每周 2 条消息的上限。 免打扰时段。") == ("weekly_cap quiet_hours", {"cap": 2})
+    assert reasons_0010.reason_codes("Weekly limit of 3 messages reached. Quiet hours.") == (
+        "weekly_cap quiet_hours",
+        {"cap": 3},
+    )
+    assert reasons_0010.reason_codes("由 李娜 取消。") == ("cancelled_by", {"user": "李娜"})
+    assert reasons_0010.reason_codes("Cancelled by lina.") == ("cancelled_by", {"user": "lina"})
+    assert reasons_0010.reason_codes("祝福已被工作人员跳过。") == ("greeting_skipped", {})
+    assert reasons_0010.reason_codes("the webhook said no") is None  # not ours: stays as it is
+
+
+def test_the_migration_rewrites_stored_words_and_leaves_codes_and_other_text(make_player):
+    player = make_player()
+    now = timezone.now()
+
+    def message(reason, source):
+        return Message.objects.create(
+            player=player, channel="sms", body="hi", scheduled_for=now, status_reason=reason, source=source
+        )
+
+    quiet = message("已达每周 2 条消息的上限。 免打扰时段。", "a")
+    coded = message("opted_out", "b")
+    other = message("the webhook said no", "c")
+
+    reasons_0010.older_words_to_codes(apps, None)
+
+    quiet.refresh_from_db(), coded.refresh_from_db(), other.refresh_from_db()
+    assert (quiet.status_reason, quiet.status_params) == ("weekly_cap quiet_hours", {"cap": 2})
+    with translation.override("zh-hans"):
+        assert quiet.status_reason_text == "已达每周 2 条消息的上限。 免打扰时段。"
+    with translation.override("en"):
+        assert quiet.status_reason_text == "Weekly limit of 2 messages reached. Quiet hours."
+    assert coded.status_reason == "opted_out"
+    assert other.status_reason == "the webhook said no"
+
+
+def test_default_greeting_titles_and_campaign_cancel_notes_become_codes(make_rule, make_player, make_campaign):
+    rule = make_rule(occasion="festival", festival="mid_autumn", task_lead_days=0)
+    own = make_rule(occasion="birthday", task_lead_days=1, task_title="{nickname} 生日回访")
+    player = make_player(nickname="玉兔")
+    campaign = make_campaign()
+    default = OutreachTask.objects.create(
+        player=player,
+        kind=TaskKind.GREETING,
+        title="Mid-Autumn Festival on 2026-09-25: call 玉兔",
+        due_date=date(2026, 9, 25),
+        source=f"greeting:{rule.pk}:20260925",
+    )
+    written = OutreachTask.objects.create(
+        player=player,
+        kind=TaskKind.GREETING,
+        title="玉兔 生日回访",
+        due_date=date(2026, 9, 25),
+        source=f"greeting:{own.pk}:20260926",
+    )
+    blocked = OutreachTask.objects.create(
+        player=player, campaign=campaign, title=campaign.name, due_date=date(2026, 9, 25), note="玩家已退订营销消息。"
+    )
+
+    tasks_0009.words_to_codes(apps, None)
+
+    default.refresh_from_db(), written.refresh_from_db(), blocked.refresh_from_db()
+    with translation.override("zh-hans"):
+        assert default.title_text == "2026-09-25 中秋节：致电 玉兔"
+        assert written.title_text == "玉兔 生日回访" and written.title_code == ""
+        assert blocked.status_reason == "opted_out" and blocked.note == ""
+        assert blocked.note_text == "玩家已退订营销消息。"
