@@ -30,6 +30,13 @@ def production_env(tmp_path, **overrides):
         "CSRF_TRUSTED_ORIGINS": "https://crm.example.com",
         "BEHIND_TLS_PROXY": "true",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        # SMS and in-game mail go through the studio's gateways (an unconfigured channel is a warning)
+        "CRM_SMS_BACKEND": "webhook",
+        "CRM_SMS_WEBHOOK_URL": "https://sms.example.com/send",
+        "CRM_SMS_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "CRM_IN_GAME_BACKEND": "webhook",
+        "CRM_IN_GAME_WEBHOOK_URL": "https://game.example.com/mail",
+        "CRM_IN_GAME_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         **overrides,
     }
 
@@ -38,6 +45,13 @@ def test_check_deploy_is_clean_with_production_values(tmp_path):
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **production_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_about_a_message_channel_without_a_backend(tmp_path):
+    env = production_env(tmp_path, CRM_SMS_BACKEND="")
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **env)
+    assert result.returncode != 0
+    assert "campaigns.W001" in result.stderr and "'sms'" in result.stderr
 
 
 def test_check_deploy_complains_about_debug_and_a_weak_key(tmp_path):
