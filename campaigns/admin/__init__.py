@@ -5,9 +5,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm.admin_columns import player_column, text_column, time_column
-from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.names import staff_name
 from crm.sources import source_text
+from players.admin.scoping import PlayerScopedAdminMixin
 
 from ..models import Campaign, Message, MessageReason, OutreachTask, message_reason_text
 from ..services.messaging import message_cancel, message_retry

@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin_columns import date_column, player_column, text_column
-from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.calendar import yearly_dates
 from crm.formatting import money
 from crm.sources import source_text
+from players.admin.scoping import PlayerScopedAdminMixin
 from players.models import Player
 from players.selectors import player_scope_q
 

@@ -15,10 +15,10 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from crm.admin_columns import short_time
-from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.formatting import money, when
 from crm.names import staff_name
 from crm.privacy import can_view_personal_data, masked
+from players.admin.scoping import PlayerScopedAdminMixin
 from vip.models import Tier
 from vip.services import manager_assign_allowed, players_assign_manager, tier_pin
 

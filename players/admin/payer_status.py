@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm.admin_columns import player_column, short_time, truncated_lines
-from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.cells import csv_writer
 from crm.formatting import money, when
+from players.admin.scoping import PlayerScopedAdminMixin
 
 from ..churn_reasons import reason_choices, reason_label
 from ..models import PayerStatus

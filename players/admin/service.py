@@ -19,12 +19,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
 from crm.admin_columns import player_column, short_time, truncated
-from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.cells import csv_writer
 from crm.formatting import money, when
 from crm.privacy import can_view_personal_data, free_text_for, mask_free_text, viewer_attach
 from crm.sources import source_text
 from crm.widgets import DatePicker
+from players.admin.scoping import PlayerScopedAdminMixin
 
 from ..case_events import case_event_text
 from ..models import (

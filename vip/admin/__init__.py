@@ -3,8 +3,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from crm.admin_mixins import PlayerScopedAdminMixin
 from crm.formatting import money
+from players.admin.scoping import PlayerScopedAdminMixin
 
 from ..models import ManagerAssignment, Tier, TierChange
 

@@ -1,6 +1,6 @@
-"""What every admin over player data shares: row scoping for VIP managers, applied here and
-decided by the players app (players.selectors.player_scope_q: which players a user may see).
-Like crm's other foundations, this module imports no app when it loads."""
+"""What every admin over player data shares (players', vip's, campaigns'): row scoping for
+VIP managers, applied here and decided by `players.selectors.player_scope_q` (which players
+a user may see)."""
 
 from django.contrib import admin
 from django.contrib.admin import helpers
@@ -10,8 +10,10 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from .paginator import EstimatedCountPaginator
-from .privacy import can_view_personal_data, lookup_reaches_personal_data, viewer_attach
+from crm.paginator import EstimatedCountPaginator
+from crm.privacy import can_view_personal_data, lookup_reaches_personal_data, viewer_attach
+
+from ..selectors import player_scope_q
 
 
 class ScopedRawIdWidget(ForeignKeyRawIdWidget):
@@ -44,8 +46,6 @@ class PlayerScopedAdminMixin:
     show_full_result_count = False
 
     def get_queryset(self, request):
-        from players.selectors import player_scope_q  # the rule is the players app's (no app at load)
-
         return super().get_queryset(request).filter(player_scope_q(request.user, self.player_path))
 
     def get_object(self, request, object_id, from_field=None):
