@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 from crm.formatting import money, when
 
 from .models import CaseEvent, CaseEventType
-from .models.service import Case, CaseCategory, CaseSeverity, CaseStatus
+from .models.service_records import Case, CaseCategory, CaseSeverity, CaseStatus
 
 
 def _time(value) -> str:

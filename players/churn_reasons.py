@@ -13,7 +13,7 @@ whether it applies, and how strongly (0–1). Everything else is built from this
   ``ChurnReason``, the ``reasons`` list of a row;
 - the admin's reason filters, the worklist's and the history's "why" texts, the
   customer card and the timeline (``ChurnReason``'s labels);
-- the ORM filter ``players.selectors_churn.churn_reason_q``.
+- the ORM filter ``players.selectors.payer_status.churn_reason_q``.
 
 Adding a reason:
 

@@ -313,7 +313,7 @@ def _values(kwarg: str, pattern: Pattern, book: Book, world_books) -> list[dict]
             )
         ] or ["1"]
     if kwarg == "action":
-        from players.admin.service import CASE_ACTIONS
+        from players.admin.service_records import CASE_ACTIONS
 
         return list(CASE_ACTIONS)
     if kwarg == "app_label":

@@ -72,7 +72,7 @@ def _allowed():
 
 def test_a_managers_day_in_chinese_shows_no_codes(page, live_server, demo_day):
     from players.models import Player
-    from players.models.service import Case, CaseStatus
+    from players.models.service_records import Case, CaseStatus
 
     li = get_user_model().objects.get(username="manager_li")
     player = Player.objects.filter(manager=li).order_by("-total_spend").first()

@@ -29,7 +29,7 @@ LONG_ITEM = "新春限定礼包：坐骑·踏雪寻梅（永久）+ 888 绑定�
 def long_texts(demo_day):
     """The demo's rows with the longest texts a team writes (set as a user would leave them)."""
     from campaigns.models import GiftEntry, Message
-    from players.models.service import Case
+    from players.models.service_records import Case
 
     Message.objects.filter(pk=Message.objects.order_by("-scheduled_for").values("pk")[:1]).update(
         status_reason=LONG_REASON

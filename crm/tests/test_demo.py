@@ -25,7 +25,7 @@ from campaigns.models import (
 from crm.workplace.aggregates import dashboard_snapshot
 from players.models import ContactLog, PayerStatus, Payment, Player
 from players.models.payer_status import PayerStatusChange
-from players.models.service import Case, CaseStatus, FeedbackTopic
+from players.models.service_records import Case, CaseStatus, FeedbackTopic
 from players.services import players_totals_rebuild
 from vip.models import ManagerAssignment, TierChange
 

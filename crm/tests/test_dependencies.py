@@ -112,7 +112,7 @@ NOT_YET = {
     "players.services.imports imports vip.services",
     # The daily work report counts outreach tasks beside contacts and cases: it belongs to the
     # workplace (crm/workplace), with its admin view.
-    "players.service_selectors imports campaigns.models",
+    "players.selectors.service_records imports campaigns.models",
 }
 
 

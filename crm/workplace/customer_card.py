@@ -21,7 +21,7 @@ from crm.privacy import can_view_personal_data, masked
 from players.models import OPEN_STATUSES, Case, ContactLog, PayerStatus
 from players.models.payer_status import ChurnReason, PlayerChurn
 from players.selectors import player_net_spend_since
-from players.service_selectors import player_next_follow_up
+from players.selectors.service_records import player_next_follow_up
 from vip.selectors import tier_progress
 
 from .registry import admin_url

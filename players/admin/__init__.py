@@ -528,4 +528,4 @@ class PaymentAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         return False
 
 
-from . import service  # noqa: E402,F401  (contact log, cases, feedback, work report)
+from . import service_records  # noqa: E402,F401  (contact log, cases, feedback, work report)

@@ -19,7 +19,7 @@ from players.admin.scoping import PlayerScopedAdminMixin
 from ..churn_reasons import reason_choices, reason_label
 from ..models import PayerStatus
 from ..models.payer_status import RISK_BANDS, AtRiskPlayer, ChurnRule, PayerStatusChange, RiskBand
-from ..selectors_churn import (
+from ..selectors.payer_status import (
     at_risk_vips,
     churn_reason_q,
     churn_report,

@@ -324,7 +324,7 @@ class ContactLog(models.Model):
 
 from .imports import ExportFormat, ExportRecord, ImportJob, ImportKind, ImportStatus, InvalidRowPolicy  # noqa: E402,F401
 from .payer_status import AtRiskPlayer, ChurnRule, ChurnSnapshot, PayerStatusChange, PlayerChurn  # noqa: E402,F401
-from .service import (  # noqa: E402,F401  (service records: cases, SLA, feedback)
+from .service_records import (  # noqa: E402,F401  (service records: cases, SLA, feedback)
     CASE_TRANSITIONS,
     CLOCK_RUNNING,
     OPEN_STATUSES,

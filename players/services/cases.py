@@ -2,7 +2,7 @@
 record satisfaction, escalate when overdue. Each leaves a CaseEvent in the same
 transaction; e-mail leaves through transaction.on_commit.
 
-The SLA clock is documented in `players.models.service`."""
+The SLA clock is documented in `players.models.service_records`."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from ..models import (
     Player,
     SlaPolicy,
 )
-from ..models.service import DEFAULT_SLA_HOURS
+from ..models.service_records import DEFAULT_SLA_HOURS
 from ..selectors import sees_all_players
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from players.admin.payer_status import ChurnReasonFilter, reasons_text
 from players.churn_reasons import Reason
 from players.models import PayerStatus, Player
 from players.models.payer_status import ChurnReason, PayerStatusChange, PlayerChurn
-from players.selectors_churn import churn_reason_q
+from players.selectors.payer_status import churn_reason_q
 from players.services import payer_status as churn
 from players.services.payer_status import churn_rules_effective, churn_scan, payer_status_refresh
 

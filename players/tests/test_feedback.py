@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from players.models import FeedbackReport, FeedbackStatus, FeedbackTopic
-from players.service_selectors import feedback_board
+from players.selectors.service_records import feedback_board
 from players.services.feedback import feedback_fingerprint, feedback_record, feedback_topics_merge
 
 WORDINGS = ["登录后闪退！", "登录后闪退", "登录后 闪退。", "登录后闪退!!", "登录后闪退～"]

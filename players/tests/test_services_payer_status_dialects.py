@@ -24,7 +24,7 @@ def test_the_engine_is_asked_in_one_place():
     for path in [
         APP / "services/payer_status.py",
         APP / "models/payer_status.py",
-        APP / "selectors_churn.py",
+        APP / "selectors/payer_status.py",
         APP / "admin/payer_status.py",
         APP / "churn_reasons.py",
     ]:

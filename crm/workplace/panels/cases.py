@@ -1,4 +1,4 @@
-"""Service records (players.service_selectors): a manager's overdue cases, the team's
+"""Service records (players.selectors.service_records): a manager's overdue cases, the team's
 SLA, overdue and escalated cases."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.privacy import free_text_for
 from players.models import CLOCK_RUNNING, OPEN_STATUSES, Case
-from players.service_selectors import cases_due_soon_for, cases_overdue_for
+from players.selectors.service_records import cases_due_soon_for, cases_overdue_for
 
 from ..aggregates import aggregate
 from ..player_actions import QuickAction, quick_action

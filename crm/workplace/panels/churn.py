@@ -1,4 +1,4 @@
-"""Payer churn (players.selectors_churn): churned and recovered this month, and the
+"""Payer churn (players.selectors.payer_status): churned and recovered this month, and the
 churn and recovery trend over 12 months, from the status transitions."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from players.models import PayerStatus
-from players.selectors_churn import churn_report
+from players.selectors.payer_status import churn_report
 
 from ..aggregates import aggregate
 from ..registry import TEAM, Chart, PanelContent, PanelRequest, Tile, admin_url, panel, team_tiles

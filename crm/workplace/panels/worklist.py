@@ -12,7 +12,7 @@ from campaigns.task_selectors import WHEN_LATER, WHEN_OVERDUE, WHEN_TODAY, task_
 from crm.formatting import money
 from crm.privacy import free_text_for
 from players.models import PayerStatus, Player
-from players.service_selectors import follow_ups_due
+from players.selectors.service_records import follow_ups_due
 
 from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, Tile, admin_url, panel
 

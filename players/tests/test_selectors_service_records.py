@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from campaigns.models import OutreachTask
-from players.service_selectors import (
+from players.selectors.service_records import (
     cases_escalated,
     cases_overdue_for,
     follow_ups_due,

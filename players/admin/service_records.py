@@ -37,7 +37,7 @@ from ..models import (
     SlaPolicy,
 )
 from ..selectors import is_scoped, players_visible_to
-from ..service_selectors import (
+from ..selectors.service_records import (
     case_scope_q,
     feedback_reports_visible_to,
     feedback_topic_scope_q,
@@ -110,7 +110,7 @@ def _viewer(obj):
 
 # --- contact log ---------------------------------------------------------------------------------
 class FollowUpFilter(admin.SimpleListFilter):
-    """The manager's worklist of follow-ups (players.service_selectors.follow_ups_due)."""
+    """The manager's worklist of follow-ups (players.selectors.service_records.follow_ups_due)."""
 
     title = _("follow-up")
     parameter_name = "follow_up"

@@ -26,10 +26,10 @@ from django.db.models import Count, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models import DecimalField as DecimalFieldType
 from django.utils import timezone
 
-from .churn_reasons import reasons
-from .models import PayerStatus, Player
-from .models.payer_status import RISK_BANDS, ChurnSnapshot, PlayerChurn
-from .selectors import player_scope_q
+from ..churn_reasons import reasons
+from ..models import PayerStatus, Player
+from ..models.payer_status import RISK_BANDS, ChurnSnapshot, PlayerChurn
+from . import player_scope_q
 
 if TYPE_CHECKING:
     from vip.models import Tier

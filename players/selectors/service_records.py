@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 
 from crm.names import person_name
 
-from .models import (
+from ..models import (
     CLOCK_RUNNING,
     OPEN_STATUSES,
     Case,
@@ -28,7 +28,7 @@ from .models import (
     FeedbackTopic,
     Player,
 )
-from .selectors import player_scope_q, sees_all_players
+from . import player_scope_q, sees_all_players
 
 TEAM_REPORT_PERMISSION = "players.view_team_report"
 

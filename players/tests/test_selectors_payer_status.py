@@ -1,4 +1,4 @@
-"""The churn reports (players.selectors_churn), from recorded transitions."""
+"""The churn reports (players.selectors.payer_status), from recorded transitions."""
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from players.models.payer_status import ChurnSnapshot, PayerStatusChange
-from players.selectors_churn import churn_report, churn_report_rows, month_starts, revenue_at_risk
+from players.selectors.payer_status import churn_report, churn_report_rows, month_starts, revenue_at_risk
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ reports, the workplace and the API apply `player_scope_q` / `players_visible_to`
 
 from django.db.models import Q
 
-from .models import Player
+from ..models import Player
 
 VIEW_ALL_PLAYERS = "players.view_all_players"
 
@@ -44,7 +44,7 @@ def player_net_spend_since(*, player, since):
     from django.db.models import Sum, Value
     from django.db.models.functions import Coalesce
 
-    from .models import PaymentKind
+    from ..models import PaymentKind
 
     totals = player.payments.filter(occurred_at__gt=since).aggregate(
         purchases=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.PURCHASE)), Value(Decimal(0))),
