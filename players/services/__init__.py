@@ -1,72 +1,28 @@
-"""Writes to players' profiles and contact log. Every entry point (admin, API, imports,
-commands, tasks) calls these. The ledger and its projection are `players.services.ledger`
-(re-exported here)."""
+"""Players' writes, one module per area (the same names as in models/, selectors/, admin/):
 
-from __future__ import annotations
+- `profile`: the profile (`player_upsert` for the game's fields, `player_update` for staff);
+- `ledger` (+ `ledger_engines`): the payment ledger's one writer and the projection of a
+  player's derived state; `events` checks the API's raw events; `activity` logins;
+- `payer_status`: payer status and churn (reasons: `players.churn_reasons`);
+- `service_records`, `cases`, `feedback`: the contact log, cases and their SLA, feedback;
+- `imports`, `exports`: player lists in and out; `birthdays`: the greetings' birthday index.
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.utils.translation import gettext as _
+The most used writers are named here too, where callers have always found them.
+"""
 
-from ..models import Player
-from .birthdays import birthday_key_apply
-from .ledger import (  # noqa: F401  (the ledger's services, where callers have always found them)
-    PaymentResult,
-    payment_fingerprint,
-    payment_record,
-    payment_validate,
-    players_totals_rebuild,
-)
+from .ledger import PaymentResult, payment_fingerprint, payment_record, payment_validate, players_totals_rebuild
+from .profile import GAME_FIELDS, player_update, player_upsert
+from .service_records import contact_log_create, contact_log_update
 
-# Fields the game owns: the API and imports may set them. Staff-owned fields
-# (manager, tags, notes, contact preferences) are not in this list.
-GAME_FIELDS = ("nickname", "server", "registered_at", "channel", "level", "last_login_at", "phone", "birthday")
-
-
-@transaction.atomic
-def player_upsert(*, account_id: str, data: dict, actor=None) -> tuple[Player, bool]:
-    """Create or update the profile the game knows. Only GAME_FIELDS are written;
-    staff-owned fields are never touched. Returns (player, created)."""
-    unknown = set(data) - set(GAME_FIELDS)
-    if unknown:
-        raise ValidationError({name: [_("This field cannot be set here.")] for name in sorted(unknown)})
-    player = Player.objects.select_for_update().filter(account_id=account_id).first()
-    created = player is None
-    if created:
-        player = Player(account_id=account_id)
-    for name, value in data.items():
-        setattr(player, name, value)
-    # An existing player's other fields are not this request's to judge: a value stored
-    # before today's rules (say a login in 9999) must not block every later update.
-    unchecked = set() if created else {field.name for field in Player._meta.fields} - set(data)
-    if "last_login_at" in data and not created:
-        previous = Player.objects.filter(pk=player.pk).values_list("last_login_at", flat=True).first()
-        if previous and (value := data["last_login_at"]) and value < previous:
-            player.last_login_at = previous  # logins only move forward
-            unchecked.add("last_login_at")
-    player.full_clean(exclude=["tier", *unchecked], validate_unique=created)
-    birthday_key_apply(player)
-    player._history_user = actor
-    player.save()
-    return player, created
-
-
-@transaction.atomic
-def player_update(*, player: Player, data: dict, actor) -> Player:
-    """Staff edit of any profile field (the admin's player page, the demo). A new player is
-    checked whole; an existing one on the fields written (a value stored before today's
-    rules is not this edit's to judge)."""
-    for name, value in data.items():
-        setattr(player, name, value)
-    if player.pk is None:
-        player.full_clean()
-    else:
-        player.full_clean(exclude=[f.name for f in Player._meta.fields if f.name not in data], validate_unique=False)
-    birthday_key_apply(player)
-    player._history_user = actor
-    player.save()
-    return player
-
-
-# The contact log's writers live with the other service records.
-from .service_records import contact_log_create, contact_log_update  # noqa: E402,F401
+__all__ = [
+    "GAME_FIELDS",
+    "PaymentResult",
+    "contact_log_create",
+    "contact_log_update",
+    "payment_fingerprint",
+    "payment_record",
+    "payment_validate",
+    "player_update",
+    "player_upsert",
+    "players_totals_rebuild",
+]

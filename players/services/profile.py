@@ -1,0 +1,60 @@
+"""Writes to a player's profile: what the game knows (`player_upsert`: the API and imports)
+and what staff edit (`player_update`: the admin)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from ..models import Player
+from .birthdays import birthday_key_apply
+
+# Fields the game owns: the API and imports may set them. Staff-owned fields
+# (manager, tags, notes, contact preferences) are not in this list.
+GAME_FIELDS = ("nickname", "server", "registered_at", "channel", "level", "last_login_at", "phone", "birthday")
+
+
+@transaction.atomic
+def player_upsert(*, account_id: str, data: dict, actor=None) -> tuple[Player, bool]:
+    """Create or update the profile the game knows. Only GAME_FIELDS are written;
+    staff-owned fields are never touched. Returns (player, created)."""
+    unknown = set(data) - set(GAME_FIELDS)
+    if unknown:
+        raise ValidationError({name: [_("This field cannot be set here.")] for name in sorted(unknown)})
+    player = Player.objects.select_for_update().filter(account_id=account_id).first()
+    created = player is None
+    if created:
+        player = Player(account_id=account_id)
+    for name, value in data.items():
+        setattr(player, name, value)
+    # An existing player's other fields are not this request's to judge: a value stored
+    # before today's rules (say a login in 9999) must not block every later update.
+    unchecked = set() if created else {field.name for field in Player._meta.fields} - set(data)
+    if "last_login_at" in data and not created:
+        previous = Player.objects.filter(pk=player.pk).values_list("last_login_at", flat=True).first()
+        if previous and (value := data["last_login_at"]) and value < previous:
+            player.last_login_at = previous  # logins only move forward
+            unchecked.add("last_login_at")
+    player.full_clean(exclude=["tier", *unchecked], validate_unique=created)
+    birthday_key_apply(player)
+    player._history_user = actor
+    player.save()
+    return player, created
+
+
+@transaction.atomic
+def player_update(*, player: Player, data: dict, actor) -> Player:
+    """Staff edit of any profile field (the admin's player page, the demo). A new player is
+    checked whole; an existing one on the fields written (a value stored before today's
+    rules is not this edit's to judge)."""
+    for name, value in data.items():
+        setattr(player, name, value)
+    if player.pk is None:
+        player.full_clean()
+    else:
+        player.full_clean(exclude=[f.name for f in Player._meta.fields if f.name not in data], validate_unique=False)
+    birthday_key_apply(player)
+    player._history_user = actor
+    player.save()
+    return player
