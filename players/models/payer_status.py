@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from ..churn_reasons import reason_choices, reasons
-from . import PayerStatus, Player
+from .profile import PayerStatus, Player
 
 # The reasons' choices, built from the registry (players.churn_reasons).
 ChurnReason = models.TextChoices("ChurnReason", [(code.upper(), (code, label)) for code, label in reason_choices()])

@@ -30,9 +30,62 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.privacy import label_text
 
-from . import ContactChannel, Player
+from .profile import ContactChannel, Player
 
 DEFAULT_SLA_HOURS = 72
+
+
+class ContactDirection(models.TextChoices):
+    OUTBOUND = "outbound", _("Outbound")
+    INBOUND = "inbound", _("Inbound")
+
+
+class ContactOutcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    REFUSED = "refused", _("Refused")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    PROMISED_RETURN = "promised_return", _("Promised to return")
+    MESSAGE_SENT = "message_sent", _("Message sent")
+    OTHER = "other", _("Other")
+
+
+class ContactLog(models.Model):
+    """Every contact with a player (回访): who, when, how, what, and what next."""
+
+    player = models.ForeignKey(Player, verbose_name=_("player"), on_delete=models.CASCADE, related_name="contacts")
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=ContactChannel.choices, default=ContactChannel.PHONE
+    )
+    direction = models.CharField(
+        _("direction"), max_length=16, choices=ContactDirection.choices, default=ContactDirection.OUTBOUND
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+    )
+    contacted_at = models.DateTimeField(_("contacted at"), db_index=True)
+    duration_minutes = models.PositiveIntegerField(_("duration (minutes)"), null=True, blank=True)
+    topic = models.CharField(_("topic"), max_length=200, blank=True)
+    summary = models.TextField(_("summary"), blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=ContactOutcome.choices, blank=True)
+    next_follow_up = models.DateField(_("next follow-up"), null=True, blank=True, db_index=True)
+    # What produced it automatically, e.g. "task:12" or "message:40"; empty when typed by staff.
+    source = models.CharField(_("source"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contact log")
+        ordering = ["-contacted_at"]
+        indexes = [models.Index(fields=["player", "-contacted_at"], name="contact_player_recent")]
+
+    def __str__(self):
+        return f"{self.player} {self.get_channel_display()} {self.contacted_at:%Y-%m-%d}"
 
 
 class CaseCategory(models.TextChoices):

@@ -1,0 +1,97 @@
+"""The payment ledger: append-only, written only by `players.services.ledger`."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .profile import Player
+
+
+class PaymentKind(models.TextChoices):
+    PURCHASE = "purchase", _("Purchase")
+    REFUND = "refund", _("Refund")
+
+
+class PaymentSource(models.TextChoices):
+    API = "api", _("Game API")
+    IMPORT = "import", _("Import")
+    MANUAL = "manual", _("Manual entry")
+    DEMO = "demo", _("Demo data")
+
+
+class Payment(models.Model):
+    """The append-only ledger. Written only by `players.services.ledger.payments_record_batch`."""
+
+    # Indexed by payment_player_recent (player first): a second index on player alone
+    # would only cost every insert.
+    player = models.ForeignKey(
+        Player, verbose_name=_("player"), on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
+    source = models.CharField(_("source"), max_length=16, choices=PaymentSource.choices)
+    source_ref = models.CharField(
+        _("source reference"), max_length=64, blank=True, help_text=_("The API client for events from the game API.")
+    )
+    event_id = models.CharField(_("event id"), max_length=128)
+    kind = models.CharField(_("type"), max_length=16, choices=PaymentKind.choices)
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    amount_base = models.DecimalField(
+        _("amount in base currency"), max_digits=14, decimal_places=2, help_text=_("Counts towards spend and tiers.")
+    )
+    server = models.CharField(_("server"), max_length=32, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    order_id = models.CharField(_("order id"), max_length=128, blank=True)
+    product = models.CharField(_("product"), max_length=200, blank=True)
+    refund_of = models.CharField(_("refund of"), max_length=128, blank=True)
+    fingerprint = models.CharField(
+        _("content fingerprint"),
+        max_length=64,
+        help_text=_("Digest of the event's content, to tell a retry from a conflict."),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # payment_recorded_by: only the few entered by staff
+    )
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["player", "-occurred_at"], name="payment_player_recent"),
+            models.Index(fields=["-occurred_at"], name="payment_recent"),
+            # Game events carry no staff user; indexing their NULLs would cost every insert.
+            models.Index(
+                fields=["recorded_by"], name="payment_recorded_by", condition=models.Q(recorded_by__isnull=False)
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_ref", "event_id"],
+                name="payment_event_unique_per_source",
+                violation_error_message=_("This event id was already recorded from this source."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0),
+                name="payment_amount_positive",
+                violation_error_message=_("Amount must be greater than 0."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} {self.currency} ({self.event_id})"
+
+    @property
+    def signed_amount_base(self):
+        return self.amount_base if self.kind == PaymentKind.PURCHASE else -self.amount_base
