@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from crm.admin_readonly import ReadOnlyAdminMixin
 from crm.cells import csv_writer
 from crm.privacy import can_view_personal_data, masked
 from crm.sources import source_text
@@ -255,7 +256,7 @@ class OutcomeForm(forms.Form):
 
 
 @admin.register(WorklistTask)
-class WorklistAdmin(admin.ModelAdmin):
+class WorklistAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """My open tasks that have started (task_selectors.tasks_on_my_day) in sections overdue,
     due today and later, each with one-click outcomes and a note."""
 
@@ -265,15 +266,6 @@ class WorklistAdmin(admin.ModelAdmin):
     @admin.display(description=_("source"))
     def source_display(self, obj):
         return source_text(obj.source)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("campaigns.view_outreachtask")

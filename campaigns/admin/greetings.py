@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin_columns import date_column, player_column, text_column
+from crm.admin_readonly import ReadOnlyAdminMixin
 from crm.calendar import yearly_dates
 from crm.formatting import money
 from crm.sources import source_text
@@ -105,7 +106,7 @@ class GreetingRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Greeting)
-class GreetingAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+class GreetingAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     """The log of every greeting (one per rule, player and occasion date), and the
     upcoming view: the next 30 days for my players, with a skip button."""
 
@@ -116,15 +117,6 @@ class GreetingAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=player__account_id"]
     show_full_result_count = False
     date_hierarchy = "occasion_date"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         urls = [

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from crm.admin_readonly import ReadOnlyAdminMixin
 from crm.cells import cells_neutralise, csv_writer
 
 from ..models import (
@@ -299,7 +300,7 @@ def _apply(model_admin, request, job):
 
 
 @admin.register(ExportRecord)
-class ExportRecordAdmin(admin.ModelAdmin):
+class ExportRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who exported which players, when: readable by supervisors, written only by exports."""
 
     list_display = ["created_at", "user", "format", "row_count", "personal_data", "filters"]
@@ -308,15 +309,6 @@ class ExportRecordAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "filters"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def changelist_filters_text(changelist) -> str:

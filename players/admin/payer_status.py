@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm.admin_columns import player_column, short_time, truncated_lines
+from crm.admin_readonly import ReadOnlyAdminMixin
 from crm.cells import csv_writer
 from crm.formatting import money, when
 from players.admin.scoping import PlayerScopedAdminMixin
@@ -102,7 +103,7 @@ class ChurnRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(AtRiskPlayer)
-class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+class AtRiskPlayerAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     """The worklist: at-risk VIPs a manager may see (their own; all with
     players.view_all_players), highest risk × lifetime spend first."""
 
@@ -130,15 +131,6 @@ class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
     def get_ordering(self, request):
         return ["-priority", "-total_spend", "pk"]  # risk × lifetime value (annotated by the selector)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("VIP"), ordering="tier__level")
     def tier_badge(self, obj):
@@ -175,7 +167,7 @@ class AtRiskPlayerAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PayerStatusChange)
-class PayerStatusChangeAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+class PayerStatusChangeAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     """Every payer-status transition, read-only; the churn report hangs off it."""
 
     list_display = ["changed", "player", "from_status", "to_status", "recovery", "tier", "risk", "why", "trigger"]
@@ -185,15 +177,6 @@ class PayerStatusChangeAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = "changed_at"
     show_full_result_count = False
     raw_id_fields = ["player"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("when"), ordering="changed_at")
     def changed(self, obj):

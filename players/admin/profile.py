@@ -15,6 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from crm.admin_columns import short_time
+from crm.admin_readonly import ReadOnlyAdminMixin
 from crm.formatting import money, when
 from crm.names import staff_name
 from crm.privacy import can_view_personal_data, masked
@@ -500,7 +501,7 @@ class CurrencyFilter(admin.SimpleListFilter):
 
 
 @admin.register(Payment)
-class PaymentAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     """The ledger is append-only: readable here, written only by services."""
 
     list_display = ["event_id", "player", "kind", "amount_display", "occurred", "source", "product"]
@@ -517,12 +518,3 @@ class PaymentAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("occurred at"), ordering="occurred_at")
     def occurred(self, obj):
         return when(obj.occurred_at)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

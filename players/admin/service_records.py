@@ -62,7 +62,12 @@ from ..services.feedback import (
     feedback_topic_update,
     feedback_topics_merge,
 )
-from ..services.service_records import contact_log_check, contact_log_create, contact_log_update
+from ..services.service_records import (
+    CONTACT_EDITABLE_FIELDS,
+    contact_log_check,
+    contact_log_create,
+    contact_log_update,
+)
 
 LIST_TEXT_LENGTH = 60
 RECENT_CHANGES = 20
@@ -176,17 +181,7 @@ class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["player"]
     show_full_result_count = False
     date_hierarchy = None
-    fields = [
-        "player",
-        "channel",
-        "direction",
-        "contacted_at",
-        "duration_minutes",
-        "topic",
-        "summary",
-        "outcome",
-        "next_follow_up",
-    ]
+    fields = list(CONTACT_EDITABLE_FIELDS)
 
     @admin.display(description=_("contacted at"), ordering="contacted_at")
     def contacted(self, obj):
@@ -496,7 +491,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "owner":
-            from . import manager_choices
+            from .profile import manager_choices
 
             kwargs["queryset"] = manager_choices()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

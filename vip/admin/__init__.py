@@ -3,6 +3,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from crm.admin_readonly import ReadOnlyAdminMixin
 from crm.formatting import money
 from players.admin.scoping import PlayerScopedAdminMixin
 
@@ -23,19 +24,10 @@ class TierAdmin(SimpleHistoryAdmin):
         return format_html('<span class="vip-badge" style="background:{}">{}</span>', obj.colour, obj.name)
 
 
-class ReadOnlyHistoryAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+class ReadOnlyHistoryAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     """History rows are written by services only."""
 
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(TierChange)
