@@ -134,7 +134,3 @@ def reason_label(code: str) -> Promise:
         if reason.code == code:
             return reason.label
     raise ValueError(code)
-
-
-def reason_columns() -> list[str]:
-    return [r.column for r in REASONS]
