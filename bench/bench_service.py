@@ -278,8 +278,9 @@ def main() -> None:
         from django.conf import settings
         from django.utils import timezone
 
-        from players.admin.service_records import report_csv
-        from players.selectors.service_records import follow_ups_due, service_work_report
+        from crm.workplace.reports import service_work_report
+        from crm.workplace.reports_admin import report_csv
+        from players.selectors.service_records import follow_ups_due
         from players.services.cases import cases_escalate_overdue
 
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

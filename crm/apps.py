@@ -48,7 +48,7 @@ class CrmConfig(AppConfig):
         from .api.authentication import _client_changed
         from .models import ApiClient
         from .names import staff_name
-        from .workplace import timeline_sources  # noqa: F401  (registers the customer timeline's sources)
+        from .workplace import reports_admin, timeline_sources  # noqa: F401  (the work report's admin; the timeline's sources)
 
         User.__str__ = staff_name
         User.get_full_name = staff_name

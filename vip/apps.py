@@ -8,8 +8,11 @@ class VipConfig(AppConfig):
 
     def ready(self):
         from players.services.ledger import projection_step_add
+        from players.services.profile import manager_assigner_set
 
-        from .services import tiers_evaluate
+        from .services import manager_assign_allowed, players_assign_manager, tiers_evaluate
 
         # The rule that a payment moves a tier runs in every projection of the ledger.
         projection_step_add(tiers_evaluate)
+        # Imports move players between managers through the one assignment service.
+        manager_assigner_set(assign=players_assign_manager, allowed=manager_assign_allowed)

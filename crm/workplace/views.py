@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from players.admin.profile import PinTierForm
 from players.selectors import players_visible_to
 from players.services import contact_log_create
+from vip.admin.profile import PinTierForm
 from vip.services import tier_pin
 
 from .aggregates import dashboard_refresh

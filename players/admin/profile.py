@@ -1,16 +1,14 @@
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
@@ -20,8 +18,6 @@ from crm.formatting import money, when
 from crm.names import staff_name
 from crm.privacy import can_view_personal_data, masked
 from players.admin.scoping import PlayerScopedAdminMixin
-from vip.models import Tier
-from vip.services import manager_assign_allowed, players_assign_manager, tier_pin
 
 from ..filters import LAST_LOGIN_CHOICES, NO_MANAGER, player_filter_apply, spend_band_choices
 from ..models import Payment, Player, Tag
@@ -122,25 +118,6 @@ class ManagerFilter(PlayerFilterSetListFilter):
         return {"without_manager": "true"} if value == NO_MANAGER else {"manager": value}
 
 
-class AssignManagerForm(forms.Form):
-    manager = forms.ModelChoiceField(queryset=None, required=False, label=_("VIP manager"), empty_label=_("(nobody)"))
-    note = forms.CharField(required=False, label=_("note"), max_length=500)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["manager"].queryset = manager_choices()
-
-
-class PinTierForm(forms.Form):
-    tier = forms.ModelChoiceField(
-        queryset=Tier.objects.all(), required=False, label=_("VIP tier"), empty_label=_("(no tier)")
-    )
-    expires_at = forms.DateTimeField(
-        label=_("pinned until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    reason = forms.CharField(label=_("reason"), max_length=500)
-
-
 RECENT_ROWS = 20
 # Written by the game's profile updates (API.md); read-only on an existing player's page.
 GAME_OWNED_FIELDS = ["nickname", "server", "channel", "level", "registered_at", "last_login_at"]
@@ -230,7 +207,7 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
     show_full_result_count = False
     list_per_page = 50
     autocomplete_fields = ["tags"]
-    actions = ["assign_manager", "pin_tier"]
+    actions = []  # vip's admin adds assigning a manager and pinning a tier (vip/admin/profile.py)
     readonly_fields = [
         "tier",
         "tier_since",
@@ -287,17 +264,17 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
             fields += [f"masked_{f}" for f in Player.PERSONAL_FIELDS]
         if obj is not None:  # the game owns these (API.md, PUT /players/): shown, never edited by staff
             fields += ["account_id", *GAME_OWNED_FIELDS]
-        if not manager_assign_allowed(request.user):
+        if not self.manager_assignable(request):
             fields.append("manager")
         return fields
 
     def save_model(self, request, obj, form, change):
         """The profile is written by player_update (validation, the birthday index, the change
-        history with who did it); a new manager goes through players_assign_manager, which
-        records who moved the player to whom (the manager history on this page)."""
-        moving_to = None
-        if "manager" in form.changed_data:
-            moving_to = obj.manager
+        history with who did it); a new manager goes through `manager_move`, which records who
+        moved the player to whom (the manager history on this page)."""
+        moving = "manager" in form.changed_data
+        moving_to = obj.manager
+        if moving:  # written only by manager_move
             obj.manager_id = form.initial.get("manager") if change else None
         written = form.changed_data if change else list(form.cleaned_data)
         data = {
@@ -306,14 +283,18 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
             if name in form.cleaned_data and name != "manager" and not Player._meta.get_field(name).many_to_many
         }
         player_update(player=obj, data=data, actor=request.user)
-        if "manager" in form.changed_data:
-            players_assign_manager(
-                players=Player.objects.filter(pk=obj.pk),
-                manager=moving_to,
-                actor=request.user,
-                note=_("changed on the player page"),
-            )
+        if moving:
+            self.manager_move(request, obj, moving_to)
             obj.manager = moving_to
+
+    # --- VIP managers: assigned by vip's service, which vip's admin brings ------
+    def manager_assignable(self, request) -> bool:
+        """Whether this user may change the manager field (vip's admin says who may)."""
+        return False
+
+    def manager_move(self, request, player, manager) -> None:
+        """Move the player to `manager`: players has no writer of manager assignments."""
+        raise PermissionDenied
 
     # --- change history (django-simple-history), scoped and masked ------------
     def _scoped_or_404(self, request, object_id):
@@ -427,50 +408,7 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
             ],
         )
 
-    # --- actions --------------------------------------------------------------
-    @admin.action(description=_("Assign to a VIP manager"), permissions=["assign"])
-    def assign_manager(self, request, queryset):
-        form = AssignManagerForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            changed = players_assign_manager(
-                players=queryset,
-                manager=form.cleaned_data["manager"],
-                actor=request.user,
-                note=form.cleaned_data["note"],
-            )
-            self.message_user(
-                request,
-                ngettext("%(count)d player assigned.", "%(count)d players assigned.", changed) % {"count": changed},
-                messages.SUCCESS,
-            )
-            return None
-        return self._action_form(request, queryset, form, "assign_manager", _("Assign to a VIP manager"))
-
-    @admin.action(description=_("Pin a VIP tier"), permissions=["change"])
-    def pin_tier(self, request, queryset):
-        form = PinTierForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            pinned = 0
-            for player in queryset:
-                try:
-                    tier_pin(player=player, actor=request.user, **form.cleaned_data)
-                    pinned += 1
-                except ValidationError as exc:
-                    for field, errors in exc.message_dict.items():
-                        form.add_error(field if field in form.fields else None, errors)
-                    return self._action_form(request, queryset, form, "pin_tier", _("Pin a VIP tier"))
-            self.message_user(
-                request,
-                ngettext("Tier pinned for %(count)d player.", "Tier pinned for %(count)d players.", pinned)
-                % {"count": pinned},
-                messages.SUCCESS,
-            )
-            return None
-        return self._action_form(request, queryset, form, "pin_tier", _("Pin a VIP tier"))
-
-    def has_assign_permission(self, request):
-        return manager_assign_allowed(request.user)
-
+    # --- action forms (the actions are vip's) --------------------------------
     def _action_form(self, request, queryset, form, action, title):
         context = {
             **self.admin_site.each_context(request),

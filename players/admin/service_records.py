@@ -1,6 +1,6 @@
 """Admin for service records: the contact log (with follow-ups), cases with their
-workflow and timeline, SLA policies, feedback for the product team, and the daily
-work report."""
+workflow and timeline, SLA policies, feedback for the product team. The daily work
+report on the cases' list is the workplace's (crm/workplace/reports_admin.py)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, pgettext_lazy
+from django.utils.translation import ngettext
 
 from crm.admin_columns import player_column, short_time, truncated
 from crm.cells import csv_writer
 from crm.formatting import money, when
 from crm.privacy import can_view_personal_data, free_text_for, mask_free_text, viewer_attach
 from crm.sources import source_text
-from crm.widgets import DatePicker
 from players.admin.scoping import PlayerScopedAdminMixin
 
 from ..case_events import case_event_text
@@ -42,8 +41,6 @@ from ..selectors.service_records import (
     feedback_reports_visible_to,
     feedback_topic_scope_q,
     follow_ups_due,
-    report_users_for,
-    service_work_report,
 )
 from ..services.cases import (
     case_add_note,
@@ -405,24 +402,6 @@ class CaseAdminForm(forms.ModelForm):
         fields = ["player", "category", "severity", "channel", "subject", "description", "owner"]
 
 
-class ReportForm(forms.Form):
-    start = forms.DateField(label=pgettext_lazy("report period", "from"), widget=DatePicker())
-    end = forms.DateField(label=pgettext_lazy("report period", "to"), widget=DatePicker())
-    by_day = forms.BooleanField(label=_("one row per day"), required=False)
-
-    MAX_DAYS = 366
-
-    def clean(self):
-        data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end:
-            if end < start:
-                self.add_error("end", _("The end comes before the start."))
-            elif (end - start).days >= self.MAX_DAYS:
-                self.add_error("end", _("At most a year at a time."))
-        return data
-
-
 class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     form = CaseAdminForm
     list_display = [
@@ -527,10 +506,6 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("subject"))
     def subject_display(self, obj):  # replaced per request by get_list_display
         return _short(free_text_for(None, obj.subject))
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "report_url": reverse("admin:players_case_report")}
-        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("case"), ordering="pk")
     def number(self, obj):
@@ -662,7 +637,6 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("report/", wrap(self.report_view), name="players_case_report"),
             path("<int:pk>/do/<str:action>/", wrap(self.action_view), name="players_case_action"),
             *super().get_urls(),
         ]
@@ -729,72 +703,6 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
             case_compensate(case=case, item=data["item"], value=data["value"], note=data["note"], actor=actor)
         elif action == "note":
             case_add_note(case=case, text=data["text"], actor=actor)
-
-    def report_view(self, request):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        today = timezone.localdate()
-        form = ReportForm(request.GET or {"start": today, "end": today})
-        report = None
-        if form.is_valid():
-            report = service_work_report(
-                start=form.cleaned_data["start"],
-                end=form.cleaned_data["end"],
-                users=report_users_for(request.user),
-                by_day=form.cleaned_data["by_day"],
-            )
-            if request.GET.get("format") == "csv":
-                return report_csv(report)
-        query = request.GET.copy()
-        query["format"] = "csv"
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Daily work report"),
-            "opts": self.model._meta,
-            "form": form,
-            "report": report,
-            "csv_query": query.urlencode(),
-            "team": report_users_for(request.user) is None,
-            "columns": REPORT_COLUMNS,
-        }
-        return render(request, "admin/players/case/report.html", context)
-
-
-REPORT_COLUMNS = [
-    _("day"),
-    _("staff"),
-    _("contacts"),
-    _("contacts reached"),
-    _("cases opened"),
-    _("cases resolved"),
-    _("SLA met %"),
-    _("average satisfaction"),
-    _("outreach done"),
-]
-
-
-def report_csv(report) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="work-report-{report.start}-{report.end}.csv"'
-    response.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    writer = csv_writer(response)
-    writer.writerow([str(c) for c in REPORT_COLUMNS] + [str(label) for _value, label in report.outcomes])
-    for row in [*report.rows, report.total]:
-        writer.writerow(
-            [
-                row.day.isoformat() if row.day else "",
-                row.name if row is not report.total else str(_("team")),
-                row.contacts,
-                row.contacts_reached,
-                row.cases_opened,
-                row.cases_resolved,
-                "" if row.sla_met_pct is None else row.sla_met_pct,
-                "" if row.satisfaction_avg is None else row.satisfaction_avg,
-                row.outreach_done,
-                *[row.outreach.get(value, 0) for value, _label in report.outcomes],
-            ]
-        )
-    return response
 
 
 class SlaPolicyAdmin(admin.ModelAdmin):

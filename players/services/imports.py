@@ -82,6 +82,7 @@ from ..tabular import (
 )
 from .birthdays import birthday_key_cached
 from .ledger import payment_fingerprint, payment_validate, payments_record_batch
+from .profile import manager_assign_allowed, players_assign_manager
 
 log = logging.getLogger(__name__)
 
@@ -332,8 +333,6 @@ class _PlayerChunker:
         # row and permission check), after the rows are written: compared, never written here.
         self.has_manager = "manager" in headers.positions
         if self.has_manager:
-            from vip.services import manager_assign_allowed  # vip builds on players
-
             self.may_assign = manager_assign_allowed(run.actor)
         # Columns written: those the file has (tags live in their own table), plus updated_at.
         self.set_fields = [name for name in self.fields if name not in ("tags", "manager")]
@@ -347,14 +346,10 @@ class _PlayerChunker:
             + (["manager"] if self.has_manager else [])
         )
         self.model_columns = [f for f in Player._meta.concrete_fields if not f.primary_key]
-        self.column_names = [f.column for f in self.model_columns]
-        self.datetime_columns = {
-            i for i, f in enumerate(self.model_columns) if f.get_internal_type() in ("DateTimeField", "DateField")
-        }
         self.index_of = {f.attname: i for i, f in enumerate(self.model_columns)}
         self.index_of.update({f.name: i for i, f in enumerate(self.model_columns)})
         self.defaults = [self._default(f) for f in self.model_columns]
-        self._stage_ready = False
+        self.engine = import_engine()
 
     @staticmethod
     def _default(f):
@@ -510,10 +505,8 @@ class _PlayerChunker:
         return counts
 
     def _assign_managers(self, moves: dict[str, int | None]) -> None:
-        """New managers through vip's assignment service: one ManagerAssignment row per
-        player moved, with the importer as actor."""
-        from vip.services import players_assign_manager  # vip builds on players
-
+        """New managers through vip's assignment service (handed in at VipConfig.ready): one
+        ManagerAssignment row per player moved, with the importer as actor."""
         users = get_user_model().objects.in_bulk({pk for pk in moves.values() if pk is not None})
         by_manager: dict[int | None, list[str]] = {}
         for account_id, pk in moves.items():
@@ -529,51 +522,7 @@ class _PlayerChunker:
 
     def _existing(self, account_ids: list[str], *, for_update: bool) -> dict[str, dict]:
         """The stored values of the file's columns for these account ids: one query."""
-        names = self.stored_fields
-        if connection.vendor == "postgresql":
-            return self._existing_postgres(account_ids, names, for_update=for_update)
-        columns = [COLUMN_OF.get(name, name) for name in names if name != "phone"]
-        queryset = Player.objects.filter(account_id__in=account_ids).order_by("account_id")
-        if for_update:
-            queryset = queryset.select_for_update()
-        if "phone" in names:  # the text as stored, not a parsed PhoneNumber per row
-            queryset = queryset.annotate(phone_text=Cast("phone", CharField()))
-            columns.append("phone_text")
-        names = [name for name in names if name != "phone"] + (["phone"] if "phone" in names else [])
-        found = {}
-        for row in queryset.values_list("id", "account_id", *columns):
-            stored = dict(zip(names, row[2:], strict=True))
-            stored["id"] = row[0]
-            found[row[1]] = stored
-        return found
-
-    def _existing_postgres(self, account_ids, names, *, for_update):
-        """Server-side binding with one array parameter: Django's client-side binding
-        would spend longer quoting 5,000 placeholders than PostgreSQL spends answering."""
-        import psycopg
-
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(COLUMN_OF.get(name, name)) for name in names)
-        sql = (
-            f"SELECT id, account_id{', ' if names else ''}{columns} FROM {quote(Player._meta.db_table)} "
-            "WHERE account_id = ANY(%s) ORDER BY account_id" + (" FOR UPDATE" if for_update else "")
-        )
-        connection.ensure_connection()
-        found = {}
-        with psycopg.Cursor(connection.connection) as cursor:
-            # psycopg's own (C) timestamptz loader: Django's converts every value in Python.
-            timestamptz = psycopg.adapters.types["timestamptz"].oid
-            cursor.adapters.register_loader(
-                "timestamptz", psycopg.adapters.get_loader(timestamptz, psycopg.pq.Format.TEXT)
-            )
-            cursor.execute(sql, [account_ids])
-            for row in cursor:
-                stored = dict(zip(names, row[2:], strict=True))
-                if "phone" in stored and stored["phone"] is None:
-                    stored["phone"] = ""
-                stored["id"] = row[0]
-                found[row[1]] = stored
-        return found
+        return self.engine.existing(account_ids, self.stored_fields, for_update=for_update)
 
     def _existing_tags(self, existing: dict[str, dict]) -> dict[int, list[str]]:
         through = Player.tags.through
@@ -609,47 +558,11 @@ class _PlayerChunker:
 
     def _write(self, rows: list[list]) -> None:
         """Insert new rows and update changed ones: INSERT ... ON CONFLICT (account_id)
-        DO UPDATE SET only the file's columns. On PostgreSQL the rows reach a staging
-        table by COPY first; elsewhere executemany."""
-        quote = connection.ops.quote_name
+        DO UPDATE SET only the file's columns."""
         set_columns = [self.model_columns[self.index_of[name]].column for name in self.set_fields] + ["updated_at"]
         if self.birthday_keyed:
             set_columns.append("birthday_md")
-        columns_sql = ", ".join(quote(c) for c in self.column_names)
-        updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in set_columns)
-        table = quote(Player._meta.db_table)
-        conflict = f"ON CONFLICT ({quote('account_id')}) DO UPDATE SET {updates}"
-        if connection.vendor == "postgresql":
-            import psycopg
-
-            connection.ensure_connection()
-            with psycopg.Cursor(connection.connection) as cursor:
-                if not self._stage_ready:
-                    cursor.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
-                    cursor.execute(f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT {columns_sql} FROM {table} WITH NO DATA")
-                    self._stage_ready = True
-                cursor.execute(f"TRUNCATE {STAGE_TABLE}")
-                with cursor.copy(f"COPY {STAGE_TABLE} ({columns_sql}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                cursor.execute(
-                    f"INSERT INTO {table} ({columns_sql}) SELECT {columns_sql} FROM {STAGE_TABLE} "
-                    f"ORDER BY {quote('account_id')} {conflict}"
-                )
-            return
-        ops = connection.ops
-        for i in self.datetime_columns:
-            adapt = (
-                ops.adapt_datetimefield_value
-                if self.model_columns[i].get_internal_type() == "DateTimeField"
-                else ops.adapt_datefield_value
-            )
-            for row in rows:
-                if row[i] is not None:
-                    row[i] = adapt(row[i])
-        placeholders = ", ".join(["%s"] * len(self.column_names))
-        with connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {table} ({columns_sql}) VALUES ({placeholders}) {conflict}", rows)
+        self.engine.upsert(rows, self.model_columns, set_columns)
 
     def _write_tags(self, tag_sets: dict[str, list[str]]) -> None:
         names = sorted({name for names in tag_sets.values() for name in names})
@@ -665,6 +578,115 @@ class _PlayerChunker:
                 for name in names
             ]
         )
+
+
+# --- the statements, per database engine -------------------------------------------------------
+class ImportEngine:
+    """Portable (any database Django supports): the stored rows through the ORM, the new
+    and changed ones by executemany. `import_engine()` chooses; the same import tests run
+    on SQLite and PostgreSQL."""
+
+    def existing(self, account_ids: list[str], names: list[str], *, for_update: bool) -> dict[str, dict]:
+        columns = [COLUMN_OF.get(name, name) for name in names if name != "phone"]
+        queryset = Player.objects.filter(account_id__in=account_ids).order_by("account_id")
+        if for_update:
+            queryset = queryset.select_for_update()
+        if "phone" in names:  # the text as stored, not a parsed PhoneNumber per row
+            queryset = queryset.annotate(phone_text=Cast("phone", CharField()))
+            columns.append("phone_text")
+        names = [name for name in names if name != "phone"] + (["phone"] if "phone" in names else [])
+        found = {}
+        for row in queryset.values_list("id", "account_id", *columns):
+            stored = dict(zip(names, row[2:], strict=True))
+            stored["id"] = row[0]
+            found[row[1]] = stored
+        return found
+
+    @staticmethod
+    def _statement(model_columns, set_columns) -> tuple[str, str, str]:
+        quote = connection.ops.quote_name
+        columns_sql = ", ".join(quote(f.column) for f in model_columns)
+        updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in set_columns)
+        conflict = f"ON CONFLICT ({quote('account_id')}) DO UPDATE SET {updates}"
+        return quote(Player._meta.db_table), columns_sql, conflict
+
+    def upsert(self, rows: list[list], model_columns, set_columns: list[str]) -> None:
+        """INSERT ... ON CONFLICT (account_id) DO UPDATE SET `set_columns`."""
+        table, columns_sql, conflict = self._statement(model_columns, set_columns)
+        ops = connection.ops
+        for i, model_field in enumerate(model_columns):
+            kind = model_field.get_internal_type()
+            if kind not in ("DateTimeField", "DateField"):
+                continue
+            adapt = ops.adapt_datetimefield_value if kind == "DateTimeField" else ops.adapt_datefield_value
+            for row in rows:
+                if row[i] is not None:
+                    row[i] = adapt(row[i])
+        placeholders = ", ".join(["%s"] * len(model_columns))
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {table} ({columns_sql}) VALUES ({placeholders}) {conflict}", rows)
+
+
+class PostgresImportEngine(ImportEngine):
+    """The same statements for PostgreSQL's speed: stored rows read with one array
+    parameter, new and changed rows staged by COPY."""
+
+    def __init__(self):
+        self._stage_ready = False
+
+    def existing(self, account_ids, names, *, for_update):
+        """Server-side binding with one array parameter: Django's client-side binding
+        would spend longer quoting 5,000 placeholders than PostgreSQL spends answering."""
+        import psycopg
+
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(COLUMN_OF.get(name, name)) for name in names)
+        sql = (
+            f"SELECT id, account_id{', ' if names else ''}{columns} FROM {quote(Player._meta.db_table)} "
+            "WHERE account_id = ANY(%s) ORDER BY account_id" + (" FOR UPDATE" if for_update else "")
+        )
+        connection.ensure_connection()
+        found = {}
+        with psycopg.Cursor(connection.connection) as cursor:
+            # psycopg's own (C) timestamptz loader: Django's converts every value in Python.
+            timestamptz = psycopg.adapters.types["timestamptz"].oid
+            cursor.adapters.register_loader(
+                "timestamptz", psycopg.adapters.get_loader(timestamptz, psycopg.pq.Format.TEXT)
+            )
+            cursor.execute(sql, [account_ids])
+            for row in cursor:
+                stored = dict(zip(names, row[2:], strict=True))
+                if "phone" in stored and stored["phone"] is None:
+                    stored["phone"] = ""
+                stored["id"] = row[0]
+                found[row[1]] = stored
+        return found
+
+    def upsert(self, rows, model_columns, set_columns):
+        """The rows reach a staging table by COPY, then one INSERT ... SELECT ... ON CONFLICT."""
+        import psycopg
+
+        table, columns_sql, conflict = self._statement(model_columns, set_columns)
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            if not self._stage_ready:
+                cursor.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
+                cursor.execute(f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT {columns_sql} FROM {table} WITH NO DATA")
+                self._stage_ready = True
+            cursor.execute(f"TRUNCATE {STAGE_TABLE}")
+            with cursor.copy(f"COPY {STAGE_TABLE} ({columns_sql}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns_sql}) SELECT {columns_sql} FROM {STAGE_TABLE} "
+                f"ORDER BY {connection.ops.quote_name('account_id')} {conflict}"
+            )
+
+
+def import_engine() -> ImportEngine:
+    """A new engine for one import run (it keeps its staging table): the one place the
+    imports choose by database."""
+    return PostgresImportEngine() if connection.vendor == "postgresql" else ImportEngine()
 
 
 def _players_run(run: ImportRun, headers: HeaderMap, rows: Iterator) -> None:

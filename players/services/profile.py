@@ -3,7 +3,7 @@ and what staff edit (`player_update`: the admin)."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -58,3 +58,32 @@ def player_update(*, player: Player, data: dict, actor) -> Player:
     player._history_user = actor
     player.save()
     return player
+
+
+# --- VIP managers ---------------------------------------------------------------
+# A player's manager is written only by vip's assignment service (one ManagerAssignment row
+# per move, with its permission rule). vip hands it in at VipConfig.ready, as it hands the
+# ledger its tier step; doors of this app that move players (imports) call it from here.
+_MANAGER_ASSIGNER: list = []
+
+
+def manager_assigner_set(*, assign, allowed) -> None:
+    """`assign(*, players, manager, actor, note) -> int` moves players (a queryset) to a
+    manager; `allowed(actor) -> bool` says whether the actor may."""
+    _MANAGER_ASSIGNER[:] = [(assign, allowed)]
+
+
+def _manager_assigner():
+    if not _MANAGER_ASSIGNER:
+        raise ImproperlyConfigured("No manager assignment service: the vip app is not installed.")
+    return _MANAGER_ASSIGNER[0]
+
+
+def manager_assign_allowed(actor) -> bool:
+    """Whether `actor` may move players between VIP managers (vip's rule)."""
+    return _manager_assigner()[1](actor)
+
+
+def players_assign_manager(*, players, manager, actor, note: str = "") -> int:
+    """Move `players` to `manager` through vip's assignment service."""
+    return _manager_assigner()[0](players=players, manager=manager, actor=actor, note=note)

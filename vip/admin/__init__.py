@@ -8,6 +8,7 @@ from crm.formatting import money
 from players.admin.scoping import PlayerScopedAdminMixin
 
 from ..models import ManagerAssignment, Tier, TierChange
+from . import profile  # noqa: F401  (the player admin with vip's actions)
 
 
 @admin.register(Tier)
