@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -22,7 +21,7 @@ from players.services import player_upsert
 from players.services.activity import logins_record_batch
 from players.services.events import event_id_echo, payment_event_clean
 from players.services.ledger import MAX_BATCH, payment_record, payments_record_batch
-from players.services.prepared import prepared_fetchone
+from players.services.profile_engines import PLAYER_CARD_FIELDS, profile_engine
 
 from .serializers import (
     LoginBatchResultSerializer,
@@ -38,81 +37,14 @@ from .serializers import (
 log = logging.getLogger("crm.api")
 security_log = logging.getLogger("crm.security")
 
-PLAYER_FIELDS = (
-    "id",
-    "account_id",
-    "nickname",
-    "server",
-    "tier",
-    "tier_since",
-    "total_spend",
-    "last_paid_at",
-    "last_login_at",
-    "payer_status",
-    "tier__name",
-    "tier__level",
-)
-
 
 def players_for_api():
-    return Player.objects.select_related("tier").only(*PLAYER_FIELDS)
-
-
-class _PlayerCard:
-    """What the player endpoints show, read on PostgreSQL by one prepared statement of
-    the connection (the hot read path: no ORM query compilation, and PostgreSQL parses
-    and plans it once per connection instead of at every lookup, which was half of the
-    server's CPU per lookup: 0.31-0.36 ms -> 0.12-0.17 ms)."""
-
-    __slots__ = (
-        "account_id",
-        "nickname",
-        "server",
-        "tier_since",
-        "total_spend",
-        "last_paid_at",
-        "last_login_at",
-        "payer_status",
-        "tier",
-    )
-
-
-class _TierName:
-    __slots__ = ("name", "level")
+    return Player.objects.select_related("tier").only(*PLAYER_CARD_FIELDS)
 
 
 def player_card(account_id: str):
-    if connection.vendor != "postgresql":
-        return players_for_api().filter(account_id=account_id).order_by().first()
-    row = prepared_fetchone(_PLAYER_CARD_SQL, [account_id])
-    if row is None:
-        return None
-    card = _PlayerCard()
-    (
-        card.account_id,
-        card.nickname,
-        card.server,
-        card.tier_since,
-        card.total_spend,
-        card.last_paid_at,
-        card.last_login_at,
-        card.payer_status,
-        tier_name,
-        tier_level,
-    ) = row
-    card.tier = None
-    if tier_name is not None:
-        card.tier = _TierName()
-        card.tier.name, card.tier.level = tier_name, tier_level
-    return card
-
-
-_PLAYER_CARD_SQL = (
-    "SELECT p.account_id, p.nickname, p.server, p.tier_since, p.total_spend, p.last_paid_at, p.last_login_at,"
-    f" p.payer_status, t.name, t.level FROM {Player._meta.db_table} p"
-    f" LEFT JOIN {Player._meta.get_field('tier').related_model._meta.db_table} t ON t.id = p.tier_id"
-    " WHERE p.account_id = %s"
-)
+    """One player as the API shows it (see profile_engines: a prepared statement on PostgreSQL)."""
+    return profile_engine().player_card(account_id)
 
 
 def _invalid(fields: dict) -> Response:

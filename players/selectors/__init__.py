@@ -102,9 +102,9 @@ DISTINCT_VALUES_CACHE_SECONDS = 300
 def player_distinct_values(field: str) -> list[str]:
     """The non-empty values of an indexed text column (server, channel), for filters.
 
-    On PostgreSQL a recursive query hops through the index from one value to the
-    next (a handful of index probes instead of reading a million rows); cached for
-    a few minutes since servers and channels change rarely."""
+    A recursive query hops through the index from one value to the next (a handful of
+    index probes instead of reading a million rows); cached for a few minutes since
+    servers and channels change rarely."""
     from django.core.cache import cache
     from django.db import connection
 
@@ -114,21 +114,19 @@ def player_distinct_values(field: str) -> list[str]:
     values = cache.get(key)
     if values is not None:
         return values
-    if connection.vendor == "postgresql":
-        table = Player._meta.db_table
-        column = connection.ops.quote_name(Player._meta.get_field(field).column)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""WITH RECURSIVE hop(v) AS (
-                      (SELECT {column} FROM {table} WHERE {column} > '' ORDER BY {column} LIMIT 1)
-                      UNION ALL
-                      SELECT (SELECT {column} FROM {table} WHERE {column} > hop.v ORDER BY {column} LIMIT 1)
-                      FROM hop WHERE hop.v IS NOT NULL)
-                    SELECT v FROM hop WHERE v IS NOT NULL"""
-            )
-            values = [row[0] for row in cursor.fetchall()]
-    else:
-        values = list(Player.objects.exclude(**{field: ""}).order_by(field).values_list(field, flat=True).distinct())
+    table = connection.ops.quote_name(Player._meta.db_table)
+    column = connection.ops.quote_name(Player._meta.get_field(field).column)
+    # Standard SQL that PostgreSQL and SQLite both run: each step one probe of the index.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH RECURSIVE hop(v) AS (
+                  SELECT (SELECT {column} FROM {table} WHERE {column} > '' ORDER BY {column} LIMIT 1)
+                  UNION ALL
+                  SELECT (SELECT {column} FROM {table} WHERE {column} > hop.v ORDER BY {column} LIMIT 1)
+                  FROM hop WHERE hop.v IS NOT NULL)
+                SELECT v FROM hop WHERE v IS NOT NULL"""
+        )
+        values = [row[0] for row in cursor.fetchall()]
     if values:
         cache.set(key, values, DISTINCT_VALUES_CACHE_SECONDS)
     return values

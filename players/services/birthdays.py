@@ -12,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import ExtractDay, ExtractMonth
 
 from crm.calendar import birthday_key
 
 from ..models import Player
-
-CHUNK = 5000
+from .profile_engines import profile_engine
 
 
 @lru_cache(maxsize=50_000)
@@ -67,35 +66,5 @@ def birthdays_refresh(*, player_ids: Iterable[int] | None = None, only_stale: bo
 
 
 def _lunar_keys_write(lunar_players) -> int:
-    """Write the lunar keys of these players. The key depends only on the date of
-    birth, so each distinct date (a few tens of thousands at most) is converted once;
-    on PostgreSQL one UPDATE joins them in, elsewhere chunked bulk updates."""
-    if connection.vendor == "postgresql":
-        dates = list(lunar_players.order_by().values_list("birthday", flat=True).distinct())
-        if not dates:
-            return 0
-        keys = [_lunar_key(d) for d in dates]
-        scope_sql, scope_params = lunar_players.order_by().values("pk").query.sql_with_params()
-        table = connection.ops.quote_name(Player._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS p SET birthday_md = m.key "
-                "FROM unnest(%s::date[], %s::int[]) AS m(birthday, key) "
-                "WHERE p.birthday = m.birthday AND p.birthday_md IS DISTINCT FROM m.key "
-                f"AND p.id IN ({scope_sql})",
-                [dates, keys, *scope_params],
-            )
-            return cursor.rowcount
-    changed, batch = 0, []
-    for pk, birthday, current in lunar_players.values_list("pk", "birthday", "birthday_md").iterator(chunk_size=CHUNK):
-        key = _lunar_key(birthday)
-        if key != current:
-            batch.append(Player(pk=pk, birthday_md=key))
-        if len(batch) >= 500:
-            Player.objects.bulk_update(batch, ["birthday_md"])
-            changed += len(batch)
-            batch = []
-    if batch:
-        Player.objects.bulk_update(batch, ["birthday_md"])
-        changed += len(batch)
-    return changed
+    """Write the lunar keys of these players (see `profile_engines`: one UPDATE on PostgreSQL)."""
+    return profile_engine().lunar_keys_write(lunar_players, _lunar_key)

@@ -1,0 +1,77 @@
+"""The profile's engines: the portable statements and PostgreSQL's are one rule.
+
+Every case runs through each engine the database can run (on PostgreSQL both, on SQLite
+the portable one) and must give the expected outcome, hence the same one."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from crm.calendar import birthday_key
+from players.models import Player
+from players.services.profile_engines import PostgresProfileEngine, ProfileEngine, profile_engine
+from vip.models import Tier
+
+
+def _engines() -> dict:
+    engines = {"portable": ProfileEngine()}
+    if connection.vendor == "postgresql":
+        engines["postgresql"] = PostgresProfileEngine()
+    return engines
+
+
+def test_the_chosen_engine_is_the_databases():
+    assert isinstance(profile_engine(), PostgresProfileEngine if connection.vendor == "postgresql" else ProfileEngine)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["portable", "postgresql"])
+def test_the_player_card_reads_the_same_through_each_engine(name):
+    engine = _engines().get(name)
+    if engine is None:
+        pytest.skip("the PostgreSQL engine needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    gold = Tier.objects.create(name="测试档", level=97, min_spend=Decimal("987654"), colour="#c90")
+    seen = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    Player.objects.create(
+        account_id="card-1",
+        nickname="李白",
+        server="s1",
+        tier=gold,
+        tier_since=seen,
+        total_spend=Decimal("1234.50"),
+        last_paid_at=seen,
+        last_login_at=seen,
+    )
+    Player.objects.create(account_id="card-2", nickname="", server="s2")
+    card = engine.player_card("card-1")
+    assert (card.account_id, card.nickname, card.server, card.total_spend) == (
+        "card-1",
+        "李白",
+        "s1",
+        Decimal("1234.50"),
+    )
+    assert (card.tier.name, card.tier.level, card.tier_since, card.last_login_at) == ("测试档", 97, seen, seen)
+    assert card.payer_status == Player.objects.get(account_id="card-1").payer_status
+    assert engine.player_card("card-2").tier is None
+    assert engine.player_card("card-3") is None
+    assert engine.player_card("card-1' OR '1'='1") is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["portable", "postgresql"])
+def test_lunar_keys_are_written_only_where_they_differ(name):
+    engine = _engines().get(name)
+    if engine is None:
+        pytest.skip("the PostgreSQL engine needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    born = date(1990, 2, 3)
+    right = birthday_key(born, True)
+    stale = Player.objects.create(account_id="l1", birthday=born, birthday_is_lunar=True, birthday_md=101)
+    fine = Player.objects.create(account_id="l2", birthday=born, birthday_is_lunar=True, birthday_md=right)
+    Player.objects.create(account_id="l3", birthday=born, birthday_is_lunar=True, birthday_md=101)
+    lunar = Player.objects.filter(pk__in=[stale.pk, fine.pk], birthday_is_lunar=True)
+    assert engine.lunar_keys_write(lunar, lambda d: birthday_key(d, True)) == 1
+    keys = dict(Player.objects.values_list("account_id", "birthday_md"))
+    assert keys == {"l1": right, "l2": right, "l3": 101}
+    assert engine.lunar_keys_write(lunar, lambda d: birthday_key(d, True)) == 0
