@@ -10,7 +10,7 @@
 The most used writers are named here too, where callers have always found them.
 """
 
-from .ledger import PaymentResult, payment_fingerprint, payment_record, payment_validate, players_totals_rebuild
+from .ledger import PaymentResult, payment_fingerprint, payment_record, players_totals_rebuild
 from .profile import GAME_FIELDS, player_update, player_upsert
 from .service_records import contact_log_create, contact_log_update
 
@@ -21,7 +21,6 @@ __all__ = [
     "contact_log_update",
     "payment_fingerprint",
     "payment_record",
-    "payment_validate",
     "player_update",
     "player_upsert",
     "players_totals_rebuild",

@@ -2,8 +2,9 @@
 
 The API (single events and batches) and imports hand raw values (strings from JSON
 or a file, or already typed values) to these cleaners; each returns the typed values
-and a dict of errors keyed by the API's field names. The rules are those of
-`ledger.payment_validate`, which `payment_record` applies to typed values.
+and a dict of errors keyed by the API's field names. `payment_event_clean` is the one
+check of a payment's values: the API's single events and batches, imports and
+`ledger.payment_record` (typed values) all come through it.
 """
 
 from __future__ import annotations

@@ -44,7 +44,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from crm.cells import csv_writer
-from crm.money import CENT
 
 from ..models import (
     ContactChannel,
@@ -81,7 +80,8 @@ from ..tabular import (
     text,
 )
 from .birthdays import birthday_key_cached
-from .ledger import payment_fingerprint, payment_validate, payments_record_batch
+from .events import payment_event_clean
+from .ledger import payment_fingerprint, payments_record_batch
 from .profile import manager_assign_allowed, players_assign_manager
 
 log = logging.getLogger(__name__)
@@ -801,7 +801,7 @@ def _column(labels: dict[str, str], name: str) -> str:
         return name
 
 
-# payment_validate names fields as the API does; map them back to the file's columns.
+# payment_event_clean names fields as the API does; map them back to the file's columns.
 _PAYMENT_ERROR_FIELD = {"type": "kind"}
 
 
@@ -848,21 +848,27 @@ def _payment_parse(run, headers, parsers, number, cells) -> tuple[dict | None, l
         problems.append(
             RowProblem(number, account_id, _column(labels, "occurred_at"), _("The file has no payment time column."))
         )
-    if not problems:
-        try:
-            payment_validate(
-                kind=values["kind"],
-                amount=values["amount"],
-                currency=values["currency"],
-                occurred_at=values["occurred_at"],
-            )
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                name = _PAYMENT_ERROR_FIELD.get(name, name)
-                problems.append(RowProblem(number, account_id, _column(labels, name), " ".join(messages)))
+    if not problems:  # the one check of a payment's values, as for the API's events
+        clean, errors = payment_event_clean(
+            {
+                "event_id": values.get("event_id", ""),
+                "account_id": account_id,
+                "server": values["server"],
+                "type": values["kind"],
+                "amount": values["amount"],
+                "currency": values["currency"],
+                "occurred_at": values["occurred_at"],
+                "order_id": values["order_id"],
+                "product": values["product"],
+                "refund_of": values["refund_of"],
+            }
+        )
+        for name, messages in errors.items():
+            name = _PAYMENT_ERROR_FIELD.get(name, name)
+            problems.append(RowProblem(number, account_id, _column(labels, name), " ".join(messages)))
     if problems:
         return None, problems
-    values["amount"] = values["amount"].quantize(CENT)
+    values["amount"] = clean["amount"]
     return values, []
 
 

@@ -35,11 +35,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.money import CENT, to_base
+from crm.money import CENT
 
 from ..models import PayerStatus, Payment, PaymentKind, Player
-from ..validators import validate_game_time
-from .events import MAX_AMOUNT, event_id_echo, payment_event_clean
+from .events import event_id_echo, payment_event_clean
 from .ledger_engines import PLAYER_STATE_FIELDS, ledger_engine, ledger_totals
 from .payer_status import payer_status_refresh
 
@@ -116,36 +115,6 @@ def payment_fingerprint(
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def payment_validate(*, kind: str, amount: Decimal, currency: str, occurred_at: datetime) -> Decimal:
-    """Check an event's values; return the amount in base currency. Errors name the field."""
-    errors = {}
-    if kind not in PaymentKind.values:
-        errors["type"] = [_("Must be 'purchase' or 'refund'.")]
-    if not isinstance(amount, Decimal) or not amount.is_finite():
-        errors["amount"] = [_("Must be a decimal number.")]
-    elif amount <= 0:
-        errors["amount"] = [_("Must be greater than 0.")]
-    elif amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
-        errors["amount"] = [_("At most 2 decimal places.")]
-    elif amount > MAX_AMOUNT:
-        errors["amount"] = [_("At most 1,000,000.")]
-    try:
-        if occurred_at is None:
-            raise ValidationError(_("Must be a date and time with a UTC offset."))
-        validate_game_time(occurred_at)
-    except ValidationError as exc:
-        errors["occurred_at"] = exc.messages
-    amount_base = None
-    try:
-        if "amount" not in errors:
-            amount_base = to_base(amount, currency)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if errors:
-        raise ValidationError(errors)
-    return amount_base
-
-
 def payment_record(
     *,
     account_id: str,
@@ -169,23 +138,23 @@ def payment_record(
     "conflict"; neither changes anything. A refund may not exceed what the player has
     spent (net); that is rejected on `amount` rather than letting spend go negative.
     """
-    amount_base = payment_validate(kind=kind, amount=amount, currency=currency, occurred_at=occurred_at)
-    account_id = account_id.strip()
-    if not account_id:
-        raise ValidationError({"account_id": [_("This field is required.")]})
-    event = {
-        "event_id": event_id,
-        "account_id": account_id,
-        "server": server,
-        "kind": kind,
-        "amount": amount,
-        "amount_base": amount_base,
-        "currency": currency.upper(),
-        "occurred_at": occurred_at,
-        "order_id": order_id,
-        "product": product,
-        "refund_of": refund_of,
-    }
+    # The one check of an event's values (events.payment_event_clean), as for a batch or an import.
+    event, errors = payment_event_clean(
+        {
+            "event_id": event_id,
+            "account_id": account_id,
+            "server": server,
+            "type": kind,
+            "amount": amount,
+            "currency": currency,
+            "occurred_at": occurred_at,
+            "order_id": order_id,
+            "product": product,
+            "refund_of": refund_of,
+        }
+    )
+    if errors:
+        raise ValidationError(errors)
     result = _payments_record(
         valid=[(0, event)], source=source, source_ref=source_ref, actor=actor, evaluate_tier=evaluate_tier
     )

@@ -132,3 +132,43 @@ def test_rebuild_corrects_drifted_totals(make_player, pay):
     player.refresh_from_db()
     assert (player.total_spend, player.purchase_count) == (Decimal("100"), 1)
     assert players_totals_rebuild() == []
+
+
+HOSTILE_EVENTS = [
+    {"amount": Decimal("0.001")},
+    {"amount": Decimal("-5")},
+    {"amount": Decimal("NaN")},
+    {"amount": Decimal("1000000.01")},
+    {"kind": "gift"},
+    {"currency": "XYZ"},
+    {"occurred_at": None},
+    {"occurred_at": timezone.now().replace(tzinfo=None)},
+    {"occurred_at": timezone.now() + timedelta(days=3)},
+    {"event_id": "e" * 129},
+    {"account_id": "  "},
+    {"order_id": "bad\x00id"},
+]
+
+
+@pytest.mark.parametrize("change", HOSTILE_EVENTS, ids=lambda c: next(iter(c)))
+def test_payment_record_refuses_what_the_api_and_imports_refuse_with_the_same_errors(make_player, change):
+    """One check of a payment's values for every door: payment_record's errors are the
+    API's (events.payment_event_clean), field for field."""
+    from players.services.events import payment_event_clean
+
+    player = make_player()
+    event = {
+        "account_id": player.account_id,
+        "event_id": "one-check",
+        "kind": "purchase",
+        "amount": Decimal("6.00"),
+        "currency": "CNY",
+        "occurred_at": timezone.now() - timedelta(hours=1),
+        **change,
+    }
+    _clean, api_errors = payment_event_clean({**{k: v for k, v in event.items() if k != "kind"}, "type": event["kind"]})
+    assert api_errors
+    with pytest.raises(ValidationError) as refused:
+        payment_record(**event, source="api")
+    assert refused.value.message_dict == api_errors
+    assert not Payment.objects.filter(player=player).exists()
