@@ -3,9 +3,11 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from crm.channels import Channel, message_channel_choices
 from crm.privacy import label_text
+from players.churn_reasons import reason_label
 from players.models import ContactOutcome
 
 
@@ -23,11 +25,26 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+def winback_why_text(params: dict) -> str:
+    """Why a win-back task was made, in the active language, from its title parameters:
+    {"status": "churned"} or {"status": "at_risk", "reasons": [churn reason codes]}."""
+    if params.get("status") == "churned":
+        return str(_("churned"))
+    labels = []
+    for code in params.get("reasons") or []:
+        try:
+            labels.append(str(reason_label(code)))
+        except ValueError:  # a reason since retired: its code is not shown
+            continue
+    return pgettext("list separator", ", ").join(labels) if labels else str(_("at risk"))
+
+
 class TaskTitle(models.TextChoices):
     """Titles the CRM writes itself: stored as the code with `OutreachTask.title_params`,
     read in the reader's language (`OutreachTask.title_text`)."""
 
     GREETING_CALL = "greeting_call", _("%(occasion)s on %(date)s: call %(player)s")
+    WIN_BACK = "win_back", _("Win back %(player)s (%(why)s)")
 
 
 class OutreachTask(models.Model):
@@ -85,7 +102,7 @@ class OutreachTask(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
-    # A title the CRM wrote (a greeting call): a `TaskTitle` code and its parameters, read
+    # A title the CRM wrote (a greeting call, a win-back): a `TaskTitle` code and its parameters, read
     # in the reader's language by `title_text`; `title` keeps it in the job's language
     # (search). Empty for titles people or campaigns name.
     title_code = models.CharField(
@@ -117,16 +134,19 @@ class OutreachTask(models.Model):
     @property
     def title_text(self) -> str:
         """The title in the active language (reads the player for a CRM-written title)."""
-        if self.title_code != TaskTitle.GREETING_CALL:
+        if self.title_code not in (TaskTitle.GREETING_CALL, TaskTitle.WIN_BACK):
             return self.title
         params = self.title_params or {}
         player = self.player
+        name = player.nickname or player.account_id
+        if self.title_code == TaskTitle.WIN_BACK:
+            return str(TaskTitle.WIN_BACK.label) % {"player": name, "why": winback_why_text(params)}
         return str(TaskTitle.GREETING_CALL.label) % {
             "occasion": occasion_text(
                 params.get("occasion", ""), params.get("festival", ""), params.get("custom_name", "")
             ),
             "date": params.get("date", ""),
-            "player": player.nickname or player.account_id,
+            "player": name,
         }
 
     @property

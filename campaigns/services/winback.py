@@ -9,12 +9,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from players.churn_reasons import reason_label
 from players.models import PayerStatus, PayerStatusChange, Player
 
-from ..models import OutreachTask, TaskKind
+from ..models import OutreachTask, TaskKind, TaskTitle, winback_why_text
 
 
 def winback_source(*, since: datetime) -> str:
@@ -51,11 +49,18 @@ def winback_tasks_create(*, players, actor, due_in_days: int = 2, now: datetime 
     for pk, (player, source) in wanted.items():
         if (pk, source) in existing:
             continue
+        params = winback_title_params(player)
+        title = str(TaskTitle.WIN_BACK.label) % {
+            "player": player.nickname or player.account_id,
+            "why": winback_why_text(params),
+        }
         task = OutreachTask(
             player=player,
             assignee_id=player.manager_id,
             kind=TaskKind.WIN_BACK,
-            title=_winback_title(player),
+            title=title,  # in the job's language, for search; read through title_code
+            title_code=TaskTitle.WIN_BACK,
+            title_params=params,
             due_date=due,
             source=source,
             created_by=actor,
@@ -66,10 +71,10 @@ def winback_tasks_create(*, players, actor, due_in_days: int = 2, now: datetime 
     return len(tasks)
 
 
-def _winback_title(player: Player) -> str:
-    churn = getattr(player, "churn", None)
+def winback_title_params(player: Player) -> dict:
+    """The title's parameters (read in the reader's language by `OutreachTask.title_text`):
+    churned, or at risk with the churn reasons' codes."""
     if player.payer_status == PayerStatus.CHURNED:
-        why = _("churned")
-    else:
-        why = ", ".join(str(reason_label(code)) for code in churn.reasons) if churn else _("at risk")
-    return _("Win back %(player)s (%(why)s)") % {"player": player.nickname or player.account_id, "why": why}
+        return {"status": "churned"}
+    churn = getattr(player, "churn", None)
+    return {"status": "at_risk", "reasons": list(churn.reasons) if churn else []}
