@@ -52,8 +52,12 @@ class CustomOccasion(models.Model):
 
     name = models.CharField(_("name"), max_length=80)
     is_lunar = models.BooleanField(_("lunar date"), default=False)
-    month = models.PositiveSmallIntegerField(_("month"), validators=[MinValueValidator(1), MaxValueValidator(12)])
-    day = models.PositiveSmallIntegerField(_("day"), validators=[MinValueValidator(1), MaxValueValidator(31)])
+    month = models.PositiveSmallIntegerField(
+        pgettext_lazy("month of the year", "month"), validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    day = models.PositiveSmallIntegerField(
+        pgettext_lazy("day of the month", "day"), validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
     year = models.PositiveSmallIntegerField(
         _("year"), null=True, blank=True, help_text=_("Empty: every year. A year: that year only.")
     )

@@ -11,27 +11,7 @@ from django.conf import settings
 
 # Translated two ways before this test existed; each is to get one translation or a context.
 # The list may only shrink.
-KNOWN = {
-    "server",
-    "This field is required.",
-    "Must be a decimal number.",
-    "Must be 'purchase' or 'refund'.",
-    "More than 24 hours in the future.",
-    "Done",
-    "updated",
-    "Payment",
-    "from",
-    "to",
-    "day",
-    "active",
-    "Churned",
-    "account id",
-    "last login",
-    "month",
-    "Phone",
-    "due",
-    "overdue",
-}
+KNOWN: set[str] = set()  # every msgid reads the same in every catalogue (issue 18)
 
 
 def translations_by_text() -> dict[tuple, dict[str, str]]:

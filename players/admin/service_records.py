@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from crm.admin_columns import player_column, short_time, truncated
 from crm.cells import csv_writer
@@ -278,7 +278,7 @@ class CaseDueFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("overdue", _("overdue")),
+            ("overdue", pgettext_lazy("case deadline", "overdue")),
             ("24h", _("due within 24 hours")),
             ("paused", _("clock paused")),
             ("missed", _("resolved late")),
@@ -519,7 +519,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     def opened(self, obj):
         return short_time(obj.opened_at)
 
-    @admin.display(description=_("due"), ordering="sla_due_at")
+    @admin.display(description=pgettext_lazy("case deadline", "due"), ordering="sla_due_at")
     def due_display(self, obj):
         now = timezone.now()
         if obj.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
@@ -544,7 +544,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
         return format_html(
             "{}<br>{}: {} · {}: {} h · {}: {}",
             self.due_display(obj),
-            _("due"),
+            pgettext_lazy("case deadline", "due"),
             when(obj.sla_due_at),
             _("allowance"),
             obj.sla_hours,

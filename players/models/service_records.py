@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.privacy import label_text
 
@@ -194,7 +195,7 @@ class Case(models.Model):
     )
     # The SLA clock (see the module docstring).
     sla_hours = models.PositiveIntegerField(_("SLA (hours)"))
-    sla_due_at = models.DateTimeField(_("due"))
+    sla_due_at = models.DateTimeField(pgettext_lazy("case deadline", "due"))
     sla_paused_at = models.DateTimeField(_("clock paused since"), null=True, blank=True)
     sla_paused_seconds = models.PositiveIntegerField(_("time paused (seconds)"), default=0)
     sla_met = models.BooleanField(_("resolved in time"), null=True, blank=True)

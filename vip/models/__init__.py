@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 
@@ -52,10 +53,20 @@ class TierChange(models.Model):
         "players.Player", verbose_name=_("player"), on_delete=models.CASCADE, related_name="tier_changes"
     )
     from_tier = models.ForeignKey(
-        Tier, verbose_name=_("from"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Tier,
+        verbose_name=pgettext_lazy("tier change", "from"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     to_tier = models.ForeignKey(
-        Tier, verbose_name=_("to"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Tier,
+        verbose_name=pgettext_lazy("tier change", "to"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     reason = models.CharField(_("reason"), max_length=16, choices=TierChangeReason.choices)
     actor = models.ForeignKey(
@@ -93,7 +104,7 @@ class ManagerAssignment(models.Model):
     )
     from_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("from"),
+        verbose_name=pgettext_lazy("manager assignment", "from"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -101,7 +112,7 @@ class ManagerAssignment(models.Model):
     )
     to_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("to"),
+        verbose_name=pgettext_lazy("manager assignment", "to"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
