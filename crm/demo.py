@@ -23,7 +23,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
-from lunardate import LunarDate
 
 from campaigns.models import (
     Campaign,
@@ -45,7 +44,7 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.greetings import greetings_run
 from campaigns.services.messaging import messages_deliver_due
-from crm.calendar import lunar_of
+from crm.calendar import lunar_date, lunar_of, lunar_to_solar
 from crm.demo_story import Story, story_for
 from crm.nightly import nightly_run
 from players.models import (
@@ -321,10 +320,9 @@ def _birthdays_this_week(rng, now, supervisor) -> None:
         year = rng.randint(1980, 2000)
         if n < 2:  # on the lunar calendar
             lunar = lunar_of(day)
-            try:
-                born = LunarDate(year, lunar.month, lunar.day, lunar.is_leap_month).to_solar_date()
-            except ValueError:
-                born = LunarDate(year, lunar.month, min(lunar.day, 29)).to_solar_date()
+            born = lunar_date(year, lunar.month, lunar.day, leap=lunar.is_leap_month) or lunar_to_solar(
+                year, lunar.month, lunar.day
+            )
             data = {"birthday": born, "birthday_is_lunar": True}
         else:
             data = {"birthday": date(year, day.month, min(day.day, 28)), "birthday_is_lunar": False}

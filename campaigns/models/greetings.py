@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from crm.calendar import Festival
+from crm.calendar import FESTIVAL_CHOICES, Festival
 from crm.channels import message_channel_choices
 from players.models import PayerStatus
 
@@ -90,7 +90,7 @@ class GreetingRule(models.Model):
     is_active = models.BooleanField(pgettext_lazy("greeting rule", "enabled"), default=True)
     occasion = models.CharField(_("occasion"), max_length=16, choices=GreetingOccasion.choices)
     festival = models.CharField(
-        _("festival"), max_length=20, choices=Festival.choices, blank=True, help_text=_("For festival rules.")
+        _("festival"), max_length=20, choices=FESTIVAL_CHOICES, blank=True, help_text=_("For festival rules.")
     )
     custom_occasion = models.ForeignKey(
         CustomOccasion,

@@ -33,7 +33,7 @@ from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crm.calendar import Festival, birthday_keys_on, days, solar_keys_on, yearly_dates
+from crm.calendar import birthday_keys_on, days, festival_dates, solar_keys_on, yearly_dates
 from players.models import Player
 from players.services.birthdays import birthdays_refresh
 from vip.models import Tier
@@ -88,10 +88,7 @@ def rule_occasion_dates(rule: GreetingRule, start: date, end: date) -> list[date
     if rule.occasion in (GreetingOccasion.BIRTHDAY, GreetingOccasion.REGISTRATION_ANNIVERSARY):
         return list(days(start, end))
     if rule.occasion == GreetingOccasion.FESTIVAL:
-        from crm.calendar import FESTIVAL_RULES
-
-        is_lunar, month, day = FESTIVAL_RULES[Festival(rule.festival)]
-        return yearly_dates(is_lunar=is_lunar, month=month, day=day, start=start, end=end)
+        return festival_dates(rule.festival, start, end)
     custom = rule.custom_occasion
     found = yearly_dates(is_lunar=custom.is_lunar, month=custom.month, day=custom.day, start=start, end=end)
     return [d for d in found if custom.year is None or d.year == custom.year]

@@ -1,6 +1,6 @@
 import re
 import threading
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -158,6 +158,64 @@ def test_festival_rule_greets_its_segment_on_the_festival(make_rule, make_player
     assert before.greeted == 0
     assert on_day.greeted == 1
     assert Greeting.objects.get().player == vip and tasks_of(small) == []
+
+
+def test_a_1978_lunar_birthday_is_greeted_on_lunar_8_13_not_a_day_late(make_rule, make_player):
+    # given a rule greeting on the day, and a player born 1978-09-15 who keeps the lunar
+    # birthday: lunar 8/13 (the former calendar source said 8/14, a day late every year)
+    make_rule(occasion="birthday", task_lead_days=0)
+    player = make_player(birthday=date(1978, 9, 15), birthday_is_lunar=True)
+
+    # when the job runs on lunar 8/12, 8/13 and 8/14 of 2026 (Mid-Autumn, 8/15, is 2026-09-25)
+    greeted = [
+        greetings_run(on=day, deliver=False, catch_up_days=0).greeted
+        for day in (date(2026, 9, 22), date(2026, 9, 23), date(2026, 9, 24))
+    ]
+
+    # then once, on lunar 8/13, 2026-09-23
+    assert greeted == [0, 1, 0]
+    assert Greeting.objects.get(player=player).occasion_date == date(2026, 9, 23)
+    player.refresh_from_db()
+    assert player.birthday_md == 813
+
+
+def test_chuxi_is_greeted_on_the_29th_when_the_twelfth_month_has_29_days(make_rule, make_player, manager):
+    # given a 除夕 rule (a call and a message on the day) and a lunar birthday on 腊月三十:
+    # the twelfth month of lunar 2025 has 29 days, so 除夕 is 腊月廿九, 2026-02-16
+    make_rule(
+        occasion="festival",
+        festival="chuxi",
+        task_lead_days=0,
+        message_channel="sms",
+        template="{nickname}，{occasion}快乐！",
+    )
+    birthdays = make_rule(occasion="birthday", task_lead_days=0)
+    vip = make_player(nickname="守岁", manager=manager)
+    born_on_the_30th = make_player(birthday=lunar_to_solar(1990, 12, 30), birthday_is_lunar=True)
+
+    # when the job runs on 腊月廿八, 腊月廿九 and Spring Festival
+    greeted = {
+        day: greetings_run(on=day, deliver=False, catch_up_days=0).greeted
+        for day in (date(2026, 2, 15), date(2026, 2, 16), date(2026, 2, 17))
+    }
+
+    # then both are greeted on 2026-02-16 only: 除夕 for everyone, the birthday of the 30th on the 29th
+    assert greeted == {date(2026, 2, 15): 0, date(2026, 2, 16): 3, date(2026, 2, 17): 0}
+    assert Greeting.objects.get(player=born_on_the_30th, rule=birthdays).occasion_date == date(2026, 2, 16)
+    (task,) = tasks_of(vip)
+    with translation.override("zh-hans"):
+        assert task.title_text == "2026-02-16 除夕：致电 守岁"
+    assert Message.objects.get(player=vip).body == "守岁，除夕快乐！"
+
+
+@pytest.mark.parametrize(("festival", "day"), [("qingming", date(2026, 4, 5)), ("dongzhi", date(2026, 12, 22))])
+def test_a_solar_term_rule_greets_on_the_term(make_rule, make_player, festival, day):
+    make_rule(occasion="festival", festival=festival, task_lead_days=0)
+    make_player()
+
+    assert greetings_run(on=day - timedelta(days=1), deliver=False, catch_up_days=0).greeted == 0
+    assert greetings_run(on=day, deliver=False, catch_up_days=0).greeted == 1
+    assert Greeting.objects.get().occasion_date == day
 
 
 def test_registration_anniversary(make_rule, make_player):

@@ -6,12 +6,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from lunardate import LunarDate
 
 from campaigns.models import Campaign, Greeting, GreetingRule, OutreachTask, TaskStatus
 from campaigns.services.campaigns import campaign_launch, campaign_save
 from campaigns.services.greetings import greetings_run
-from crm.calendar import lunar_of
+from crm.calendar import lunar_of, lunar_to_solar
 from crm.tests.browser import login, no_horizontal_scroll, shot
 from crm.tests.test_browser_supervisor_day import PASSWORD, _staff, in_chinese, tiles
 from players.models import Case, CaseStatus, ContactLog, PayerStatus, Player
@@ -59,7 +58,7 @@ def book(base_data):
         )
     # 寿星0 celebrates the lunar anniversary: born in 1990 on the lunar date of tomorrow
     tomorrow = lunar_of(today + timedelta(days=1))
-    born[0].birthday = LunarDate(1990, tomorrow.month, min(tomorrow.day, 29)).to_solar_date()
+    born[0].birthday = lunar_to_solar(1990, tomorrow.month, min(tomorrow.day, 29))
     born[0].birthday_is_lunar = True
     born[0].save(update_fields=["birthday", "birthday_is_lunar"])
     birthdays_refresh(player_ids=[p.pk for p in born])

@@ -1,21 +1,28 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from crm.calendar import (
+    SOLAR_TERMS,
     Festival,
+    LunarDay,
     birthday_key,
     birthday_keys_on,
     festival_date,
+    festival_dates,
     festivals_between,
+    lunar_date,
+    lunar_month_day_label,
     lunar_month_length,
     lunar_of,
     lunar_to_solar,
+    solar_terms_in,
     yearly_dates,
 )
 
 # Reference table: the official Chinese calendar (State Council holiday notices and
-# the Purple Mountain Observatory almanac), typed in by hand, not computed.
+# the Purple Mountain Observatory almanac), typed in by hand, not computed. 除夕 is the
+# 29th of the twelfth month in 2025 and 2026 (a 29-day month), the 30th in 2024.
 REFERENCE = {
     2024: {
         Festival.SPRING_FESTIVAL: date(2024, 2, 10),
@@ -24,6 +31,12 @@ REFERENCE = {
         Festival.QIXI: date(2024, 8, 10),
         Festival.MID_AUTUMN: date(2024, 9, 17),
         Festival.DOUBLE_NINTH: date(2024, 10, 11),
+        Festival.NEW_YEARS_EVE: date(2024, 2, 9),
+        Festival.LABA: date(2024, 1, 18),
+        Festival.XIAONIAN_NORTH: date(2024, 2, 2),
+        Festival.XIAONIAN_SOUTH: date(2024, 2, 3),
+        Festival.QINGMING: date(2024, 4, 4),
+        Festival.DONGZHI: date(2024, 12, 21),
     },
     2025: {
         Festival.SPRING_FESTIVAL: date(2025, 1, 29),
@@ -32,6 +45,12 @@ REFERENCE = {
         Festival.QIXI: date(2025, 8, 29),
         Festival.MID_AUTUMN: date(2025, 10, 6),
         Festival.DOUBLE_NINTH: date(2025, 10, 29),
+        Festival.NEW_YEARS_EVE: date(2025, 1, 28),
+        Festival.LABA: date(2025, 1, 7),
+        Festival.XIAONIAN_NORTH: date(2025, 1, 22),
+        Festival.XIAONIAN_SOUTH: date(2025, 1, 23),
+        Festival.QINGMING: date(2025, 4, 4),
+        Festival.DONGZHI: date(2025, 12, 21),
     },
     2026: {
         Festival.SPRING_FESTIVAL: date(2026, 2, 17),
@@ -40,6 +59,14 @@ REFERENCE = {
         Festival.QIXI: date(2026, 8, 19),
         Festival.MID_AUTUMN: date(2026, 9, 25),
         Festival.DOUBLE_NINTH: date(2026, 10, 18),
+        Festival.NEW_YEARS_EVE: date(2026, 2, 16),
+        Festival.LABA: date(2026, 1, 26),
+        Festival.XIAONIAN_NORTH: date(2026, 2, 10),
+        Festival.XIAONIAN_SOUTH: date(2026, 2, 11),
+        Festival.QINGMING: date(2026, 4, 5),
+        Festival.DONGZHI: date(2026, 12, 22),
+        Festival.LICHUN: date(2026, 2, 4),
+        Festival.XIAZHI: date(2026, 6, 21),
     },
     2027: {
         Festival.SPRING_FESTIVAL: date(2027, 2, 6),
@@ -48,6 +75,9 @@ REFERENCE = {
         Festival.QIXI: date(2027, 8, 8),
         Festival.MID_AUTUMN: date(2027, 9, 15),
         Festival.DOUBLE_NINTH: date(2027, 10, 8),
+        Festival.NEW_YEARS_EVE: date(2027, 2, 5),
+        Festival.QINGMING: date(2027, 4, 5),
+        Festival.DONGZHI: date(2027, 12, 22),
     },
     2028: {
         Festival.SPRING_FESTIVAL: date(2028, 1, 26),
@@ -56,6 +86,9 @@ REFERENCE = {
         Festival.QIXI: date(2028, 8, 26),
         Festival.MID_AUTUMN: date(2028, 10, 3),
         Festival.DOUBLE_NINTH: date(2028, 10, 26),
+        Festival.NEW_YEARS_EVE: date(2028, 1, 25),
+        Festival.QINGMING: date(2028, 4, 4),
+        Festival.DONGZHI: date(2028, 12, 21),
     },
 }
 
@@ -64,7 +97,7 @@ REFERENCE = {
     ("year", "festival", "expected"),
     [(year, festival, day) for year, table in REFERENCE.items() for festival, day in table.items()],
 )
-def test_lunar_festivals_match_the_reference_table(year, festival, expected):
+def test_festivals_match_the_reference_table(year, festival, expected):
     assert festival_date(festival, year) == expected
 
 
@@ -84,12 +117,73 @@ def test_festivals_between_lists_each_in_date_order():
     # given the autumn of 2026
     found = festivals_between(date(2026, 9, 1), date(2026, 10, 31))
 
-    # then Mid-Autumn, National Day and Double Ninth, in that order
+    # then Mid-Autumn, National Day and Double Ninth, in that order (solar terms that
+    # are not festivals, 白露 to 霜降, are left out)
     assert found == [
         (date(2026, 9, 25), Festival.MID_AUTUMN),
         (date(2026, 10, 1), Festival.NATIONAL_DAY),
         (date(2026, 10, 18), Festival.DOUBLE_NINTH),
     ]
+    # and asked for every solar term, the four of the autumn come in too
+    every = festivals_between(date(2026, 9, 1), date(2026, 10, 31), Festival.values)
+    assert [f for _day, f in every if f in SOLAR_TERMS] == [
+        Festival.BAILU,
+        Festival.QIUFEN,
+        Festival.HANLU,
+        Festival.SHUANGJIANG,
+    ]
+
+
+def test_the_end_of_the_lunar_year_is_its_last_day_29th_or_30th():
+    # given the lunar year 2025, whose twelfth month has 29 days, and 2023, whose has 30
+    assert lunar_month_length(2025, 12) == 29 and lunar_month_length(2023, 12) == 30
+    # then 除夕 is 腊月廿九 in 2026 and 腊月三十 in 2024, each the day before Spring Festival
+    eve_2026, eve_2024 = festival_date(Festival.NEW_YEARS_EVE, 2026), festival_date(Festival.NEW_YEARS_EVE, 2024)
+    assert lunar_of(eve_2026) == LunarDay(2025, 12, 29, False)
+    assert lunar_of(eve_2024) == LunarDay(2023, 12, 30, False)
+    assert lunar_date(2025, 12, 30) is None  # no 腊月三十 in 2025
+    for eve in (eve_2026, eve_2024):
+        assert lunar_of(eve + timedelta(days=1)) == LunarDay(eve.year, 1, 1, False)
+
+
+def test_every_festival_falls_once_a_year_and_every_solar_term_too():
+    for year in (1990, 2026, 2033, 2057, 2100):
+        for festival in Festival.values:
+            found = festival_dates(festival, date(year, 1, 1), date(year, 12, 31))
+            # a lunar festival late in the lunar year may fall twice in a solar year, or
+            # (除夕, 腊八, 小年) once in January and once in December
+            assert 1 <= len(found) <= 2, (year, festival, found)
+        assert len(solar_terms_in(year)) == 24
+
+
+def test_the_1978_lunar_birthday_the_old_tables_had_wrong():
+    # given a player born 1978-09-15: the new moon of 1978-09-03 00:07 China time starts
+    # the eighth month on 09-03 (older tables, reckoned on the Beijing meridian, on 09-02)
+    assert lunar_of(date(1978, 9, 15)) == LunarDay(1978, 8, 13, False)
+    assert birthday_key(date(1978, 9, 15), True) == 813
+    # and Mid-Autumn 1978 was 09-17 on the mainland
+    assert festival_date(Festival.MID_AUTUMN, 1978) == date(1978, 9, 17)
+
+
+def test_lunar_dates_read_as_people_write_them():
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        assert lunar_month_day_label(8, 13) == "农历八月十三"
+        assert lunar_month_day_label(1, 7) == "农历正月初七"
+        assert lunar_month_day_label(4, 21, leap=True) == "农历闰四月廿一"
+        assert lunar_month_day_label(12, 30) == "农历十二月三十"
+    with translation.override("en"):
+        assert lunar_month_day_label(8, 13) == "lunar 8th month, 13th day"
+        assert lunar_month_day_label(11, 1) == "lunar 11th month, 1st day"
+        assert lunar_month_day_label(4, 22, leap=True) == "lunar leap 4th month, 22nd day"
+
+
+def test_outside_the_checked_range_nothing_is_invented():
+    assert lunar_of(date(1900, 1, 30)) is None and lunar_of(date(2101, 1, 1)) is None
+    assert lunar_to_solar(1899, 1, 1) is None and lunar_to_solar(2100, 12, 2) is None  # 12/1 is 2100-12-31
+    assert lunar_date(2026, 13, 1) is None and lunar_date(2026, 6, 1, leap=True) is None
+    assert birthday_key(date(1899, 5, 6), True) == 506  # greeted on the solar date instead
 
 
 def test_solar_birthday_key_is_month_and_day():

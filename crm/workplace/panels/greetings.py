@@ -1,5 +1,6 @@
 """Greetings (crm.calendar): my players' birthdays, solar and lunar, and the
-festivals of this week, found through the birthday index (Player.birthday_md)."""
+festivals of this week (the traditional ones, and any solar term an active greeting
+rule greets on), birthdays found through the birthday index (Player.birthday_md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from django.db.models import Q
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from crm.calendar import Festival, birthday_keys_on, festivals_between
+from campaigns.models import GreetingOccasion, GreetingRule
+from crm.calendar import TRADITIONAL_FESTIVALS, Festival, birthday_keys_on, festival_choice_label, festivals_between
 from crm.privacy import can_view_personal_data
 from players.models import Player
 
@@ -51,15 +53,22 @@ def birthdays_in(user, days) -> list[tuple]:
 )
 def birthdays_and_festivals(ctx: PanelRequest) -> PanelContent:
     days = [ctx.today + timedelta(days=n) for n in range(WEEK)]
+    greeted = GreetingRule.objects.filter(is_active=True, occasion=GreetingOccasion.FESTIVAL).values_list(
+        "festival", flat=True
+    )
+    festivals = [
+        *TRADITIONAL_FESTIVALS,
+        *(f for f in set(greeted) if f in Festival.values and f not in TRADITIONAL_FESTIVALS),
+    ]
     rows = [
         Row(
-            text=str(Festival(festival).label),
+            text=str(festival_choice_label(festival)),
             meta=str(_("today")) if day == ctx.today else date_format(day, "m-d"),
             tone="good" if day == ctx.today else "",
             badge=str(_("Festival")),
             badge_colour="#c62828",
         )
-        for day, festival in festivals_between(days[0], days[-1])
+        for day, festival in festivals_between(days[0], days[-1], festivals)
     ]
     birthdays = birthdays_in(ctx.user, days) if can_view_personal_data(ctx.user) else []
     for day, player in birthdays[: max(PANEL_ROWS - len(rows), 0)]:
