@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 
-from crm.calendar import birthday_keys_on, days, lunar_day_label, lunar_of, solar_keys_on
+from crm.calendar import birthday_keys_on, days, festival_is_lunar, lunar_day_label, lunar_of, solar_keys_on
 from crm.formatting import money
 from crm.names import staff_name
 from crm.privacy import can_view_personal_data
@@ -61,10 +61,18 @@ class UpcomingGreeting:
 
     @property
     def lunar_date(self) -> str:
-        """For a lunar birthday, the lunar date it falls on (农历十一月初七)."""
-        if self.rule.occasion != GreetingOccasion.BIRTHDAY or not self.player.birthday_is_lunar:
-            return ""
-        lunar = lunar_of(self.day)
+        """For an occasion kept by the lunar calendar (a lunar birthday, a lunar festival
+        such as 除夕, a lunar custom date), the lunar date it falls on (农历十一月初七)."""
+        rule = self.rule
+        if rule.occasion == GreetingOccasion.BIRTHDAY:
+            is_lunar = self.player.birthday_is_lunar
+        elif rule.occasion == GreetingOccasion.FESTIVAL:
+            is_lunar = festival_is_lunar(rule.festival)
+        elif rule.occasion == GreetingOccasion.CUSTOM_DATE:
+            is_lunar = rule.custom_occasion.is_lunar
+        else:
+            is_lunar = False
+        lunar = lunar_of(self.day) if is_lunar else None
         return lunar_day_label(lunar) if lunar else ""
 
 

@@ -383,6 +383,35 @@ def _greeting_rules(now, supervisor) -> None:
                 message_channel="in_game",
                 template="{nickname}，新年快乐！感谢您过去一年的支持。",
             ),
+            GreetingRule(
+                name="除夕拜年",
+                occasion=GreetingOccasion.FESTIVAL,
+                festival="chuxi",
+                tier_min=tiers[5],
+                task_lead_days=1,
+                message_channel="in_game",
+                template="{nickname}，{occasion}快乐！新春礼包已送达，祝您新年大吉。",
+                gift_kind=GiftKind.CODE,
+                gift_item="CNY",
+                gift_value=Decimal("66"),
+            ),
+            GreetingRule(
+                name="冬至问候",
+                occasion=GreetingOccasion.FESTIVAL,
+                festival="dongzhi",
+                tier_min=tiers[5],
+                message_channel="in_game",
+                template="{nickname}，{occasion}到了，记得吃饺子（汤圆），注意保暖！",
+            ),
+            GreetingRule(
+                name="小年问候（北方服）",
+                occasion=GreetingOccasion.FESTIVAL,
+                festival="xiaonian_north",
+                tier_min=tiers[6],
+                server="s1",
+                message_channel="in_game",
+                template="{nickname}，小年快乐！",
+            ),
         ]
         for rule in rules:
             rule.created_by = supervisor

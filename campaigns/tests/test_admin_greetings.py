@@ -223,3 +223,25 @@ def test_the_plan_of_a_caught_up_call_shows_what_became_of_it(client, manager, m
     task = OutreachTask.objects.get(player=player)
     task_outcome_record(task=task, outcome="reached", actor=manager)
     assert plan() == "Call task for manager_a: done on 2026-11-20"
+
+
+def test_upcoming_rows_of_lunar_occasions_carry_their_lunar_date(make_rule, make_player, manager):
+    from django.utils import translation
+
+    from campaigns.greeting_selectors import greetings_upcoming
+
+    # given a 除夕 rule, a 清明 rule and a New Year's Day rule, and one of my players
+    make_rule(name="除夕拜年", occasion="festival", festival="chuxi", task_lead_days=0)
+    make_rule(name="清明", occasion="festival", festival="qingming", task_lead_days=0)
+    make_rule(name="元旦", occasion="festival", festival="new_year", task_lead_days=0)
+    make_player(nickname="守岁", manager=manager)
+
+    # when the 30 days from 2026-01-20 are listed (除夕 2026 is 腊月廿九, 02-16)
+    rows = greetings_upcoming(user=manager, start=date(2026, 1, 20), span_days=30).rows
+
+    # then 除夕's row carries its lunar date; a solar festival's none
+    with translation.override("zh-hans"):
+        labels = {(r.day, r.rule.name): r.lunar_date for r in rows}
+    assert labels == {(date(2026, 2, 16), "除夕拜年"): "农历十二月廿九"}
+    rows = greetings_upcoming(user=manager, start=date(2026, 1, 1), span_days=5).rows
+    assert [(r.rule.name, r.lunar_date) for r in rows] == [("元旦", "")]

@@ -15,9 +15,10 @@ from django.db.models import Count, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.calendar import lunar_birthday_dates, lunar_day_label, lunar_month_day_label
 from crm.formatting import money, when
 from crm.names import staff_name
-from crm.privacy import can_view_personal_data, masked
+from crm.privacy import can_view_personal_data, mask_date, masked
 from players.models import OPEN_STATUSES, Case, ContactLog, PayerStatus
 from players.models.payer_status import ChurnReason, PlayerChurn
 from players.selectors import player_net_spend_since
@@ -42,6 +43,8 @@ class CustomerCard:
     manager: str
     preferred_channel: str
     phone: str
+    birthday: str  # the date of birth, masked without the personal-data permission
+    lunar_birthday: str  # a lunar birthday as people write it, with the day(s) it falls on this year
     next_follow_up: date | None
     follow_up_overdue: bool
     open_cases: int
@@ -88,6 +91,8 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
     if player.phone:
         phone = player.phone.as_national if can_view_personal_data(user) else masked("phone", player.phone)
 
+    birthday, lunar_birthday = _birthday(player, user, today)
+
     return CustomerCard(
         tier_name=player.tier.name if player.tier else "",
         tier_colour=player.tier.colour if player.tier else "",
@@ -104,6 +109,8 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
         manager=staff_name(player.manager) or _("(nobody)"),
         preferred_channel=str(player.get_preferred_channel_display()) if player.preferred_channel else "–",
         phone=phone or "–",
+        birthday=birthday,
+        lunar_birthday=lunar_birthday,
         next_follow_up=follow_up.next_follow_up if follow_up else None,
         follow_up_overdue=bool(follow_up and follow_up.next_follow_up < today),
         open_cases=cases["n"],
@@ -123,3 +130,23 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
             (_("last login"), when(player.last_login_at)),
         ],
     )
+
+
+def _birthday(player, user, today: date) -> tuple[str, str]:
+    """The date of birth and, for a lunar birthday, its lunar date and the solar day(s)
+    it falls on this year: ("1978-09-15", "农历八月十三（今年：2026-09-24）"). Masked, and
+    no lunar date (it would tell the birthday), without the personal-data permission."""
+    if not player.birthday:
+        return "–", ""
+    if not can_view_personal_data(user):
+        return mask_date(player.birthday), ""
+    if not player.birthday_is_lunar:
+        return player.birthday.isoformat(), ""
+    born, this_year = lunar_birthday_dates(player.birthday, today.year)
+    if born is None:  # outside the calendar's range: greeted on the solar date
+        return player.birthday.isoformat(), ""
+    label = lunar_day_label(born)
+    if born.is_leap_month:  # greeted in the regular month of that number (crm.calendar rule 3)
+        label = f"{label} → {lunar_month_day_label(born.month, born.day)}"
+    dates = ", ".join(day.isoformat() for day in this_year)
+    return player.birthday.isoformat(), _("%(lunar)s (this year: %(dates)s)") % {"lunar": label, "dates": dates}
