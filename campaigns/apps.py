@@ -19,6 +19,10 @@ class CampaignsConfig(AppConfig):
 
         case_compensation_ledger_set(gift_record_for_case)  # compensations count against the gift budget
 
+        from .privacy import player_tables_register
+
+        player_tables_register()  # tasks, messages, greetings, gifts in a player's data file and erasure
+
         # Scheduled jobs of this app (crm/celery.py reads CELERY_BEAT_SCHEDULE).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "campaigns.deliver_messages", {"task": "campaigns.deliver_messages", "schedule": 60.0}

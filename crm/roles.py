@@ -37,6 +37,9 @@ ROLE_PERMISSIONS = {
         "players.view_atriskplayer",
         "players.view_payerstatuschange",
         "players.view_churnrule",
+        # a player's rights over their data (PIPL): hand over a copy, ask for an erasure
+        "players.hand_over_player_data",
+        "players.request_erasure",
     ],
     "Supervisor": [
         "players.view_player",
@@ -106,6 +109,11 @@ ROLE_PERMISSIONS = {
         "players.change_churnrule",
         "players.delete_churnrule",
         "players.view_churn_report",
+        # a player's rights over their data (PIPL): the request log, and confirming erasures
+        "players.view_datarequest",
+        "players.hand_over_player_data",
+        "players.request_erasure",
+        "players.confirm_erasure",
     ],
     "Operations": [
         "players.view_player",

@@ -16,3 +16,7 @@ class VipConfig(AppConfig):
         projection_step_add(tiers_evaluate)
         # Imports move players between managers through the one assignment service.
         manager_assigner_set(assign=players_assign_manager, allowed=manager_assign_allowed)
+
+        from .privacy import player_tables_register
+
+        player_tables_register()  # tier and manager history in a player's data file and erasure

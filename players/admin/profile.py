@@ -25,6 +25,7 @@ from ..selectors import is_scoped, player_distinct_values, player_search_q
 from ..services import player_update
 from . import payer_status  # payer churn: rules, at-risk worklist, status history, report
 from .imports import PlayerExportMixin
+from .privacy import PlayerPrivacyAdminMixin
 
 MANAGER_GROUP = "VIP manager"
 
@@ -175,7 +176,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Player)
-class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin):
+class PlayerAdmin(PlayerPrivacyAdminMixin, PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin):
     player_path = ""
     list_display = [
         "account_id",
@@ -207,7 +208,10 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
     show_full_result_count = False
     list_per_page = 50
     autocomplete_fields = ["tags"]
-    actions = []  # vip's admin adds assigning a manager and pinning a tier (vip/admin/profile.py)
+    actions = [
+        "hand_over_data",
+        "request_erasure",
+    ]  # and vip's admin adds assigning a manager and pinning a tier (vip/admin/profile.py)
     readonly_fields = [
         "tier",
         "tier_since",
@@ -266,6 +270,10 @@ class PlayerAdmin(PlayerExportMixin, PlayerScopedAdminMixin, SimpleHistoryAdmin)
             fields += ["account_id", *GAME_OWNED_FIELDS]
         if not self.manager_assignable(request):
             fields.append("manager")
+        if obj is not None and obj.erased_at:  # erased on request: nothing personal is written again
+            fields += [
+                f for f in (*Player.PERSONAL_FIELDS, "birthday_is_lunar", "nickname", "notes") if f not in fields
+            ]
         return fields
 
     def save_model(self, request, obj, form, change):

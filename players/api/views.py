@@ -21,6 +21,7 @@ from players.services import player_upsert
 from players.services.activity import logins_record_batch
 from players.services.events import event_id_echo, payment_event_clean
 from players.services.ledger import MAX_BATCH, payment_record, payments_record_batch
+from players.services.privacy import ERASED_PREFIX, PlayerErased
 from players.services.profile_engines import PLAYER_CARD_FIELDS, profile_engine
 
 from .serializers import (
@@ -39,7 +40,8 @@ security_log = logging.getLogger("crm.security")
 
 
 def players_for_api():
-    return Player.objects.select_related("tier").only(*PLAYER_CARD_FIELDS)
+    # A player erased on request is not listed (its account id is a digest, GET is 404).
+    return Player.objects.filter(erased_at__isnull=True).select_related("tier").only(*PLAYER_CARD_FIELDS)
 
 
 def player_card(account_id: str):
@@ -209,7 +211,12 @@ def _events_by_server(client, events: list, *, with_event_id: bool) -> tuple[lis
 
 
 def _account_id_valid(account_id: str) -> bool:
-    return 0 < len(account_id) <= 64 and text_is_clean(account_id) and account_id == account_id.strip()
+    return (
+        0 < len(account_id) <= 64
+        and text_is_clean(account_id)
+        and account_id == account_id.strip()
+        and not account_id.startswith(ERASED_PREFIX)  # an erased player's digest is no account id of the game
+    )
 
 
 class PlayerDetailView(APIView):
@@ -245,6 +252,12 @@ class PlayerDetailView(APIView):
             player, created = player_upsert(account_id=account_id, data=data)
         except DjangoValidationError as exc:
             return _invalid(django_validation_fields(exc))
+        except PlayerErased:
+            detail = _(
+                "This player's personal data was erased on request: the profile is not stored. "
+                "Payments and logins for the account are still recorded."
+            )
+            return Response(error_body(410, detail, code="erased"), status=status.HTTP_410_GONE)
         player = player_card(account_id)
         return Response(
             PlayerSerializer(player).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -1,5 +1,5 @@
 """Players' models, one module per area (the same names as in services/, selectors/, admin/):
-profile, ledger, payer_status (churn), service_records (contacts, cases, feedback), imports."""
+profile, ledger, payer_status (churn), service_records (contacts, cases, feedback), imports, privacy (data requests)."""
 
 from .imports import (  # noqa: F401
     ExportFormat,
@@ -24,6 +24,12 @@ from .payer_status import (  # noqa: F401
     PlayerChurn,
     ReasonFlagsMixin,
     RiskBand,
+)
+from .privacy import (  # noqa: F401
+    DataRequest,
+    DataRequestKind,
+    DataRequestStatus,
+    DeliveryMethod,
 )
 from .profile import (  # noqa: F401
     ContactChannel,

@@ -124,9 +124,20 @@ class Player(models.Model):
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)
+    # Set by players.services.privacy.erasure_confirm: the personal data is gone, the
+    # account id is a digest (the ledger still finds it), the game's profile is refused.
+    erased_at = models.DateTimeField(_("personal data erased at"), null=True, blank=True, editable=False)
 
     history = HistoricalRecords(
-        excluded_fields=["total_spend", "purchase_count", "first_paid_at", "last_paid_at", "updated_at", "birthday_md"],
+        excluded_fields=[
+            "total_spend",
+            "purchase_count",
+            "first_paid_at",
+            "last_paid_at",
+            "updated_at",
+            "birthday_md",
+            "erased_at",
+        ],
         m2m_fields=[tags],
     )
 
@@ -178,4 +189,6 @@ class Player(models.Model):
         ]
 
     def __str__(self):
+        if self.erased_at:
+            return str(_("(personal data erased)"))
         return f"{self.nickname or '-'} ({self.account_id})"

@@ -82,6 +82,7 @@ from ..tabular import (
 from .birthdays import birthday_key_cached
 from .events import payment_event_clean
 from .ledger import payment_fingerprint, payments_record_batch
+from .privacy import erased_players_find
 from .profile import manager_assign_allowed, players_assign_manager
 
 log = logging.getLogger(__name__)
@@ -451,6 +452,17 @@ class _PlayerChunker:
         # Compare without locking (an unchanged row costs no write at all), then lock
         # only the rows to update and merge them again from what the lock returned.
         existing = self._existing(list(rows), for_update=False)
+        erased = erased_players_find(set(rows) - set(existing))
+        for account_id in sorted(erased, key=lambda a: rows[a][0]):  # erased on request: never created again
+            counts.invalid += 1
+            run.problem(
+                RowProblem(
+                    rows.pop(account_id)[0],
+                    "",  # the report does not store the erased account id again
+                    self.account_label,
+                    _("This player's personal data was erased on request: the row is not imported."),
+                )
+            )
         tags = self._existing_tags(existing) if self.has_tags else {}
         now = timezone.now()
         to_insert, to_update, tag_sets, moves = [], [], {}, {}

@@ -41,6 +41,7 @@ from ..models import PayerStatus, Payment, PaymentKind, Player
 from .events import event_id_echo, payment_event_clean
 from .ledger_engines import PLAYER_STATE_FIELDS, ledger_engine, ledger_totals
 from .payer_status import payer_status_refresh
+from .privacy import erased_account_key, erased_players_find
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,7 @@ def _payments_store(*, valid, source, source_ref, actor, evaluate_tier) -> Payme
         unknown = [e for _i, e in purchases if e["event_id"] not in inserted and e["event_id"] not in stored]
         if unknown:
             players_ensure(accounts={e["account_id"]: e["server"] for e in unknown}, actor=actor, now=now)
+            _erased_accounts_follow(unknown)
             more = engine.append(events=unknown, source=source, source_ref=source_ref, actor_id=actor_id, now=now)
             inserted = {**inserted, **more.inserted}
             appended.players += more.players
@@ -323,6 +325,9 @@ def _refund_store(result, index, event, *, source, source_ref, actor, now, evalu
     event's duplicate (or conflict), not a second refund against lowered spend."""
     player = Player.objects.select_for_update().filter(account_id=event["account_id"]).only("pk", "total_spend")
     player = player.first()
+    if player is None and _erased_accounts_follow([event]):
+        player = Player.objects.select_for_update().filter(account_id=event["account_id"]).only("pk", "total_spend")
+        player = player.first()
     stored = _stored(source, source_ref, {event["event_id"]})
     if stored:
         _classify(result, index, event, stored[event["event_id"]])
@@ -399,12 +404,26 @@ def _refund_check(
         )
 
 
+def _erased_accounts_follow(events: list[dict]) -> bool:
+    """Events for accounts erased on request are recorded on the erased row: their
+    account id becomes the row's digest (players.services.privacy). True if any did."""
+    erased = erased_players_find({e["account_id"] for e in events})
+    for event in events:
+        if event["account_id"] in erased:
+            event["account_id"] = erased_account_key(event["account_id"])
+    return bool(erased)
+
+
 def players_ensure(*, accounts: dict[str, str], actor=None, now: datetime | None = None) -> dict[str, int]:
     """{account_id: server} -> {account_id: player id}, creating unknown players in
     bulk (the game is the source of truth), each with its creation in the history."""
     now = now or timezone.now()
     found = dict(Player.objects.filter(account_id__in=list(accounts)).values_list("account_id", "id"))
     missing = sorted(set(accounts) - set(found))
+    if missing:  # an account erased on request is found by its digest, never created again
+        erased = erased_players_find(missing)
+        found.update(erased)
+        missing = [a for a in missing if a not in erased]
     if missing:
         Player.objects.bulk_create(
             [Player(account_id=a, server=accounts[a]) for a in missing], ignore_conflicts=True, batch_size=1000

@@ -9,6 +9,10 @@ from django.utils.translation import gettext as _
 
 from ..models import Player
 from .birthdays import birthday_key_apply
+from .privacy import PlayerErased, erased_players_find
+
+# What an erasure blanked on the player: staff may not write it again.
+ERASED_FIELDS = (*Player.PERSONAL_FIELDS, "nickname", "notes")
 
 # Fields the game owns: the API and imports may set them. Staff-owned fields
 # (manager, tags, notes, contact preferences) are not in this list.
@@ -23,6 +27,8 @@ def player_upsert(*, account_id: str, data: dict, actor=None) -> tuple[Player, b
     if unknown:
         raise ValidationError({name: [_("This field cannot be set here.")] for name in sorted(unknown)})
     player = Player.objects.select_for_update().filter(account_id=account_id).first()
+    if player is None and erased_players_find([account_id]):
+        raise PlayerErased(account_id)  # the game's profile of an erased player is not stored again
     created = player is None
     if created:
         player = Player(account_id=account_id)
@@ -47,7 +53,16 @@ def player_upsert(*, account_id: str, data: dict, actor=None) -> tuple[Player, b
 def player_update(*, player: Player, data: dict, actor) -> Player:
     """Staff edit of any profile field (the admin's player page, the demo). A new player is
     checked whole; an existing one on the fields written (a value stored before today's
-    rules is not this edit's to judge)."""
+    rules is not this edit's to judge). An erased player's personal data stays erased."""
+    if player.pk is not None and player.erased_at:
+        refused = sorted(name for name, value in data.items() if name in ERASED_FIELDS and value not in ("", None))
+        if refused:
+            raise ValidationError(
+                {
+                    name: [_("This player's personal data was erased on request; it is not stored again.")]
+                    for name in refused
+                }
+            )
     for name, value in data.items():
         setattr(player, name, value)
     if player.pk is None:

@@ -1,0 +1,50 @@
+"""The campaign tables in a player's data file and erasure (players.services.privacy):
+tasks, messages, targets, greetings and gifts stay as rows (results and budgets count
+them); the words written to or about the player are erased. Registered by
+`CampaignsConfig.ready`."""
+
+
+def _task_title(task) -> str:
+    return task.title_text
+
+
+def _message_reason(message) -> str:
+    return message.status_reason_text
+
+
+def player_tables_register() -> None:
+    from players.services.privacy import PlayerTable, player_table_register
+
+    from .models import CampaignTarget, GiftEntry, Greeting, Message, OutreachTask
+
+    player_table_register(
+        PlayerTable(
+            OutreachTask,
+            "player",
+            erase={"script": "", "note": ""},
+            scrub=("title",),
+            scrub_json=("title_params",),
+            keep=("kind", "status", "outcome", "source", "title_code", "status_reason"),
+            hidden=("title_code", "title_params", "source"),
+            display={"title": _task_title},
+        )
+    )
+    player_table_register(
+        PlayerTable(
+            Message,
+            "player",
+            erase={"subject": "", "body": ""},
+            scrub=("last_error",),
+            scrub_json=("status_params",),
+            keep=("channel", "status", "status_reason", "source"),
+            hidden=("status_params", "source"),
+            display={"status_reason": _message_reason},
+        )
+    )
+    player_table_register(PlayerTable(CampaignTarget, "player", keep=("outcome",)))
+    player_table_register(
+        PlayerTable(Greeting, "player", erase={"note": ""}, keep=("status", "claim"), hidden=("claim",))
+    )
+    player_table_register(
+        PlayerTable(GiftEntry, "player", scrub=("reason",), keep=("kind", "item", "code", "source"), hidden=("source",))
+    )

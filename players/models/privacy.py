@@ -1,0 +1,95 @@
+"""A player's rights over their personal data (PIPL): a copy on request (Art. 45) and
+erasure on request (Art. 47). Every request is kept here with who asked, why, who
+confirmed and how it was delivered; written only by `players.services.privacy`."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .profile import Player
+
+
+class DataRequestKind(models.TextChoices):
+    COPY = "copy", _("Copy of the player's data (PIPL Art. 45)")
+    ERASURE = "erasure", _("Erasure of the player's personal data (PIPL Art. 47)")
+
+
+class DataRequestStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for a supervisor's confirmation")
+    DONE = "done", _("Done")
+    REJECTED = "rejected", _("Rejected")
+
+
+class DeliveryMethod(models.TextChoices):
+    HANDED_OVER = "handed_over", _("Downloaded and handed to the player in person")
+    EMAIL = "email", _("Downloaded and sent to the player's e-mail")
+    SECURE_LINK = "secure_link", _("Downloaded and sent as a protected link or file")
+    POST = "post", _("Downloaded and sent by post on a storage medium")
+
+
+class DataRequest(models.Model):
+    """One request by a player about their data: a copy (produced and delivered at once)
+    or an erasure (asked by one person, confirmed or rejected by a supervisor, another
+    person). Holds no personal value of the player: an erasure scrubs its own reason."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=DataRequestKind.choices)
+    player = models.ForeignKey(Player, verbose_name=_("player"), on_delete=models.PROTECT, related_name="data_requests")
+    status = models.CharField(_("status"), max_length=16, choices=DataRequestStatus.choices)
+    reason = models.TextField(_("reason"), help_text=_("Why, and how the player asked (e.g. a call on 3 May)."))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(_("requested at"), db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("confirmed or rejected by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("confirmed or rejected at"), null=True, blank=True)
+    decision_note = models.TextField(_("supervisor's note"), blank=True)
+    delivered_via = models.CharField(_("delivered"), max_length=16, choices=DeliveryMethod.choices, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    file_sha256 = models.CharField(
+        _("file digest (SHA-256)"),
+        max_length=64,
+        blank=True,
+        help_text=_("Identifies the file handed over; the CRM does not keep the file."),
+    )
+    file_bytes = models.PositiveBigIntegerField(_("file size (bytes)"), null=True, blank=True)
+    # {table label: rows}: what the copy held or the erasure touched (counts only).
+    row_counts = models.JSONField(_("rows per table"), default=dict, blank=True)
+    duration_ms = models.PositiveIntegerField(_("time taken (ms)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("data request")
+        verbose_name_plural = _("data requests")
+        ordering = ["-requested_at", "-id"]
+        permissions = [
+            ("hand_over_player_data", _("Can produce a player's data file on the player's request")),
+            ("request_erasure", _("Can ask for a player's personal data to be erased")),
+            ("confirm_erasure", _("Can confirm or reject another person's erasure request")),
+        ]
+        indexes = [models.Index(fields=["player", "-requested_at"], name="datarequest_player_recent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["player"],
+                condition=models.Q(kind="erasure", status="pending"),
+                name="datarequest_one_pending_erasure",
+                violation_error_message=_("An erasure of this player is already waiting for confirmation."),
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(reason=""),
+                name="datarequest_reason_given",
+                violation_error_message=_("Give the reason for the request."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.player_id}"
