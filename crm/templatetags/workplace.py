@@ -30,7 +30,9 @@ def player_workplace(context, player):
         "card": customer_card(player=player, user=user),
         "timeline": player_timeline(player=player, user=user, before=request.GET.get("timeline")),
         "actions": quick_actions(player=player, user=user),
-        "contact_form": ContactQuickForm() if user.has_perm("players.add_contactlog") else None,
+        "contact_form": ContactQuickForm()
+        if user.has_perm("players.add_contactlog") and not player.erased_at
+        else None,
         "contact_url": reverse("workplace:log_contact", args=[player.pk]),
         "today": timezone.localdate(),
     }

@@ -38,6 +38,9 @@ def quick_action(key: str, *, order: int = 100):
 def quick_actions(*, player, user) -> list[QuickAction]:
     from . import panels as _load  # noqa: F401  (panel modules register their actions)
 
+    if player.erased_at:  # erased on request (PIPL Art. 47): kept, no longer worked on
+        return []
+
     built = (build(player, user) for _order, build in sorted(_ACTIONS.values(), key=lambda item: item[0]))
     return [action for action in built if action is not None]
 

@@ -254,6 +254,14 @@ class PlayerAdmin(PlayerPrivacyAdminMixin, PlayerExportMixin, PlayerScopedAdminM
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.erased_at:  # its account id is a digest: no one reads it
+            fieldsets = [
+                (
+                    title,
+                    {**options, "fields": ["erased_account" if f == "account_id" else f for f in options["fields"]]},
+                )
+                for title, options in fieldsets
+            ]
         if can_view_personal_data(request.user):
             return fieldsets
         swapped = []
@@ -262,8 +270,14 @@ class PlayerAdmin(PlayerPrivacyAdminMixin, PlayerExportMixin, PlayerScopedAdminM
             swapped.append((title, {**options, "fields": fields}))
         return swapped
 
+    @admin.display(description=_("account id"))
+    def erased_account(self, obj):
+        return _("(personal data erased)")
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.erased_at:
+            fields.append("erased_account")
         if not can_view_personal_data(request.user):
             fields += [f"masked_{f}" for f in Player.PERSONAL_FIELDS]
         if obj is not None:  # the game owns these (API.md, PUT /players/): shown, never edited by staff
