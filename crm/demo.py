@@ -340,6 +340,30 @@ def _team_day(rng, now, managers, supervisor) -> None:
     _feedback(rng, now)
     _budget_cut(now, supervisor)
     cases_escalate_overdue(now=now)
+    _data_requests(managers, supervisor)
+
+
+def _data_requests(managers, supervisor) -> None:
+    """A player's rights over their data (PIPL): one player was handed their data file,
+    one was erased on request (asked by their manager, confirmed by the supervisor), and
+    one erasure waits for the supervisor in Players → Data requests."""
+    from players.models import DeliveryMethod
+    from players.services.privacy import erasure_confirm, erasure_request, player_data_file
+
+    manager = managers[0]
+    own = list(Player.objects.filter(manager=manager).exclude(real_name="").order_by("id")[:3])
+    if len(own) < 3:
+        return
+    copied, erased, waiting = own
+    player_data_file(
+        player=copied,
+        actor=manager,
+        reason="玩家来电索取本人信息副本，已核对绑定手机号后四位",
+        delivered_via=DeliveryMethod.EMAIL,
+    )
+    request = erasure_request(player=erased, actor=manager, reason="玩家来电要求注销账号信息，已核对绑定手机号后四位")
+    erasure_confirm(request=request, actor=supervisor, note="已电话回访确认")
+    erasure_request(player=waiting, actor=manager, reason="玩家在客服工单中要求删除个人信息")
 
 
 def _greeting_rules(now, supervisor) -> None:

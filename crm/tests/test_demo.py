@@ -148,6 +148,15 @@ def test_every_area_has_the_days_work(seeded):
     assert over and GiftBudget.objects.count() > len(over)  # one tier over its budget, the others within
     assert FeedbackTopic.objects.filter(report_count__gte=5).count() >= 3
     assert dashboard_snapshot(compute_if_missing=False)  # computed by the seed, not on first view
+    from players.models import DataRequest
+
+    requests = set(DataRequest.objects.values_list("kind", "status"))
+    assert requests == {
+        ("copy", "done"),
+        ("erasure", "done"),
+        ("erasure", "pending"),
+    }  # a copy, an erasure, one waiting
+    assert Player.objects.filter(erased_at__isnull=False, real_name="", phone="").count() == 1
 
 
 def test_nothing_is_dated_in_the_future(seeded):
