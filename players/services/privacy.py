@@ -308,7 +308,11 @@ def _player_rows(player: Player) -> tuple[list[tuple[PlayerTable, list]], dict[s
     tables = []
     counts = {}
     for table in PLAYER_TABLES.values():
-        fks = [f.name for f in table.model._meta.concrete_fields if f.is_relation and f.name not in table.hidden]
+        fks = [
+            f.name
+            for f in table.model._meta.concrete_fields
+            if f.is_relation and f.name not in table.hidden and f.related_model is not Player  # shown: not the player
+        ]
         rows = list(table.rows(player.pk).select_related(*fks))
         tables.append((table, rows))
         counts[table.label] = len(rows)
@@ -327,33 +331,40 @@ def _json_value(row, f):
     return f.value_from_object(row) if not f.is_relation else getattr(row, f.attname)
 
 
-def _readable(row, f, table: PlayerTable) -> object:
-    if f.name in table.display:
-        return table.display[f.name](row)
-    value = getattr(row, f.name)
+def _plain(value) -> object:
     if value is None or value == "":
         return ""
-    if f.choices:
-        return str(getattr(row, f"get_{f.name}_display")())
-    if f.is_relation:
-        if f.related_model is Player:
-            return str(value)
-        if isinstance(value, apps.get_model(settings.AUTH_USER_MODEL)):
-            return staff_name(value)
-        return str(value)
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if isinstance(value, datetime):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int | float):
+    if isinstance(value, Decimal | int | float):
         return value
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, cls=DjangoJSONEncoder)
+        return json.dumps(value, ensure_ascii=False, cls=_Encoder)
     return cell_neutralise(str(value))
+
+
+def _renderer(f: models.Field, table: PlayerTable) -> Callable:
+    """How one column reads in the sheet: decided once per column, applied per row."""
+    if f.name in table.display:
+        return table.display[f.name]
+    if f.choices:
+        labels = {value: str(label) for value, label in f.flatchoices}
+        return lambda row: labels.get(getattr(row, f.attname), getattr(row, f.attname)) or ""
+    if f.is_relation:
+        User = apps.get_model(settings.AUTH_USER_MODEL)
+
+        def related(row):
+            value = getattr(row, f.name)
+            if value is None:
+                return ""
+            return staff_name(value) if isinstance(value, User) else cell_neutralise(str(value))
+
+        return related
+    return lambda row: _plain(getattr(row, f.attname))
 
 
 def _sheet_columns(table: PlayerTable) -> list[models.Field]:
@@ -417,10 +428,11 @@ def _zip(player, tables, import_rows, *, actor, reason, now) -> bytes:
                 sheet.append([cell_neutralise(str(row.tag))])
             continue
         columns = _sheet_columns(table)
+        renderers = [_renderer(f, table) for f in columns]
         sheet = workbook.create_sheet(_sheet_title(capfirst(str(table.model._meta.verbose_name_plural)), used))
         sheet.append([capfirst(str(f.verbose_name)) for f in columns])
         for row in rows:
-            sheet.append([_readable(row, f, table) for f in columns])
+            sheet.append([render(row) for render in renderers])
     if import_rows:
         sheet = workbook.create_sheet(_sheet_title(_("Rows of imported files"), used))
         sheet.append([str(_("import")), str(_("row")), str(_("cells"))])
