@@ -222,7 +222,7 @@ def main():
             ],
         )
         erasure = DataRequest.objects.get(pk=request.pk)
-        print(f"  erasure's own record: {erasure.duration_ms} ms, rows touched {erasure.row_counts}")
+        print(f"  erasure's own record: {erasure.duration_ms} ms, rows per table {erasure.row_counts}")
 
 
 if __name__ == "__main__":
