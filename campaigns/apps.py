@@ -37,6 +37,11 @@ class CampaignsConfig(AppConfig):
         # A return is a login seen within 14 days of contact, and players.last_login_at
         # keeps only the latest: refresh often enough that a return is seen before the
         # player's next login moves it.
+        # The half-monthly top-spender return visits: the 1st and 16th at 09:00.
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "campaigns.top_spender_visits",
+            {"task": "campaigns.top_spender_visits", "schedule": crontab(hour=9, minute=0, day_of_month="1,16")},
+        )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "campaigns.refresh_campaign_results", {"task": "campaigns.refresh_campaign_results", "schedule": 900.0}
         )

@@ -24,3 +24,13 @@ def greetings_daily(on: str | None = None) -> dict:
 @shared_task(name="campaigns.refresh_campaign_results", ignore_result=True)
 def refresh_campaign_results() -> int:
     return campaigns_results_refresh_active()
+
+
+@shared_task(name="campaigns.top_spender_visits")
+def top_spender_visits(on: str | None = None) -> dict:
+    """The half-monthly top-spender return visits (beat: the 1st and 16th at 09:00): one
+    booked call task per top spender of each server for the half month just ended."""
+    from .services.top_spenders import top_spender_visits_create
+
+    start, end, spenders, created = top_spender_visits_create(on=date.fromisoformat(on) if on else None)
+    return {"start": start.isoformat(), "end": end.isoformat(), "ranked": len(spenders), "created": created}

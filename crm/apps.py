@@ -37,6 +37,24 @@ class CrmConfig(AppConfig):
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "players.nightly", {"task": "players.nightly", "schedule": crontab(hour=3, minute=30)}
         )
+        # The weekly and monthly work reports to the supervisors, at 08:00: Mondays (last
+        # week) and the 1st (last month).
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "work-report-weekly",
+            {
+                "task": "crm.tasks.work_report_mail_task",
+                "schedule": crontab(hour=8, minute=0, day_of_week=1),
+                "args": ("week",),
+            },
+        )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "work-report-monthly",
+            {
+                "task": "crm.tasks.work_report_mail_task",
+                "schedule": crontab(hour=8, minute=0, day_of_month=1),
+                "args": ("month",),
+            },
+        )
 
         # A user reads as their display name (crm.names) wherever Django shows one: pickers,
         # list columns, change history, messages. Django's own User is the user model, so

@@ -188,6 +188,8 @@ X_FRAME_OPTIONS = "DENY"
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
+# Where staff reach the CRM, for links in e-mails (e.g. https://crm.example.com).
+CRM_SITE_URL = env.str("CRM_SITE_URL", default="")
 
 # --- Celery -----------------------------------------------------------------
 # Without a broker every task runs eagerly in-process, so cron + management
@@ -283,5 +285,10 @@ CRM_MESSAGE_RETRY_BASE_SECONDS = env.int("CRM_MESSAGE_RETRY_BASE_SECONDS", defau
 
 # Greetings: how many days back the daily job still greets occasions it missed.
 CRM_GREETINGS_CATCH_UP_DAYS = env.int("CRM_GREETINGS_CATCH_UP_DAYS", default=3)
+# The half-monthly top-spender return visits (campaigns.services.top_spenders): how many per
+# server, and the gift proposed: this share of the half month's spend, at most this much.
+CRM_TOP_SPENDER_COUNT = env.int("CRM_TOP_SPENDER_COUNT", default=3)
+CRM_TOP_SPENDER_GIFT_RATE = env.str("CRM_TOP_SPENDER_GIFT_RATE", default="0.02")
+CRM_TOP_SPENDER_GIFT_MAX = env.str("CRM_TOP_SPENDER_GIFT_MAX", default="2000")
 # The language of automatic messages to players (e.g. the festival's name in a greeting).
 CRM_PLAYER_LANGUAGE = env.str("CRM_PLAYER_LANGUAGE", default="zh-hans")

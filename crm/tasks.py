@@ -18,3 +18,13 @@ def nightly_task() -> dict:
     from crm.nightly import nightly_run
 
     return nightly_run()
+
+
+@shared_task(name="crm.tasks.work_report_mail_task")
+def work_report_mail_task(period: str) -> dict:
+    """E-mail the last complete week's or month's work report to the supervisors (beat:
+    Mondays and the 1st of each month at 08:00)."""
+    from crm.workplace.report_mail import work_report_mail
+
+    sent = work_report_mail(period=period)
+    return {"period": period, "start": sent.start.isoformat(), "end": sent.end.isoformat(), "to": len(sent.recipients)}

@@ -1,11 +1,14 @@
 """Outreach work for VIP managers (tasks) and automatic messages to players."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from crm.channels import Channel, message_channel_choices
+from crm.formatting import money
 from crm.privacy import label_text
 from players.churn_reasons import reason_label
 from players.models import ContactOutcome
@@ -39,12 +42,32 @@ def winback_why_text(params: dict) -> str:
     return pgettext("list separator", ", ").join(labels) if labels else str(_("at risk"))
 
 
+def top_spender_title_text(name: str, params: dict) -> str:
+    """A top spender's return-visit title in the active language, with the gift proposed."""
+    title = str(TaskTitle.TOP_SPENDER.label) % {
+        "player": name,
+        "rank": params.get("rank", ""),
+        "server": params.get("server") or _("all servers"),
+        "start": params.get("start", ""),
+        "end": params.get("end", ""),
+        "spend": money(params.get("spend") or 0),
+    }
+    gift = Decimal(params.get("gift") or 0)
+    if gift > 0:
+        return title + str(_("; propose a gift worth %(value)s")) % {"value": money(gift)}
+    return title + str(_("; no gift: the tier's gift budget is used up"))
+
+
 class TaskTitle(models.TextChoices):
     """Titles the CRM writes itself: stored as the code with `OutreachTask.title_params`,
     read in the reader's language (`OutreachTask.title_text`)."""
 
     GREETING_CALL = "greeting_call", _("%(occasion)s on %(date)s: call %(player)s")
     WIN_BACK = "win_back", _("Win back %(player)s (%(why)s)")
+    TOP_SPENDER = (
+        "top_spender",
+        _("Return visit: %(player)s, No. %(rank)s on %(server)s for %(start)s – %(end)s, spent %(spend)s"),
+    )
 
 
 class OutreachTask(models.Model):
@@ -134,13 +157,15 @@ class OutreachTask(models.Model):
     @property
     def title_text(self) -> str:
         """The title in the active language (reads the player for a CRM-written title)."""
-        if self.title_code not in (TaskTitle.GREETING_CALL, TaskTitle.WIN_BACK):
+        if self.title_code not in TaskTitle.values:
             return self.title
         params = self.title_params or {}
         player = self.player
         name = player.nickname or player.account_id
         if self.title_code == TaskTitle.WIN_BACK:
             return str(TaskTitle.WIN_BACK.label) % {"player": name, "why": winback_why_text(params)}
+        if self.title_code == TaskTitle.TOP_SPENDER:
+            return top_spender_title_text(name, params)
         return str(TaskTitle.GREETING_CALL.label) % {
             "occasion": occasion_text(
                 params.get("occasion", ""), params.get("festival", ""), params.get("custom_name", "")

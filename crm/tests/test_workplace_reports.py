@@ -1,6 +1,7 @@
 """The daily work report's figures (crm/workplace/reports.py), moved from players' selectors."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,7 +71,7 @@ def test_the_report_counts_a_constructed_day_per_manager_and_for_the_team(
 ):
     li, wang = constructed_day
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # contacts, cases opened, resolved, tasks, gifts, names
         report = service_work_report(start=DAY, end=DAY)
 
     rows = {r.name: r for r in report.rows}
@@ -110,3 +111,83 @@ def test_contacts_no_person_made_are_the_systems_row_in_the_readers_language(mak
         assert [r.name for r in service_work_report(start=DAY, end=DAY).rows] == ["系统"]
     with translation.override("en"):
         assert [r.name for r in service_work_report(start=DAY, end=DAY).rows] == ["System"]
+
+
+# --- weekly and monthly reports, and their e-mail --------------------------------------------
+@pytest.mark.parametrize(
+    ("period", "day", "expected"),
+    [
+        ("week", date(2026, 11, 20), (date(2026, 11, 16), date(2026, 11, 22))),  # a Friday: Monday to Sunday
+        ("week", date(2026, 11, 16), (date(2026, 11, 16), date(2026, 11, 22))),
+        ("week", date(2026, 12, 30), (date(2026, 12, 28), date(2027, 1, 3))),
+        ("month", date(2026, 2, 14), (date(2026, 2, 1), date(2026, 2, 28))),
+        ("month", date(2028, 2, 29), (date(2028, 2, 1), date(2028, 2, 29))),
+        ("month", date(2026, 12, 31), (date(2026, 12, 1), date(2026, 12, 31))),
+    ],
+)
+def test_a_period_holds_its_days(period, day, expected):
+    from crm.workplace.reports import period_range
+
+    assert period_range(period, day) == expected
+
+
+def test_the_last_complete_period_is_what_the_schedule_sends():
+    from crm.workplace.reports import period_last_complete
+
+    assert period_last_complete("week", date(2026, 11, 23)) == (date(2026, 11, 16), date(2026, 11, 22))
+    assert period_last_complete("month", date(2026, 12, 1)) == (date(2026, 11, 1), date(2026, 11, 30))
+    assert period_last_complete("month", date(2026, 1, 15)) == (date(2025, 12, 1), date(2025, 12, 31))
+
+
+def test_the_weekly_report_adds_up_the_days_and_counts_gifts_for_who_gave_them(constructed_day, make_player):
+    from campaigns.services.gifts import gift_record
+    from crm.workplace.reports import period_report
+
+    li, _wang = constructed_day
+    gift_record(player=make_player(), kind="item", item="月饼", value=Decimal("88"), actor=li, on=DAY)
+    gift_record(
+        player=make_player(), kind="item", item="月饼", value=Decimal("88"), actor=li, on=DAY + timedelta(days=9)
+    )
+    daily = service_work_report(start=DAY, end=DAY)
+    weekly = period_report(period="week", day=DAY)
+    assert (weekly.start, weekly.end) == (date(2026, 11, 16), date(2026, 11, 22))
+    mine = next(r for r in weekly.rows if r.user_id == li.pk)
+    assert (mine.gifts, mine.gifts_value) == (1, Decimal("88"))  # the gift of the next week is not in it
+    # the week holds the day before and the day after too
+    assert (daily.total.contacts, weekly.total.contacts) == (4, 6)
+    assert weekly.total.cases_resolved == daily.total.cases_resolved == 2
+    monthly = period_report(period="month", day=DAY)
+    assert monthly.total.gifts == 2 and monthly.total.gifts_value == Decimal("176")
+
+
+def test_the_monthly_report_reaches_the_supervisors_by_mail(constructed_day, make_staff, mailoutbox, settings):
+    from django.core.management import call_command
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    settings.CRM_SITE_URL = "https://crm.example.com/"
+    boss = make_staff("boss", "Supervisor", email="boss@example.com")
+    make_staff("quiet_boss", "Supervisor")  # no address: not mailed
+    make_staff("li_manager", "VIP manager", email="li@example.com")  # a manager gets no team report
+    call_command("send_work_reports", "month", "--date", "2026-12-01")
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == [boss.email]
+    assert message.subject == "月报 2026-11-01 – 2026-11-30"
+    assert "全组 | 6 | 5 | 4 | 2 | 50.0 | 4.5" in message.body.splitlines()[-3]  # the team's line
+    assert (
+        message.body.splitlines()[-1]
+        == "报表及图表：https://crm.example.com/admin/players/case/report/month/?day=2026-11-01"
+    )
+    names = [name for name, _content, _type in message.attachments]
+    assert names == ["work-report-2026-11-01-2026-11-30.csv", "work-report-2026-11-01-2026-11-30.xlsx"]
+    csv_text = message.attachments[0][1]
+    assert csv_text.splitlines()[-1].split(",")[1] == "全组"
+
+
+def test_the_mail_task_sends_last_week(constructed_day, make_staff, mailoutbox, time_machine):
+    from crm.tasks import work_report_mail_task
+
+    make_staff("boss", "Supervisor", email="boss@example.com")
+    time_machine.move_to(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # Monday morning in Shanghai
+    assert work_report_mail_task("week") == {"period": "week", "start": "2026-11-16", "end": "2026-11-22", "to": 1}
+    assert mailoutbox[0].subject == "Weekly work report 2026-11-16 – 2026-11-22"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, Sum
@@ -14,7 +15,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from campaigns.models import OutreachTask, TaskStatus
+from campaigns.models import GiftEntry, OutreachTask, TaskStatus
 from crm.names import person_name
 from players.models import Case, ContactLog, ContactOutcome
 
@@ -35,6 +36,8 @@ class WorkReportRow:
     satisfaction_sum: int = 0
     satisfaction_count: int = 0
     outreach: dict = field(default_factory=dict)  # outcome -> tasks completed with it
+    gifts: int = 0  # gifts given (the gift ledger's actor), greetings' and compensations' alike
+    gifts_value: Decimal = Decimal("0")
 
     @property
     def sla_met_pct(self) -> float | None:
@@ -57,6 +60,8 @@ class WorkReportRow:
             "sla_met",
             "satisfaction_sum",
             "satisfaction_count",
+            "gifts",
+            "gifts_value",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for outcome, count in other.outreach.items():
@@ -87,7 +92,8 @@ def service_work_report(*, start: date, end: date, users=None, by_day: bool = Fa
 
     Contacts count for their staff; cases for their owner; outreach tasks for their
     assignee when completed. Satisfaction and SLA are those of the cases resolved in
-    the range. Four grouped aggregate queries, whatever the volume."""
+    the range; gifts count for who gave them (the gift ledger). Five grouped aggregate
+    queries, whatever the volume."""
     since, until = _local_range(start, end)
     tz = timezone.get_current_timezone()
     user_ids = None if users is None else [getattr(u, "pk", u) for u in users]
@@ -152,6 +158,15 @@ def service_work_report(*, start: date, end: date, users=None, by_day: bool = Fa
         outcome = r["outcome"] or "other"
         target.outreach[outcome] = target.outreach.get(outcome, 0) + r["n"]
 
+    given = GiftEntry.objects.filter(given_on__gte=start, given_on__lte=end)
+    if user_ids is not None:
+        given = given.filter(actor_id__in=user_ids)
+    gift_keys = ["actor_id"] + (["given_on"] if by_day else [])
+    for r in given.values(*gift_keys).annotate(n=Count("pk"), worth=Sum("value")).order_by():
+        target = row(r["actor_id"], r.get("given_on"))
+        target.gifts += r["n"]
+        target.gifts_value += r["worth"] or 0
+
     if user_ids is not None:
         for user_id in user_ids:
             if not by_day:
@@ -179,3 +194,32 @@ def report_users_for(user):
     if user.is_superuser or user.has_perm(TEAM_REPORT_PERMISSION):
         return None
     return [user]
+
+
+# --- weekly and monthly reports (周报、月报) ----------------------------------------------------
+PERIODS = ("week", "month")
+
+
+def period_range(period: str, day: date) -> tuple[date, date]:
+    """The week (Monday to Sunday) or calendar month holding `day`, as (first, last) day."""
+    if period == "week":
+        first = day - timedelta(days=day.weekday())
+        return first, first + timedelta(days=6)
+    if period == "month":
+        first = day.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        return first, following - timedelta(days=1)
+    raise ValueError(period)
+
+
+def period_last_complete(period: str, today: date) -> tuple[date, date]:
+    """The last week or month that has ended before `today` (what a scheduled report sends)."""
+    first, _last = period_range(period, today)
+    return period_range(period, first - timedelta(days=1))
+
+
+def period_report(*, period: str, day: date, users=None) -> WorkReport:
+    """The weekly or monthly report holding `day`: the daily report's figures per person and
+    for the team over the whole period."""
+    start, end = period_range(period, day)
+    return service_work_report(start=start, end=end, users=users)

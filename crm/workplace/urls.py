@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from . import views
+from . import top_spenders, views
 
 app_name = "workplace"
 
@@ -9,4 +9,7 @@ urlpatterns = [
     path("refresh/", admin.site.admin_view(views.dashboard_refresh_now), name="refresh"),
     path("player/<int:pk>/contact/", admin.site.admin_view(views.player_log_contact), name="log_contact"),
     path("player/<int:pk>/pin-tier/", admin.site.admin_view(views.player_pin_tier), name="pin_tier"),
+    path("top-spenders/", admin.site.admin_view(top_spenders.top_spenders_view), name="top_spenders"),
+    path("top-spenders/book/", admin.site.admin_view(top_spenders.top_spenders_book), name="top_spenders_book"),
+    path("year-spend/", admin.site.admin_view(top_spenders.year_spend_view), name="year_spend"),
 ]
