@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaigns.models import GiftEntry, OutreachTask, TaskStatus
+from crm.formatting import money
 from crm.names import person_name
 from players.models import Case, ContactLog, ContactOutcome
 
@@ -46,6 +47,10 @@ class WorkReportRow:
     @property
     def satisfaction_avg(self) -> float | None:
         return round(self.satisfaction_sum / self.satisfaction_count, 2) if self.satisfaction_count else None
+
+    @property
+    def gifts_value_text(self) -> str:
+        return money(self.gifts_value)
 
     @property
     def outreach_done(self) -> int:

@@ -166,7 +166,7 @@ def _summary_rows(summary, *, personal: bool, offset: int = 0, for_file: bool = 
                 staff_name(p.manager) if p.manager else "",
                 real_name,
                 phone,
-                r["spend"] if for_file else money(r["spend"]),
+                Decimal(r["spend"]).quantize(Decimal("0.01")) if for_file else money(r["spend"]),
                 r["purchases"],
                 timezone.localtime(r["last_paid_at"]).replace(tzinfo=None)
                 if for_file and r["last_paid_at"]
