@@ -44,6 +44,7 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.greetings import greetings_run
 from campaigns.services.messaging import messages_deliver_due
+from campaigns.services.top_spenders import top_spender_visits_create
 from crm.calendar import lunar_date, lunar_of, lunar_to_solar
 from crm.demo_story import Story, story_for
 from crm.nightly import nightly_run
@@ -340,6 +341,9 @@ def _team_day(rng, now, managers, supervisor) -> None:
     _feedback(rng, now)
     _budget_cut(now, supervisor)
     cases_escalate_overdue(now=now)
+    # the half month's top spenders get their booked return-visit calls (as on the 1st and 16th);
+    # the weekly and monthly reports read the contacts, cases, tasks and gifts above
+    top_spender_visits_create(on=today, actor=supervisor)
     _data_requests(managers, supervisor)
 
 
