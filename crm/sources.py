@@ -1,5 +1,5 @@
 """What a record's `source` reference ("greeting:3:20261207", "case:17:1", "campaign:2",
-"task:5", "message:9", "churn:2026-11-03") means to a person: one place that reads them,
+"task:5", "message:9", "churn:2026-11-03", "top-spender:20261116") means to a person: one place that reads them,
 for every list and page that shows where a task, message, gift or contact came from.
 Numbers only (rule, campaign and case numbers are what the lists show), so a list page
 costs no query per row."""
@@ -36,6 +36,7 @@ READERS = {
     "task": _numbered(lambda: _("outreach task")),
     "message": _numbered(lambda: _("message")),
     "churn": lambda parts: _("win-back for the spell since %(day)s") % {"day": _day(parts[0])},
+    "top-spender": lambda parts: _("top spenders of the half month from %(day)s") % {"day": _day(parts[0])},
 }
 
 

@@ -260,12 +260,21 @@ class WorklistAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """My open tasks that have started (task_selectors.tasks_on_my_day) in sections overdue,
     due today and later, each with one-click outcomes and a note."""
 
-    exclude = ["source"]
-    readonly_fields = ["source_display"]
+    # The title as the reader reads it (a title the CRM wrote is a code), the source in words.
+    exclude = ["source", "title", "title_code", "title_params", "status_reason"]
+    readonly_fields = ["title_display", "source_display"]
+
+    @admin.display(description=_("title"))
+    def title_display(self, obj):
+        return obj.title_text
 
     @admin.display(description=_("source"))
     def source_display(self, obj):
         return source_text(obj.source)
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f != "title_display"]
+        return ["title_display", *fields]
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("campaigns.view_outreachtask")

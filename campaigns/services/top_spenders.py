@@ -15,13 +15,11 @@ to what they spent; at year end, spend is summed per player for the annual gift 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, Sum, Value, Window
-from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from players.models import Payment, PaymentKind, Player
@@ -60,13 +58,6 @@ def _local_range(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-def _net_spend():
-    zero = Value(Decimal(0))
-    return Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.PURCHASE)), zero) - Coalesce(
-        Sum("amount_base", filter=Q(kind=PaymentKind.REFUND)), zero
-    )
-
-
 def top_spenders(
     *, start: date, end: date, n: int = 3, per: str = "server", players=None, with_players: bool = True
 ) -> list[TopSpender]:
@@ -79,34 +70,11 @@ def top_spenders(
     if n < 1:
         return []
     since, until = _local_range(start, end)
-    partition = [F("player__server")] if per == "server" else []
-    ranked = (
-        Payment.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
-        .values("player_id", "player__server", "player__account_id")
-        .annotate(
-            spend=_net_spend(),
-            purchases=Count("pk", filter=Q(kind=PaymentKind.PURCHASE)),
-        )
-        .filter(spend__gt=0)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=partition or None,
-                order_by=[F("spend").desc(), F("player__account_id").asc()],
-            )
-        )
-        .filter(rank__lte=n)
-        .order_by("player__server" if per == "server" else "rank", "rank")
-    )
     found = [
         TopSpender(
-            player_id=r["player_id"],
-            group=r["player__server"] if per == "server" else "",
-            rank=r["rank"],
-            spend=r["spend"],
-            purchases=r["purchases"],
+            player_id=pk, group=group if per == "server" else "", rank=rank, spend=_cents(spend), purchases=bought
         )
-        for r in ranked
+        for pk, group, rank, spend, bought in _ranked(since, until, n=n, per=per)
     ]
     if players is not None:
         visible = set(players.filter(pk__in=[t.player_id for t in found]).values_list("pk", flat=True))
@@ -116,6 +84,54 @@ def top_spenders(
         for t in found:
             t.player = by_pk.get(t.player_id)
     return found
+
+
+# Standard SQL (a CTE and a window function) that PostgreSQL and SQLite both run: the period's
+# payments are summed per player first, and only those players are joined for their server
+# (joining every payment row to the player table cost seconds at a million players).
+_RANKED_SQL = """
+WITH spend AS (
+    SELECT player_id,
+           SUM(CASE WHEN kind = %(purchase)s THEN amount_base ELSE 0 END)
+             - SUM(CASE WHEN kind = %(refund)s THEN amount_base ELSE 0 END) AS spend,
+           SUM(CASE WHEN kind = %(purchase)s THEN 1 ELSE 0 END) AS bought
+    FROM {payments}
+    WHERE occurred_at >= %(since)s AND occurred_at < %(until)s
+    GROUP BY player_id
+), ranked AS (
+    SELECT s.player_id, p.server AS grp, s.spend, s.bought,
+           ROW_NUMBER() OVER ({partition} ORDER BY s.spend DESC, p.account_id) AS rank
+    FROM spend s JOIN {players} p ON p.id = s.player_id
+    WHERE s.spend > 0
+)
+SELECT player_id, grp, rank, spend, bought FROM ranked WHERE rank <= %(n)s ORDER BY {order}
+"""
+
+
+def _ranked(since, until, *, n: int, per: str) -> list[tuple]:
+    from django.db import connection
+
+    sql = _RANKED_SQL.format(
+        payments=connection.ops.quote_name(Payment._meta.db_table),
+        players=connection.ops.quote_name(Player._meta.db_table),
+        partition="PARTITION BY p.server" if per == "server" else "",
+        order="grp, rank" if per == "server" else "rank",
+    )
+    params = {
+        "purchase": PaymentKind.PURCHASE.value,
+        "refund": PaymentKind.REFUND.value,
+        "since": connection.ops.adapt_datetimefield_value(since),
+        "until": connection.ops.adapt_datetimefield_value(until),
+        "n": n,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _cents(value) -> Decimal:
+    """A sum as money (SQLite sums decimals as floats)."""
+    return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 def gift_proposals(spenders: list[TopSpender], *, on: date) -> None:
@@ -196,18 +212,69 @@ def top_spender_visits_create(
     return start, end, spenders, len(tasks)
 
 
-def year_spend_summary(*, year: int, min_spend: Decimal = Decimal(0), players=None):
-    """Net spend per player in calendar `year` (TIME_ZONE), highest first: a queryset of
-    dicts (player_id, spend, purchases, last_paid_at), players with no net spend left out.
-    `players` (a queryset, e.g. those a user may see) limits it."""
+_YEAR_SQL = """
+SELECT player_id, spend, bought, last_paid, COUNT(*) OVER () AS total FROM (
+    SELECT player_id,
+           SUM(CASE WHEN kind = %(purchase)s THEN amount_base ELSE 0 END)
+             - SUM(CASE WHEN kind = %(refund)s THEN amount_base ELSE 0 END) AS spend,
+           SUM(CASE WHEN kind = %(purchase)s THEN 1 ELSE 0 END) AS bought,
+           MAX(CASE WHEN kind = %(purchase)s THEN occurred_at END) AS last_paid
+    FROM {payments}
+    WHERE occurred_at >= %(since)s AND occurred_at < %(until)s {scope}
+    GROUP BY player_id
+) AS per_player
+WHERE spend >= CAST(%(min_spend)s AS NUMERIC) AND spend > 0
+ORDER BY spend DESC, player_id
+{limit}
+"""
+
+
+def year_spend_summary(
+    *, year: int, min_spend: Decimal = Decimal(0), players=None, offset: int = 0, limit: int | None = None
+) -> tuple[list[dict], int]:
+    """Net spend per player in calendar `year` (TIME_ZONE), highest first, players with no
+    net spend left out: (rows of player_id, spend, purchases, last_paid_at; how many players
+    in all). One pass over the year's payments (the count comes with the rows). `players`
+    (a queryset, e.g. those a user may see) limits it; `offset`/`limit` page it."""
+    from django.db import connection
+
     since, until = _local_range(date(year, 1, 1), date(year, 12, 31))
-    payments = Payment.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
+    params = {
+        "purchase": PaymentKind.PURCHASE.value,
+        "refund": PaymentKind.REFUND.value,
+        "since": connection.ops.adapt_datetimefield_value(since),
+        "until": connection.ops.adapt_datetimefield_value(until),
+        "min_spend": str(Decimal(min_spend)),
+    }
+    scope, scope_params = "", []
     if players is not None:
-        payments = payments.filter(player__in=players)
-    summary = payments.values("player_id").annotate(
-        spend=_net_spend(),
-        purchases=Count("pk", filter=Q(kind=PaymentKind.PURCHASE)),
-        last_paid_at=Max("occurred_at", filter=Q(kind=PaymentKind.PURCHASE)),
+        scope_sql, scope_params = players.order_by().values("pk").query.sql_with_params()
+        scope = f"AND player_id IN ({scope_sql})"
+    sql = _YEAR_SQL.format(
+        payments=connection.ops.quote_name(Payment._meta.db_table),
+        scope=scope.replace("%s", "%%s"),
+        limit="" if limit is None else f"LIMIT {int(limit)} OFFSET {int(offset)}",
     )
-    summary = summary.filter(spend__gte=min_spend) if min_spend > 0 else summary.filter(spend__gt=0)
-    return summary.order_by("-spend", "player_id")
+    # named parameters for ours, then the scope's positional ones: bind them all by name
+    for i, value in enumerate(scope_params):
+        sql = sql.replace("%%s", f"%(scope{i})s", 1)
+        params[f"scope{i}"] = value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+
+    def aware(value):  # SQLite returns the text it stores (UTC)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value is not None and timezone.is_naive(value):
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    rows = [
+        {"player_id": pk, "spend": _cents(spend), "purchases": int(bought), "last_paid_at": aware(last)}
+        for pk, spend, bought, last, _total in fetched
+    ]
+    total = fetched[0][4] if fetched else 0
+    if fetched == [] and offset:
+        total = year_spend_summary(year=year, min_spend=min_spend, players=players, limit=1)[1]
+    return rows, total

@@ -127,14 +127,21 @@ def test_the_command_lists_and_books(half_month, capsys):
     assert set(OutreachTask.objects.values_list("player__account_id", flat=True)) == {"top-a2", "top-b2"}
 
 
-def test_the_year_end_summary_sums_the_calendar_year_net(half_month, make_player, pay):
-    rows = list(year_spend_summary(year=2026))
+def test_the_year_end_summary_sums_the_calendar_year_net(half_month, manager):
+    from players.selectors import players_visible_to
+
+    rows, total = year_spend_summary(year=2026)
     by_player = {r["player_id"]: r["spend"] for r in rows}
+    assert total == 7 and len(rows) == 7
     assert by_player[half_month["a4"].pk] == Decimal("9100.00")
     assert by_player[half_month["b1"].pk] == Decimal("10499.00")
-    assert rows[0]["player_id"] == half_month["b1"].pk  # highest first
-    assert [r["player_id"] for r in year_spend_summary(year=2026, min_spend=Decimal("5000"))] == [
-        half_month["b1"].pk,
-        half_month["a4"].pk,
-    ]
-    assert list(year_spend_summary(year=2025)) == []
+    assert rows[0]["player_id"] == half_month["b1"].pk and rows[0]["purchases"] == 2  # highest first
+    assert rows[0]["last_paid_at"] == at(date(2026, 12, 1), 0)
+    rows, total = year_spend_summary(year=2026, min_spend=Decimal("5000"))
+    assert ([r["player_id"] for r in rows], total) == ([half_month["b1"].pk, half_month["a4"].pk], 2)
+    page, total = year_spend_summary(year=2026, offset=2, limit=2)
+    assert (len(page), total) == (2, 7)
+    assert year_spend_summary(year=2026, offset=100, limit=2) == ([], 7)
+    mine, total = year_spend_summary(year=2026, players=players_visible_to(manager))
+    assert {r["player_id"] for r in mine} == {half_month[n].pk for n in ("a1", "a2", "b1")} and total == 3
+    assert year_spend_summary(year=2025) == ([], 0)

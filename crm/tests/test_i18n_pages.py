@@ -23,6 +23,10 @@ SKIP_PAGES = {"/admin/auth/group/", "/admin/auth/user/"}
 CUSTOM_PAGES = [
     "/admin/",
     "/admin/players/case/report/",
+    "/admin/players/case/report/week/",
+    "/admin/players/case/report/month/",
+    "/admin/workplace/top-spenders/",
+    "/admin/workplace/year-spend/",
 ]
 
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -182,6 +181,9 @@ def _summary_rows(summary, *, personal: bool, offset: int = 0, for_file: bool = 
         yield from flush(chunk)
 
 
+PAGE = 100
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -200,14 +202,13 @@ def year_spend_view(request):
         year = form.cleaned_data["year"]
         min_spend = form.cleaned_data["min_spend"] or Decimal(0)
         visible = None if sees_all_players(request.user) else players_visible_to(request.user)
-        summary = year_spend_summary(year=year, min_spend=min_spend, players=visible)
         fmt = request.GET.get("format")
         if fmt in ("csv", "xlsx"):
-            players = Player.objects.filter(pk__in=summary.values("player_id"))
+            rows, total = year_spend_summary(year=year, min_spend=min_spend, players=visible)
             try:
                 _record, personal = export_record_create(
                     user=request.user,
-                    queryset=players,
+                    count=total,
                     fmt=fmt,
                     filters=_("year-end spend summary %(year)s, minimum spend %(min)s")
                     % {"year": year, "min": money(min_spend)},
@@ -215,10 +216,23 @@ def year_spend_view(request):
             except PermissionDenied as exc:
                 messages.error(request, str(exc))
                 return redirect(reverse("workplace:year_spend") + f"?year={year}")
-            return _summary_file(summary, year=year, fmt=fmt, personal=personal)
-        paginator = Paginator(summary, 100)
-        page = paginator.get_page(request.GET.get("page"))
-        page.rows = list(_summary_rows(page.object_list, personal=personal, offset=page.start_index() - 1))
+            return _summary_file(rows, year=year, fmt=fmt, personal=personal)
+        try:
+            number = max(1, int(request.GET.get("page") or 1))
+        except ValueError:
+            number = 1
+        rows, total = year_spend_summary(
+            year=year, min_spend=min_spend, players=visible, offset=(number - 1) * PAGE, limit=PAGE
+        )
+        pages = max(1, -(-total // PAGE))
+        page = {
+            "rows": list(_summary_rows(rows, personal=personal, offset=(number - 1) * PAGE)),
+            "number": number,
+            "pages": pages,
+            "total": total,
+            "previous": number - 1 if number > 1 else None,
+            "next": number + 1 if number < pages else None,
+        }
     context = {
         **admin.site.each_context(request),
         "title": _("Year-end spend summary"),

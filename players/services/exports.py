@@ -208,12 +208,15 @@ def players_export_xlsx(queryset, *, personal: bool, language: str | None = None
 
 
 @transaction.atomic
-def export_record_create(*, user, queryset, fmt: str, filters: str) -> tuple[ExportRecord, bool]:
+def export_record_create(
+    *, user, queryset=None, count: int | None = None, fmt: str, filters: str
+) -> tuple[ExportRecord, bool]:
     """Check that `user` may export `queryset` and record the export. Returns the record
     and whether personal data is included. Raises PermissionDenied with the reason."""
     if not user.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied(_("You may not export player lists."))
-    count = queryset.count()
+    if count is None:  # `count` when the caller knows it (a report's rows), else the queryset's
+        count = queryset.count()
     limit = settings.CRM_EXPORT_LIMIT
     if count > limit and not user.has_perm(EXPORT_LARGE_PERMISSION):
         raise PermissionDenied(
