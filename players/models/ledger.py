@@ -70,7 +70,12 @@ class Payment(models.Model):
         ordering = ["-occurred_at"]
         indexes = [
             models.Index(fields=["player", "-occurred_at"], name="payment_player_recent"),
-            models.Index(fields=["-occurred_at"], name="payment_recent"),
+            # Newest first (the payments list); it also carries what the period sums read
+            # (top spenders, the year-end summary: spend per player in a period), so those
+            # are index-only scans on PostgreSQL instead of reading the whole ledger's pages.
+            models.Index(
+                fields=["-occurred_at"], name="payment_recent_cover", include=["player", "kind", "amount_base"]
+            ),
             # Game events carry no staff user; indexing their NULLs would cost every insert.
             models.Index(
                 fields=["recorded_by"], name="payment_recorded_by", condition=models.Q(recorded_by__isnull=False)
