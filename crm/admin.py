@@ -4,8 +4,9 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import ApiClient
+from .models import ApiClient, CompanyDayOff
 from .services import api_client_create, api_client_disable, api_client_enable, api_client_rotate
+from .workdays import company_day_off_delete, company_day_off_save, statutory_day_info
 
 
 class ApiClientForm(forms.ModelForm):
@@ -77,3 +78,35 @@ class ApiClientAdmin(admin.ModelAdmin):
             ngettext("%(count)d API client enabled.", "%(count)d API clients enabled.", count) % {"count": count},
             messages.SUCCESS,
         )
+
+
+@admin.register(CompanyDayOff)
+class CompanyDayOffAdmin(admin.ModelAdmin):
+    """Supervisors add the company's own days off; statutory holidays and make-up working
+    days come from the calendar (crm.workdays) and need no entry."""
+
+    list_display = ["day", "weekday", "reason", "statutory", "created_by"]
+    date_hierarchy = "day"
+    search_fields = ["reason"]
+    fields = ["day", "reason"]
+
+    @admin.display(description=_("weekday"))
+    def weekday(self, obj):
+        from django.utils.formats import date_format
+
+        return date_format(obj.day, "l")
+
+    @admin.display(description=_("otherwise"))
+    def statutory(self, obj):
+        info = statutory_day_info(obj.day)
+        return f"{info.label} {info.name}".strip()
+
+    def save_model(self, request, obj, form, change):
+        company_day_off_save(day=obj.day, reason=obj.reason, actor=request.user, instance=obj)
+
+    def delete_model(self, request, obj):
+        company_day_off_delete(record=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for record in queryset:
+            company_day_off_delete(record=record, actor=request.user)

@@ -1,5 +1,6 @@
 """What all apps share: the API clients (game backends) and their credentials."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -35,3 +36,34 @@ class ApiClient(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class CompanyDayOff(models.Model):
+    """A day the whole team is off besides the statutory holidays (a company outing, a
+    local holiday). Written by `crm.workdays.company_day_off_save`; read by the
+    working-days calendar (`crm.workdays`)."""
+
+    day = models.DateField(
+        _("date"),
+        unique=True,
+        error_messages={"unique": _("This date is already a company day off.")},
+    )
+    reason = models.CharField(_("reason"), max_length=100, blank=True, help_text=_("e.g. company anniversary"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("added by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("company day off")
+        verbose_name_plural = _("company days off")
+        ordering = ["-day"]
+
+    def __str__(self):
+        return f"{self.day:%Y-%m-%d} {self.reason}".strip()

@@ -249,6 +249,11 @@ CRM_CURRENCY_RATES = env.dict("CRM_CURRENCY_RATES", default={})
 # supervisors get an e-mail when cases escalate.
 CRM_CASE_SLA_HOURS = env.int("CRM_CASE_SLA_HOURS", default=72)
 CRM_CASE_ESCALATION_EMAIL = env.bool("CRM_CASE_ESCALATION_EMAIL", default=True)
+# Hours to the first answer when no SLA policy matches.
+CRM_CASE_FIRST_RESPONSE_HOURS = env.int("CRM_CASE_FIRST_RESPONSE_HOURS", default=8)
+# The team's working hours on working days (local time), for SLAs on working hours
+# (crm.workdays): one span or several, e.g. "09:00-12:00,13:30-18:00".
+CRM_WORKING_HOURS = env.str("CRM_WORKING_HOURS", default="09:00-18:00")
 # Imports and exports: exports larger than this need players.export_large; admin imports
 # run as a Celery task when a broker is set, else in a background thread ("sync": at once).
 CRM_EXPORT_LIMIT = env.int("CRM_EXPORT_LIMIT", default=5000)

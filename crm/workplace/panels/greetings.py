@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import GreetingOccasion, GreetingRule
 from crm.calendar import TRADITIONAL_FESTIVALS, Festival, birthday_keys_on, festival_choice_label, festivals_between
 from crm.privacy import can_view_personal_data
+from crm.workdays import DayKind, days_between
 from players.models import Player
 
 from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, admin_url, panel
@@ -60,16 +61,48 @@ def birthdays_and_festivals(ctx: PanelRequest) -> PanelContent:
         *TRADITIONAL_FESTIVALS,
         *(f for f in set(greeted) if f in Festival.values and f not in TRADITIONAL_FESTIVALS),
     ]
-    rows = [
-        Row(
-            text=str(festival_choice_label(festival)),
-            meta=str(_("today")) if day == ctx.today else date_format(day, "m-d"),
-            tone="good" if day == ctx.today else "",
-            badge=str(_("Festival")),
-            badge_colour="#c62828",
+
+    def meta(day):
+        return str(_("today")) if day == ctx.today else date_format(day, "m-d D")
+
+    dated = [
+        (
+            day,
+            Row(
+                text=str(festival_choice_label(festival)),
+                meta=meta(day),
+                tone="good" if day == ctx.today else "",
+                badge=str(_("Festival")),
+                badge_colour="#c62828",
+            ),
         )
         for day, festival in festivals_between(days[0], days[-1], festivals)
     ]
+    # The working calendar (crm.workdays): holidays, make-up working days (调休) and company
+    # days off; a run of days of one kind is one row ("02-15 – 02-23").
+    runs: list[list] = []
+    for info in days_between(days[0], days[-1]):
+        if info.kind in (DayKind.WORKDAY, DayKind.WEEKEND):
+            continue
+        if runs and runs[-1][-1].kind == info.kind and (info.day - runs[-1][-1].day).days == 1:
+            runs[-1].append(info)
+        else:
+            runs.append([info])
+    for run in runs:
+        first, last = run[0], run[-1]
+        names = list(dict.fromkeys(info.name for info in run if info.name))
+        dated.append(
+            (
+                first.day,
+                Row(
+                    text=" · ".join(names[:2]) or first.label,
+                    meta=meta(first.day) if first is last else f"{meta(first.day)} – {meta(last.day)}",
+                    badge=first.label,
+                    badge_colour="#2e7d32" if first.working else "#6d4c41",
+                ),
+            )
+        )
+    rows = [row for _day, row in sorted(dated, key=lambda item: item[0])]
     birthdays = birthdays_in(ctx.user, days) if can_view_personal_data(ctx.user) else []
     for day, player in birthdays[: max(PANEL_ROWS - len(rows), 0)]:
         rows.append(
