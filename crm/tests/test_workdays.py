@@ -97,4 +97,3 @@ def test_bad_working_hours_are_refused(text):
 
 def test_working_hours_parse():
     assert [(a.hour, b.hour) for a, b in working_hours_parse("08:00-12:00, 13:00-17:00")] == [(8, 12), (13, 17)]
-
