@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from crm.formatting import money, when
+from crm.workdays import Clock
 
 from .models import CaseEvent, CaseEventType
 from .models.service_records import Case, CaseCategory, CaseSeverity, CaseStatus
@@ -28,10 +29,15 @@ def _label(choices, value) -> str:
 def _sla(parameters: dict) -> str:
     if parameters.get("due") is None:
         return ""
-    return _("reply due %(due)s (%(hours)s h)") % {
+    text = _("reply due %(due)s (%(hours)s h)") % {
         "due": _time(parameters["due"]),
         "hours": parameters.get("sla_hours", "-"),
     }
+    if parameters.get("clock") == Clock.WORKING_HOURS:
+        text += " " + _("(working hours)")
+    if parameters.get("first_response_due"):
+        text += " · " + _("first answer due %(due)s") % {"due": _time(parameters["first_response_due"])}
+    return text
 
 
 def _field_label(name: str) -> str:
@@ -72,15 +78,24 @@ def case_event_text(event: CaseEvent) -> str:
     if event.type == CaseEventType.ESCALATED:
         minutes = int(p.get("overdue_minutes") or 0)
         hours = minutes // 60
-        return _("was due %(due)s; overdue by %(overdue)s") % {
+        text = _("was due %(due)s; overdue by %(overdue)s") % {
             "due": _time(p.get("due")),
             "overdue": ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
             if hours
             else ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes},
         }
+        if p.get("level") == "head":
+            return _("to the head of service") + " · " + text
+        if p.get("head_at"):
+            text += " · " + _("the head of service is told %(at)s") % {"at": _time(p["head_at"])}
+        return text
     if event.type == CaseEventType.NOTIFIED:
         count = int(p.get("recipients") or 0)
+        if p.get("level") == "head":
+            return ngettext("%(n)d head of service e-mailed", "%(n)d heads of service e-mailed", count) % {"n": count}
         return ngettext("%(n)d supervisor e-mailed", "%(n)d supervisors e-mailed", count) % {"n": count}
+    if event.type == CaseEventType.REPLIED:
+        return p.get("text", "")
     if event.type == CaseEventType.NOTE:
         return p.get("text", "")
     if event.type == CaseEventType.SATISFACTION:

@@ -6,10 +6,12 @@ from django.db import transaction
 
 @shared_task(name="players.escalate_cases")
 def escalate_cases() -> int:
-    """Flag overdue cases and tell the supervisors (every 15 minutes on the beat)."""
-    from .services.cases import cases_escalate_overdue
+    """Climb the escalation ladder: overdue cases to the supervisors, those held past
+    their time to the head of service (every 15 minutes on the beat)."""
+    from .services.cases import cases_escalate
 
-    return len(cases_escalate_overdue())
+    done = cases_escalate()
+    return len(done.supervisor) + len(done.head)
 
 
 @shared_task(name="players.import_job_run", acks_late=True)

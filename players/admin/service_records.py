@@ -48,6 +48,7 @@ from ..services.cases import (
     case_compensate,
     case_open,
     case_record_satisfaction,
+    case_reply,
     case_resolve,
     case_transition,
     case_update,
@@ -282,6 +283,8 @@ class CaseDueFilter(admin.SimpleListFilter):
             ("24h", _("due within 24 hours")),
             ("paused", _("clock paused")),
             ("missed", _("resolved late")),
+            ("unanswered", _("first answer overdue")),
+            ("answered_late", _("first answer late")),
         ]
 
     def queryset(self, request, queryset):
@@ -296,6 +299,10 @@ class CaseDueFilter(admin.SimpleListFilter):
             return queryset.filter(status=CaseStatus.WAITING)
         if value == "missed":
             return queryset.filter(sla_met=False)
+        if value == "unanswered":
+            return queryset.filter(status__in=running, first_responded_at__isnull=True, first_response_due_at__lt=now)
+        if value == "answered_late":
+            return queryset.filter(first_response_met=False)
         return queryset
 
 
@@ -367,6 +374,14 @@ class CaseCommentForm(forms.Form):
     text = forms.CharField(label=_("note"), widget=forms.Textarea(attrs={"rows": 4}))
 
 
+class CaseReplyForm(forms.Form):
+    text = forms.CharField(
+        label=_("what the player was told"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("Kept on the case; the first reply stops the first-answer clock."),
+    )
+
+
 # action name -> (label, form, status it moves to or None, statuses it is offered in)
 CASE_ACTIONS = {
     "start": (_("Start work"), CaseNoteForm, CaseStatus.IN_PROGRESS, [CaseStatus.NEW]),
@@ -393,6 +408,12 @@ CASE_ACTIONS = {
     ),
     "compensate": (_("Give compensation"), CaseCompensateForm, None, list(CaseStatus)),
     "note": (_("Add a note"), CaseCommentForm, None, list(CaseStatus)),
+    "reply": (
+        _("Reply to the player"),
+        CaseReplyForm,
+        None,
+        [CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.WAITING],
+    ),
 }
 
 
@@ -542,15 +563,44 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("SLA"))
     def sla_display(self, obj):
         return format_html(
-            "{}<br>{}: {} · {}: {} h · {}: {}",
+            '{}<br><span class="case-due">{}: {}</span> · {}: {} h ({}) · {}: {}<br>{}<br>{}',
             self.due_display(obj),
             pgettext_lazy("case deadline", "due"),
             when(obj.sla_due_at),
             _("allowance"),
             obj.sla_hours,
+            obj.get_sla_clock_display(),
             _("paused so far"),
             _duration(timedelta(seconds=obj.sla_paused_seconds)),
+            self._first_answer(obj),
+            self._ladder(obj),
         )
+
+    @staticmethod
+    def _first_answer(obj):
+        if obj.first_responded_at:
+            verdict = _("in time") if obj.first_response_met is not False else _("late")
+            return format_html(
+                '<span class="case-first-answer">{}: {} ({})</span>',
+                _("first answer"),
+                when(obj.first_responded_at),
+                verdict,
+            )
+        if obj.first_response_due_at is None:
+            return "-"
+        return format_html(
+            '<span class="case-first-answer">{}: {}</span>', _("first answer due"), when(obj.first_response_due_at)
+        )
+
+    @staticmethod
+    def _ladder(obj):
+        text = obj.get_escalation_level_display()
+        if obj.escalation_level == 1 and obj.head_escalation_at and obj.is_open:
+            text = _("%(level)s; the head of service is told %(at)s") % {
+                "level": text,
+                "at": when(obj.head_escalation_at),
+            }
+        return format_html('<span class="case-ladder">{}</span>', text)
 
     @admin.display(description=_("do"))
     def workflow(self, obj):
@@ -703,12 +753,15 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
             case_compensate(case=case, item=data["item"], value=data["value"], note=data["note"], actor=actor)
         elif action == "note":
             case_add_note(case=case, text=data["text"], actor=actor)
+        elif action == "reply":
+            case_reply(case=case, text=data["text"], actor=actor)
 
 
 class SlaPolicyAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "category", "severity", "hours"]
-    list_editable = ["hours"]
-    list_filter = ["category", "severity"]
+    list_display = ["__str__", "category", "severity", "clock", "first_response_hours", "hours", "head_after_hours"]
+    list_editable = ["clock", "first_response_hours", "hours", "head_after_hours"]
+    list_filter = ["category", "severity", "clock"]
+    fields = ["category", "severity", "clock", "first_response_hours", "hours", "head_after_hours"]
 
 
 # --- feedback -----------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from .service_records import (  # noqa: F401
     ContactLog,
     ContactLogChange,
     ContactOutcome,
+    EscalationLevel,
     FeedbackKind,
     FeedbackReport,
     FeedbackStatus,

@@ -21,6 +21,31 @@ time left is frozen at ``sla_due_at - sla_paused_at``.
 A resolution stops the clock: `sla_met` records whether it came before `sla_due_at`.
 Reopening starts a fresh allowance from the moment of reopening and clears the
 escalation, so a reopened case can escalate (once) again.
+
+Round the clock or working hours
+--------------------------------
+A policy's `clock` says how its hours are counted: on the wall clock, or on working
+time (`crm.workdays`: working hours of working days, China's statutory holidays and
+make-up working days, the company's days off). The case keeps the clock it was opened
+with (`sla_clock`); every due time of the case is counted on it, and a pause's
+remaining time is carried over on it: leaving a pause, ``due = now + (working) time
+that was left when the pause began``. On the wall clock that is the rule above.
+
+First response
+--------------
+Beside the resolution target, a policy sets the hours to the first answer the player
+hears (`first_response_hours`): staff reply to the player, ask the player something
+(waiting on the player) or resolve the case. `first_response_due_at` is counted from
+the opening on the case's clock, `first_responded_at` and `first_response_met` record
+the answer.
+
+The escalation ladder
+---------------------
+A case sits with its manager (the owner) until its due time; then it escalates to the
+supervisors (`escalated_at`, e-mail to `players.receive_escalations`), who have the
+policy's `head_after_hours` more (on the case's clock, paused like the due time)
+before it escalates to the head of service (`head_escalation_at`, e-mail to
+`players.receive_head_escalations`). `escalation_level` says where it is.
 """
 
 from django.conf import settings
@@ -30,10 +55,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from crm.privacy import label_text
+from crm.workdays import Clock
 
 from .profile import ContactChannel, Player
 
 DEFAULT_SLA_HOURS = 72
+DEFAULT_FIRST_RESPONSE_HOURS = 8
+DEFAULT_HEAD_AFTER_HOURS = 24
 
 
 class ContactDirection(models.TextChoices):
@@ -128,16 +156,44 @@ CASE_TRANSITIONS = {
 }
 
 
+class EscalationLevel(models.IntegerChoices):
+    MANAGER = 0, _("with the manager")
+    SUPERVISOR = 1, _("escalated to the supervisors")
+    HEAD = 2, _("escalated to the head of service")
+
+
 class SlaPolicy(models.Model):
-    """How many hours a case may stay unresolved, per category and/or severity.
+    """How many hours a case may stay unresolved, per category and/or severity, on which
+    clock, the hours to the first answer, and the escalation ladder's step to the head.
 
     An empty category or severity matches any. The most specific row wins; without
-    a matching row the allowance is `CRM_CASE_SLA_HOURS` (72)."""
+    a matching row: round the clock, `CRM_CASE_SLA_HOURS` (72) to resolve,
+    `CRM_CASE_FIRST_RESPONSE_HOURS` (8) to the first answer, the head told 24 hours
+    after the supervisors."""
 
     category = models.CharField(_("category"), max_length=16, choices=CaseCategory.choices, blank=True)
     severity = models.CharField(_("severity"), max_length=16, choices=CaseSeverity.choices, blank=True)
+    clock = models.CharField(
+        _("clock"),
+        max_length=16,
+        choices=Clock.CHOICES,
+        default=Clock.ROUND_THE_CLOCK,
+        help_text=_("Working hours: the hours count only in working hours of working days (holidays skipped)."),
+    )
+    first_response_hours = models.PositiveIntegerField(
+        _("hours to the first answer"), validators=[MinValueValidator(1), MaxValueValidator(24 * 30)], default=8
+    )
     hours = models.PositiveIntegerField(
         _("hours to resolve"), validators=[MinValueValidator(1), MaxValueValidator(24 * 90)]
+    )
+    head_after_hours = models.PositiveIntegerField(
+        _("hours before the head is told"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(24 * 90)],
+        help_text=_(
+            "After the due time the supervisors are told; this many hours later, the head of service. Empty: never."
+        ),
     )
 
     class Meta:
@@ -160,7 +216,7 @@ class SlaPolicy(models.Model):
     def __str__(self):
         category = self.get_category_display() if self.category else _("any category")
         severity = self.get_severity_display() if self.severity else _("any severity")
-        return f"{category} / {severity}: {self.hours} h"
+        return f"{category} / {severity}: {self.hours} h ({self.get_clock_display()})"
 
 
 class Case(models.Model):
@@ -199,8 +255,18 @@ class Case(models.Model):
     sla_paused_at = models.DateTimeField(_("clock paused since"), null=True, blank=True)
     sla_paused_seconds = models.PositiveIntegerField(_("time paused (seconds)"), default=0)
     sla_met = models.BooleanField(_("resolved in time"), null=True, blank=True)
+    sla_clock = models.CharField(_("clock"), max_length=16, choices=Clock.CHOICES, default=Clock.ROUND_THE_CLOCK)
+    first_response_hours = models.PositiveIntegerField(_("hours to the first answer"), null=True, blank=True)
+    first_response_due_at = models.DateTimeField(_("first answer due"), null=True, blank=True)
+    first_responded_at = models.DateTimeField(_("first answered at"), null=True, blank=True)
+    first_response_met = models.BooleanField(_("first answer in time"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     escalation_count = models.PositiveSmallIntegerField(_("escalations"), default=0)
+    escalation_level = models.PositiveSmallIntegerField(
+        _("escalation"), choices=EscalationLevel.choices, default=EscalationLevel.MANAGER
+    )
+    head_after_hours = models.PositiveIntegerField(_("hours before the head is told"), null=True, blank=True)
+    head_escalation_at = models.DateTimeField(_("head of service told at"), null=True, blank=True)
 
     resolution = models.TextField(_("resolution"), blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True, db_index=True)
@@ -229,6 +295,7 @@ class Case(models.Model):
         permissions = [
             ("view_team_report", _("Can see the whole team's daily work report")),
             ("receive_escalations", _("Receives e-mail about overdue cases")),
+            ("receive_head_escalations", _("Receives e-mail when overdue cases reach the head of service")),
         ]
         indexes = [
             # The escalation scan: open, running clock, past due, not yet escalated.
@@ -236,6 +303,12 @@ class Case(models.Model):
                 fields=["sla_due_at"],
                 name="case_escalation_scan",
                 condition=models.Q(status__in=["new", "in_progress"], escalated_at__isnull=True),
+            ),
+            # The ladder's second step: escalated to the supervisors, the head not yet told.
+            models.Index(
+                fields=["head_escalation_at"],
+                name="case_head_escalation_scan",
+                condition=models.Q(status__in=["new", "in_progress"], escalation_level=1),
             ),
             models.Index(fields=["owner", "status", "sla_due_at"], name="case_owner_worklist"),
             models.Index(fields=["player", "-opened_at"], name="case_player_recent"),
@@ -285,6 +358,7 @@ class CaseEventType(models.TextChoices):
     COMPENSATED = "compensated", _("Compensation given")
     SATISFACTION = "satisfaction", _("Satisfaction recorded")
     NOTE = "note", _("Note")
+    REPLIED = "replied", _("Replied to the player")
 
 
 class CaseEvent(models.Model):

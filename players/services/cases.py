@@ -7,7 +7,8 @@ The SLA clock is documented in `players.models.service_records`."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from crm.formatting import when
 from crm.privacy import mask_free_text
+from crm.workdays import Clock, clock_add, clock_seconds_between
 
 from ..models import (
     CASE_TRANSITIONS,
@@ -32,15 +34,17 @@ from ..models import (
     CaseSeverity,
     CaseStatus,
     ContactChannel,
+    EscalationLevel,
     Player,
     SlaPolicy,
 )
-from ..models.service_records import DEFAULT_SLA_HOURS
+from ..models.service_records import DEFAULT_FIRST_RESPONSE_HOURS, DEFAULT_HEAD_AFTER_HOURS, DEFAULT_SLA_HOURS
 from ..selectors import sees_all_players
 
 logger = logging.getLogger(__name__)
 
 RECEIVE_ESCALATIONS = "players.receive_escalations"
+RECEIVE_HEAD_ESCALATIONS = "players.receive_head_escalations"
 EMAIL_MAX_LINES = 200  # an escalation e-mail lists at most this many cases, then says how many more
 EDITABLE_FIELDS = ("category", "severity", "channel", "subject", "description")
 _UNSET = object()
@@ -68,18 +72,37 @@ def sla_default_hours() -> int:
     return int(getattr(settings, "CRM_CASE_SLA_HOURS", DEFAULT_SLA_HOURS))
 
 
-def sla_hours_for(*, category: str, severity: str) -> int:
+@dataclass(frozen=True)
+class SlaTerms:
+    """What a case is held to: its clock, hours to resolve, hours to the first answer,
+    and the hours the supervisors have before the head of service is told (None: never)."""
+
+    clock: str
+    hours: int
+    first_response_hours: int
+    head_after_hours: int | None
+
+
+def sla_terms_for(*, category: str, severity: str) -> SlaTerms:
     """The most specific SlaPolicy: category and severity, category, severity, default."""
     found = {
-        (category_, severity_): hours
-        for category_, severity_, hours in SlaPolicy.objects.filter(
-            category__in=[category, ""], severity__in=[severity, ""]
-        ).values_list("category", "severity", "hours")
+        (policy.category, policy.severity): policy
+        for policy in SlaPolicy.objects.filter(category__in=[category, ""], severity__in=[severity, ""])
     }
     for key in ((category, severity), (category, ""), ("", severity), ("", "")):
         if key in found:
-            return found[key]
-    return sla_default_hours()
+            policy = found[key]
+            return SlaTerms(policy.clock, policy.hours, policy.first_response_hours, policy.head_after_hours)
+    return SlaTerms(
+        Clock.ROUND_THE_CLOCK,
+        sla_default_hours(),
+        int(getattr(settings, "CRM_CASE_FIRST_RESPONSE_HOURS", DEFAULT_FIRST_RESPONSE_HOURS)),
+        DEFAULT_HEAD_AFTER_HOURS,
+    )
+
+
+def sla_hours_for(*, category: str, severity: str) -> int:
+    return sla_terms_for(category=category, severity=severity).hours
 
 
 def _event(case: Case, type_: str, actor, at: datetime, **parameters) -> CaseEvent:
@@ -126,8 +149,13 @@ def case_open(
         sla_due_at=opened_at,
     )
     if category in dict(Case._meta.get_field("category").choices) and severity:
-        case.sla_hours = sla_hours_for(category=category, severity=severity)
-        case.sla_due_at = opened_at + timedelta(hours=case.sla_hours)
+        terms = sla_terms_for(category=category, severity=severity)
+        case.sla_clock = terms.clock
+        case.sla_hours = terms.hours
+        case.sla_due_at = clock_add(terms.clock, opened_at, hours=terms.hours)
+        case.first_response_hours = terms.first_response_hours
+        case.first_response_due_at = clock_add(terms.clock, opened_at, hours=terms.first_response_hours)
+        case.head_after_hours = terms.head_after_hours
     case.full_clean()
     _check_handler(actor, case)
     case.save()
@@ -141,6 +169,8 @@ def case_open(
         owner=_user_ref(owner),
         sla_hours=case.sla_hours,
         due=_iso(case.sla_due_at),
+        clock=case.sla_clock,
+        first_response_due=_iso(case.first_response_due_at),
     )
     return case
 
@@ -168,11 +198,13 @@ def case_update(*, case: Case, data: dict, actor, now: datetime | None = None) -
     if {"category", "severity"} & set(changed):
         parameters.update(before=before, after={"category": case.category, "severity": case.severity})
         if case.is_open:
-            hours = sla_hours_for(category=case.category, severity=case.severity)
-            if hours != case.sla_hours:
-                case.sla_due_at += timedelta(hours=hours - case.sla_hours)
-                parameters.update(sla_hours=hours, due=_iso(case.sla_due_at))
-                case.sla_hours = hours
+            # the new allowance, counted on the clock the case was opened with
+            terms = sla_terms_for(category=case.category, severity=case.severity)
+            if terms.hours != case.sla_hours:
+                case.sla_due_at = clock_add(case.sla_clock, case.sla_due_at, hours=terms.hours - case.sla_hours)
+                parameters.update(sla_hours=terms.hours, due=_iso(case.sla_due_at))
+                case.sla_hours = terms.hours
+            case.head_after_hours = terms.head_after_hours
     case.full_clean()
     case.save()
     _event(case, CaseEventType.EDITED, actor, now or timezone.now(), **parameters)
@@ -247,11 +279,15 @@ def case_transition(
     if from_status == CaseStatus.WAITING and case.sla_paused_at:
         paused = max(int((now - case.sla_paused_at).total_seconds()), 0)
         case.sla_paused_seconds += paused
-        case.sla_due_at += timedelta(seconds=paused)
+        case.sla_due_at = _carried_over(case, case.sla_due_at, now)
+        if case.head_escalation_at:
+            case.head_escalation_at = _carried_over(case, case.head_escalation_at, now)
         case.sla_paused_at = None
         parameters.update(paused_seconds=paused, due=_iso(case.sla_due_at))
     if to_status == CaseStatus.WAITING:
         case.sla_paused_at = now
+    if to_status in (CaseStatus.WAITING, CaseStatus.RESOLVED):
+        _first_response(case, now)  # asking the player, or the answer itself
     if to_status == CaseStatus.RESOLVED:
         text = (resolution if resolution is not None else case.resolution).strip()
         if not text:
@@ -271,14 +307,51 @@ def case_transition(
         case.satisfaction = None
         case.satisfaction_note = ""
         case.escalated_at = None
+        case.escalation_level = EscalationLevel.MANAGER
+        case.head_escalation_at = None
         case.sla_paused_at = None
-        case.sla_due_at = now + timedelta(hours=case.sla_hours)
+        case.sla_due_at = clock_add(case.sla_clock, now, hours=case.sla_hours)
         parameters["due"] = _iso(case.sla_due_at)
     case.status = to_status
     case.full_clean()
     case.save()
     _event(case, CaseEventType.REOPENED if reopening else CaseEventType.STATUS, actor, now, **parameters)
     return case
+
+
+def _carried_over(case: Case, due: datetime, now: datetime) -> datetime:
+    """Leaving a pause: the time that was left when it began, counted on from now on the
+    case's clock (round the clock: the due time moves by the pause's length)."""
+    left = clock_seconds_between(case.sla_clock, case.sla_paused_at, due)
+    return clock_add(case.sla_clock, now, seconds=left)
+
+
+def _first_response(case: Case, now: datetime) -> None:
+    if case.first_responded_at is None:
+        case.first_responded_at = now
+        if case.first_response_due_at is not None:
+            case.first_response_met = now <= case.first_response_due_at
+
+
+@transaction.atomic
+def case_reply(*, case: Case, text: str, actor, now: datetime | None = None) -> CaseEvent:
+    """What staff told the player (on the phone, in chat, by mail), kept on the case. The
+    first one answers the case: the first-response clock stops; a new case moves to
+    in progress."""
+    case = _locked(case)
+    _check_handler(actor, case)
+    now = now or timezone.now()
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": [_("This field is required.")]})
+    if case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        raise ValidationError({"text": [_("The case is resolved: reopen it to reply.")]})
+    if case.status == CaseStatus.NEW:
+        case = case_transition(case=case, to_status=CaseStatus.IN_PROGRESS, actor=actor, now=now)
+    first = case.first_responded_at is None
+    _first_response(case, now)
+    case.save(update_fields=["first_responded_at", "first_response_met", "updated_at"])
+    return _event(case, CaseEventType.REPLIED, actor, now, text=text, first=first)
 
 
 def case_start(*, case: Case, actor, note: str = "", now=None) -> Case:
@@ -400,15 +473,39 @@ def case_record_satisfaction(*, case: Case, score: int, actor, note: str = "", n
     return case
 
 
-# --- escalation ------------------------------------------------------------------------------
+# --- escalation: the ladder manager -> supervisors -> head of service ----------------------
 def cases_overdue_q(now: datetime) -> Q:
     """Open with a running clock (not waiting on the player), past due, not yet escalated."""
     return Q(status__in=CLOCK_RUNNING, sla_due_at__lt=now, escalated_at__isnull=True)
 
 
+def cases_head_due_q(now: datetime) -> Q:
+    """Escalated to the supervisors, still running, and their time is up."""
+    return Q(status__in=CLOCK_RUNNING, escalation_level=EscalationLevel.SUPERVISOR, head_escalation_at__lt=now)
+
+
+@dataclass
+class Escalations:
+    supervisor: list[int]
+    head: list[int]
+
+
+def cases_escalate(*, now: datetime | None = None, batch_size: int = 500) -> Escalations:
+    """Climb the ladder for every case whose step is due: overdue cases go to the
+    supervisors, cases the supervisors held past `head_after_hours` to the head of service.
+    The beat runs it every 15 minutes (`players.escalate_cases`)."""
+    now = now or timezone.now()
+    supervisor = cases_escalate_overdue(now=now, batch_size=batch_size)
+    head = []
+    while batch := _escalate_head_batch(now=now, batch_size=batch_size):
+        head += batch
+    return Escalations(supervisor=supervisor, head=head)
+
+
 def cases_escalate_overdue(*, now: datetime | None = None, batch_size: int = 500) -> list[int]:
-    """Flag every overdue case as escalated, once per escalation, and tell the
-    supervisors by e-mail (one message per batch, after the commit).
+    """The ladder's first step: flag every overdue case as escalated, once per
+    escalation, and tell the supervisors by e-mail (one message per batch, after the
+    commit). Returns the cases escalated.
 
     Safe to run concurrently: rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED
     (PostgreSQL) and the update re-checks `escalated_at IS NULL`."""
@@ -427,24 +524,37 @@ def _escalate_batch(*, now: datetime, batch_size: int) -> list[int]:
         Case.objects.select_for_update(skip_locked=True)
         .filter(cases_overdue_q(now))
         .order_by("sla_due_at")
-        .values_list("pk", "sla_due_at")[:batch_size]
+        .values_list("pk", "sla_due_at", "sla_clock", "head_after_hours")[:batch_size]
     )
     if not rows:
         return []
-    ids = [pk for pk, _due in rows]
+    ids = [pk for pk, *_rest in rows]
     Case.objects.filter(pk__in=ids, escalated_at__isnull=True).update(
-        escalated_at=now, escalation_count=F("escalation_count") + 1
+        escalated_at=now, escalation_count=F("escalation_count") + 1, escalation_level=EscalationLevel.SUPERVISOR
     )
-    overdue = {pk: int((now - due).total_seconds() // 60) for pk, due in rows}
+    # the supervisors' time before the head is told, counted from the due time on the case's clock
+    head_at = {
+        pk: clock_add(clock, due, hours=head_hours) for pk, due, clock, head_hours in rows if head_hours is not None
+    }
+    if head_at:
+        Case.objects.bulk_update(
+            [Case(pk=pk, head_escalation_at=at) for pk, at in head_at.items()], ["head_escalation_at"]
+        )
+    overdue = {pk: int((now - due).total_seconds() // 60) for pk, due, *_rest in rows}
     CaseEvent.objects.bulk_create(
         [
             CaseEvent(
                 case_id=pk,
                 type=CaseEventType.ESCALATED,
                 at=now,
-                parameters={"due": _iso(due), "overdue_minutes": overdue[pk]},
+                parameters={
+                    "due": _iso(due),
+                    "overdue_minutes": overdue[pk],
+                    "level": "supervisor",
+                    "head_at": _iso(head_at.get(pk)),
+                },
             )
-            for pk, due in rows
+            for pk, due, *_rest in rows
         ]
     )
     if getattr(settings, "CRM_CASE_ESCALATION_EMAIL", True):
@@ -452,11 +562,46 @@ def _escalate_batch(*, now: datetime, batch_size: int) -> list[int]:
     return ids
 
 
-def escalation_recipients() -> list[str]:
-    """Active staff holding players.receive_escalations (the Supervisor role), with an address."""
+@transaction.atomic
+def _escalate_head_batch(*, now: datetime, batch_size: int) -> list[int]:
+    rows = list(
+        Case.objects.select_for_update(skip_locked=True)
+        .filter(cases_head_due_q(now))
+        .order_by("head_escalation_at")
+        .values_list("pk", "sla_due_at")[:batch_size]
+    )
+    if not rows:
+        return []
+    ids = [pk for pk, _due in rows]
+    Case.objects.filter(pk__in=ids, escalation_level=EscalationLevel.SUPERVISOR).update(
+        escalation_level=EscalationLevel.HEAD
+    )
+    CaseEvent.objects.bulk_create(
+        [
+            CaseEvent(
+                case_id=pk,
+                type=CaseEventType.ESCALATED,
+                at=now,
+                parameters={
+                    "due": _iso(due),
+                    "overdue_minutes": int((now - due).total_seconds() // 60),
+                    "level": "head",
+                },
+            )
+            for pk, due in rows
+        ]
+    )
+    if getattr(settings, "CRM_CASE_ESCALATION_EMAIL", True):
+        transaction.on_commit(lambda: case_escalation_notify(case_ids=ids, at=now, head=True), robust=True)
+    return ids
+
+
+def escalation_recipients(permission_name: str = RECEIVE_ESCALATIONS) -> list[str]:
+    """Active staff holding the permission (players.receive_escalations: the Supervisor
+    role; players.receive_head_escalations: the head of service), with an address."""
     from django.contrib.auth.models import Permission
 
-    app_label, codename = RECEIVE_ESCALATIONS.split(".")
+    app_label, codename = permission_name.split(".")
     permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
     if permission is None:
         return []
@@ -471,10 +616,11 @@ def escalation_recipients() -> list[str]:
     return list(users.values_list("email", flat=True))
 
 
-def case_escalation_notify(*, case_ids: list[int], at: datetime) -> int:
-    """One e-mail to the supervisors listing the cases just escalated; a NOTIFIED event
-    on each. Called after the escalation committed; returns the number of recipients."""
-    recipients = escalation_recipients()
+def case_escalation_notify(*, case_ids: list[int], at: datetime, head: bool = False) -> int:
+    """One e-mail to the supervisors (or the head of service) listing the cases just
+    escalated; a NOTIFIED event on each. Called after the escalation committed; returns
+    the number of recipients."""
+    recipients = escalation_recipients(RECEIVE_HEAD_ESCALATIONS if head else RECEIVE_ESCALATIONS)
     if not recipients:
         return 0
     cases = (
@@ -489,13 +635,22 @@ def case_escalation_notify(*, case_ids: list[int], at: datetime) -> int:
     ]
     if len(case_ids) > len(lines):
         lines.append(_("… and %(count)d more.") % {"count": len(case_ids) - len(lines)})
-    subject = _("%(count)d case(s) overdue and escalated") % {"count": len(case_ids)}
+    subject = (
+        _("%(count)d case(s) overdue and escalated to the head of service")
+        if head
+        else _("%(count)d case(s) overdue and escalated")
+    ) % {"count": len(case_ids)}
     link = reverse("admin:players_case_changelist") + "?escalated=yes"
     body = "\n".join([*lines, "", _("Escalated cases: %(link)s") % {"link": link}])
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
     CaseEvent.objects.bulk_create(
         [
-            CaseEvent(case_id=pk, type=CaseEventType.NOTIFIED, at=at, parameters={"recipients": len(recipients)})
+            CaseEvent(
+                case_id=pk,
+                type=CaseEventType.NOTIFIED,
+                at=at,
+                parameters={"recipients": len(recipients), "level": "head" if head else "supervisor"},
+            )
             for pk in case_ids
         ]
     )

@@ -24,5 +24,5 @@ def test_the_task_and_the_command_escalate_overdue_cases(make_player, make_case)
     out = StringIO()
     call_command("escalate_cases", stdout=out)
 
-    assert "Escalated 1 case(s)." in out.getvalue()
+    assert "Escalated 1 case(s) to the supervisors" in out.getvalue()
     assert Case.objects.filter(pk__in=[first.pk, second.pk], escalated_at__isnull=False).count() == 2
