@@ -96,6 +96,16 @@ def case_event_text(event: CaseEvent) -> str:
         return ngettext("%(n)d supervisor e-mailed", "%(n)d supervisors e-mailed", count) % {"n": count}
     if event.type == CaseEventType.REPLIED:
         return p.get("text", "")
+    if event.type in (CaseEventType.PROPOSED, CaseEventType.APPROVED, CaseEventType.REFUSED):
+        value = p.get("value")
+        what = " ".join(x for x in (p.get("item", ""), money(value) if value not in (None, "") else "") if x)
+        if event.type == CaseEventType.PROPOSED:
+            if p.get("waits"):
+                what += " · " + _("waits for a supervisor's approval (above %(threshold)s)") % {
+                    "threshold": money(p.get("threshold"))
+                }
+            return f"{what}: {p['reason']}" if p.get("reason") else what
+        return f"{what}: {p['note']}" if p.get("note") else what
     if event.type == CaseEventType.NOTE:
         return p.get("text", "")
     if event.type == CaseEventType.SATISFACTION:

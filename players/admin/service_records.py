@@ -29,10 +29,13 @@ from ..case_events import case_event_text
 from ..models import (
     Case,
     CaseStatus,
+    CompensationApprovalRule,
+    CompensationProposal,
     ContactLog,
     FeedbackReport,
     FeedbackStatus,
     FeedbackTopic,
+    ProposalStatus,
     SlaPolicy,
 )
 from ..selectors import is_scoped, players_visible_to
@@ -45,13 +48,16 @@ from ..selectors.service_records import (
 from ..services.cases import (
     case_add_note,
     case_assign,
-    case_compensate,
     case_open,
     case_record_satisfaction,
     case_reply,
     case_resolve,
     case_transition,
     case_update,
+    compensation_approve,
+    compensation_may_approve,
+    compensation_propose,
+    compensation_refuse,
 )
 from ..services.feedback import (
     FEEDBACK_TOPIC_EDITABLE_FIELDS,
@@ -365,9 +371,13 @@ class CaseSatisfactionForm(forms.Form):
 
 
 class CaseCompensateForm(forms.Form):
-    item = forms.CharField(label=_("compensation"), max_length=200)
+    item = forms.CharField(label=_("compensation"), max_length=200, help_text=_("What to give, e.g. 300 diamonds."))
     value = forms.DecimalField(label=_("value"), required=False, min_value=0, max_digits=12, decimal_places=2)
-    note = forms.CharField(label=_("note"), required=False, max_length=500)
+    reason = forms.CharField(
+        label=_("why"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Above the tier's threshold the proposal waits for a supervisor's approval."),
+    )
 
 
 class CaseCommentForm(forms.Form):
@@ -406,7 +416,7 @@ CASE_ACTIONS = {
         None,
         [CaseStatus.RESOLVED, CaseStatus.CLOSED],
     ),
-    "compensate": (_("Give compensation"), CaseCompensateForm, None, list(CaseStatus)),
+    "compensate": (_("Propose compensation"), CaseCompensateForm, None, list(CaseStatus)),
     "note": (_("Add a note"), CaseCommentForm, None, list(CaseStatus)),
     "reply": (
         _("Reply to the player"),
@@ -617,10 +627,32 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("compensation"))
     def compensation_display(self, obj):
-        if not obj.compensation_item:
-            return "-"
-        value = money(obj.compensation_value) if obj.compensation_value is not None else ""
-        return f"{obj.compensation_item} {value}".strip()
+        given = "-"
+        if obj.compensation_item:
+            value = money(obj.compensation_value) if obj.compensation_value is not None else ""
+            given = f"{obj.compensation_item} {value}".strip()
+        proposals = list(obj.proposals.exclude(status=ProposalStatus.GIVEN).select_related("decided_by"))
+        if not proposals:
+            return given
+        user = _viewer(obj)
+        return format_html(
+            '{}<table class="crm-mini case-proposals"><tbody>{}</tbody></table>',
+            given,
+            format_html_join(
+                "",
+                '<tr><td>{}</td><td>{}</td><td><span class="proposal-{}">{}</span></td><td>{}</td></tr>',
+                (
+                    (
+                        free_text_for(user, p.item),
+                        money(p.value) if p.value is not None else "-",
+                        p.status,
+                        p.get_status_display(),
+                        " ".join(x for x in (str(p.decided_by or ""), free_text_for(user, p.decision_note)) if x),
+                    )
+                    for p in proposals
+                ),
+            ),
+        )
 
     @admin.display(description=_("satisfaction"))
     def satisfaction_display(self, obj):
@@ -750,11 +782,197 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
         elif action == "satisfaction":
             case_record_satisfaction(case=case, score=data["score"], note=data["note"], actor=actor)
         elif action == "compensate":
-            case_compensate(case=case, item=data["item"], value=data["value"], note=data["note"], actor=actor)
+            compensation_propose(case=case, item=data["item"], value=data["value"], reason=data["reason"], actor=actor)
         elif action == "note":
             case_add_note(case=case, text=data["text"], actor=actor)
         elif action == "reply":
             case_reply(case=case, text=data["text"], actor=actor)
+
+
+class CompensationApprovalRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "tier", "above"]
+    list_editable = ["above"]
+    list_select_related = ["tier"]
+    fields = ["tier", "above"]
+
+
+class ProposalStatusFilter(admin.SimpleListFilter):
+    """The queue opens on what waits; the decided ones are a click away."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [*ProposalStatus.choices, ("all", _("All"))]
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": (self.value() or ProposalStatus.PENDING) == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or ProposalStatus.PENDING
+        if value == "all":
+            return queryset
+        if value not in ProposalStatus.values:
+            return queryset.none()
+        return queryset.filter(status=value)
+
+
+class ProposalDecisionForm(forms.Form):
+    note = forms.CharField(label=_("note"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CompensationProposalAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
+    """The approvals queue: proposals waiting for a supervisor, oldest first, with the
+    case, the player, what and how much, why, and Approve / Refuse."""
+
+    player_path = "case__player"
+    list_display = [
+        "case_link",
+        "player_display",
+        "item_display",
+        "value_display",
+        "threshold_display",
+        "reason_display",
+        "proposed_by",
+        "proposed",
+        "status_display",
+        "decide",
+    ]
+    list_display_links = None
+    list_filter = [ProposalStatusFilter]
+    list_select_related = ["case", "case__player", "proposed_by", "decided_by"]
+    search_fields = ["=case__id", "=case__player__account_id"]
+    search_help_text = _("Case number or account id.")
+    ordering = ["proposed_at"]
+    list_per_page = 50
+    actions = None
+
+    def has_add_permission(self, request):
+        return False  # proposed on a case
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("case"), ordering="case_id")
+    def case_link(self, obj):
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:players_case_change", args=[obj.case_id]), obj.case_id
+        )
+
+    @admin.display(description=_("player"))
+    def player_display(self, obj):
+        return obj.case.player.nickname or obj.case.player.account_id
+
+    def get_list_display(self, request):
+        user = request.user
+        may_decide = compensation_may_approve(user)
+
+        @admin.display(description=_("decide"))
+        def decide(obj):
+            if obj.status != ProposalStatus.PENDING or not may_decide:
+                return ""
+            return format_html(
+                '<span style="white-space:nowrap"><a class="button proposal-approve" href="{}">{}</a> '
+                '<a class="button proposal-refuse" href="{}">{}</a></span>',
+                reverse("admin:players_compensationproposal_decide", args=[obj.pk, "approve"]),
+                _("Approve"),
+                reverse("admin:players_compensationproposal_decide", args=[obj.pk, "refuse"]),
+                _("Refuse"),
+            )
+
+        columns = {
+            "item_display": masked_text_column("item", _("compensation"), user),
+            "reason_display": masked_text_column("reason", _("why"), user),
+            "decide": decide,
+        }
+        return [columns.get(c, c) for c in super().get_list_display(request)]
+
+    @admin.display(description=_("compensation"))
+    def item_display(self, obj):  # replaced per request by get_list_display
+        return ""
+
+    @admin.display(description=_("value"), ordering="value")
+    def value_display(self, obj):
+        return money(obj.value) if obj.value is not None else "-"
+
+    @admin.display(description=_("approval needed above"))
+    def threshold_display(self, obj):
+        return money(obj.threshold) if obj.threshold is not None else "-"
+
+    @admin.display(description=_("why"))
+    def reason_display(self, obj):  # replaced per request by get_list_display
+        return ""
+
+    @admin.display(description=_("proposed at"), ordering="proposed_at")
+    def proposed(self, obj):
+        return short_time(obj.proposed_at)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, obj):
+        text = obj.get_status_display()
+        if obj.decided_by:
+            text = f"{text} · {obj.decided_by} {short_time(obj.decided_at)}"
+        return format_html('<span class="proposal-{}">{}</span>', obj.status, text)
+
+    @admin.display(description=_("decide"))
+    def decide(self, obj):  # replaced per request by get_list_display
+        return ""
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/<str:decision>/", wrap(self.decide_view), name="players_compensationproposal_decide"),
+            *super().get_urls(),
+        ]
+
+    def decide_view(self, request, pk, decision):
+        if decision not in ("approve", "refuse") or not compensation_may_approve(request.user):
+            raise PermissionDenied
+        proposal = get_object_or_404(self.get_queryset(request).select_related("case", "case__player"), pk=pk)
+        viewer_attach(proposal, request.user)
+        form = ProposalDecisionForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            try:
+                if decision == "approve":
+                    compensation_approve(proposal=proposal, actor=request.user, note=form.cleaned_data["note"])
+                else:
+                    compensation_refuse(proposal=proposal, actor=request.user, note=form.cleaned_data["note"])
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    form.add_error("note" if name == "note" else None, errors)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(
+                    request,
+                    (_("Approved and given: %(item)s.") if decision == "approve" else _("Refused: %(item)s."))
+                    % {"item": free_text_for(request.user, proposal.item)},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:players_compensationproposal_changelist"))
+        label = _("Approve") if decision == "approve" else _("Refuse")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{label} — #{proposal.case_id} {free_text_for(request.user, proposal.item)}",
+            "opts": self.model._meta,
+            "proposal": proposal,
+            "decision": decision,
+            "label": label,
+            "form": form,
+            "player": proposal.case.player.nickname or proposal.case.player.account_id,
+            "value": money(proposal.value) if proposal.value is not None else "-",
+            "reason": free_text_for(request.user, proposal.reason),
+            "item": free_text_for(request.user, proposal.item),
+        }
+        return render(request, "admin/players/compensationproposal/decide.html", context)
 
 
 class SlaPolicyAdmin(admin.ModelAdmin):
@@ -1059,5 +1277,7 @@ class FeedbackReportAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin)
 admin.site.register(ContactLog, ContactLogAdmin)
 admin.site.register(Case, CaseAdmin)
 admin.site.register(SlaPolicy, SlaPolicyAdmin)
+admin.site.register(CompensationApprovalRule, CompensationApprovalRuleAdmin)
+admin.site.register(CompensationProposal, CompensationProposalAdmin)
 admin.site.register(FeedbackTopic, FeedbackTopicAdmin)
 admin.site.register(FeedbackReport, FeedbackReportAdmin)

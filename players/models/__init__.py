@@ -48,6 +48,8 @@ from .service_records import (  # noqa: F401
     CaseEventType,
     CaseSeverity,
     CaseStatus,
+    CompensationApprovalRule,
+    CompensationProposal,
     ContactDirection,
     ContactLog,
     ContactLogChange,
@@ -57,5 +59,6 @@ from .service_records import (  # noqa: F401
     FeedbackReport,
     FeedbackStatus,
     FeedbackTopic,
+    ProposalStatus,
     SlaPolicy,
 )

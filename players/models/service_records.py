@@ -359,6 +359,9 @@ class CaseEventType(models.TextChoices):
     SATISFACTION = "satisfaction", _("Satisfaction recorded")
     NOTE = "note", _("Note")
     REPLIED = "replied", _("Replied to the player")
+    PROPOSED = "proposed", _("Compensation proposed")
+    APPROVED = "approved", _("Compensation approved")
+    REFUSED = "refused", _("Compensation refused")
 
 
 class CaseEvent(models.Model):
@@ -385,6 +388,110 @@ class CaseEvent(models.Model):
 
     def __str__(self):
         return f"{self.case_id} {self.type}"
+
+
+class CompensationApprovalRule(models.Model):
+    """Above which value a compensation needs a supervisor's approval, per VIP tier (no
+    tier: players without a tier's own rule). Without any rule nothing needs approval.
+    Read by `players.services.cases.compensation_needs_approval`."""
+
+    tier = models.OneToOneField(
+        "vip.Tier",
+        verbose_name=_("VIP tier"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("Empty: every player whose tier has no rule of its own."),
+    )
+    above = models.DecimalField(
+        _("approval needed above"),
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(0)],
+        help_text=_("A compensation worth more than this waits for a supervisor's approval."),
+    )
+
+    class Meta:
+        verbose_name = _("compensation approval rule")
+        verbose_name_plural = _("compensation approval rules")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tier"],
+                name="compensationrule_one_per_tier",
+                nulls_distinct=False,
+                violation_error_message=_("There is already a rule for this tier."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.tier or _('any tier')}: > {self.above}"
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved and given")
+    REFUSED = "refused", _("Refused")
+    GIVEN = "given", _("Given (no approval needed)")
+
+
+class CompensationProposal(models.Model):
+    """What staff propose to give a player for a case (what, how much, why). Above the
+    tier's approval threshold it waits for a supervisor; approved, it is given through
+    `case_compensate` (the gift budget applies then). Written by
+    `players.services.cases` (compensation_propose / _approve / _refuse)."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="proposals")
+    item = models.CharField(_("compensation"), max_length=200, help_text=_("What was given, e.g. 300 diamonds."))
+    value = models.DecimalField(
+        _("compensation value"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    reason = models.TextField(_("why"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.PENDING, db_index=True
+    )
+    threshold = models.DecimalField(_("approval needed above"), max_digits=12, decimal_places=2, null=True, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("proposed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    proposed_at = models.DateTimeField(_("proposed at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at"]
+        verbose_name = _("compensation proposal")
+        verbose_name_plural = _("compensation approvals")
+        permissions = [("approve_compensation", _("Can approve or refuse compensation proposals"))]
+        indexes = [models.Index(fields=["status", "proposed_at"], name="proposal_queue")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(value__isnull=True) | models.Q(value__gte=0),
+                name="proposal_value_not_negative",
+                violation_error_message=_("Compensation cannot be negative."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.case_id} {label_text(self, self.item)}"
 
 
 class ContactLogChange(models.Model):

@@ -33,9 +33,12 @@ from ..models import (
     CaseEventType,
     CaseSeverity,
     CaseStatus,
+    CompensationApprovalRule,
+    CompensationProposal,
     ContactChannel,
     EscalationLevel,
     Player,
+    ProposalStatus,
     SlaPolicy,
 )
 from ..models.service_records import DEFAULT_FIRST_RESPONSE_HOURS, DEFAULT_HEAD_AFTER_HOURS, DEFAULT_SLA_HOURS
@@ -45,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 RECEIVE_ESCALATIONS = "players.receive_escalations"
 RECEIVE_HEAD_ESCALATIONS = "players.receive_head_escalations"
+APPROVE_COMPENSATION = "players.approve_compensation"
 EMAIL_MAX_LINES = 200  # an escalation e-mail lists at most this many cases, then says how many more
 EDITABLE_FIELDS = ("category", "severity", "channel", "subject", "description")
 _UNSET = object()
@@ -383,8 +387,20 @@ def case_resolve(
     case = case_transition(
         case=case, to_status=CaseStatus.RESOLVED, actor=actor, resolution=resolution, note=note, now=now
     )
-    if compensation_item:
-        case = case_compensate(case=case, item=compensation_item, value=compensation_value, actor=actor, now=now)
+    if compensation_item:  # proposed; given at once unless it needs a supervisor's approval
+        try:
+            compensation_propose(
+                case=case,
+                item=compensation_item,
+                value=compensation_value,
+                reason=note or resolution,
+                actor=actor,
+                now=now,
+            )
+        except ValidationError as exc:
+            names = {"item": "compensation_item", "value": "compensation_value", "reason": "note"}
+            raise ValidationError({names.get(k, k): v for k, v in exc.message_dict.items()})
+        case.refresh_from_db()
     return case
 
 
@@ -456,6 +472,163 @@ def _gift_ledger_record(*, case: Case, item: str, value, actor, note: str, at) -
         raise ValidationError(
             {("compensation_value" if name == "value" else "compensation_item"): msgs for name, msgs in errors.items()}
         )
+
+
+# --- compensation approval ---------------------------------------------------------------
+def compensation_threshold_for(player: Player) -> Decimal | None:
+    """Above which value a compensation for this player needs approval: the rule of the
+    player's tier, else the rule for any tier, else None (no approval needed)."""
+    rules = dict(
+        CompensationApprovalRule.objects.filter(Q(tier_id=player.tier_id) | Q(tier__isnull=True)).values_list(
+            "tier_id", "above"
+        )
+    )
+    if player.tier_id in rules:
+        return rules[player.tier_id]
+    return rules.get(None)
+
+
+def compensation_needs_approval(*, player: Player, value: Decimal | None) -> bool:
+    threshold = compensation_threshold_for(player)
+    return threshold is not None and (value or Decimal(0)) > threshold
+
+
+def compensation_may_approve(user) -> bool:
+    return user is not None and user.is_active and user.has_perm(APPROVE_COMPENSATION)
+
+
+@transaction.atomic
+def compensation_propose(
+    *, case: Case, item: str, value: Decimal | None, reason: str, actor, now: datetime | None = None
+) -> CompensationProposal:
+    """Propose what to give the player for this case. At or below the threshold of the
+    player's tier it is given at once (case_compensate: the gift budget applies); above
+    it, it waits for a supervisor (`compensation_approve` / `compensation_refuse`)."""
+    case = _locked(case)
+    _check_handler(actor, case)
+    now = now or timezone.now()
+    proposal = CompensationProposal(
+        case=case,
+        item=(item or "").strip(),
+        value=value,
+        reason=(reason or "").strip(),
+        proposed_by=actor,
+        proposed_at=now,
+    )
+    errors = {}
+    if not proposal.item:
+        errors["item"] = [_("Say what was given.")]
+    if value is not None and (not isinstance(value, Decimal) or value < 0):
+        errors["value"] = [_("A value of 0 or more.")]
+    if not proposal.reason:
+        errors["reason"] = [_("Say why the player is compensated.")]
+    if errors:
+        raise ValidationError(errors)
+    proposal.full_clean(exclude=["case"])
+    player = Player.objects.only("pk", "tier_id").get(pk=case.player_id)
+    proposal.threshold = compensation_threshold_for(player)
+    waits = proposal.threshold is not None and (value or Decimal(0)) > proposal.threshold
+    proposal.status = ProposalStatus.PENDING if waits else ProposalStatus.GIVEN
+    proposal.save()
+    _event(
+        case,
+        CaseEventType.PROPOSED,
+        actor,
+        now,
+        proposal=proposal.pk,
+        item=proposal.item,
+        value=str(value) if value is not None else None,
+        reason=proposal.reason,
+        waits=waits,
+        threshold=str(proposal.threshold) if proposal.threshold is not None else None,
+    )
+    if not waits:
+        try:
+            case_compensate(case=case, item=proposal.item, value=value, actor=actor, note=proposal.reason, now=now)
+        except ValidationError as exc:
+            raise _on_proposal_fields(exc)
+    return proposal
+
+
+def _on_proposal_fields(exc: ValidationError) -> ValidationError:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"value": exc.messages}
+    names = {"compensation_value": "value", "compensation_item": "item"}
+    return ValidationError({names.get(name, name): msgs for name, msgs in errors.items()})
+
+
+def _pending(proposal: CompensationProposal, actor) -> CompensationProposal:
+    proposal = CompensationProposal.objects.select_for_update().select_related("case").get(pk=proposal.pk)
+    if not compensation_may_approve(actor):
+        raise PermissionDenied(_("Only a supervisor may approve or refuse a compensation."))
+    if proposal.status != ProposalStatus.PENDING:
+        raise ValidationError(
+            {
+                "status": [
+                    _("This proposal was already decided: %(status)s.") % {"status": proposal.get_status_display()}
+                ]
+            }
+        )
+    if proposal.proposed_by_id == actor.pk and not actor.is_superuser:
+        raise PermissionDenied(_("Another supervisor decides on your own proposal."))
+    return proposal
+
+
+@transaction.atomic
+def compensation_approve(*, proposal: CompensationProposal, actor, note: str = "", now=None) -> CompensationProposal:
+    """A supervisor approves: the compensation is given (case_compensate; a gift that
+    would overspend the tier's budget is refused and the proposal stays waiting)."""
+    proposal = _pending(proposal, actor)
+    now = now or timezone.now()
+    try:
+        case_compensate(
+            case=proposal.case,
+            item=proposal.item,
+            value=proposal.value,
+            actor=actor,
+            note=proposal.reason,
+            now=now,
+        )
+    except ValidationError as exc:
+        raise _on_proposal_fields(exc)
+    proposal.status = ProposalStatus.APPROVED
+    proposal.decided_by, proposal.decided_at, proposal.decision_note = actor, now, (note or "").strip()
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    _event(
+        proposal.case,
+        CaseEventType.APPROVED,
+        actor,
+        now,
+        proposal=proposal.pk,
+        item=proposal.item,
+        value=str(proposal.value) if proposal.value is not None else None,
+        note=proposal.decision_note,
+    )
+    return proposal
+
+
+@transaction.atomic
+def compensation_refuse(*, proposal: CompensationProposal, actor, note: str, now=None) -> CompensationProposal:
+    """A supervisor refuses, saying why; nothing is given."""
+    proposal = _pending(proposal, actor)
+    now = now or timezone.now()
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": [_("Say why the compensation is refused.")]})
+    proposal.status = ProposalStatus.REFUSED
+    proposal.decided_by, proposal.decided_at, proposal.decision_note = actor, now, note
+    proposal.full_clean(exclude=["case"])
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    _event(
+        proposal.case,
+        CaseEventType.REFUSED,
+        actor,
+        now,
+        proposal=proposal.pk,
+        item=proposal.item,
+        value=str(proposal.value) if proposal.value is not None else None,
+        note=note,
+    )
+    return proposal
 
 
 @transaction.atomic
