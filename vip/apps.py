@@ -20,3 +20,14 @@ class VipConfig(AppConfig):
         from .privacy import player_tables_register
 
         player_tables_register()  # tier and manager history in a player's data file and erasure
+
+        # Scripts and messages may say how much more the player spends to keep the tier.
+        from players.templating import template_variable_provide
+
+        from .services import spend_to_keep_tier
+
+        template_variable_provide(
+            "spend_to_keep_tier",
+            _("What the player still has to spend within the tier's window to keep it (empty without a tier)"),
+            spend_to_keep_tier,
+        )

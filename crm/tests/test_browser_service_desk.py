@@ -197,3 +197,79 @@ def test_a_compensation_approved_and_one_refused(page, live_server, desk):
     assert "补偿已批准" in timeline and "补偿被驳回" in timeline and "offer 50 diamonds" in timeline
     shot(page, "desk-11-case-timeline-decisions")
     assert date.today()  # the screenshots are looked at by a person
+
+
+def test_a_script_inserted_into_a_contact_and_a_case_reply(page, live_server, desk):
+    from players.models import CallScript, ContactLog
+    from players.services.cases import case_open
+    from players.services.scripts import script_save
+
+    base = live_server.url
+    in_chinese(page, base)
+    login(page, base, "zhangwei", PASSWORD)
+    # the supervisor writes a return-visit script; an unknown variable is refused first
+    page.goto(f"{base}/admin/players/callscript/add/")
+    page.fill("input[name=name]", "季度回访")
+    page.select_option("select[name=category]", "return_visit")
+    page.fill("textarea[name=step_verify]", "您好！请问是{nickname}吗？")
+    page.fill("textarea[name=step_introduce]", "我是您的专属客服{me}，工号 8001。")
+    page.fill("textarea[name=step_convenient]", "现在方便说两句吗？")
+    page.fill("textarea[name=step_purpose]", "您是我们的{tier}贵宾，{phone}")
+    page.fill("textarea[name=step_close]", "感谢您的支持，祝您游戏愉快！")
+    page.locator("input[name=_save]").click()
+    assert "{phone}" in page.wait_for_selector(".field-step_purpose .errorlist").inner_text()
+    page.fill("textarea[name=step_purpose]", "您是我们的{tier}贵宾，本月再消费{spend_to_keep_tier}元即可保级。")
+    shot(page, "desk-12-script-form")
+    page.locator("input[name=_save]").click()
+    page.wait_for_selector("ul.messagelist li")
+    shot(page, "desk-13-script-library")
+    no_tier = Player.objects.create(account_id="acc-3003", nickname="新人", manager=desk["lina"], server="s1")
+    faq = script_save(
+        script=CallScript(
+            name="充值未到账", category="inbound_faq", step_purpose="{nickname}您好，充值一般 5 分钟内到账。"
+        ),
+        actor=desk["boss"],
+    )
+
+    # 李娜 logs a contact with 星河 and inserts the script: filled in for him
+    lina = second_page(page, base, "lina")
+    lina.goto(f"{base}/admin/players/contactlog/add/?player={desk['player'].pk}")
+    lina.select_option(".field-summary select.script-insert-choice", label="季度回访")
+    lina.locator(".field-summary .script-insert-button").click()
+    lina.wait_for_function("document.querySelector('textarea[name=summary]').value.length > 0")
+    summary = lina.locator("textarea[name=summary]").input_value()
+    assert summary.startswith("您好！请问是星河吗？") and "专属客服李娜" in summary and "V3贵宾" in summary
+    shot(lina, "desk-14-contact-script-inserted")
+    lina.locator("input[name=_save]").click()
+    lina.wait_for_selector("ul.messagelist li")
+    assert ContactLog.objects.get(player=desk["player"]).summary.replace("\r\n", "\n") == summary
+    assert CallScript.objects.get(name="季度回访").usage_count == 1
+
+    # for a player without a tier the {tier} stays, and saving is refused until it is filled
+    lina.goto(f"{base}/admin/players/contactlog/add/?player={no_tier.pk}")
+    lina.select_option(".field-summary select.script-insert-choice", label="季度回访")
+    lina.locator(".field-summary .script-insert-button").click()
+    lina.wait_for_function("document.querySelector('textarea[name=summary]').value.length > 0")
+    lina.locator("input[name=_save]").click()
+    assert "{tier}" in lina.wait_for_selector(".field-summary .errorlist").inner_text()
+    shot(lina, "desk-15-contact-unresolved-refused")
+    assert not ContactLog.objects.filter(player=no_tier).exists()
+
+    # another manager's player: the script is not filled in for them
+    response = lina.goto(f"{base}/admin/players/callscript/{faq.pk}/insert/?player={desk['stranger'].pk}")
+    assert response.status == 404
+    response = lina.goto(f"{base}/admin/players/callscript/{faq.pk}/insert/?player=1%27%20OR%201=1")
+    assert response.status == 400
+
+    # a case reply with the FAQ answer
+    case = case_open(player=desk["player"], category="payment", subject="充值未到账", actor=desk["lina"])
+    lina.goto(f"{base}/admin/players/case/{case.pk}/do/reply/")
+    lina.select_option("select.script-insert-choice", label="充值未到账")
+    lina.locator(".script-insert-button").click()
+    lina.wait_for_function("document.querySelector('textarea[name=text]').value.length > 0")
+    lina.locator("form input[type=submit]").first.click()
+    lina.wait_for_selector("ul.messagelist li")
+    case.refresh_from_db()
+    assert case.first_responded_at is not None
+    assert "星河您好，充值一般 5 分钟内到账。" in lina.locator(".field-timeline").inner_text()
+    shot(lina, "desk-16-case-reply-from-script")

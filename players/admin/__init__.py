@@ -1,6 +1,6 @@
 """Players' admin, one module per area (the same names as in models/, services/, selectors/):
 the player list and page (`profile`), payer status and churn (`payer_status`), contacts,
-cases and feedback (`service_records`), imports and exports (`imports`), a player's data on request and erasure (`privacy`). `scoping` is what
-every admin over player data shares (vip's and campaigns' too)."""
+cases and feedback (`service_records`), the script library (`scripts`), imports and exports (`imports`), a player's data on
+request and erasure (`privacy`). `scoping` is what every admin over player data shares (vip's and campaigns' too)."""
 
-from . import payer_status, privacy, profile, service_records  # noqa: F401  (registers their admins)
+from . import payer_status, privacy, profile, scripts, service_records  # noqa: F401  (registers their admins)

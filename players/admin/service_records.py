@@ -72,6 +72,7 @@ from ..services.service_records import (
     contact_log_create,
     contact_log_update,
 )
+from .scripts import ScriptInsertTextarea
 
 LIST_TEXT_LENGTH = 60
 RECENT_CHANGES = 20
@@ -146,6 +147,11 @@ class FollowUpFilter(admin.SimpleListFilter):
 
 class ContactLogAdminForm(forms.ModelForm):
     """The contact rules are the service's (contact_log_check): shown here on the form."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "summary" in self.fields:  # a script from the library, filled in for the player
+            self.fields["summary"].widget = ScriptInsertTextarea(attrs={"rows": 8, "cols": 80})
 
     def clean(self):
         data = super().clean()
@@ -739,6 +745,8 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
             )
             return HttpResponseRedirect(reverse("admin:players_case_change", args=[case.pk]))
         form = form_class(request.POST if request.method == "POST" else None)
+        if action == "reply":  # a script from the library, filled in for the case's player
+            form.fields["text"].widget = ScriptInsertTextarea(attrs={"rows": 8, "cols": 80}, player_id=case.player_id)
         if form.is_valid():
             try:
                 self._apply(action, case, to_status, form.cleaned_data, request.user)

@@ -37,6 +37,7 @@ from .profile import (  # noqa: F401
     Player,
     Tag,
 )
+from .scripts import SCRIPT_EXTRA_VARIABLES, SCRIPT_STEPS, CallScript, ScriptCategory  # noqa: F401, E402
 from .service_records import (  # noqa: F401
     CASE_TRANSITIONS,
     CLOCK_RUNNING,

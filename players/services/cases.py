@@ -43,6 +43,7 @@ from ..models import (
 )
 from ..models.service_records import DEFAULT_FIRST_RESPONSE_HOURS, DEFAULT_HEAD_AFTER_HOURS, DEFAULT_SLA_HOURS
 from ..selectors import sees_all_players
+from ..templating import unresolved_check
 
 logger = logging.getLogger(__name__)
 
@@ -348,6 +349,7 @@ def case_reply(*, case: Case, text: str, actor, now: datetime | None = None) -> 
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": [_("This field is required.")]})
+    unresolved_check(text, field="text")
     if case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
         raise ValidationError({"text": [_("The case is resolved: reopen it to reply.")]})
     if case.status == CaseStatus.NEW:

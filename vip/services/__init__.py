@@ -28,6 +28,16 @@ def player_window_spend(*, player: Player, window_days: int | None, now: datetim
     return player_net_spend_since(player=player, since=now - timedelta(days=window_days))
 
 
+def spend_to_keep_tier(player: Player, now: datetime) -> Decimal | str:
+    """How much more the player spends within the tier's window to stay at their tier:
+    0 when they already qualify, "" without a tier (a script variable)."""
+    if not player.tier_id:
+        return ""
+    tier = player.tier
+    spent = player_window_spend(player=player, window_days=tier.window_days, now=now)
+    return max(tier.min_spend - spent, Decimal(0)).quantize(Decimal("0.01"))
+
+
 def tier_qualified(*, player: Player, tiers: list[Tier], now: datetime) -> Tier | None:
     """The highest tier whose spend rule the player meets today."""
     spend_by_window: dict[int | None, Decimal] = {}
