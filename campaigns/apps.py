@@ -23,6 +23,16 @@ class CampaignsConfig(AppConfig):
 
         player_tables_register()  # tasks, messages, greetings, gifts in a player's data file and erasure
 
+        from players.services.surveys import survey_delivery_set, survey_follow_up_set
+
+        from .services.surveys import survey_follow_up_task, survey_message_send
+
+        survey_delivery_set(survey_message_send)  # a survey goes out as a message on the player's channel
+        survey_follow_up_set(survey_follow_up_task)  # a low score: a follow-up task for a supervisor
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "players.surveys_remind", {"task": "players.surveys_remind", "schedule": 3600.0}
+        )
+
         # Scheduled jobs of this app (crm/celery.py reads CELERY_BEAT_SCHEDULE).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "campaigns.deliver_messages", {"task": "campaigns.deliver_messages", "schedule": 60.0}

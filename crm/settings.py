@@ -254,6 +254,16 @@ CRM_CASE_FIRST_RESPONSE_HOURS = env.int("CRM_CASE_FIRST_RESPONSE_HOURS", default
 # The team's working hours on working days (local time), for SLAs on working hours
 # (crm.workdays): one span or several, e.g. "09:00-12:00,13:30-18:00".
 CRM_WORKING_HOURS = env.str("CRM_WORKING_HOURS", default="09:00-18:00")
+# Satisfaction surveys: sent on each resolution / after each return visit (an outbound
+# contact that reached the player); one reminder this many hours later; links valid this
+# many days; a score at or below CRM_SURVEY_LOW_SCORE opens a follow-up task for a
+# supervisor. Links point at CRM_PUBLIC_BASE_URL (where players can reach the survey page).
+CRM_SURVEY_ON_RESOLUTION = env.bool("CRM_SURVEY_ON_RESOLUTION", default=True)
+CRM_SURVEY_AFTER_RETURN_VISIT = env.bool("CRM_SURVEY_AFTER_RETURN_VISIT", default=True)
+CRM_SURVEY_REMIND_AFTER_HOURS = env.int("CRM_SURVEY_REMIND_AFTER_HOURS", default=48)
+CRM_SURVEY_VALID_DAYS = env.int("CRM_SURVEY_VALID_DAYS", default=14)
+CRM_SURVEY_LOW_SCORE = env.int("CRM_SURVEY_LOW_SCORE", default=2)
+CRM_PUBLIC_BASE_URL = env.str("CRM_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # Imports and exports: exports larger than this need players.export_large; admin imports
 # run as a Celery task when a broker is set, else in a background thread ("sync": at once).
 CRM_EXPORT_LIMIT = env.int("CRM_EXPORT_LIMIT", default=5000)

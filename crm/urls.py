@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 
 from crm.api.errors import api_not_found
 from crm.site_root import favicon, site_root
+from players.public import survey_page
 
 admin.site.site_header = _("Player & VIP relations")
 admin.site.site_title = _("VIP CRM")
@@ -18,6 +19,7 @@ urlpatterns = [
     path("", site_root, name="site-root"),
     path("favicon.ico", favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("survey/<str:token>/", survey_page, name="survey"),
     # The workplace's own admin pages (quick actions, dashboard refresh); the
     # dashboard itself is the admin index (templates/admin/index.html).
     path("admin/workplace/", include("crm.workplace.urls")),

@@ -36,3 +36,11 @@ def import_job_start(*, job, step: str) -> None:
     in a worker, not the web process, when a broker is configured; without one the task
     runs eagerly in the request, its memory bounded by the reader's limits (players.tabular)."""
     transaction.on_commit(lambda: import_job_run_task.delay(job.pk, step))
+
+
+@shared_task(name="players.surveys_remind")
+def surveys_remind_task() -> int:
+    """One reminder for unanswered satisfaction surveys (hourly on the beat)."""
+    from .services.surveys import surveys_remind
+
+    return surveys_remind()

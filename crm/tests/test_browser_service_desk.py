@@ -273,3 +273,91 @@ def test_a_script_inserted_into_a_contact_and_a_case_reply(page, live_server, de
     assert case.first_responded_at is not None
     assert "星河您好，充值一般 5 分钟内到账。" in lina.locator(".field-timeline").inner_text()
     shot(lina, "desk-16-case-reply-from-script")
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_surveys_answered_on_a_phone_and_in_the_game_then_on_the_dashboard(page, live_server, desk, client):
+    import re
+
+    from campaigns.models import Message, OutreachTask
+    from crm.api.authentication import client_cache
+    from crm.services import api_client_create
+    from crm.tests.fixtures import SignedApi
+    from players.models import SatisfactionSurvey
+    from players.services.cases import case_open, case_resolve
+    from players.services.service_records import contact_log_create
+    from players.services.surveys import survey_token
+
+    base = live_server.url
+    second = Player.objects.create(
+        account_id="acc-4004", nickname="夜雨", manager=desk["lina"], server="s1", preferred_channel="in_game"
+    )
+    desk["player"].preferred_channel = "sms"
+    desk["player"].save(update_fields=["preferred_channel"])
+    # 李娜 resolves 星河's case and makes a return visit to 夜雨: a survey each, on their channels
+    case = case_open(player=desk["player"], category="payment", subject="充值未到账", actor=desk["lina"])
+    case_resolve(case=case, actor=desk["lina"], resolution="已补发")
+    contact_log_create(player=second, staff=desk["lina"], channel="phone", outcome="reached", topic="季度回访")
+    by_link = SatisfactionSurvey.objects.get(case=case)
+    in_game = SatisfactionSurvey.objects.get(player=second)
+    sms = Message.objects.get(source=f"survey:{by_link.pk}:first")
+    assert sms.channel == "sms" and "满意" in sms.body
+    link = re.search(r"https?://\S+/survey/[^/]+/", sms.body).group(0)
+    path = link[link.index("/survey/") :]
+
+    # 星河 opens the link on his phone (Chinese), first sends nothing, then 2 stars and why
+    phone_context = page.context.browser.new_context(
+        viewport=PHONE, locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"}, is_mobile=True
+    )
+    phone = phone_context.new_page()
+    phone.goto(f"{base}{path}")
+    assert "星河" in phone.locator("h1").inner_text() and "满意" in phone.locator("h1").inner_text()
+    shot(phone, "desk-17-survey-phone-zh")
+    assert no_horizontal_scroll(phone)
+    phone.locator("button[type=submit]").click()
+    assert "1 到 5 的整数" in phone.wait_for_selector(".error").inner_text()
+    phone.locator("label", has_text="不满意").first.click()
+    phone.fill("textarea[name=reason]", "等了三天才补发")
+    phone.locator("button[type=submit]").click()
+    phone.wait_for_selector("#survey-done")
+    shot(phone, "desk-18-survey-phone-thanks-zh")
+    case.refresh_from_db()
+    assert (case.satisfaction, case.satisfaction_note) == (2, "等了三天才补发")
+    # the link answers once; a mangled one names nothing
+    phone.goto(f"{base}{path}")
+    assert "已经回答过" in phone.locator("#survey-done").inner_text()
+    phone.goto(f"{base}{path[:-3]}xx/")
+    assert phone.locator("#survey-invalid").count() == 1
+    # in English for an English phone
+    english = page.context.browser.new_context(viewport=PHONE, locale="en-US", is_mobile=True).new_page()
+    english.goto(f"{base}/survey/{survey_token(in_game)}/")
+    assert "how did we do" in english.locator("h1").inner_text()
+    shot(english, "desk-19-survey-phone-en")
+
+    # 夜雨 answers in the game: the game server submits it through the signed API
+    client_cache.clear()
+    game = SignedApi(client, api_client_create(name="game-s1", game="Legends", server="s1"))
+    answer = {"token": survey_token(in_game), "account_id": "acc-4004", "score": 5, "reason": "客服很耐心"}
+    assert game.post("/api/v1/surveys/answer/", answer).status_code == 200
+    assert game.post("/api/v1/surveys/answer/", answer).status_code == 409
+
+    # the low score is a follow-up task for the supervisor
+    task = OutreachTask.objects.get(source=f"survey:{by_link.pk}")
+    assert task.assignee == desk["boss"]
+
+    # 张伟 sees the results per manager and per category on the dashboard
+    from crm.workplace.aggregates import dashboard_refresh
+
+    dashboard_refresh()
+    in_chinese(page, base)
+    login(page, base, "zhangwei", PASSWORD)
+    panel = page.locator("#panel-satisfaction")
+    text = panel.inner_text()
+    assert "李娜" in text and "充值问题" in text and "回访" in text and "★ 3.5" in text
+    shot(page, "desk-20-dashboard-satisfaction")
+    panel.locator("a", has_text="李娜").first.click()
+    page.wait_for_selector("#result_list")
+    assert page.locator("#result_list tbody tr").count() == 2
+    shot(page, "desk-21-survey-list")

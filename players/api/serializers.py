@@ -132,3 +132,15 @@ class LoginBatchSerializer(serializers.Serializer):
 class LoginBatchResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     errors = BatchErrorSerializer(many=True)
+
+
+class SurveyAnswerSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200, help_text="The token the survey message carried.")
+    account_id = serializers.CharField(max_length=64, help_text="The player answering: the survey's player.")
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class SurveyAnswerResultSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text='"answered"')
+    score = serializers.IntegerField()

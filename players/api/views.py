@@ -33,6 +33,8 @@ from .serializers import (
     PaymentResultSerializer,
     PlayerProfileSerializer,
     PlayerSerializer,
+    SurveyAnswerResultSerializer,
+    SurveyAnswerSerializer,
 )
 
 log = logging.getLogger("crm.api")
@@ -286,3 +288,44 @@ class PlayerListView(ListAPIView):
     @extend_schema(operation_id="players_list", summary="Players, filtered, newest first")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+class SurveyAnswerView(APIView):
+    """The game client's in-game answer to a satisfaction survey (the token is the one
+    the survey message carried; the account must be the survey's player)."""
+
+    @extend_schema(
+        operation_id="surveys_answer",
+        request=SurveyAnswerSerializer,
+        responses={200: SurveyAnswerResultSerializer},
+        summary="Answer a satisfaction survey in the game (1-5 and a reason, once)",
+    )
+    def post(self, request):
+        from players.models import SurveyVia
+        from players.services.surveys import survey_answer, survey_from_token
+
+        raw = _body_object(request)
+        token, account_id = raw.get("token"), raw.get("account_id")
+        errors = {}
+        if not isinstance(token, str) or not 0 < len(token) <= 200:
+            errors["token"] = [_("The survey's token, as the survey message carried it.")]
+        if not isinstance(account_id, str) or not _account_id_valid(account_id):
+            errors["account_id"] = [_("A valid account id is required.")]
+        if errors:
+            return _invalid(errors)
+        survey = survey_from_token(token)
+        if survey is None or survey.player.account_id != account_id:
+            raise exceptions.NotFound(_("No such survey for this player, or it has expired."))
+        if request.auth.server and survey.player.server != request.auth.server:
+            return _forbidden_server(request.auth)
+        try:
+            survey = survey_answer(
+                survey=survey, score=raw.get("score"), reason=raw.get("reason") or "", via=SurveyVia.IN_GAME
+            )
+        except DjangoValidationError as exc:
+            fields = django_validation_fields(exc)
+            if "survey" in fields:
+                body = error_body(409, " ".join(fields["survey"]))
+                return Response(body, status=status.HTTP_409_CONFLICT)
+            return _invalid(fields)
+        return Response({"status": "answered", "score": survey.score})

@@ -321,6 +321,10 @@ def case_transition(
     case.full_clean()
     case.save()
     _event(case, CaseEventType.REOPENED if reopening else CaseEventType.STATUS, actor, now, **parameters)
+    if to_status == CaseStatus.RESOLVED:
+        from .surveys import survey_for_case
+
+        survey_for_case(case=case, now=now)  # does the player accept the solution?
     return case
 
 

@@ -93,6 +93,9 @@ def contact_log_create(
     contact_log_check(values={name: getattr(contact, name) for name in CONTACT_EDITABLE_FIELDS})
     contact.full_clean()
     contact.save()
+    from .surveys import survey_for_contact
+
+    survey_for_contact(contact=contact)  # a return visit is followed by a satisfaction survey
     return contact
 
 
