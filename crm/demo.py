@@ -162,6 +162,9 @@ def demo_seed(*, players: int = 5000, seed: int = 2026) -> dict:
     payments = _history_replay(stories, rng, now, managers, supervisor)
     _birthdays_this_week(rng, now, supervisor)
     _team_day(rng, now, managers, supervisor)
+    from crm.demo_service_desk import service_desk_demo
+
+    service_desk_demo(rng, now, managers, supervisor)
     from crm.workplace.aggregates import dashboard_refresh
 
     dashboard_refresh()

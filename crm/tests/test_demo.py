@@ -30,7 +30,7 @@ from players.services import players_totals_rebuild
 from vip.models import ManagerAssignment, TierChange
 
 # Times that are plans, not events: they may lie ahead.
-PLANNED = {"sla_due_at", "scheduled_for", "tier_pinned_until"}
+PLANNED = {"sla_due_at", "first_response_due_at", "head_escalation_at", "scheduled_for", "tier_pinned_until"}
 PLAYERS = 300
 
 
@@ -157,6 +157,28 @@ def test_every_area_has_the_days_work(seeded):
         ("erasure", "pending"),
     }  # a copy, an erasure, one waiting
     assert Player.objects.filter(erased_at__isnull=False, real_name="", phone="").count() == 1
+
+
+def test_the_service_desk_has_its_days_work(seeded):
+    from crm.models import CompanyDayOff
+    from players.models import CallScript, CompensationProposal, ProposalStatus, SatisfactionSurvey, SlaPolicy
+
+    assert CompanyDayOff.objects.filter(day__gte=timezone.localdate()).exists()
+    assert SlaPolicy.objects.filter(clock="working_hours").exists()
+    assert set(CallScript.objects.values_list("category", flat=True)) >= {
+        "return_visit",
+        "complaint",
+        "greeting_call",
+        "win_back",
+        "inbound_faq",
+    }
+    assert CallScript.objects.filter(usage_count__gt=0).exists()
+    statuses = set(CompensationProposal.objects.values_list("status", flat=True))
+    assert {ProposalStatus.PENDING, ProposalStatus.REFUSED} <= statuses
+    surveys = set(SatisfactionSurvey.objects.values_list("status", flat=True))
+    assert {"answered", "sent"} <= surveys
+    assert SatisfactionSurvey.objects.filter(score__lte=2).exists()
+    assert Case.objects.filter(first_responded_at__isnull=False).exists()
 
 
 def test_nothing_is_dated_in_the_future(seeded):
