@@ -86,6 +86,7 @@ class CompanyDayOffAdmin(admin.ModelAdmin):
     days come from the calendar (crm.workdays) and need no entry."""
 
     list_display = ["day", "weekday", "reason", "statutory", "created_by"]
+    list_select_related = ["created_by"]
     date_hierarchy = "day"
     search_fields = ["reason"]
     fields = ["day", "reason"]

@@ -17,6 +17,12 @@ class PlayersConfig(AppConfig):
         post_save.connect(churn_rules_forget, sender=ChurnRule, dispatch_uid="churn_rules_forget_save")
         post_delete.connect(churn_rules_forget, sender=ChurnRule, dispatch_uid="churn_rules_forget_delete")
 
+        # A resolved case is followed by a satisfaction survey.
+        from .services.cases import case_resolved_listener_add
+        from .services.surveys import survey_for_case
+
+        case_resolved_listener_add(survey_for_case)
+
         # Overdue cases escalate within a quarter of an hour (players.tasks.escalate_cases).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "players.escalate_cases",

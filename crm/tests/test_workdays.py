@@ -97,3 +97,27 @@ def test_bad_working_hours_are_refused(text):
 
 def test_working_hours_parse():
     assert [(a.hour, b.hour) for a, b in working_hours_parse("08:00-12:00, 13:00-17:00")] == [(8, 12), (13, 17)]
+
+
+@pytest.mark.django_db
+def test_the_company_days_off_list_pays_no_query_per_row(superuser):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(superuser)
+    url = reverse("admin:crm_companydayoff_changelist")
+    for n in range(2):
+        company_day_off_save(day=date(2026, 3, 2) + timedelta(days=n), reason=f"r{n}", actor=superuser)
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for n in range(2, 8):
+        company_day_off_save(day=date(2026, 3, 2) + timedelta(days=n), reason=f"r{n}", actor=superuser)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few)

@@ -322,10 +322,20 @@ def case_transition(
     case.save()
     _event(case, CaseEventType.REOPENED if reopening else CaseEventType.STATUS, actor, now, **parameters)
     if to_status == CaseStatus.RESOLVED:
-        from .surveys import survey_for_case
-
-        survey_for_case(case=case, now=now)  # does the player accept the solution?
+        for listener in _RESOLVED_LISTENERS:  # e.g. the satisfaction survey: does the player accept it?
+            listener(case=case, now=now)
     return case
+
+
+# Who hears of a resolution (surveys hand theirs in at PlayersConfig.ready: they record the
+# answer through this module, so this module does not import them).
+_RESOLVED_LISTENERS: list = []
+
+
+def case_resolved_listener_add(listener) -> None:
+    """`listener(*, case, now)` runs in the resolving transaction."""
+    if listener not in _RESOLVED_LISTENERS:
+        _RESOLVED_LISTENERS.append(listener)
 
 
 def _carried_over(case: Case, due: datetime, now: datetime) -> datetime:

@@ -31,6 +31,7 @@ from ..models import (
     SurveyStatus,
     SurveyVia,
 )
+from .cases import case_record_satisfaction
 
 log = logging.getLogger(__name__)
 SALT = "players.survey"
@@ -198,8 +199,6 @@ def survey_answer(
     survey.full_clean()
     survey.save(update_fields=["status", "score", "reason", "answered_at", "answered_via"])
     if survey.case_id:
-        from .cases import case_record_satisfaction
-
         case = Case.objects.get(pk=survey.case_id)
         if case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
             case_record_satisfaction(case=case, score=score, note=reason, actor=None, now=now)
