@@ -123,7 +123,7 @@ def test_a_case_opened_on_spring_festival_eve_is_due_after_the_holiday(page, liv
     assert opened.date() == date(2027, 2, 4) and opened.hour == 15
     assert case.sla_due_at - case.opened_at == timedelta(days=11)
     assert case.first_response_due_at - case.opened_at == timedelta(hours=2)
-    assert f"截止日期: {when(case.sla_due_at)}" in sla and when(case.sla_due_at).startswith("2027-02-15 15:5")
+    assert f"截止时间: {when(case.sla_due_at)}" in sla and when(case.sla_due_at).startswith("2027-02-15 15:5")
     assert "工作时间" in sla
     assert f"首次答复截止: {when(case.first_response_due_at)}" in sla
     assert when(case.first_response_due_at).startswith("2027-02-04 17:5")

@@ -844,7 +844,6 @@ class CompensationProposalAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.Model
         "player_display",
         "item_display",
         "value_display",
-        "threshold_display",
         "reason_display",
         "proposed_by",
         "proposed",
@@ -909,11 +908,15 @@ class CompensationProposalAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.Model
 
     @admin.display(description=_("value"), ordering="value")
     def value_display(self, obj):
-        return money(obj.value) if obj.value is not None else "-"
-
-    @admin.display(description=_("approval needed above"))
-    def threshold_display(self, obj):
-        return money(obj.threshold) if obj.threshold is not None else "-"
+        value = money(obj.value) if obj.value is not None else "-"
+        if obj.threshold is None:
+            return value
+        return format_html(
+            '{}<br><span class="help" title="{}">&gt; {}</span>',
+            value,
+            _("approval needed above"),
+            money(obj.threshold),
+        )
 
     @admin.display(description=_("why"))
     def reason_display(self, obj):  # replaced per request by get_list_display
