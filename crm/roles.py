@@ -157,9 +157,9 @@ ROLE_PERMISSIONS = {
     ],
 }
 
-# The head of service (客服主管/经理): everything a supervisor may, and the last step of the
+# The head of service ("Head", 客服负责人): everything a supervisor may, and the last step of the
 # escalation ladder (cases the supervisors held past their time).
-ROLE_PERMISSIONS["Head of service"] = [*ROLE_PERMISSIONS["Supervisor"], "players.receive_head_escalations"]
+ROLE_PERMISSIONS["Head"] = [*ROLE_PERMISSIONS["Supervisor"], "players.receive_head_escalations"]
 
 # Permissions a role once had and must no longer have: taken away by the next sync.
 # VIP managers see their players' personal data but do not take it out of the CRM in files.

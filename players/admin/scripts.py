@@ -90,7 +90,8 @@ class CallScriptForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["step_purpose"].help_text = _variables_help()
+        if "step_purpose" in self.fields:  # not on a read-only view
+            self.fields["step_purpose"].help_text = _variables_help()
 
 
 @admin.register(CallScript)

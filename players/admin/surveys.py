@@ -71,9 +71,7 @@ class SatisfactionSurveyAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.
 
     @admin.display(description=_("category"), ordering="category")
     def category_display(self, obj):
-        from ..models import CaseCategory
-
-        return {**dict(CaseCategory.choices), "return_visit": _("Return visit")}.get(obj.category, obj.category)
+        return obj.get_category_display()
 
     @admin.display(description=_("score (1-5)"), ordering="score")
     def score_display(self, obj):

@@ -390,6 +390,9 @@ class CaseEvent(models.Model):
         return f"{self.case_id} {self.type}"
 
 
+ANY_TIER = _("any tier")
+
+
 class CompensationApprovalRule(models.Model):
     """Above which value a compensation needs a supervisor's approval, per VIP tier (no
     tier: players without a tier's own rule). Without any rule nothing needs approval.
@@ -425,7 +428,8 @@ class CompensationApprovalRule(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.tier or _('any tier')}: > {self.above}"
+        tier = self.tier or ANY_TIER
+        return f"{tier}: > {self.above}"
 
 
 class ProposalStatus(models.TextChoices):

@@ -14,6 +14,13 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.privacy import label_text
 
+from .profile import ContactChannel
+from .service_records import CaseCategory
+
+RETURN_VISIT = "return_visit"
+# What a survey is about: the case's category, or a return visit.
+SURVEY_CATEGORIES = [*CaseCategory.choices, (RETURN_VISIT, _("Return visit"))]
+
 
 class SurveyKind(models.TextChoices):
     CASE = "case", _("After a resolved case")
@@ -57,8 +64,8 @@ class SatisfactionSurvey(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    category = models.CharField(_("category"), max_length=16, blank=True)
-    channel = models.CharField(_("channel"), max_length=16)
+    category = models.CharField(_("category"), max_length=16, choices=SURVEY_CATEGORIES, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=ContactChannel.choices)
     status = models.CharField(_("status"), max_length=16, choices=SurveyStatus.choices, default=SurveyStatus.SENT)
     sent_at = models.DateTimeField(_("sent at"), db_index=True)
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)

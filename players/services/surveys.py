@@ -31,12 +31,12 @@ from ..models import (
     SurveyStatus,
     SurveyVia,
 )
+from ..models.surveys import RETURN_VISIT
 from .cases import case_record_satisfaction
 
 log = logging.getLogger(__name__)
 SALT = "players.survey"
 REASON_MAX = 500
-RETURN_VISIT = "return_visit"  # the category of return-visit surveys in the results
 
 _DELIVERY: list = []
 _FOLLOW_UP: list = []

@@ -96,7 +96,7 @@ def test_the_ladder_climbs_to_the_supervisors_then_the_head(
     complaints_on_working_hours, make_player, make_case, make_staff, manager, django_capture_on_commit_callbacks
 ):
     boss = make_staff("boss", "Supervisor", email="boss@example.com")
-    make_staff("head", "Head of service", email="head@example.com")
+    make_staff("head", "Head", email="head@example.com")
     case = make_case(make_player(manager=manager), actor=manager, opened_at=at(2026, 11, 2, 9))
     due = case.sla_due_at  # Wednesday 18:00
 
@@ -157,6 +157,6 @@ def test_policy_fields_are_checked(db):
 
 
 def test_the_head_of_service_role_receives_head_escalations(db):
-    head = Group.objects.get(name="Head of service")
+    head = Group.objects.get(name="Head")
     assert head.permissions.filter(codename="receive_head_escalations").exists()
     assert not Group.objects.get(name="Supervisor").permissions.filter(codename="receive_head_escalations").exists()

@@ -10,13 +10,13 @@ from django.db.models import Avg, Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.names import staff_name
-from players.models import CaseCategory, SatisfactionSurvey, SurveyStatus
+from players.models import SatisfactionSurvey, SurveyStatus
+from players.models.surveys import SURVEY_CATEGORIES
 
 from ..aggregates import aggregate
 from ..registry import PANEL_ROWS, TEAM, PanelContent, PanelRequest, Row, Tile, admin_url, panel
 
 DAYS = 30
-RETURN_VISIT = "return_visit"
 
 
 @aggregate("satisfaction")
@@ -64,7 +64,7 @@ def satisfaction_panel(ctx: PanelRequest) -> PanelContent | None:
             pk__in=[r["manager_id"] for r in figures["managers"] if r["manager_id"]]
         )
     }
-    categories = {**dict(CaseCategory.choices), RETURN_VISIT: _("Return visit")}
+    categories = dict(SURVEY_CATEGORIES)
 
     def meta(row):
         return _("%(answered)d of %(sent)d answered, %(low)d low") % row
