@@ -130,12 +130,14 @@ def _register_own_tables() -> None:
     from ..models import (
         Case,
         CaseEvent,
+        CompensationProposal,
         ContactLog,
         ContactLogChange,
         FeedbackReport,
         PayerStatusChange,
         Payment,
         PlayerChurn,
+        SatisfactionSurvey,
     )
 
     personal = {
@@ -212,7 +214,7 @@ def _register_own_tables() -> None:
             Case,
             "player",
             erase={"subject": "", "description": "", "resolution": "", "satisfaction_note": ""},
-            keep=("category", "severity", "channel", "status", "compensation_item"),
+            keep=("category", "severity", "channel", "status", "compensation_item", "sla_clock"),
         )
     )
     player_table_register(
@@ -222,6 +224,23 @@ def _register_own_tables() -> None:
             scrub_json=("parameters",),
             keep=("type",),
             display={"parameters": _case_event_text},
+            free_keys=(*PlayerTable.__dataclass_fields__["free_keys"].default, "reason"),
+        )
+    )
+    player_table_register(
+        PlayerTable(
+            CompensationProposal,
+            "case__player",
+            erase={"reason": "", "decision_note": ""},
+            keep=("item", "status"),
+        )
+    )
+    player_table_register(
+        PlayerTable(
+            SatisfactionSurvey,
+            "player",
+            erase={"reason": ""},
+            keep=("kind", "category", "channel", "status", "answered_via"),
         )
     )
     player_table_register(

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('players', '0014_contact_log_change'),
+        ('players', '0016_player_data_requests_and_erasure'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
