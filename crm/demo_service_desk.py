@@ -33,6 +33,7 @@ from players.services.cases import (
     compensation_propose,
     compensation_refuse,
 )
+from players.services.privacy import ERASED_PREFIX
 from players.services.scripts import script_insert, script_save
 from players.services.surveys import survey_answer
 from vip.models import Tier
@@ -172,7 +173,11 @@ def service_desk_demo(rng: random.Random, now: datetime, managers, supervisor) -
                 script_insert(script=script, player=player, actor=manager)
 
     # the surveys the resolved cases sent: most answered, one low score
-    waiting = list(SatisfactionSurvey.objects.filter(status=SurveyStatus.SENT).order_by("sent_at")[:12])
+    waiting = list(
+        SatisfactionSurvey.objects.filter(status=SurveyStatus.SENT)
+        .exclude(player__account_id__startswith=ERASED_PREFIX)  # nobody asks a player erased on request
+        .order_by("sent_at")[:12]
+    )
     for n, survey in enumerate(waiting):
         if n % 4 == 3:
             continue  # not answered yet
