@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('players', '0018_compensation_approval'),
+        ('players', '0019_compensation_approval'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

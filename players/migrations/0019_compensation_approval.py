@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('players', '0017_sla_clock_first_response_ladder'),
+        ('players', '0018_sla_clock_first_response_ladder'),
         ('vip', '0002_default_tiers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

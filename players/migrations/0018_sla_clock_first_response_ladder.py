@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('players', '0016_player_data_requests_and_erasure'),
+        ('players', '0017_payment_recent_covers_period_sums'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('players', '0019_script_library'),
+        ('players', '0020_script_library'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
