@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import translation
 
+from campaigns.models import winback_why_text
 from campaigns.services import winback
 from players import churn_reasons
 from players.admin.payer_status import ChurnReasonFilter, reasons_text
@@ -72,7 +73,8 @@ def test_every_registered_reason_reaches_the_evaluation_the_stored_flags_filters
     assert (code, reason.label) in ChurnReasonFilter.lookups(None, None, None)
     assert (code, reason.label) in ChurnReason.choices
     assert reasons_text([code]) == str(reason.label)
-    assert str(reason.label) in winback._winback_title(Player.objects.select_related("churn").get(pk=one.pk))
+    params = winback.winback_title_params(Player.objects.select_related("churn").get(pk=one.pk))
+    assert str(reason.label) in winback_why_text(params)
 
 
 @pytest.fixture
