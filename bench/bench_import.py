@@ -84,8 +84,6 @@ def write_copy_file(path: Path, n: int, columns: list[str]) -> Path:
         "manager_id": r"\N",
         "notes": "",
         "preferred_channel": "",
-        "marketing_opt_out": "f",
-        "is_minor": "f",
         "timezone": "",
         "total_spend": "0",
         "purchase_count": "0",

@@ -33,6 +33,12 @@ class CampaignsConfig(AppConfig):
             "players.surveys_remind", {"task": "players.surveys_remind", "schedule": 3600.0}
         )
 
+        from players.services.consents import consent_refusal_hook_add
+
+        from .services.messaging import messages_cancel_refused
+
+        consent_refusal_hook_add(messages_cancel_refused)  # a withdrawal cancels what is queued
+
         # Scheduled jobs of this app (crm/celery.py reads CELERY_BEAT_SCHEDULE).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "campaigns.deliver_messages", {"task": "campaigns.deliver_messages", "schedule": 60.0}

@@ -33,6 +33,22 @@ MESSAGE_CHANNELS: dict[str, str | None] = {
     Channel.EMAIL.value: "email",
 }
 
+# Channels a player's consent is recorded for (players.models.consents), per purpose:
+# the message channels and the ones staff reach a player by (a call, WeCom/WeChat).
+CONSENT_CHANNELS: tuple[str, ...] = (
+    Channel.SMS.value,
+    Channel.PHONE.value,
+    Channel.WECHAT.value,
+    Channel.EMAIL.value,
+    Channel.IN_GAME.value,
+)
+
+
+def consent_channel_choices() -> list[tuple[str, str]]:
+    """The choices of a consent's channel, in the registry's order of `Channel`."""
+    return [(c.value, c.label) for c in Channel if c.value in CONSENT_CHANNELS]
+
+
 # Backend names the environment may give (CRM_<CHANNEL>_BACKEND).
 MESSAGE_BACKENDS = {
     "console": "campaigns.channels.ConsoleBackend",

@@ -7,12 +7,18 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from players.services.consents import consent_history_purge
 from players.services.payer_status import churn_scan
 from vip.services import tiers_review
 
 
 def nightly_run(*, now: datetime | None = None) -> dict:
     """The nightly job: the churn scan, then the tier review (expired pins and
-    rolling-window downgrades after their grace period)."""
+    rolling-window downgrades after their grace period), then the purge of consent
+    history past its retention (CRM_CONSENT_HISTORY_DAYS, never under five months)."""
     now = now or timezone.now()
-    return {"churn": churn_scan(now=now), "tiers": tiers_review(now=now)}
+    return {
+        "churn": churn_scan(now=now),
+        "tiers": tiers_review(now=now),
+        "consents_purged": consent_history_purge(now=now),
+    }

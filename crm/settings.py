@@ -298,6 +298,22 @@ CRM_PLAYER_DEFAULT_TIMEZONE = env.str("CRM_PLAYER_DEFAULT_TIMEZONE", default="As
 CRM_MESSAGE_MAX_ATTEMPTS = env.int("CRM_MESSAGE_MAX_ATTEMPTS", default=5)
 CRM_MESSAGE_RETRY_BASE_SECONDS = env.int("CRM_MESSAGE_RETRY_BASE_SECONDS", default=60)
 
+# --- Lawful outreach (PIPL, MIIT Order 31, NPPA) --------------------------------------
+# Channel:purpose pairs a player must have granted before the CRM reaches them (opt-in);
+# every other pair reaches a player unless they refused or withdrew (opt-out). See README.
+CRM_CONSENT_OPT_IN = env.list("CRM_CONSENT_OPT_IN", default=["sms:marketing", "email:marketing"])
+# Days a consent's history is kept after it was superseded (withdrawn, refused, renewed):
+# at least 5 months (MIIT's draft: proof of consent kept 5 months); the purge keeps no less.
+CRM_CONSENT_HISTORY_DAYS = env.int("CRM_CONSENT_HISTORY_DAYS", default=183)
+# Every commercial SMS ends with how to refuse (MIIT Order 31).
+CRM_SMS_OPT_OUT_SUFFIX = env.str("CRM_SMS_OPT_OUT_SUFFIX", default="拒收请回复R")
+# Replies (upper-cased, trimmed) that withdraw a channel's marketing consent.
+CRM_CONSENT_REFUSAL_REPLIES = env.list("CRM_CONSENT_REFUSAL_REPLIES", default=["R", "TD", "T", "N", "退订", "拒收"])
+# NPPA spending caps for minors by age (from age: per payment, per calendar month, in
+# CRM_BASE_CURRENCY); below the first age no paid service at all.
+CRM_MINOR_NO_PAYMENT_UNDER = env.int("CRM_MINOR_NO_PAYMENT_UNDER", default=8)
+CRM_MINOR_SPEND_CAPS = env.str("CRM_MINOR_SPEND_CAPS", default="8:50:200,16:100:400")
+
 # Greetings: how many days back the daily job still greets occasions it missed.
 CRM_GREETINGS_CATCH_UP_DAYS = env.int("CRM_GREETINGS_CATCH_UP_DAYS", default=3)
 # The half-monthly top-spender return visits (campaigns.services.top_spenders): how many per

@@ -14,7 +14,7 @@ from crm.formatting import money, when
 from crm.workdays import Clock
 
 from .models import CaseEvent, CaseEventType
-from .models.service_records import Case, CaseCategory, CaseSeverity, CaseStatus
+from .models.service_records import CASE_CHECKLISTS, Case, CaseCategory, CaseSeverity, CaseStatus
 
 
 def _time(value) -> str:
@@ -108,6 +108,14 @@ def case_event_text(event: CaseEvent) -> str:
         return f"{what}: {p['note']}" if p.get("note") else what
     if event.type == CaseEventType.NOTE:
         return p.get("text", "")
+    if event.type == CaseEventType.CHECKLIST:
+        steps = dict(CASE_CHECKLISTS.get(p.get("category", ""), []))
+        parts = []
+        if p.get("ticked"):
+            parts.append(_("done: %(steps)s") % {"steps": "; ".join(str(steps.get(s, s)) for s in p["ticked"])})
+        if p.get("unticked"):
+            parts.append(_("undone: %(steps)s") % {"steps": "; ".join(str(steps.get(s, s)) for s in p["unticked"])})
+        return " · ".join(parts)
     if event.type == CaseEventType.SATISFACTION:
         return " ".join(x for x in (f"{p.get('score')}/5", p.get("note", "")) if x)
     if event.type == CaseEventType.COMPENSATED:

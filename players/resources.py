@@ -71,11 +71,12 @@ class PlayerResource(resources.ModelResource):
         widget=widgets.CachedForeignKeyWidget(get_user_model(), field="username"),
     )
 
-    STAFF_FIELDS = ("manager", "notes", "preferred_channel", "marketing_opt_out", "is_minor")
+    STAFF_FIELDS = ("manager", "notes", "preferred_channel")
 
     class Meta:
         model = Player
-        fields = tuple(name for name in PLAYER_TEMPLATE_FIELDS if name != "tags")  # the template's columns
+        # The template's columns on the player row (tags and consents live in their own tables).
+        fields = tuple(name for name in PLAYER_TEMPLATE_FIELDS if name != "tags" and not name.startswith("consent_"))
         import_id_fields = ("account_id",)
         skip_unchanged = True
         report_skipped = True

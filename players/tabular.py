@@ -98,8 +98,14 @@ PLAYER_ALIASES = {
     "tags": ["tags", "标签"],
     "notes": ["notes", "备注"],
     "preferred_channel": ["preferred_channel", "首选联系方式", "联系偏好"],
+    # Marketing consent per channel (players.services.consents): granted / refused / withdrawn.
+    "consent_sms": ["consent_sms", "sms_marketing", "短信营销", "短信营销同意"],
+    "consent_phone": ["consent_phone", "phone_marketing", "电话营销", "电话营销同意"],
+    "consent_wechat": ["consent_wechat", "wechat_marketing", "微信营销", "微信营销同意"],
+    "consent_email": ["consent_email", "email_marketing", "邮件营销", "邮件营销同意"],
+    "consent_in_game": ["consent_in_game", "in_game_marketing", "游戏内营销", "游戏内营销同意"],
+    # The former opt-out flag's column: yes refuses marketing on every channel.
     "marketing_opt_out": ["marketing_opt_out", "opt_out", "拒绝营销", "退订营销"],
-    "is_minor": ["is_minor", "minor", "未成年", "未成年人"],
     "timezone": ["timezone", "time_zone", "时区"],
 }
 
@@ -136,8 +142,11 @@ PLAYER_TEMPLATE_FIELDS = [
     "tags",
     "notes",
     "preferred_channel",
-    "marketing_opt_out",
-    "is_minor",
+    "consent_sms",
+    "consent_phone",
+    "consent_wechat",
+    "consent_email",
+    "consent_in_game",
 ]
 PLAYER_TEMPLATE_ZH = {
     "account_id": "账号",
@@ -158,8 +167,12 @@ PLAYER_TEMPLATE_ZH = {
     "tags": "标签",
     "notes": "备注",
     "preferred_channel": "首选联系方式",
+    "consent_sms": "短信营销",
+    "consent_phone": "电话营销",
+    "consent_wechat": "微信营销",
+    "consent_email": "邮件营销",
+    "consent_in_game": "游戏内营销",
     "marketing_opt_out": "拒绝营销",
-    "is_minor": "未成年",
     "timezone": "时区",
 }
 PLAYER_TEMPLATE_EXAMPLE = [
@@ -181,8 +194,11 @@ PLAYER_TEMPLATE_EXAMPLE = [
     "whale, 老玩家",
     "",
     "wechat",
-    "false",
-    "false",
+    "同意",
+    "",
+    "同意",
+    "拒绝",
+    "",
 ]
 PAYMENT_TEMPLATE_FIELDS = [
     "account_id",
@@ -921,6 +937,25 @@ def parse_decimal(value) -> Decimal:
 
 TRUE_WORDS = {"1", "true", "yes", "y", "t", "是", "对", "真", "√", "✓", "x"}
 FALSE_WORDS = {"0", "false", "no", "n", "f", "否", "不", "不是", "假", "×"}
+
+
+CONSENT_WORDS = {
+    "granted": ("granted", "grant", "yes", "y", "true", "1", "同意", "是"),
+    "refused": ("refused", "refuse", "no", "n", "false", "0", "拒绝", "否"),
+    "withdrawn": ("withdrawn", "withdraw", "撤回", "退订"),
+}
+_CONSENT_LOOKUP = {word: status for status, words in CONSENT_WORDS.items() for word in words}
+
+
+def parse_consent(value) -> str:
+    """A consent cell: granted / refused / withdrawn (or yes/no, 同意/拒绝/撤回)."""
+    word = text(value).lower()
+    if word not in _CONSENT_LOOKUP:
+        raise CellError(
+            _("Unknown consent %(value)s: use granted, refused or withdrawn (同意, 拒绝, 撤回).")
+            % {"value": text(value)}
+        )
+    return _CONSENT_LOOKUP[word]
 
 
 def parse_bool(value) -> bool:

@@ -68,6 +68,7 @@ class GreetingRuleForm(forms.ModelForm):
             "send_time",
             "subject",
             "template",
+            "minor_template",
             "gift_kind",
             "gift_item",
             "gift_value",
@@ -93,7 +94,17 @@ class GreetingRuleAdmin(admin.ModelAdmin):
         (_("Which players"), {"fields": ["tier_min", "tier_max", "payer_status", "server", "player_channel", "tags"]}),
         (
             _("What the CRM does"),
-            {"fields": ["task_lead_days", "task_title", "message_channel", "send_time", "subject", "template"]},
+            {
+                "fields": [
+                    "task_lead_days",
+                    "task_title",
+                    "message_channel",
+                    "send_time",
+                    "subject",
+                    "template",
+                    "minor_template",
+                ]
+            },
         ),
         (_("Gift"), {"fields": ["gift_kind", "gift_item", "gift_value"]}),
         (_("History"), {"fields": ["created_by", "created_at", "updated_at"]}),

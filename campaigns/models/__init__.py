@@ -132,7 +132,7 @@ class OutreachTask(models.Model):
         _("title code"), max_length=32, choices=TaskTitle.choices, blank=True, default="", db_default=""
     )
     title_params = models.JSONField(_("title parameters"), default=dict, db_default={}, blank=True)
-    # Why the CRM cancelled it as it created it (a `MessageReason` code: opted out, minor),
+    # Why the CRM cancelled it (a `MessageReason` code: no consent, a minor),
     # read in the reader's language by `note_text` before the staff's note.
     status_reason = models.CharField(_("reason"), max_length=32, blank=True, default="", db_default="")
 
@@ -198,8 +198,11 @@ class MessageReason(models.TextChoices):
     """Why a message is cancelled, postponed or failed: stored as the code (with
     `Message.status_params`), read in the reader's language (`Message.status_reason_text`)."""
 
-    OPTED_OUT = "opted_out", _("The player opted out of marketing messages.")
-    MINOR = "minor", _("The player is flagged as a minor.")
+    OPTED_OUT = "opted_out", _("The player opted out of marketing messages.")  # before the consent ledger
+    MINOR = "minor", _("The player is a minor (by their date of birth): no marketing.")
+    NO_CONSENT = "no_consent", _("The player has not consented to this channel for this purpose.")
+    CONSENT_REFUSED = "consent_refused", _("The player refused this channel for this purpose.")
+    CONSENT_WITHDRAWN = "consent_withdrawn", _("The player withdrew their consent to this channel for this purpose.")
     WEEKLY_CAP = "weekly_cap", _("Weekly limit of %(cap)s messages reached.")
     QUIET_HOURS = "quiet_hours", _("Quiet hours.")
     GREETING_SKIPPED = "greeting_skipped", _("Greeting skipped by staff.")
@@ -304,6 +307,7 @@ from .campaign import (  # noqa: E402,F401
     WorklistTask,
 )
 from .greetings import (  # noqa: E402, F401
+    MINOR_GREETING_DEFAULT,
     CustomOccasion,
     GiftBudget,
     GiftEntry,

@@ -83,6 +83,10 @@ class CustomOccasion(models.Model):
                 raise ValidationError({"day": _("This month has no such day.")}) from None
 
 
+# A minor's greeting when the rule has no text for minors (in the players' language).
+MINOR_GREETING_DEFAULT = _("{nickname}, happy {occasion}!")
+
+
 class GreetingRule(models.Model):
     """Who is greeted on which occasion, how, and with what gift."""
 
@@ -156,6 +160,14 @@ class GreetingRule(models.Model):
     template = models.TextField(
         _("message / call script"), blank=True, help_text=_("Variables in braces, e.g. {nickname}; checked when saved.")
     )
+    minor_template = models.TextField(
+        _("text for minors"),
+        blank=True,
+        help_text=_(
+            "Sent (or used as the call script) for players under 18 instead of the text above: they get no gift "
+            "and nothing about spending, as the law forbids marketing to minors. Empty: a plain greeting."
+        ),
+    )
 
     gift_kind = models.CharField(_("gift"), max_length=8, choices=GiftKind.choices, blank=True)
     gift_item = models.CharField(
@@ -204,7 +216,7 @@ class GreetingRule(models.Model):
             errors["message_channel"] = _("A rule needs a call task, a message, or both.")
         if self.message_channel and not self.template.strip():
             errors["template"] = _("A message needs a text.")
-        for field in ("template", "task_title", "subject"):
+        for field in ("template", "minor_template", "task_title", "subject"):
             if field not in errors and getattr(self, field):
                 from ..templating import template_validate
 

@@ -41,7 +41,6 @@ from ..models import (
     CampaignStatus,
     CampaignTarget,
     Message,
-    MessageReason,
     MessageStatus,
     OutreachTask,
     TaskKind,
@@ -50,7 +49,7 @@ from ..models import (
 from ..segments import segment_clean, segment_players
 from ..sql_templating import sql_template, sql_template_joins
 from ..templating import template_context, template_render_context, template_variables
-from .messaging import messages_insert_select
+from .messaging import message_block_reason_sql, messages_insert_select
 
 RETURN_WINDOW = timedelta(days=14)
 PAY_WINDOW = timedelta(days=30)
@@ -197,31 +196,32 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
         rr_params = [offset]
     else:
         round_robin, rr_params = "NULL", []
-    blocked = "(p.marketing_opt_out OR p.is_minor)"
+    # The one consent rule (messaging's door): a call is the phone's marketing.
+    reason_sql, reason_params = message_block_reason_sql(
+        alias="p", channel=ContactChannel.PHONE, marketing=("true", []), today=timezone.localdate(now)
+    )
     sql = (
         f"INSERT INTO {task_table} (player_id, assignee_id, kind, title, script, due_date, status, outcome, note, "
         "status_reason, source, campaign_id, created_by_id, created_at, completed_at) "
-        f"SELECT t.player_id, COALESCE(p.manager_id, {round_robin}), %s, %s, '', %s, "
-        f"CASE WHEN {blocked} THEN %s ELSE %s END, '', '', "
-        f"CASE WHEN p.marketing_opt_out THEN %s WHEN p.is_minor THEN %s ELSE '' END, "
-        "%s, %s, %s, %s, NULL "
+        "SELECT q.player_id, q.assignee_id, %s, %s, '', %s, CASE WHEN q.reason = '' THEN %s ELSE %s END, '', '', "
+        "q.reason, %s, %s, %s, %s, NULL "
+        f"FROM (SELECT t.player_id, COALESCE(p.manager_id, {round_robin}) AS assignee_id, {reason_sql} AS reason "
         f"FROM {target_table} t JOIN {player_table} p ON p.id = t.player_id "
-        "WHERE t.campaign_id = %s AND t.is_holdout = %s AND t.player_id BETWEEN %s AND %s "
-        "ON CONFLICT DO NOTHING"
+        "WHERE t.campaign_id = %s AND t.is_holdout = %s AND t.player_id BETWEEN %s AND %s) q "
+        "WHERE true ON CONFLICT DO NOTHING"
     )
     params = [
-        *rr_params,
         GOAL_TASK_KIND.get(campaign.goal, TaskKind.OTHER),
         campaign.name[:200],
         campaign.due_date,
-        TaskStatus.CANCELLED,
         TaskStatus.OPEN,
-        MessageReason.OPTED_OUT,
-        MessageReason.MINOR,
+        TaskStatus.CANCELLED,
         campaign.source,
         campaign.pk,
         campaign.launched_by_id,
         now,
+        *rr_params,
+        *reason_params,
         campaign.pk,
         False,
         low,

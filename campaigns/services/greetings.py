@@ -40,6 +40,7 @@ from vip.models import Tier
 
 from .. import sql_dialect
 from ..models import (
+    MINOR_GREETING_DEFAULT,
     GiftEntry,
     Greeting,
     GreetingOccasion,
@@ -304,10 +305,11 @@ class _SqlTexts:
     script: tuple[str, list] | None = None
     subject: tuple[str, list] | None = None
     body: tuple[str, list] | None = None
+    minor: tuple[str, list] | None = None  # a minor's message or call script (no gift, no spend prompt)
 
     @property
     def complete(self) -> bool:
-        return None not in (self.title, self.script, self.subject, self.body)
+        return None not in (self.title, self.script, self.subject, self.body, self.minor)
 
     def sql(self, name: str) -> tuple[str, list]:
         """The expression for text `name`: the database's, else the Python-rendered column."""
@@ -334,7 +336,16 @@ def _sql_texts(rule: GreetingRule, occasion: date) -> _SqlTexts:
         render(rule.template if not rule.message_channel else "", label),
         render(rule.subject, players_label),
         render(rule.template, players_label),
+        render(_minor_template(rule), players_label),
     )
+
+
+def _minor_template(rule: GreetingRule) -> str:
+    """The text a minor gets (message or call script): the rule's, else a plain greeting."""
+    if rule.minor_template.strip():
+        return rule.minor_template
+    with translation.override(settings.CRM_PLAYER_LANGUAGE):
+        return str(MINOR_GREETING_DEFAULT)
 
 
 def _default_title_template(label: str, occasion: date) -> str:
@@ -352,7 +363,7 @@ def _default_title_template(label: str, occasion: date) -> str:
 
 def _texts_python(*, rule: GreetingRule, occasion: date, token: str, source: str) -> list[tuple]:
     """The claimed players' texts rendered in Python (the reference rendering):
-    (player_id, title, script, subject, body) rows for `greetings_sql.texts_table`."""
+    (player_id, title, script, subject, body, minor) rows for `greetings_sql.texts_table`."""
     players = [
         g.player
         for g in Greeting.objects.filter(claim=token)
@@ -375,6 +386,7 @@ def _texts_python(*, rule: GreetingRule, occasion: date, token: str, source: str
                 _render(rule.template, player, label, occasion, gift) if not rule.message_channel else "",
                 _render(rule.subject, player, players_label, occasion, gift)[:200] if rule.subject else "",
                 _render(rule.template, player, players_label, occasion, gift) if rule.message_channel else "",
+                _render(_minor_template(rule), player, players_label, occasion, None),
             )
         )
     return rows
@@ -412,7 +424,7 @@ def _greet_claims(
     notes = {}
     if rule.gift_kind:
         notes = gifts_grant(
-            players=greetings_sql.claimed_players(token),
+            players=greetings_sql.claimed_players(token, today=today),
             kind=rule.gift_kind,
             item=rule.gift_item,
             value=rule.gift_value,
@@ -434,10 +446,12 @@ def _greet_claims(
             title_code="" if rule.task_title else TaskTitle.GREETING_CALL,
             title_params={} if rule.task_title else {**occasion_params(rule), "date": occasion.isoformat()},
             script=texts.sql("script"),
+            minor_script=texts.sql("minor"),
             due=max(occasion - timedelta(days=rule.task_lead_days), today),
             with_gift=bool(rule.gift_kind),
             texts=python_texts,
             now=now,
+            today=today,
         )
     if rule.message_channel:
         otherwise = _send_time(rule, occasion, player_zone_named(""), now)
@@ -451,11 +465,12 @@ def _greet_claims(
             ),
             channel=rule.message_channel,
             subject=texts.sql("subject"),
-            body=texts.sql("body"),
+            body=_minor_or(texts.sql("minor"), texts.sql("body"), today),
             send_at=("COALESCE(z.send_at, %s)", [otherwise]),
             source=source,
             campaign_id=None,
             now=now,
+            marketing=greetings_sql.marketing_sql(today),
         )
     greetings_sql.claims_link(
         token=token,
@@ -465,6 +480,14 @@ def _greet_claims(
         gift=bool(rule.gift_kind),
         notes=notes,
     )
+    if rule.gift_kind:
+        greetings_sql.claims_note_minors(token=token, note=_("No gift: the player is a minor."), today=today)
+
+
+def _minor_or(minor: tuple[str, list], adult: tuple[str, list], today: date) -> tuple[str, list]:
+    """The minor's text for a minor, the adult's otherwise (per claimed player `p`)."""
+    marketing, params = greetings_sql.marketing_sql(today)
+    return f"CASE WHEN {marketing} THEN {adult[0]} ELSE {minor[0]} END", [*params, *adult[1], *minor[1]]
 
 
 def _send_time(rule: GreetingRule, occasion: date, zone: ZoneInfo, now: datetime) -> datetime:

@@ -15,15 +15,18 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
+from crm.channels import Channel
 from players.models import Player
+from players.selectors.minors import minor_sql
 
 from .. import sql_dialect
 from ..models import GiftEntry, Greeting, GreetingRule, GreetingStatus, Message, OutreachTask, TaskKind
 from ..sql_templating import sql_template_joins
+from .messaging import message_block_reason_sql
 
 Sql = tuple[str, list]
 
-TEXT_COLUMNS = ("title", "script", "subject", "body")
+TEXT_COLUMNS = ("title", "script", "subject", "body", "minor")
 
 
 def claims_insert(*, rule: GreetingRule, occasion: date, player_ids, token: str, now: datetime) -> int:
@@ -37,13 +40,22 @@ def claims_insert(*, rule: GreetingRule, occasion: date, player_ids, token: str,
     return sql_dialect.execute(sql, [rule.pk, occasion, GreetingStatus.DONE, token, now, *ids_params])
 
 
-def claimed_players(token: str) -> Sql:
-    """A SELECT of (player_id, tier_id) of the claimed greetings (see `gifts.gifts_grant`)."""
+def claimed_players(token: str, *, today: date) -> Sql:
+    """A SELECT of (player_id, tier_id) of the claimed greetings of adults (see
+    `gifts.gifts_grant`): minors get no gift."""
+    minor, minor_params = minor_sql("p", today)
     sql = (
         f"SELECT g.player_id, p.tier_id FROM {Greeting._meta.db_table} g "
-        f"JOIN {Player._meta.db_table} p ON p.id = g.player_id WHERE g.claim = %s"
+        f"JOIN {Player._meta.db_table} p ON p.id = g.player_id WHERE g.claim = %s AND NOT COALESCE({minor}, false)"
     )
-    return sql, [token]
+    return sql, [token, *minor_params]
+
+
+def marketing_sql(today: date) -> Sql:
+    """Whether the claimed player's greeting is marketing: to adults; to a minor it is a
+    plain greeting (no gift, no spend prompt), under the service purpose."""
+    minor, minor_params = minor_sql("p", today)
+    return f"NOT COALESCE({minor}, false)", minor_params
 
 
 def claimed_zone_names(token: str) -> list[str]:
@@ -51,7 +63,7 @@ def claimed_zone_names(token: str) -> list[str]:
 
 
 def texts_table(rows: list[tuple]) -> Sql:
-    """Texts rendered in Python, per player: (player_id, title, script, subject, body)."""
+    """Texts rendered in Python, per player: (player_id, title, script, subject, body, minor)."""
     return sql_dialect.values_table("tx", [("player_id", int)] + [(name, str) for name in TEXT_COLUMNS], rows)
 
 
@@ -79,30 +91,46 @@ def tasks_insert(
     title_code: str,
     title_params: dict,
     script: Sql,
+    minor_script: Sql,
     due: date,
     with_gift: bool,
     texts: Sql | None,
     now,
+    today: date,
 ) -> int:
     """A call task per claimed greeting, for the player's manager; a title the CRM
-    writes also as its `title_code` and `title_params` (read in the reader's language)."""
+    writes also as its `title_code` and `title_params` (read in the reader's language).
+    A minor's call has the minor's script; a call the player's consent does not allow
+    (the phone, for marketing to adults and for service to minors) is cancelled with the
+    reason (`messaging.message_block_reason_sql`, the one rule)."""
     rows, rows_params = _claimed_rows(source=source, with_gift=with_gift, texts=texts)
+    marketing, marketing_params = marketing_sql(today)
+    reason, reason_params = message_block_reason_sql(
+        alias="p", channel=Channel.PHONE, marketing=(marketing, marketing_params), today=today
+    )
     sql = (
         f"INSERT INTO {OutreachTask._meta.db_table} (player_id, assignee_id, kind, title, title_code, title_params, "
-        "script, due_date, status, outcome, note, source, campaign_id, created_by_id, created_at, completed_at) "
-        f"SELECT g.player_id, p.manager_id, %s, substr({title[0]}, 1, 200), %s, %s, {script[0]}, %s, 'open', '', "
-        f"'', %s, NULL, NULL, %s, NULL {rows}WHERE g.claim = %s "
+        "script, due_date, status, outcome, note, status_reason, source, campaign_id, created_by_id, created_at, "
+        "completed_at) "
+        "SELECT q.player_id, q.manager_id, %s, q.title, %s, %s, q.script, %s, "
+        "CASE WHEN q.reason = '' THEN 'open' ELSE 'cancelled' END, '', '', q.reason, %s, NULL, NULL, %s, NULL "
+        f"FROM (SELECT g.player_id, p.manager_id, substr({title[0]}, 1, 200) AS title, "
+        f"CASE WHEN {marketing} THEN {script[0]} ELSE {minor_script[0]} END AS script, {reason} AS reason "
+        f"{rows}WHERE g.claim = %s) q WHERE true "
         "ON CONFLICT DO NOTHING"
     )
     params = [
         TaskKind.GREETING,
-        *title[1],
         title_code,
         json.dumps(title_params),
-        *script[1],
         due,
         source,
         now,
+        *title[1],
+        *marketing_params,
+        *script[1],
+        *minor_script[1],
+        *reason_params,
         *rows_params,
         token,
     ]
@@ -147,3 +175,14 @@ def claims_link(*, token: str, source: str, task: bool, message: bool, gift: boo
         f"UPDATE {table} AS g SET {', '.join(sets)} FROM {table} c {' '.join(joins)} WHERE c.claim = %s AND g.id = c.id"
     )
     sql_dialect.execute(sql, [*params, token])
+
+
+def claims_note_minors(*, token: str, note: str, today: date) -> int:
+    """Note on the claimed greetings of minors why they got no gift (the law: no
+    marketing to minors), in place of a budget's note."""
+    minor, minor_params = minor_sql("p", today)
+    sql = (
+        f"UPDATE {Greeting._meta.db_table} SET note = %s WHERE claim = %s AND player_id IN "
+        f"(SELECT p.id FROM {Player._meta.db_table} p WHERE {minor})"
+    )
+    return sql_dialect.execute(sql, [note, token, *minor_params])

@@ -1,8 +1,13 @@
 """Queueing and delivering automatic messages, with the fatigue rules every automatic
 message obeys (campaigns, greetings, anything later).
 
-- `message_queue` records one message, idempotent per (player, source). Marketing to a
-  player who opted out, or to a minor, is recorded as cancelled with the reason.
+- `message_queue` records one message, idempotent per (player, source). A message
+  without a live consent for its channel and purpose (`players.selectors.consents`:
+  marketing, or service for a case update), or marketing to a minor, is recorded as
+  cancelled with the reason; delivery checks again, and a refusal or withdrawal cancels
+  what is queued at once (`messages_cancel_refused`). Commercial SMS carry the opt-out
+  suffix. The targeting of campaigns and greetings reads the same rule
+  (`message_block_reason_sql`).
 - `messages_deliver_due` sends what is due through the channel backends
   (`campaigns.channels`): at most `CRM_MESSAGES_PER_WEEK` messages per player in any
   rolling 7 days (0 = no cap) and none in quiet hours (`CRM_QUIET_HOURS`, in the
@@ -24,21 +29,24 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from players.models import ContactOutcome, Player
+from crm.channels import Channel
+from players.models import ConsentPurpose, ContactOutcome, Player
+from players.selectors.consents import consent_block_reason, consent_block_reason_sql
 from players.services import contact_log_create
 
 from .. import sql_dialect
 from ..channels import ChannelBackend, ChannelNotConfigured, DeliveryError, backend_for
-from ..models import Message, MessageReason, MessageStatus
+from ..models import Message, MessageReason, MessageStatus, OutreachTask, TaskKind, TaskStatus
 
 logger = logging.getLogger("campaigns.messages")
 
@@ -48,20 +56,56 @@ DUE_STATUSES = (MessageStatus.QUEUED, MessageStatus.POSTPONED)
 WEEK = timedelta(days=7)
 
 
-def marketing_block_reason(player: Player) -> str:
-    """Why a player may not receive marketing messages (a `MessageReason` code), or ""."""
-    if player.marketing_opt_out:
-        return MessageReason.OPTED_OUT
-    if player.is_minor:
-        return MessageReason.MINOR
+def message_purpose(is_marketing: bool) -> str:
+    """The consent purpose a message needs: marketing, or service (a case update, a
+    minor's greeting)."""
+    return ConsentPurpose.MARKETING if is_marketing else ConsentPurpose.SERVICE
+
+
+def message_block_reason(*, player: Player, channel: str, is_marketing: bool, today: date | None = None) -> str:
+    """Why `player` may not get a message on `channel` (a `MessageReason` code), or "":
+    the consent ledger's rule (`players.selectors.consents`), with minors never marketed to."""
+    return consent_block_reason(player=player, channel=channel, purpose=message_purpose(is_marketing), today=today)
+
+
+def message_block_reason_sql(*, alias: str, channel: str, marketing: Sql, today: date | None = None) -> Sql:
+    """`message_block_reason` of the player row `alias` as SQL, for a marketing flag that
+    may differ per row (`marketing`: an SQL boolean expression and its params)."""
+    as_marketing = consent_block_reason_sql(alias=alias, channel=channel, purpose=ConsentPurpose.MARKETING, today=today)
+    as_service = consent_block_reason_sql(alias=alias, channel=channel, purpose=ConsentPurpose.SERVICE, today=today)
+    if marketing[0] == "true":
+        return as_marketing
+    if marketing[0] == "false":
+        return as_service
+    sql = f"CASE WHEN {marketing[0]} THEN {as_marketing[0]} ELSE {as_service[0]} END"
+    return sql, [*marketing[1], *as_marketing[1], *as_service[1]]
+
+
+def opt_out_suffix(channel: str, is_marketing: bool) -> str:
+    """What a message on `channel` must end with: commercial SMS say how to refuse
+    (CRM_SMS_OPT_OUT_SUFFIX, MIIT Order 31); nothing else does."""
+    if channel == Channel.SMS and is_marketing:
+        return getattr(settings, "CRM_SMS_OPT_OUT_SUFFIX", "")
     return ""
 
 
-def _marketing_block_reason_sql(alias: str = "p") -> str:
-    """`marketing_block_reason` of the player row `alias`, as an SQL expression."""
+def message_body_lawful(body: str, *, channel: str, is_marketing: bool) -> str:
+    """`body` ending with the channel's opt-out suffix (once)."""
+    suffix = opt_out_suffix(channel, is_marketing)
+    if not suffix or body.rstrip().endswith(suffix):
+        return body
+    return f"{body.rstrip()} {suffix}"
+
+
+def _body_lawful_sql(body: str, channel: str, marketing: str) -> Sql:
+    """`message_body_lawful` in SQL, over the column `body` and the boolean `marketing`."""
+    suffix = opt_out_suffix(channel, True)
+    if not suffix:
+        return body, []
+    ends = f"(length(rtrim({body})) >= %s AND substr(rtrim({body}), length(rtrim({body})) - %s + 1) = %s)"
     return (
-        f"CASE WHEN {alias}.marketing_opt_out THEN '{MessageReason.OPTED_OUT.value}' "
-        f"WHEN {alias}.is_minor THEN '{MessageReason.MINOR.value}' ELSE '' END"
+        f"CASE WHEN {marketing} AND NOT {ends} THEN rtrim({body}) || %s ELSE {body} END",
+        [len(suffix), len(suffix), suffix, f" {suffix}"],
     )
 
 
@@ -80,20 +124,22 @@ def message_queue(
     """Queue one message for delivery at `send_at` (default now).
 
     Idempotent per (player, source) by the unique constraint: a second call with the
-    same source returns the existing message unchanged. A marketing message to a player
-    who opted out or is a minor is stored as cancelled, with the reason. `fields` sets
-    further Message fields (e.g. a campaign). `messages_insert_select` is its bulk twin.
+    same source returns the existing message unchanged. A message without a live consent
+    for its channel and purpose (marketing, or service when not `is_marketing`: a case
+    update), or marketing to a minor, is stored as cancelled with the reason, never sent.
+    A commercial SMS ends with the opt-out suffix. `fields` sets further Message fields
+    (e.g. a campaign). `messages_insert_select` is its bulk twin.
     """
     if source:
         existing = Message.objects.filter(player=player, source=source).first()
         if existing:
             return existing
-    reason = marketing_block_reason(player) if is_marketing else ""
+    reason = message_block_reason(player=player, channel=channel, is_marketing=is_marketing)
     message = Message(
         player=player,
         channel=channel,
         subject=subject,
-        body=body,
+        body=message_body_lawful(body, channel=channel, is_marketing=is_marketing),
         is_marketing=is_marketing,
         source=source,
         scheduled_for=send_at or timezone.now(),
@@ -124,31 +170,42 @@ def messages_insert_select(
     source: str,
     campaign_id: int | None,
     now: datetime,
+    marketing: Sql = ("true", []),
 ) -> int:
-    """`message_queue`'s bulk twin: one marketing message per row of `rows` (a
-    "FROM ... WHERE ..." reading the player as `p`), with the same rules: idempotent per
-    (player, source), cancelled with the reason for players who opted out or are minors.
-    `subject`, `body` and `send_at` are SQL expressions per row. Returns rows inserted."""
+    """`message_queue`'s bulk twin: one message per row of `rows` (a "FROM ... WHERE ..."
+    reading the player as `p`), with the same rules: idempotent per (player, source);
+    cancelled with the reason without a live consent for the channel and purpose (and
+    marketing to minors); commercial SMS end with the opt-out suffix. `subject`, `body`,
+    `send_at` and `marketing` (whether the row's message is marketing, else service)
+    are SQL expressions per row. Returns rows inserted."""
     rows_sql, rows_params = rows
+    reason_sql, reason_params = message_block_reason_sql(
+        alias="p", channel=channel, marketing=marketing, today=timezone.localdate(now)
+    )
+    body_sql, body_params = _body_lawful_sql("q.body", channel, "q.marketing")
     sql = (
         f"INSERT INTO {Message._meta.db_table} (player_id, channel, subject, body, is_marketing, status, "
         "scheduled_for, sent_at, attempts, last_error, status_reason, status_params, source, campaign_id, "
         "created_at) "
-        f"SELECT p.id, %s, substr({subject[0]}, 1, 200), {body[0]}, true, "
-        "CASE WHEN p.marketing_opt_out OR p.is_minor THEN %s ELSE %s END, "
-        f"{send_at[0]}, NULL, 0, '', {_marketing_block_reason_sql('p')}, '{{}}', %s, %s, %s "
-        f"{rows_sql} ON CONFLICT DO NOTHING"
+        f"SELECT q.player_id, %s, q.subject, {body_sql}, q.marketing, "
+        "CASE WHEN q.reason = '' THEN %s ELSE %s END, q.send_at, NULL, 0, '', q.reason, '{}', %s, %s, %s "
+        f"FROM (SELECT p.id AS player_id, substr({subject[0]}, 1, 200) AS subject, {body[0]} AS body, "
+        f"{send_at[0]} AS send_at, {marketing[0]} AS marketing, {reason_sql} AS reason {rows_sql}) q "
+        "WHERE true ON CONFLICT DO NOTHING"
     )
     params = [
         channel,
-        *subject[1],
-        *body[1],
-        MessageStatus.CANCELLED,
+        *body_params,
         MessageStatus.QUEUED,
-        *send_at[1],
+        MessageStatus.CANCELLED,
         source,
         campaign_id,
         now,
+        *subject[1],
+        *body[1],
+        *send_at[1],
+        *marketing[1],
+        *reason_params,
         *rows_params,
     ]
     return sql_dialect.execute(sql, params)
@@ -267,7 +324,10 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> s
     player = Player.objects.select_for_update().get(pk=message.player_id)
     message.player = player
 
-    if message.is_marketing and (reason := marketing_block_reason(player)):
+    # The consent in force now, not when it was queued (a withdrawal cancels what is queued).
+    if reason := message_block_reason(
+        player=player, channel=message.channel, is_marketing=message.is_marketing, today=timezone.localdate(now)
+    ):
         _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason, status_params={})
         return "cancelled"
 
@@ -370,3 +430,29 @@ def message_cancel(*, message: Message, reason: str, params: dict | None = None)
         raise ValidationError(_("A sent message cannot be cancelled."))
     _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason[:200], status_params=params or {})
     return message
+
+
+def messages_cancel_refused(*, keys: list[tuple[int, str, str]], now: datetime) -> int:
+    """A refusal or withdrawal came into force (players.services.consents hook): cancel
+    the player's unsent messages of that channel and purpose, and their open campaign and
+    greeting call tasks when it is the phone's marketing consent."""
+    cancelled = 0
+    today = timezone.localdate(now)
+    for player_id, channel, purpose in keys:
+        player = Player.objects.filter(pk=player_id).first()
+        if player is None:
+            continue
+        is_marketing = purpose == ConsentPurpose.MARKETING
+        reason = message_block_reason(player=player, channel=channel, is_marketing=is_marketing, today=today)
+        if not reason:
+            continue
+        cancelled += Message.objects.filter(
+            player_id=player_id, channel=channel, is_marketing=is_marketing, status__in=DUE_STATUSES
+        ).update(status=MessageStatus.CANCELLED, status_reason=reason, status_params={})
+        if channel == Channel.PHONE and is_marketing:
+            cancelled += (
+                OutreachTask.objects.filter(player_id=player_id, status=TaskStatus.OPEN)
+                .filter(Q(campaign__isnull=False) | Q(kind=TaskKind.GREETING))
+                .update(status=TaskStatus.CANCELLED, status_reason=reason)
+            )
+    return cancelled

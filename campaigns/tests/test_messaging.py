@@ -40,6 +40,30 @@ class RecordingBackend(ChannelBackend):
 
 
 @pytest.fixture
+def make_player(make_player, consent):
+    """Players who granted SMS and e-mail marketing: most tests here are about delivery
+    (the consent rules have their own tests below, with `bare_player`)."""
+
+    def make(**fields):
+        return consent(make_player(**fields), "sms", "email")
+
+    return make
+
+
+@pytest.fixture
+def bare_player(db):
+    """A player with no consent on record."""
+    from players.models import Player
+    from players.tests.fixtures import _ids
+
+    def make(**fields):
+        fields.setdefault("account_id", f"bare-{next(_ids)}")
+        return Player.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
 def recording(settings):
     RecordingBackend.sent = []
     settings.CRM_MESSAGE_BACKENDS = {
@@ -53,32 +77,99 @@ def test_queue_is_idempotent_per_player_and_source(make_player):
     player = make_player()
     first = message_queue(player=player, channel="sms", body="a", source="campaign:1")
     second = message_queue(player=player, channel="sms", body="b", source="campaign:1")
-    assert first.pk == second.pk and Message.objects.count() == 1 and second.body == "a"
+    assert first.pk == second.pk and Message.objects.count() == 1 and second.body == "a 拒收请回复R"
 
 
-@pytest.mark.parametrize("flags, reason", [({"marketing_opt_out": True}, "opted out"), ({"is_minor": True}, "minor")])
-def test_no_marketing_to_opted_out_players_or_minors_recorded_as_cancelled(make_player, flags, reason):
-    message = message_queue(player=make_player(**flags), channel="sms", body="sale!", source="campaign:1")
+def test_commercial_sms_carries_the_opt_out_suffix_once_and_others_none(make_player, settings):
+    settings.CRM_SMS_OPT_OUT_SUFFIX = "拒收请回复R"
+    player = make_player()
+    sms = message_queue(player=player, channel="sms", body="双十一大促 ", source="c:1")
+    already = message_queue(player=player, channel="sms", body="回归礼包 拒收请回复R", source="c:2")
+    service = message_queue(player=player, channel="sms", body="工单已处理", source="case:1", is_marketing=False)
+    mail = message_queue(player=player, channel="email", body="活动", source="c:3")
+    assert [m.body for m in (sms, already, service, mail)] == [
+        "双十一大促 拒收请回复R",
+        "回归礼包 拒收请回复R",
+        "工单已处理",
+        "活动",
+    ]
+
+
+@pytest.mark.parametrize(
+    "status, reason",
+    [("refused", "refused this channel"), ("withdrawn", "withdrew their consent"), (None, "not consented")],
+)
+def test_no_sms_marketing_without_a_live_consent_recorded_as_cancelled(bare_player, consent, status, reason):
+    player = bare_player()
+    if status:
+        consent(player, "sms", status=status)
+    message = message_queue(player=player, channel="sms", body="sale!", source="campaign:1")
     assert message.pk and message.status == MessageStatus.CANCELLED and reason in message.status_reason_text
 
 
-def test_non_marketing_message_reaches_an_opted_out_player(make_player, recording):
-    message = message_queue(
-        player=make_player(marketing_opt_out=True),
-        channel="in_game",
-        body="case update",
-        source="case:1",
-        is_marketing=False,
-    )
+def test_no_marketing_to_a_minor_by_any_channel_even_with_consent(bare_player, consent):
+    from datetime import date
+
+    # a 17-year-old (by the date of birth) who "consented" everywhere
+    minor = consent(bare_player(birthday=date(2009, 11, 24)), "sms", "email", "in_game")
+    for channel in ("sms", "email", "in_game"):
+        message = message_queue(player=minor, channel=channel, body="sale!", source=f"campaign:{channel}")
+        assert message.status == MessageStatus.CANCELLED and "minor" in message.status_reason_text
+
+
+def test_minority_lifts_itself_on_the_18th_birthday(bare_player, consent, recording):
+    from datetime import date
+
+    player = consent(bare_player(birthday=date(2008, 11, 24)), "sms")  # 18 tomorrow (Shanghai)
+    today = message_queue(player=player, channel="sms", body="a", source="c:1")
+    assert today.status == MessageStatus.CANCELLED and player.is_minor
+    with time_machine.travel(datetime(2026, 11, 24, 2, 0, tzinfo=UTC), tick=False):
+        tomorrow = message_queue(player=player, channel="sms", body="b", source="c:2")
+        assert tomorrow.status == MessageStatus.QUEUED and not player.is_minor
+        assert messages_deliver_due()["sent"] == 1
+
+
+def test_in_game_marketing_goes_without_a_record_but_not_after_a_refusal(bare_player, consent, recording):
+    player = bare_player()
+    queued = message_queue(player=player, channel="in_game", body="活动", source="c:1")
+    assert queued.status == MessageStatus.QUEUED  # opt-out channel (README, "Consent")
+    consent(player, "in_game", status="refused")
+    queued.refresh_from_db()
+    assert queued.status == MessageStatus.CANCELLED and queued.status_reason == "consent_refused"
+
+
+def test_service_message_follows_the_service_purpose(bare_player, consent, recording):
+    player = consent(bare_player(), "in_game", status="refused")  # refused marketing only
+    update = message_queue(player=player, channel="in_game", body="case update", source="case:1", is_marketing=False)
     assert messages_deliver_due(now=SHANGHAI_MORNING)["sent"] == 1
-    assert recording.sent == [message.pk]
+    assert recording.sent == [update.pk]
+    consent(player, "in_game", status="refused", purpose="service")
+    second = message_queue(player=player, channel="in_game", body="case closed", source="case:2", is_marketing=False)
+    assert second.status == MessageStatus.CANCELLED and second.status_reason == "consent_refused"
 
 
-def test_opt_out_after_queueing_cancels_at_delivery(make_player, recording):
+def test_a_withdrawal_cancels_what_is_queued_at_once(make_player, consent, recording):
+    player = make_player()
+    sms = message_queue(player=player, channel="sms", body="x", source="c:1", send_at=SHANGHAI_MORNING)
+    mail = message_queue(player=player, channel="email", body="y", source="c:2", send_at=SHANGHAI_MORNING)
+    service = message_queue(player=player, channel="sms", body="z", source="case:1", is_marketing=False)
+    consent(player, "sms", status="withdrawn", source="reply", evidence="R")
+    for message in (sms, mail, service):
+        message.refresh_from_db()
+    assert (sms.status, sms.status_reason) == (MessageStatus.CANCELLED, "consent_withdrawn")
+    assert mail.status == service.status == MessageStatus.QUEUED
+    assert messages_deliver_due(now=SHANGHAI_MORNING)["sent"] == 2 and sorted(recording.sent) == sorted(
+        [mail.pk, service.pk]
+    )
+
+
+def test_a_withdrawal_recorded_late_still_cancels_at_delivery(make_player, recording):
+    # a message queued, then the consent withdrawn by a path that ran no hook (a raw row)
+    from players.models import Consent
+
     player = make_player()
     message = message_queue(player=player, channel="sms", body="x", source="c:1", send_at=SHANGHAI_MORNING)
-    player.marketing_opt_out = True
-    player.save()
+    Consent.objects.filter(player=player, channel="sms").update(status="withdrawn")
     assert messages_deliver_due(now=SHANGHAI_MORNING)["cancelled"] == 1
     message.refresh_from_db()
     assert message.status == MessageStatus.CANCELLED and recording.sent == []

@@ -148,24 +148,39 @@ def test_launching_twice_or_resuming_creates_nothing_twice(make_campaign, superv
     assert (resumed["targets"], resumed["holdout"]) == (first["targets"], first["holdout"])
 
 
-def test_opted_out_and_minor_players_get_a_cancelled_task_with_the_reason(make_campaign, make_player, supervisor):
-    out = make_player(marketing_opt_out=True)
-    minor = make_player(is_minor=True)
+def test_refusing_and_minor_players_get_a_cancelled_task_with_the_reason(
+    make_campaign, make_player, supervisor, consent
+):
+    from datetime import date
+
+    out = consent(make_player(), "phone", status="refused")
+    minor = make_player(birthday=date(2012, 3, 1))  # 14: a minor by the date of birth
+    unrecorded = make_player()  # phone calls: allowed unless refused (README, "Consent")
     campaign = make_campaign(holdout_percent=0)
     campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
     assert OutreachTask.objects.get(player=out).status == TaskStatus.CANCELLED
-    assert "opted out" in OutreachTask.objects.get(player=out).note_text
+    assert "refused" in OutreachTask.objects.get(player=out).note_text
     assert "minor" in OutreachTask.objects.get(player=minor).note_text
+    assert OutreachTask.objects.get(player=unrecorded).status == TaskStatus.OPEN
     # stored as the reason's code, read in the reader's language
-    assert OutreachTask.objects.get(player=out).status_reason == "opted_out"
+    assert OutreachTask.objects.get(player=out).status_reason == "consent_refused"
     with translation.override("zh-hans"):
-        assert OutreachTask.objects.get(player=minor).note_text == "玩家被标记为未成年人。"
+        assert OutreachTask.objects.get(player=minor).note_text == "该玩家是未成年人（按出生日期）：不得营销。"
 
 
-def test_automatic_campaign_queues_one_rendered_message_per_player(make_campaign, make_player, supervisor):
+def test_a_phone_refusal_cancels_open_campaign_calls(make_campaign, make_player, supervisor, consent):
+    player = make_player()
+    campaign = make_campaign(holdout_percent=0)
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    consent(player, "phone", status="withdrawn", evidence="电话里说别再打了")
+    task = OutreachTask.objects.get(player=player)
+    assert (task.status, task.status_reason) == (TaskStatus.CANCELLED, "consent_withdrawn")
+
+
+def test_automatic_campaign_queues_one_rendered_message_per_player(make_campaign, make_player, supervisor, consent):
     # given
     a = make_player(nickname="龙王")
-    b = make_player(nickname="凤凰", marketing_opt_out=True)
+    b = consent(make_player(nickname="凤凰"), "in_game", status="refused")
     campaign = make_campaign(channel="in_game", holdout_percent=0, template="{nickname}，回来领礼包！")
     # when launched twice
     campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
@@ -175,11 +190,27 @@ def test_automatic_campaign_queues_one_rendered_message_per_player(make_campaign
     sent = Message.objects.get(player=a)
     assert sent.body == "龙王，回来领礼包！" and sent.status == MessageStatus.QUEUED and sent.source == campaign.source
     cancelled = Message.objects.get(player=b)
-    assert cancelled.status == MessageStatus.CANCELLED and "opted out" in cancelled.status_reason_text
+    assert cancelled.status == MessageStatus.CANCELLED and "refused" in cancelled.status_reason_text
     # and delivery marks the target contacted and reached
     messages_deliver_due(now=LAUNCH)
     results = campaign_results(campaign=campaign)
     assert (results.treated.targeted, results.treated.contacted, results.treated.reached) == (2, 1, 1)
+
+
+def test_sms_campaign_reaches_only_granted_adults_with_the_opt_out_suffix(
+    make_campaign, make_player, supervisor, consent
+):
+    from datetime import date
+
+    granted = consent(make_player(nickname="龙王"), "sms")
+    silent = make_player(nickname="凤凰")
+    minor = consent(make_player(nickname="小明", birthday=date(2010, 1, 1)), "sms")
+    campaign = make_campaign(channel="sms", holdout_percent=0, template="{nickname}，回来领礼包！")
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
+    rows = {m.player_id: m for m in Message.objects.filter(campaign=campaign)}
+    assert (rows[granted.pk].status, rows[granted.pk].body) == (MessageStatus.QUEUED, "龙王，回来领礼包！ 拒收请回复R")
+    assert (rows[silent.pk].status, rows[silent.pk].status_reason) == (MessageStatus.CANCELLED, "no_consent")
+    assert (rows[minor.pk].status, rows[minor.pk].status_reason) == (MessageStatus.CANCELLED, "minor")
 
 
 # --- Outcomes ------------------------------------------------------------------
@@ -303,7 +334,7 @@ def test_results_of_a_campaign_with_no_effect(make_campaign, supervisor):
 
 @time_machine.travel(datetime(2026, 11, 22, 17, 30, tzinfo=UTC), tick=False)  # 01:30 on the 23rd in Shanghai
 def test_sql_and_python_rendering_agree(
-    requires_postgres, make_campaign, make_player, manager, make_staff, tiers, supervisor
+    requires_postgres, make_campaign, make_player, manager, make_staff, tiers, supervisor, consent
 ):
     # given players with every kind of value, including a login on each side of local midnight
     from campaigns.services.campaigns import _messages_insert
@@ -323,7 +354,7 @@ def test_sql_and_python_rendering_agree(
             last_paid_at=now - timedelta(days=40),
         ),
         make_player(nickname="", manager=bare, last_login_at=datetime(2026, 11, 22, 16, 1, tzinfo=UTC)),
-        make_player(nickname="{{不是变量}}", marketing_opt_out=True),
+        consent(make_player(nickname="{{不是变量}}"), "sms", status="refused"),
         make_player(nickname="李的玩家", manager=make_staff("lina", "VIP manager", first_name="娜", last_name="李")),
     ]
     template = "{nickname}/{account_id}/{server}/{level}/{tier}/{manager}/{days_since_login}/{days_since_payment}/{total_spend} {{x}}"
@@ -344,7 +375,10 @@ def test_sql_and_python_rendering_agree(
         }
 
     assert bodies(sql_campaign) == bodies(py_campaign)
-    assert bodies(sql_campaign)[players[0].pk][0] == f"龙王/{players[0].account_id}/s1/80/V3/Li Na/1/40/1296.00 {{x}}"
+    assert (
+        bodies(sql_campaign)[players[0].pk][0]
+        == f"龙王/{players[0].account_id}/s1/80/V3/Li Na/1/40/1296.00 {{x}} 拒收请回复R"
+    )
     assert bodies(sql_campaign)[players[1].pk][0].split("/")[5:7] == ["bare", "0"]
     assert bodies(sql_campaign)[players[3].pk][0].split("/")[5] == "李娜"  # family name first, no space
 

@@ -478,12 +478,12 @@ def test_message_is_queued_for_ten_in_the_players_zone_with_the_gift(make_rule, 
     )
 
 
-def test_the_day_s_message_is_sent_once_due(make_rule, make_player):
+def test_the_day_s_message_is_sent_once_due(make_rule, make_player, consent):
     from campaigns.models import Message
     from players.models import ContactLog
 
     make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐")
-    player = make_player(nickname="小红", birthday=date(1990, 11, 22))
+    player = consent(make_player(nickname="小红", birthday=date(1990, 11, 22)), "sms")
 
     with time_machine.travel(datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI), tick=False):
         greetings_run()
@@ -496,12 +496,12 @@ def test_the_day_s_message_is_sent_once_due(make_rule, make_player):
     assert ContactLog.objects.filter(player=player, source=f"message:{message.pk}").count() == 1
 
 
-def test_quiet_hours_postpone_a_greeting_never_drop_it(make_rule, make_player):
+def test_quiet_hours_postpone_a_greeting_never_drop_it(make_rule, make_player, consent):
     from campaigns.models import Message
 
     # given a rule that sends at 23:00, inside the quiet hours (22:00-09:00)
     make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐", send_time=time(23, 0))
-    player = make_player(birthday=date(1990, 11, 22))
+    player = consent(make_player(birthday=date(1990, 11, 22)), "sms")
 
     # when the job runs at 23:05 on the day
     with time_machine.travel(datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI), tick=False):
@@ -522,12 +522,12 @@ def test_quiet_hours_postpone_a_greeting_never_drop_it(make_rule, make_player):
     assert Message.objects.filter(player=player).count() == 1
 
 
-def test_weekly_cap_postpones_the_birthday_message(make_rule, make_player, settings):
+def test_weekly_cap_postpones_the_birthday_message(make_rule, make_player, settings, consent):
     from campaigns.models import Message
 
     settings.CRM_MESSAGES_PER_WEEK = 2
     make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐")
-    player = make_player(birthday=date(1990, 11, 22))
+    player = consent(make_player(birthday=date(1990, 11, 22)), "sms")
     # given two messages already sent to the player this week (Nov 17 and Nov 20)
     for day in (17, 20):
         Message.objects.create(
@@ -557,25 +557,45 @@ def test_weekly_cap_postpones_the_birthday_message(make_rule, make_player, setti
     assert message.status == "sent"
 
 
-def test_opted_out_players_and_minors_get_no_greeting_message(make_rule, make_player):
+def test_refusing_and_unconsented_players_get_no_greeting_sms_and_minors_a_plain_one(make_rule, make_player, consent):
     from campaigns.models import Message
 
-    make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐", task_lead_days=0)
-    opted_out = make_player(birthday=date(1990, 11, 22), marketing_opt_out=True)
-    minor = make_player(birthday=date(2012, 11, 22), is_minor=True)
+    make_rule(
+        occasion="birthday",
+        message_channel="sms",
+        template="{nickname}生日快乐，充值648送限定皮肤",
+        task_lead_days=0,
+        gift_kind="code",
+        gift_item="BDAY",
+        gift_value=Decimal("10"),
+    )
+    refused = consent(make_player(birthday=date(1990, 11, 22)), "sms", status="refused")
+    unconsented = make_player(birthday=date(1991, 11, 22))  # no record: SMS marketing needs a grant
+    minor = consent(make_player(nickname="小明", birthday=date(2012, 11, 22)), "sms")  # 14 today
 
     with time_machine.travel(datetime(2026, 11, 22, 10, 5, tzinfo=SHANGHAI), tick=False):
-        greetings_run()
+        greetings_run(deliver=False)
 
-    assert set(Message.objects.values_list("status", flat=True)) == {"cancelled"}
-    assert len(tasks_of(opted_out)) == 1 and len(tasks_of(minor)) == 1  # the manager may still call
+    by_player = {m.player_id: m for m in Message.objects.all()}
+    assert (by_player[refused.pk].status, by_player[refused.pk].status_reason) == ("cancelled", "consent_refused")
+    assert (by_player[unconsented.pk].status, by_player[unconsented.pk].status_reason) == ("cancelled", "no_consent")
+    # the minor is greeted, as a service message without the spend prompt, the opt-out suffix or a gift
+    plain = by_player[minor.pk]
+    assert (plain.status, plain.is_marketing) == ("queued", False)
+    assert plain.body == "小明，生日快乐！"
+    assert not GiftEntry.objects.filter(player=minor).exists()
+    assert GiftEntry.objects.filter(player__in=[refused, unconsented]).count() == 2
+    assert "拒收请回复R" in by_player[refused.pk].body
+    # the manager may still call them all (no phone refusal); the minor's call has the plain script
+    assert len(tasks_of(refused)) == 1 and len(tasks_of(minor)) == 1
+    assert tasks_of(minor)[0].status == "open"
 
 
-def test_skipping_cancels_a_queued_message(make_rule, make_player, manager):
+def test_skipping_cancels_a_queued_message(make_rule, make_player, manager, consent):
     from campaigns.models import Message
 
     rule = make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐")
-    player = make_player(birthday=date(1990, 11, 22))
+    player = consent(make_player(birthday=date(1990, 11, 22)), "sms")
     with time_machine.travel(datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI), tick=False):
         greetings_run()
 
@@ -584,11 +604,11 @@ def test_skipping_cancels_a_queued_message(make_rule, make_player, manager):
     assert Message.objects.get().status == "cancelled"
 
 
-def test_a_caught_up_message_is_due_at_once(make_rule, make_player):
+def test_a_caught_up_message_is_due_at_once(make_rule, make_player, consent):
     from campaigns.models import Message
 
     make_rule(occasion="birthday", message_channel="sms", template="{nickname}生日快乐")
-    player = make_player(birthday=date(1990, 11, 21))  # yesterday: the job was down
+    player = consent(make_player(birthday=date(1990, 11, 21)), "sms")  # yesterday: the job was down
 
     with time_machine.travel(datetime(2026, 11, 22, 11, 0, tzinfo=SHANGHAI), tick=False):
         greetings_run()
@@ -658,7 +678,7 @@ def _line_counts(report):
 
 @time_machine.travel(datetime(2026, 11, 22, 9, 30, tzinfo=SHANGHAI), tick=False)
 def test_texts_rendered_by_postgresql_equal_texts_rendered_in_python(
-    requires_postgres, make_rule, make_player, make_staff, manager, tiers
+    requires_postgres, make_rule, make_player, make_staff, manager, tiers, consent
 ):
     # given rules with a message and a gift code, a call with a credit gift, and a call
     # with an item gift and a script, within monthly budgets that run out
@@ -692,8 +712,8 @@ def test_texts_rendered_by_postgresql_equal_texts_rendered_in_python(
     players = [
         make_player(nickname="龙王", birthday=born, tier=tiers["V3"], manager=manager, level=80),
         make_player(nickname="", birthday=born, tier=tiers["V3"], timezone="Asia/Tokyo", total_spend=Decimal("12")),
-        make_player(nickname="{{不是变量}}", birthday=born, tier=tiers["V3"], marketing_opt_out=True),
-        make_player(birthday=born, tier=tiers["V3"], is_minor=True, timezone="Mars/Olympus"),
+        consent(make_player(nickname="{{不是变量}}", birthday=born, tier=tiers["V3"]), "in_game", status="refused"),
+        make_player(birthday=date(2012, 11, 22), tier=tiers["V3"], timezone="Mars/Olympus"),  # a minor
         make_player(birthday=born, tier=tiers["V5"], timezone="America/New_York", last_login_at=datetime.now(UTC)),
         make_player(birthday=born, tier=tiers["V5"], manager=make_staff("bare", "VIP manager")),
         make_player(birthday=born, last_paid_at=datetime(2026, 11, 1, tzinfo=UTC)),
@@ -718,7 +738,9 @@ def test_texts_rendered_by_postgresql_equal_texts_rendered_in_python(
     mail_rows = {player_id: row for (rule_id, player_id), row in sql_rows.items() if rule_id == mail.pk}
     refused = mail_rows[players[2].pk]
     assert refused["gift"] is None and "V3" in refused["greeting"][2] and "¥80.00" in refused["greeting"][2]
-    assert refused["message"][3:5] == ("cancelled", "The player opted out of marketing messages.")
+    assert refused["message"][3:5] == ("cancelled", "The player refused this channel for this purpose.")
+    minor = mail_rows[players[3].pk]
+    assert minor["gift"] is None and minor["message"][3] == "queued" and minor["message"][6] is False
     now = datetime(2026, 11, 22, 9, 30, tzinfo=SHANGHAI)
     assert mail_rows[players[0].pk]["message"][5] == datetime(2026, 11, 22, 10, tzinfo=SHANGHAI)
     assert mail_rows[players[1].pk]["message"][5] == now  # 10:00 in Tokyo has passed

@@ -19,9 +19,10 @@ from crm.calendar import lunar_birthday_dates, lunar_day_label, lunar_month_day_
 from crm.formatting import money, when
 from crm.names import staff_name
 from crm.privacy import can_view_personal_data, mask_date, masked
-from players.models import OPEN_STATUSES, Case, ContactLog, PayerStatus
+from players.models import OPEN_STATUSES, Case, ConsentPurpose, ContactLog, MinorSpendFlag, PayerStatus
 from players.models.payer_status import ChurnReason, PlayerChurn
 from players.selectors import player_net_spend_since
+from players.selectors.consents import consent_overview
 from players.selectors.service_records import player_next_follow_up
 from vip.selectors import tier_progress
 
@@ -54,6 +55,13 @@ class CustomerCard:
     last_contact: str
     # Game-owned facts: shown, never edited by staff.
     facts: list[tuple[str, str]] = field(default_factory=list)
+    # Minors (by the date of birth): what it means, and their payments over the NPPA caps
+    # not reviewed yet (the supervisors' queue).
+    minor: str = ""
+    minor_flags: int = 0
+    minor_flags_url: str = ""
+    # Marketing reach per channel: (channel, whether it may be used, the consent in words).
+    consents: list[tuple[str, bool, str]] = field(default_factory=list)
 
 
 def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
@@ -86,6 +94,24 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
     follow_up = player_next_follow_up(player=player)
     cases = Case.objects.filter(player=player, status__in=OPEN_STATUSES).aggregate(n=Count("pk"), due=Min("sla_due_at"))
     last = ContactLog.objects.filter(player=player).select_related("staff").order_by("-contacted_at", "-pk").first()
+
+    minor = ""
+    if player.is_child:
+        minor = _("Minor under 14: no marketing; personal information is sensitive (guardian's consent)")
+    elif player.is_minor:
+        minor = _("Minor: no marketing")
+    minor_flags = MinorSpendFlag.objects.filter(player=player, reviewed_at__isnull=True).count()
+    consents = [
+        (
+            str(row["channel_label"]),
+            row["live"] and not player.is_minor,
+            str(row["consent"].get_status_display())
+            if row["consent"]
+            else (_("no record: needs consent") if row["opt_in"] else _("no record: allowed")),
+        )
+        for row in consent_overview(player)
+        if row["purpose"] == ConsentPurpose.MARKETING
+    ]
 
     phone = ""
     if player.phone:
@@ -129,6 +155,12 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
             (_("registered at"), when(player.registered_at)),
             (_("last login"), when(player.last_login_at)),
         ],
+        minor=minor,
+        minor_flags=minor_flags,
+        minor_flags_url=admin_url("players_minorspendflag_changelist", player__id__exact=player.pk)
+        if user.has_perm("players.view_minorspendflag")
+        else "",
+        consents=consents,
     )
 
 

@@ -22,6 +22,7 @@ from players.admin.scoping import PlayerScopedAdminMixin
 from ..filters import LAST_LOGIN_CHOICES, NO_MANAGER, player_filter_apply, spend_band_choices
 from ..models import Payment, Player, Tag
 from ..selectors import is_scoped, player_distinct_values, player_search_q
+from ..selectors.consents import consent_overview
 from ..services import player_update
 from . import payer_status  # payer churn: rules, at-risk worklist, status history, report
 from .imports import PlayerExportMixin
@@ -225,6 +226,8 @@ class PlayerAdmin(PlayerPrivacyAdminMixin, PlayerExportMixin, PlayerScopedAdminM
         "updated_at",
         "tier_history",
         "manager_history",
+        "consents_display",
+        "minor_display",
     ]
     fieldsets = [
         (None, {"fields": ["account_id", "server", "nickname", "channel", "level", "registered_at", "last_login_at"]}),
@@ -233,7 +236,7 @@ class PlayerAdmin(PlayerPrivacyAdminMixin, PlayerExportMixin, PlayerScopedAdminM
             {"fields": ["real_name", "phone", "qq", "wechat", "email", "birthday", "birthday_is_lunar"]},
         ),
         (_("VIP"), {"fields": ["tier", "tier_since", "tier_pinned_until", "manager", "tags", "notes"]}),
-        (_("Contact preferences"), {"fields": ["preferred_channel", "marketing_opt_out", "is_minor", "timezone"]}),
+        (_("Contact preferences"), {"fields": ["preferred_channel", "timezone", "consents_display", "minor_display"]}),
         (_("Spend"), {"fields": ["spend", "purchase_count", "first_paid_at", "last_paid_at", "payer_status"]}),
         # Payments are on the timeline and the customer card links to all of them.
         (_("History"), {"fields": ["tier_history", "manager_history", "created_at", "updated_at"]}),
@@ -390,6 +393,56 @@ class PlayerAdmin(PlayerPrivacyAdminMixin, PlayerExportMixin, PlayerScopedAdminM
     @admin.display(description=_("last login"), ordering="last_login_at")
     def last_login(self, obj):
         return short_time(obj.last_login_at)
+
+    @admin.display(description=_("consent"))
+    def consents_display(self, obj):
+        """The consent in force per channel and purpose, and where to record a new one."""
+        from django.urls import reverse
+
+        user = getattr(obj, "_viewer", None)
+        rows = []
+        for row in consent_overview(obj):
+            consent = row["consent"]
+            if consent is not None:
+                state = consent.get_status_display()
+                detail = f"{short_time(consent.occurred_at)} · {consent.get_source_display()}"
+                if consent.recorded_by_id:
+                    detail += f" · {staff_name(consent.recorded_by)}"
+            else:
+                state = _("no record: needs the player's consent") if row["opt_in"] else _("no record: allowed")
+                detail = ""
+            rows.append(
+                (
+                    (row["channel_label"], row["purpose_label"], state, detail),
+                    "consent-live" if row["live"] else "consent-blocked",
+                )
+            )
+        table = mini_table([_("channel"), _("purpose"), _("consent"), _("recorded")], rows)
+        links = [
+            (
+                reverse("admin:players_consentevent_changelist") + f"?player__id__exact={obj.pk}",
+                _("History"),
+            )
+        ]
+        if user is not None and user.has_perm("players.record_consent"):
+            links.insert(0, (reverse("admin:players_consentevent_add") + f"?player={obj.pk}", _("Record consent")))
+        return format_html(
+            "{}<p>{}</p>",
+            table,
+            format_html_join(" ", '<a class="button" href="{}">{}</a>', links),
+        )
+
+    @admin.display(description=_("minor"))
+    def minor_display(self, obj):
+        """Derived from the date of birth (lifted at 18): what it means for outreach and spend."""
+        if not obj.is_minor:
+            return _("No (by the date of birth)") if obj.birthday else _("Unknown: no date of birth")
+        lines = [_("Minor: no marketing by any channel; payments over the NPPA caps are flagged.")]
+        if obj.is_child:
+            lines.append(
+                _("Under 14: their personal information is sensitive (PIPL Art. 28); only with a guardian's consent.")
+            )
+        return format_html_join("", '<strong class="minor-flag">{}</strong><br>', ((line,) for line in lines))
 
     @admin.display(description=_("tier history"))
     def tier_history(self, obj):

@@ -14,6 +14,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
@@ -27,6 +28,7 @@ from players.admin.scoping import PlayerScopedAdminMixin
 
 from ..case_events import case_event_text
 from ..models import (
+    CASE_CHECKLISTS,
     Case,
     CaseStatus,
     CompensationApprovalRule,
@@ -48,6 +50,7 @@ from ..selectors.service_records import (
 from ..services.cases import (
     case_add_note,
     case_assign,
+    case_checklist_set,
     case_open,
     case_record_satisfaction,
     case_reply,
@@ -398,6 +401,19 @@ class CaseReplyForm(forms.Form):
     )
 
 
+class CaseChecklistForm(forms.Form):
+    """The steps of the case's category (CASE_CHECKLISTS), ticked as they are done."""
+
+    per_case = True
+    done = forms.MultipleChoiceField(label=_("done"), required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["done"].choices = CASE_CHECKLISTS.get(case.category, [])
+        if not self.is_bound:
+            self.fields["done"].initial = list(case.checklist or {})
+
+
 # action name -> (label, form, status it moves to or None, statuses it is offered in)
 CASE_ACTIONS = {
     "start": (_("Start work"), CaseNoteForm, CaseStatus.IN_PROGRESS, [CaseStatus.NEW]),
@@ -427,6 +443,13 @@ CASE_ACTIONS = {
     "reply": (
         _("Reply to the player"),
         CaseReplyForm,
+        None,
+        [CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.WAITING],
+    ),
+    # Only for categories with a checklist (a minor's refund: the guardian's verification).
+    "checklist": (
+        _("Checklist"),
+        CaseChecklistForm,
         None,
         [CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.WAITING],
     ),
@@ -472,6 +495,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
         "compensation_display",
         "satisfaction_display",
         "timeline",
+        "checklist_display",
     ]
 
     def get_queryset(self, request):
@@ -486,6 +510,7 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
         return [
             (None, {"fields": ["player", "status_display", "workflow", "sla_display", "opened_at", "opened_by"]}),
             (_("Case"), {"fields": case[0][1]["fields"]}),
+            *([(_("Checklist"), {"fields": ["checklist_display"]})] if obj.category in CASE_CHECKLISTS else []),
             (
                 _("Outcome"),
                 {"fields": ["resolution_display", "compensation_display", "satisfaction_display"]},
@@ -623,9 +648,26 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
         links = [
             (reverse("admin:players_case_action", args=[obj.pk, name]), label)
             for name, (label, _form, _to, offered) in CASE_ACTIONS.items()
-            if obj.status in offered
+            if obj.status in offered and (name != "checklist" or obj.category in CASE_CHECKLISTS)
         ]
         return format_html_join(" ", '<a class="button" href="{}">{}</a>', links)
+
+    @admin.display(description=_("checklist"))
+    def checklist_display(self, obj):
+        done = obj.checklist or {}
+        rows = []
+        for step, label in CASE_CHECKLISTS.get(obj.category, []):
+            entry = done.get(step)
+            if entry:
+                by = (entry.get("by") or {}).get("name", "")
+                at = parse_datetime(entry.get("at") or "")
+                rows.append(("☑", label, f"{by} · {when(at)}" if at else by))
+            else:
+                rows.append(("☐", label, "-"))
+        return format_html(
+            '<table class="crm-mini case-checklist"><tbody>{}</tbody></table>',
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     @admin.display(description=_("resolution"))
     def resolution_display(self, obj):
@@ -744,7 +786,10 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
                 messages.ERROR,
             )
             return HttpResponseRedirect(reverse("admin:players_case_change", args=[case.pk]))
-        form = form_class(request.POST if request.method == "POST" else None)
+        if action == "checklist" and case.category not in CASE_CHECKLISTS:
+            raise PermissionDenied
+        extra = {"case": case} if getattr(form_class, "per_case", False) else {}
+        form = form_class(request.POST if request.method == "POST" else None, **extra)
         if action == "reply":  # a script from the library, filled in for the case's player
             form.fields["text"].widget = ScriptInsertTextarea(attrs={"rows": 8, "cols": 80}, player_id=case.player_id)
         if form.is_valid():
@@ -785,6 +830,8 @@ class CaseAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
                 compensation_value=data.get("compensation_value"),
                 note=data.get("note", ""),
             )
+        elif action == "checklist":
+            case_checklist_set(case=case, done=data["done"], actor=actor)
         elif to_status is not None:
             case_transition(case=case, to_status=to_status, actor=actor, note=data.get("note", ""))
         elif action == "satisfaction":

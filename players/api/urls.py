@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import consents, views
 
 urlpatterns = [
     path("payments/", views.PaymentView.as_view(), name="api-payments"),
@@ -9,4 +9,5 @@ urlpatterns = [
     path("players/", views.PlayerListView.as_view(), name="api-players"),
     path("surveys/answer/", views.SurveyAnswerView.as_view(), name="api-survey-answer"),
     path("players/<str:account_id>/", views.PlayerDetailView.as_view(), name="api-player"),
+    path("players/<str:account_id>/consents/", consents.PlayerConsentsView.as_view(), name="api-player-consents"),
 ]

@@ -1,6 +1,14 @@
 """Players' models, one module per area (the same names as in services/, selectors/, admin/):
-profile, ledger, payer_status (churn), service_records (contacts, cases, feedback), imports, privacy (data requests)."""
+profile, ledger, payer_status (churn), service_records (contacts, cases, feedback), imports, privacy (data requests),
+consents, minors."""
 
+from .consents import (  # noqa: F401
+    Consent,
+    ConsentEvent,
+    ConsentPurpose,
+    ConsentSource,
+    ConsentStatus,
+)
 from .imports import (  # noqa: F401
     ExportFormat,
     ExportRecord,
@@ -13,6 +21,10 @@ from .ledger import (  # noqa: F401
     Payment,
     PaymentKind,
     PaymentSource,
+)
+from .minors import (  # noqa: F401
+    MinorSpendFlag,
+    MinorSpendRule,
 )
 from .payer_status import (  # noqa: F401
     RISK_BANDS,
@@ -39,6 +51,7 @@ from .profile import (  # noqa: F401
 )
 from .scripts import SCRIPT_EXTRA_VARIABLES, SCRIPT_STEPS, CallScript, ScriptCategory  # noqa: F401, E402
 from .service_records import (  # noqa: F401
+    CASE_CHECKLISTS,
     CASE_TRANSITIONS,
     CLOCK_RUNNING,
     DEFAULT_SLA_HOURS,

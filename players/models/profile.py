@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
@@ -11,6 +12,7 @@ from simple_history.models import HistoricalRecords
 from crm.channels import Channel
 
 from ..validators import validate_birthday, validate_game_time
+from .minors import ADULT_AGE, CHILD_AGE, age_on
 
 
 class PayerStatus(models.TextChoices):
@@ -92,8 +94,6 @@ class Player(models.Model):
     preferred_channel = models.CharField(
         _("preferred contact channel"), max_length=16, choices=ContactChannel.choices, blank=True
     )
-    marketing_opt_out = models.BooleanField(_("opted out of marketing"), default=False)
-    is_minor = models.BooleanField(_("minor"), default=False)
     timezone = models.CharField(
         _("time zone"), max_length=40, blank=True, help_text=_("Empty means the CRM's time zone.")
     )
@@ -192,3 +192,20 @@ class Player(models.Model):
         if self.erased_at:
             return str(_("(personal data erased)"))
         return f"{self.nickname or '-'} ({self.account_id})"
+
+    # Minority is derived from the date of birth (never a flag to keep up to date): it
+    # lifts itself on the 18th birthday. See players.models.minors.
+    @property
+    def age(self) -> int | None:
+        return age_on(self.birthday, timezone.localdate())
+
+    @property
+    def is_minor(self) -> bool:
+        age = self.age
+        return age is not None and age < ADULT_AGE
+
+    @property
+    def is_child(self) -> bool:
+        """Under 14: their personal information is sensitive (PIPL Art. 28/31)."""
+        age = self.age
+        return age is not None and age < CHILD_AGE

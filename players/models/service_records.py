@@ -124,6 +124,21 @@ class CaseCategory(models.TextChoices):
     BUG = "bug", _("Bug")
     SUGGESTION = "suggestion", _("Suggestion")
     QUESTION = "question", _("Question")
+    MINOR_REFUND = "minor_refund", _("Minor refund")
+
+
+# The steps a case of a category must have ticked before it can be resolved (a minor's
+# refund: the guardian's verification, as the game's refund policy and 未成年人网络保护条例 ask).
+CASE_CHECKLISTS: dict[str, list[tuple[str, object]]] = {
+    CaseCategory.MINOR_REFUND: [
+        ("guardian_identity", _("Guardian's identity verified (ID document)")),
+        ("guardianship", _("Proof of guardianship received (household register or birth certificate)")),
+        ("minor_identity", _("The minor's identity and age verified against the account's real-name record")),
+        ("payments", _("The payments in question confirmed with the guardian")),
+        ("no_consent", _("Guardian's written statement that they did not consent to the spending")),
+        ("refund_route", _("Refund route confirmed (back to the original payment method)")),
+    ],
+}
 
 
 class CaseSeverity(models.TextChoices):
@@ -286,6 +301,8 @@ class Case(models.Model):
         _("satisfaction (1-5)"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     satisfaction_note = models.CharField(_("satisfaction note"), max_length=500, blank=True)
+    # Steps of the category's checklist (CASE_CHECKLISTS) ticked: {step: {"by": name, "at": ISO time}}.
+    checklist = models.JSONField(_("checklist"), default=dict, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -362,6 +379,7 @@ class CaseEventType(models.TextChoices):
     PROPOSED = "proposed", _("Compensation proposed")
     APPROVED = "approved", _("Compensation approved")
     REFUSED = "refused", _("Compensation refused")
+    CHECKLIST = "checklist", _("Checklist")
 
 
 class CaseEvent(models.Model):

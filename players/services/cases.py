@@ -26,6 +26,7 @@ from crm.privacy import mask_free_text
 from crm.workdays import Clock, clock_add, clock_seconds_between
 
 from ..models import (
+    CASE_CHECKLISTS,
     CASE_TRANSITIONS,
     CLOCK_RUNNING,
     Case,
@@ -294,6 +295,11 @@ def case_transition(
     if to_status in (CaseStatus.WAITING, CaseStatus.RESOLVED):
         _first_response(case, now)  # asking the player, or the answer itself
     if to_status == CaseStatus.RESOLVED:
+        missing = case_checklist_missing(case)
+        if missing:
+            raise ValidationError(
+                {"checklist": [_("Finish the checklist first: %(steps)s.") % {"steps": "; ".join(missing)}]}
+            )
         text = (resolution if resolution is not None else case.resolution).strip()
         if not text:
             raise ValidationError({"resolution": [_("Say how the case was resolved.")]})
@@ -372,6 +378,39 @@ def case_reply(*, case: Case, text: str, actor, now: datetime | None = None) -> 
     _first_response(case, now)
     case.save(update_fields=["first_responded_at", "first_response_met", "updated_at"])
     return _event(case, CaseEventType.REPLIED, actor, now, text=text, first=first)
+
+
+def case_checklist_missing(case: Case) -> list[str]:
+    """The steps of the case's checklist (CASE_CHECKLISTS) not ticked yet, in words."""
+    return [str(label) for step, label in CASE_CHECKLISTS.get(case.category, []) if step not in (case.checklist or {})]
+
+
+@transaction.atomic
+def case_checklist_set(*, case: Case, done: list[str], actor, now: datetime | None = None) -> Case:
+    """Tick (and untick) steps of the case's checklist: who and when per step, and one
+    event in the timeline. A minor's refund cannot be resolved before every step is done."""
+    case = _locked(case)
+    _check_handler(actor, case)
+    steps = [step for step, _label in CASE_CHECKLISTS.get(case.category, [])]
+    if not steps:
+        raise ValidationError({"checklist": [_("This category has no checklist.")]})
+    unknown = sorted(set(done) - set(steps))
+    if unknown:
+        raise ValidationError({"checklist": [_("Unknown step: %(steps)s.") % {"steps": ", ".join(unknown)}]})
+    now = now or timezone.now()
+    checklist = dict(case.checklist or {})
+    ticked = [step for step in steps if step in done and step not in checklist]
+    unticked = [step for step in steps if step not in done and step in checklist]
+    if not ticked and not unticked:
+        return case
+    for step in ticked:
+        checklist[step] = {"by": _user_ref(actor), "at": _iso(now)}
+    for step in unticked:
+        del checklist[step]
+    case.checklist = checklist
+    case.save(update_fields=["checklist", "updated_at"])
+    _event(case, CaseEventType.CHECKLIST, actor, now, category=case.category, ticked=ticked, unticked=unticked)
+    return case
 
 
 def case_start(*, case: Case, actor, note: str = "", now=None) -> Case:

@@ -11,13 +11,15 @@ from datetime import date, datetime
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.cells import cell_neutralise
+from crm.channels import CONSENT_CHANNELS
 from crm.privacy import can_view_personal_data
 
-from ..models import ContactChannel, ExportRecord, PayerStatus, Player
+from ..models import Consent, ConsentPurpose, ConsentStatus, ContactChannel, ExportRecord, PayerStatus, Player
 from ..tabular import PLAYER_TEMPLATE_ZH
 
 EXPORT_BATCH = 2000
@@ -49,8 +51,8 @@ STAFF_COLUMNS = [
     ("tags", None),
     ("notes", "notes"),
     ("preferred_channel", "preferred_channel"),
-    ("marketing_opt_out", "marketing_opt_out"),
-    ("is_minor", "is_minor"),
+    # Marketing consent in force per channel (annotated from the consent ledger), as the import reads it.
+    *((f"consent_{channel}", f"consent_{channel}") for channel in CONSENT_CHANNELS),
 ]
 DERIVED_COLUMNS = [
     ("vip_tier", "tier__name"),
@@ -72,9 +74,25 @@ DERIVED_ZH = {
 
 # Columns whose stored codes are written as their labels in the export's language
 # ("有流失风险", "微信"); the import reads the labels back (players.services.imports).
-CHOICE_COLUMNS = {"payer_status": PayerStatus, "preferred_channel": ContactChannel}
+CHOICE_COLUMNS = {
+    "payer_status": PayerStatus,
+    "preferred_channel": ContactChannel,
+    **{f"consent_{channel}": ConsentStatus for channel in CONSENT_CHANNELS},
+}
 # Yes and no as a person writes them; both are among the words the import reads (tabular.parse_bool).
 BOOL_WORDS = {"zh": ("是", "否"), "en": ("yes", "no")}
+
+
+def consent_annotations() -> dict:
+    """consent_<channel>: the marketing consent in force on that channel (None: no record)."""
+    return {
+        f"consent_{channel}": Subquery(
+            Consent.objects.filter(player=OuterRef("pk"), channel=channel, purpose=ConsentPurpose.MARKETING).values(
+                "status"
+            )[:1]
+        )
+        for channel in CONSENT_CHANNELS
+    }
 
 
 def export_language(language: str | None = None) -> str:
@@ -143,6 +161,7 @@ def players_export_rows(
     if personal:
         queryset = queryset.annotate(phone_text=Cast("phone", CharField()))
         lookups = ["phone_text" if lookup == "phone" else lookup for lookup in lookups]
+    queryset = queryset.annotate(**consent_annotations())
     rows = queryset.order_by("pk").values_list("pk", *lookups)
     through = Player.tags.through
     tags_at = [name for name, _lookup in columns].index("tags")

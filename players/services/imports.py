@@ -44,8 +44,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from crm.cells import csv_writer
+from crm.channels import CONSENT_CHANNELS
 
 from ..models import (
+    Consent,
+    ConsentPurpose,
+    ConsentSource,
+    ConsentStatus,
     ContactChannel,
     ImportJob,
     ImportKind,
@@ -67,6 +72,7 @@ from ..tabular import (
     limited,
     map_headers,
     parse_bool,
+    parse_consent,
     parse_datetime,
     parse_decimal,
     parse_email,
@@ -80,6 +86,7 @@ from ..tabular import (
     text,
 )
 from .birthdays import birthday_key_cached
+from .consents import ConsentInput, consents_record
 from .events import payment_event_clean
 from .ledger import payment_fingerprint, payments_record_batch
 from .privacy import erased_players_find
@@ -172,8 +179,8 @@ def _player_parsers() -> dict[str, Callable]:
         "tags": parse_tags,
         "notes": lambda v: limited(v, 10000),
         "preferred_channel": _memo(_choice_parser()),
+        **{name: _memo(parse_consent) for name in CONSENT_COLUMNS},
         "marketing_opt_out": _memo(parse_bool),
-        "is_minor": _memo(parse_bool),
         "timezone": _memo(parse_timezone),
     }
 
@@ -187,9 +194,12 @@ EMPTY_VALUES = {
     "birthday_is_lunar": False,
     "manager": None,
     "tags": [],
-    "marketing_opt_out": False,
-    "is_minor": False,
 }
+# Consent columns: channel of each (marketing consent), recorded through the consent
+# ledger's writer after the rows, never on the player row. The former opt-out flag's
+# column refuses marketing on every channel when yes, and says nothing when no.
+CONSENT_COLUMNS = {f"consent_{channel}": channel for channel in CONSENT_CHANNELS}
+CONSENT_INPUTS = frozenset({*CONSENT_COLUMNS, "marketing_opt_out"})
 # Model attribute -> database column where they differ.
 COLUMN_OF = {"manager": "manager_id"}
 BIRTHDAY_INPUTS = frozenset({"birthday", "birthday_is_lunar"})
@@ -335,8 +345,12 @@ class _PlayerChunker:
         self.has_manager = "manager" in headers.positions
         if self.has_manager:
             self.may_assign = manager_assign_allowed(run.actor)
+        # Consent columns go through the consent ledger's writer, after the rows.
+        self.consent_fields = [name for name in self.fields if name in CONSENT_INPUTS]
         # Columns written: those the file has (tags live in their own table), plus updated_at.
-        self.set_fields = [name for name in self.fields if name not in ("tags", "manager")]
+        self.set_fields = [
+            name for name in self.fields if name not in ("tags", "manager") and name not in CONSENT_INPUTS
+        ]
         # The greetings' birthday key is written with the row it derives from (computing
         # it afterwards would write every such row twice); both of its inputs are read
         # for rows being updated, even when the file has only one of them.
@@ -464,8 +478,10 @@ class _PlayerChunker:
                 )
             )
         tags = self._existing_tags(existing) if self.has_tags else {}
+        consents_in_force = self._existing_consents(existing) if self.consent_fields else {}
         now = timezone.now()
         to_insert, to_update, tag_sets, moves = [], [], {}, {}
+        consent_sets: dict[str, tuple[int, dict[str, str]]] = {}
         for account_id, (number, values) in rows.items():
             stored = existing.get(account_id)
             if self.has_manager and "manager" in values:
@@ -483,6 +499,12 @@ class _PlayerChunker:
                         )
                         continue
                     moves[account_id] = values["manager"]
+            wanted = self._consents_wanted(values)
+            if stored is not None:
+                in_force = consents_in_force.get(stored["id"], {})
+                wanted = {channel: status for channel, status in wanted.items() if in_force.get(channel) != status}
+            if wanted:
+                consent_sets[account_id] = (number, wanted)
             if stored is None:
                 counts.new += 1
                 to_insert.append(self._row(account_id, values, None, now))
@@ -495,7 +517,7 @@ class _PlayerChunker:
                     changed = True
                     break
             tags_changed = "tags" in values and values["tags"] != tags.get(stored["id"], [])
-            if changed or tags_changed:
+            if changed or tags_changed or wanted:
                 counts.updated += 1
                 to_update.append(account_id)
                 if tags_changed:
@@ -514,7 +536,48 @@ class _PlayerChunker:
                 self._write_tags(tag_sets)
             if moves:
                 self._assign_managers(moves)
+            if consent_sets:
+                self._write_consents(consent_sets, now)
         return counts
+
+    def _consents_wanted(self, values: dict) -> dict[str, str]:
+        """{channel: status} the row's consent cells say (marketing purpose)."""
+        wanted = {}
+        if values.get("marketing_opt_out") is True:
+            wanted = dict.fromkeys(CONSENT_CHANNELS, ConsentStatus.REFUSED.value)
+        for name, channel in CONSENT_COLUMNS.items():
+            if values.get(name):
+                wanted[channel] = values[name]
+        return wanted
+
+    def _existing_consents(self, existing: dict[str, dict]) -> dict[int, dict[str, str]]:
+        found: dict[int, dict[str, str]] = {}
+        for player_id, channel, status in Consent.objects.filter(
+            player_id__in=[s["id"] for s in existing.values()], purpose=ConsentPurpose.MARKETING
+        ).values_list("player_id", "channel", "status"):
+            found.setdefault(player_id, {})[channel] = status
+        return found
+
+    def _write_consents(self, consent_sets: dict[str, tuple[int, dict[str, str]]], now) -> None:
+        """Through the consent ledger's one writer; the evidence names the file and row."""
+        run = self.run
+        ids = dict(Player.objects.filter(account_id__in=list(consent_sets)).values_list("account_id", "pk"))
+        name = run.job.file_name if run.job is not None else run.name
+        items = [
+            ConsentInput(
+                ids[account_id],
+                channel,
+                ConsentPurpose.MARKETING,
+                status,
+                now,
+                _("Import #%(job)s of %(file)s, row %(row)d")
+                % {"job": run.job.pk if run.job else "-", "file": name, "row": number},
+            )
+            for account_id, (number, wanted) in consent_sets.items()
+            for channel, status in wanted.items()
+        ]
+        via = f"import:{run.job.pk}" if run.job is not None else "import"
+        consents_record(items, source=ConsentSource.IMPORT, actor=run.actor, via=via, now=now)
 
     def _assign_managers(self, moves: dict[str, int | None]) -> None:
         """New managers through vip's assignment service (handed in at VipConfig.ready): one

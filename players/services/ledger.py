@@ -40,6 +40,7 @@ from crm.money import CENT
 from ..models import PayerStatus, Payment, PaymentKind, Player
 from .events import event_id_echo, payment_event_clean
 from .ledger_engines import PLAYER_STATE_FIELDS, ledger_engine, ledger_totals
+from .minors import minor_payments_flag
 from .payer_status import payer_status_refresh
 from .privacy import erased_account_key, erased_players_find
 
@@ -282,6 +283,14 @@ def _payments_store(*, valid, source, source_ref, actor, evaluate_tier) -> Payme
             if event["event_id"] not in inserted or index in repeated:
                 _classify(result, index, event, stored.get(event["event_id"]))
         result.created += len(inserted)
+        if appended.players and inserted:
+            # NPPA caps: a minor's purchase over their age's caps is flagged (no query without minors).
+            minor_payments_flag(
+                players=appended.players,
+                payment_ids=[payment_id for payment_id, _player in inserted.values()],
+                earliest=min(event["occurred_at"] for event in events),
+                now=now,
+            )
         if appended.players:
             players_project(
                 players=appended.players,

@@ -51,7 +51,18 @@ EVENT_COLUMNS = (
 EVENT_FIELDS = tuple(name for name, _type in EVENT_COLUMNS)
 
 # What the projection reads of a player after its totals moved (tier evaluation).
-PLAYER_STATE_FIELDS = ("id", "total_spend", "tier_id", "tier_since", "tier_pinned_until", "tier_below_since")
+# "birthday": the minors' payment check (services.minors) reads it from the same row.
+# In the model's field order (Player.from_db reads the values in that order).
+PLAYER_STATE_FIELDS = (
+    "id",
+    "birthday",
+    "total_spend",
+    "tier_id",
+    "tier_since",
+    "tier_pinned_until",
+    "tier_below_since",
+    "birthday",
+)
 
 
 def ledger_totals(prefix: str = "") -> dict:

@@ -23,6 +23,30 @@ def make_player(db):
 
 
 @pytest.fixture
+def consent(db):
+    """consent(player, "sms", "email", status="granted", purpose="marketing") records
+    what the player said through the consent ledger's writer (as staff would)."""
+    from players.models import ConsentSource
+    from players.services.consents import consent_record
+
+    def record(player, *channels, status="granted", purpose="marketing", **extra):
+        for channel in channels:
+            consent_record(
+                player=player,
+                channel=channel,
+                purpose=purpose,
+                status=status,
+                source=extra.get("source", ConsentSource.STAFF),
+                evidence=extra.get("evidence", "玩家在电话中同意"),
+                occurred_at=extra.get("occurred_at"),
+                now=extra.get("now"),
+            )
+        return player
+
+    return record
+
+
+@pytest.fixture
 def pay(db):
     """pay(player, "648.00") records a purchase through the ledger service."""
     counter = itertools.count(1)

@@ -1,0 +1,95 @@
+"""Minors' payments over the NPPA caps (国新出发〔2019〕34号): each purchase of a player
+under 18 at the time of payment is held against the caps of their age
+(`selectors.minors.spend_cap`, settings) per payment and per calendar month (in
+TIME_ZONE); each one over raises a `MinorSpendFlag` on the supervisors' queue and the
+customer card. Called by the ledger's one writer (`ledger._payments_store`) for the
+purchases it has just inserted: the players come back from the insert with their
+birthday, so a batch without minors costs no query at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import MinorSpendFlag, MinorSpendRule, Payment, PaymentKind, Player
+from ..selectors.minors import ADULT_AGE, age_on, born_after, spend_cap
+
+
+def _local_date(moment: datetime):
+    return timezone.localtime(moment).date()
+
+
+def _month_bounds(moment: datetime) -> tuple[datetime, datetime]:
+    local = timezone.localtime(moment)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
+
+
+def minor_payments_flag(*, players: list[Player], payment_ids: list[int], earliest: datetime, now: datetime) -> int:
+    """Flag the payments among `payment_ids` (purchases just inserted) that players
+    under 18 made over their caps. `players` carry their birthday; `earliest` is the
+    earliest payment time in the batch. Returns the flags raised."""
+    cutoff = born_after(_local_date(earliest), ADULT_AGE)
+    minors = {p.pk: p.birthday for p in players if p.birthday is not None and p.birthday > cutoff}
+    if not minors or not payment_ids:
+        return 0
+    payments = list(
+        Payment.objects.filter(pk__in=payment_ids, player_id__in=list(minors), kind=PaymentKind.PURCHASE)
+        .order_by("occurred_at", "pk")
+        .only("pk", "player_id", "amount_base", "occurred_at")
+    )
+    flags = []
+    for payment in payments:
+        age = age_on(minors[payment.player_id], _local_date(payment.occurred_at))
+        cap = spend_cap(age)
+        if cap.per_payment is None:
+            continue
+        start, end = _month_bounds(payment.occurred_at)
+        month_total = Payment.objects.filter(
+            player_id=payment.player_id,
+            kind=PaymentKind.PURCHASE,
+            occurred_at__gte=start,
+            occurred_at__lt=end,
+        ).filter(occurred_at__lte=payment.occurred_at).aggregate(total=Sum("amount_base"))["total"] or Decimal("0")
+        base = {
+            "player_id": payment.player_id,
+            "payment_id": payment.pk,
+            "age": age,
+            "amount": payment.amount_base,
+            "month_total": month_total,
+            "occurred_at": payment.occurred_at,
+            "created_at": now,
+        }
+        if cap.per_payment == 0:
+            flags.append(MinorSpendFlag(rule=MinorSpendRule.NO_PAYMENT, cap=Decimal("0"), **base))
+            continue
+        if payment.amount_base > cap.per_payment:
+            flags.append(MinorSpendFlag(rule=MinorSpendRule.PER_PAYMENT, cap=cap.per_payment, **base))
+        if month_total > cap.per_month:
+            flags.append(MinorSpendFlag(rule=MinorSpendRule.PER_MONTH, cap=cap.per_month, **base))
+    MinorSpendFlag.objects.bulk_create(flags, ignore_conflicts=True)
+    return len(flags)
+
+
+@transaction.atomic
+def minor_flag_review(*, flag: MinorSpendFlag, actor, note: str = "", now: datetime | None = None) -> MinorSpendFlag:
+    """A supervisor has followed the flag up (refund case opened, guardian reached...)."""
+    flag = MinorSpendFlag.objects.select_for_update().get(pk=flag.pk)
+    if flag.reviewed_at is not None:
+        raise ValidationError(_("This payment was already reviewed."))
+    note = (note or "").strip()
+    if len(note) > 2000:
+        raise ValidationError({"review_note": [_("At most %(max)s characters of text.") % {"max": 2000}]})
+    flag.reviewed_at = now or timezone.now()
+    flag.reviewed_by = actor
+    flag.review_note = note
+    flag.save(update_fields=["reviewed_at", "reviewed_by", "review_note"])
+    return flag
