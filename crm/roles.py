@@ -45,6 +45,10 @@ ROLE_PERMISSIONS = {
         # a player's rights over their data (PIPL): hand over a copy, ask for an erasure
         "players.hand_over_player_data",
         "players.request_erasure",
+        # what their players said about being reached, and their minors' payments over the caps
+        "players.view_consentevent",
+        "players.record_consent",
+        "players.view_minorspendflag",
     ],
     "Supervisor": [
         "players.view_player",
@@ -133,6 +137,10 @@ ROLE_PERMISSIONS = {
         "players.hand_over_player_data",
         "players.request_erasure",
         "players.confirm_erasure",
+        "players.view_consentevent",
+        "players.record_consent",
+        "players.view_minorspendflag",
+        "players.review_minorspendflag",
     ],
     "Operations": [
         "players.view_player",

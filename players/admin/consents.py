@@ -53,7 +53,7 @@ class ConsentRecordForm(forms.Form):
         contacts = ContactLog.objects.filter(player__in=players_visible_to(user))
         if player is not None:
             contacts = contacts.filter(player=player)
-        self.fields["contact"].queryset = contacts.select_related("staff").order_by("-contacted_at")[:50]
+        self.fields["contact"].queryset = contacts.select_related("staff").order_by("-contacted_at")
         self.fields["contact"].label_from_instance = lambda c: (
             f"{timezone.localtime(c.contacted_at):%Y-%m-%d %H:%M} · {c.get_channel_display()} · {c.topic[:40]}"
         )

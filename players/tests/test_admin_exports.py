@@ -187,20 +187,23 @@ def test_export_queries_do_not_grow_with_rows(client, supervisor, make_player):
     assert export_queries(5) == export_queries(60)
 
 
-def test_a_chinese_export_writes_yes_no_and_labels_in_chinese_and_reads_back(client, supervisor, make_player, tmp_path):
+def test_a_chinese_export_writes_yes_no_and_labels_in_chinese_and_reads_back(
+    client, supervisor, make_player, tmp_path, consent
+):
     """Issue 17, item 4: no false/true, no at_risk or wechat codes in a Chinese file; the
     import reads the words back (是/否 and labels are among what it accepts)."""
     from players.models import ContactChannel, PayerStatus
     from players.services.imports import _choice_parser
-    from players.tabular import parse_bool
+    from players.tabular import parse_bool, parse_consent
 
-    make_player(
+    player = make_player(
         account_id="z1",
         payer_status=PayerStatus.AT_RISK,
         preferred_channel=ContactChannel.WECHAT,
-        marketing_opt_out=True,
         birthday_is_lunar=False,
     )
+    consent(player, "sms", status="refused")
+    consent(player, "email")
     client.force_login(supervisor)
 
     for fmt in ("csv", "xlsx"):
@@ -212,27 +215,29 @@ def test_a_chinese_export_writes_yes_no_and_labels_in_chinese_and_reads_back(cli
             path.write_bytes(b"".join(response.streaming_content))
             header, row = [list(r) for r in load_workbook(path).active.iter_rows(values_only=True)]
         cells = dict(zip(header, row, strict=True))
-        assert (cells["付费状态"], cells["首选联系方式"], cells["拒绝营销"], cells["农历生日"], cells["未成年"]) == (
+        assert (cells["付费状态"], cells["首选联系方式"], cells["短信营销"], cells["邮件营销"], cells["农历生日"]) == (
             "有流失风险",
             "微信",
-            "是",
-            "否",
+            "拒绝",
+            "同意",
             "否",
         ), fmt
-        assert not {"true", "false", "at_risk", "wechat", "True", "False"} & {str(c) for c in row}
-        assert parse_bool(cells["拒绝营销"]) is True and _choice_parser()(cells["首选联系方式"]) == "wechat"
+        assert cells["电话营销"] in ("", None)  # no record
+        assert not {"true", "false", "at_risk", "wechat", "True", "False", "refused"} & {str(c) for c in row}
+        assert parse_bool(cells["农历生日"]) is False and _choice_parser()(cells["首选联系方式"]) == "wechat"
+        assert parse_consent(cells["短信营销"]) == "refused" and parse_consent(cells["邮件营销"]) == "granted"
 
 
-def test_an_english_export_writes_yes_no_and_english_labels(client, supervisor, make_player):
+def test_an_english_export_writes_yes_no_and_english_labels(client, supervisor, make_player, consent):
     from players.models import PayerStatus
 
-    make_player(account_id="e1", payer_status=PayerStatus.AT_RISK, is_minor=True)
+    consent(make_player(account_id="e1", payer_status=PayerStatus.AT_RISK), "in_game", status="withdrawn")
     client.force_login(supervisor)
 
     header, row = read_csv(client.get(EXPORT, {"_format": "csv"}))
 
     cells = dict(zip(header, row, strict=True))
-    assert (cells["payer_status"], cells["is_minor"], cells["marketing_opt_out"]) == ("At risk", "yes", "no")
+    assert (cells["payer_status"], cells["consent_in_game"], cells["birthday_is_lunar"]) == ("At risk", "Withdrawn", "no")
 
 
 def test_the_export_record_reads_the_filters_as_labels_and_values_in_chinese(client, supervisor, make_player):

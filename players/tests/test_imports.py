@@ -157,6 +157,8 @@ def test_empty_cells_clear_values_only_when_asked(db, tmp_path):
 
 
 def test_staff_columns_are_written_when_present(db, manager, tmp_path):
+    from players.models import Consent
+
     Player.objects.create(account_id="a1", notes="old")
     path = tmp_path / "staff.csv"
     path.write_text(
@@ -167,14 +169,48 @@ def test_staff_columns_are_written_when_present(db, manager, tmp_path):
     run = import_file_run(ImportRun(kind=ImportKind.PLAYERS, path=path, name="staff.csv", dry_run=False))
 
     player = Player.objects.get(account_id="a1")
-    assert (player.manager, player.notes, player.preferred_channel, player.marketing_opt_out) == (
-        manager,
-        "新备注",
-        "wechat",
-        True,
-    )
+    assert (player.manager, player.notes, player.preferred_channel) == (manager, "新备注", "wechat")
+    # the former opt-out column refuses marketing on every channel, in the consent ledger
+    refused = Consent.objects.filter(player=player, purpose="marketing", status="refused")
+    assert sorted(refused.values_list("channel", flat=True)) == ["email", "in_game", "phone", "sms", "wechat"]
     assert sorted(player.tags.values_list("name", flat=True)) == ["whale", "老玩家"]
     assert problems(run) == [(3, "a2", "专属客服", "No active staff user nobody.", "invalid")]
+
+
+def test_consent_columns_go_through_the_ledger_with_the_file_and_row_as_evidence(db, supervisor, tmp_path):
+    from players.models import Consent, ConsentEvent
+
+    existing = Player.objects.create(account_id="a1")
+    path = tmp_path / "consents.csv"
+    path.write_text(
+        "账号,短信营销,邮件营销,游戏内营销\n"
+        "a1,同意,拒绝,\n"
+        "a2,withdrawn,yes,\n"
+        "a3,也许,同意,撤回\n"  # a bad cell: the row is refused, naming the column
+        "a4,=cmd|' /C calc'!A0,,\n",  # a formula is not a consent
+        encoding="utf-8",
+    )
+
+    run = import_file_run(
+        ImportRun(kind=ImportKind.PLAYERS, path=path, name="consents.csv", dry_run=False, actor=supervisor)
+    )
+
+    in_force = {
+        (c.player.account_id, c.channel): c.status for c in Consent.objects.select_related("player")
+    }
+    assert in_force == {
+        ("a1", "sms"): "granted",
+        ("a1", "email"): "refused",
+        ("a2", "sms"): "withdrawn",
+        ("a2", "email"): "granted",
+    }
+    assert [(p[0], p[2]) for p in problems(run)] == [(4, "短信营销"), (5, "短信营销")]
+    event = ConsentEvent.objects.get(player=existing, channel="sms")
+    assert (event.source, event.recorded_by, event.purpose) == ("import", supervisor, "marketing")
+    assert "consents.csv" in event.evidence and "2" in event.evidence
+    # the same file again records nothing new: the consents in force already say so
+    import_file_run(ImportRun(kind=ImportKind.PLAYERS, path=path, name="consents.csv", dry_run=False))
+    assert ConsentEvent.objects.count() == 4
 
 
 def test_xlsx_written_by_openpyxl(db):
