@@ -160,6 +160,7 @@ def demo_seed(*, players: int = 5000, seed: int = 2026) -> dict:
     supervisor = User.objects.filter(username="supervisor").first()
     stories = _players_create(players, rng, now)
     payments = _history_replay(stories, rng, now, managers, supervisor)
+    _consents_and_minors(rng, now, managers, supervisor)
     _birthdays_this_week(rng, now, supervisor)
     _team_day(rng, now, managers, supervisor)
     from crm.demo_service_desk import service_desk_demo
@@ -308,6 +309,95 @@ def _managers_take_over(managers, supervisor) -> None:
             actor=supervisor,
             note="按消费额轮流分配",
         )
+
+
+MINOR_NICKNAMES = ["小明同学", "放学打一把", "初二三班", "乖乖兔", "小学霸", "奥特曼迷", "周末才上线", "作业写完了"]
+
+
+def _consents_and_minors(rng, now, managers, supervisor) -> None:
+    """What players said about being reached (the game's sign-up box, replies to SMS,
+    staff on the phone), and a few minors whose payments went over the NPPA caps, one of
+    them already a refund case with part of the guardian's checklist done."""
+    from players.models import ConsentSource
+    from players.services.cases import case_checklist_set, case_open
+    from players.services.consents import ConsentInput, consent_record, consents_record
+
+    ids = list(Player.objects.filter(account_id__startswith="demo-").order_by("pk").values_list("pk", flat=True))
+    signed_up = now - timedelta(days=200)
+    grants = [
+        ConsentInput(pk, channel, "marketing", "granted", signed_up, "注册时勾选“接收活动短信与邮件”")
+        for pk in ids
+        if rng.random() < 0.55
+        for channel in ("sms", "email")
+    ]
+    consents_record(grants, source=ConsentSource.API, via="api:demo-game", now=signed_up)
+    granted = sorted({item.player_id for item in grants})
+    for pk in rng.sample(granted, min(60, len(granted))):  # replied "R" to an SMS
+        at = now - timedelta(days=rng.uniform(1, 90))
+        consents_record(
+            [ConsentInput(pk, "sms", "marketing", "withdrawn", at, rng.choice(["R", "TD", "退订"]))],
+            source=ConsentSource.REPLY,
+            via="api:demo-game",
+            now=at,
+        )
+    if managers:
+        for pk in rng.sample(ids, min(40, len(ids))):  # said on the phone
+            player = Player.objects.get(pk=pk)
+            staff = player.manager or rng.choice(managers)
+            said, status = rng.choice(
+                [("玩家说以后别打电话推活动了", "refused"), ("玩家同意微信上发活动通知", "granted")]
+            )
+            channel = "phone" if status == "refused" else "wechat"
+            consent_record(
+                player=player,
+                channel=channel,
+                purpose="marketing",
+                status=status,
+                source=ConsentSource.STAFF,
+                evidence=said,
+                occurred_at=now - timedelta(days=rng.uniform(1, 60)),
+                actor=staff,
+            )
+
+    # Minors, by their date of birth: some paid more than the caps of their age allow.
+    today = timezone.localdate(now)
+    events = []
+    for i, nickname in enumerate(MINOR_NICKNAMES):
+        age = [7, 9, 11, 12, 13, 15, 16, 17][i]
+        birthday = date(today.year - age, today.month, min(today.day, 28)) - timedelta(days=rng.randint(1, 300))
+        account = f"demo-minor-{i + 1}"
+        Player.objects.create(
+            account_id=account,
+            server=rng.choice(SERVERS),
+            nickname=nickname,
+            birthday=birthday,
+        )
+        for n, amount in enumerate(rng.sample(["6.00", "30.00", "68.00", "98.00", "128.00", "198.00"], 3)):
+            events.append(
+                {
+                    "event_id": f"demo-minor-{i + 1}-{n}",
+                    "type": "purchase",
+                    "account_id": account,
+                    "amount": amount,
+                    "currency": "CNY",
+                    "occurred_at": (now - timedelta(days=rng.uniform(0.2, 6))).isoformat(),
+                }
+            )
+    payments_record_batch(events=events, source="api", source_ref="demo-game")
+    birthdays_refresh(only_stale=True)
+    if managers:
+        minors = Player.objects.filter(account_id__startswith="demo-minor-")
+        players_assign_manager(players=minors, manager=managers[0], actor=supervisor)
+        child = Player.objects.get(account_id="demo-minor-3")
+        case = case_open(
+            player=child,
+            category=CaseCategory.MINOR_REFUND,
+            subject="家长来电：孩子未经同意充值，申请退款",
+            description="监护人称孩子用其手机充值，已提供身份证照片，待补户口簿。",
+            actor=managers[0],
+            owner=managers[0],
+        )
+        case_checklist_set(case=case, done=["guardian_identity", "payments"], actor=managers[0])
 
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:

@@ -20,5 +20,5 @@ def nightly_run(*, now: datetime | None = None) -> dict:
     return {
         "churn": churn_scan(now=now),
         "tiers": tiers_review(now=now),
-        "consents_purged": consent_history_purge(now=now),
+        "consents": {"purged": consent_history_purge(now=now)},
     }

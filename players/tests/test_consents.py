@@ -99,7 +99,7 @@ def test_purge_keeps_history_five_months_after_it_was_superseded(make_player, co
 def test_the_nightly_run_purges(make_player, consent):
     from crm.nightly import nightly_run
 
-    assert nightly_run()["consents_purged"] == 0
+    assert nightly_run()["consents"] == {"purged": 0}
 
 
 # --- the API ------------------------------------------------------------------------------
