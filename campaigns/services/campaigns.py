@@ -197,8 +197,12 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
     else:
         round_robin, rr_params = "NULL", []
     # The one consent rule (messaging's door): a call is the phone's marketing.
-    reason_sql, reason_params = message_block_reason_sql(
-        alias="p", channel=ContactChannel.PHONE, marketing=("true", []), today=timezone.localdate(now)
+    (joins, join_params), (reason_sql, reason_params) = message_block_reason_sql(
+        player_id="p.id",
+        birthday="p.birthday",
+        channel=ContactChannel.PHONE,
+        marketing=("true", []),
+        today=timezone.localdate(now),
     )
     sql = (
         f"INSERT INTO {task_table} (player_id, assignee_id, kind, title, script, due_date, status, outcome, note, "
@@ -206,7 +210,7 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
         "SELECT q.player_id, q.assignee_id, %s, %s, '', %s, CASE WHEN q.reason = '' THEN %s ELSE %s END, '', '', "
         "q.reason, %s, %s, %s, %s, NULL "
         f"FROM (SELECT t.player_id, COALESCE(p.manager_id, {round_robin}) AS assignee_id, {reason_sql} AS reason "
-        f"FROM {target_table} t JOIN {player_table} p ON p.id = t.player_id "
+        f"FROM {target_table} t JOIN {player_table} p ON p.id = t.player_id {joins}"
         "WHERE t.campaign_id = %s AND t.is_holdout = %s AND t.player_id BETWEEN %s AND %s) q "
         "WHERE true ON CONFLICT DO NOTHING"
     )
@@ -222,6 +226,7 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
         now,
         *rr_params,
         *reason_params,
+        *join_params,
         campaign.pk,
         False,
         low,

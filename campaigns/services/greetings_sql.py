@@ -105,8 +105,12 @@ def tasks_insert(
     reason (`messaging.message_block_reason_sql`, the one rule)."""
     rows, rows_params = _claimed_rows(source=source, with_gift=with_gift, texts=texts)
     marketing, marketing_params = marketing_sql(today)
-    reason, reason_params = message_block_reason_sql(
-        alias="p", channel=Channel.PHONE, marketing=(marketing, marketing_params), today=today
+    (joins, join_params), (reason, reason_params) = message_block_reason_sql(
+        player_id="p.id",
+        birthday="p.birthday",
+        channel=Channel.PHONE,
+        marketing=(marketing, marketing_params),
+        today=today,
     )
     sql = (
         f"INSERT INTO {OutreachTask._meta.db_table} (player_id, assignee_id, kind, title, title_code, title_params, "
@@ -116,7 +120,7 @@ def tasks_insert(
         "CASE WHEN q.reason = '' THEN 'open' ELSE 'cancelled' END, '', '', q.reason, %s, NULL, NULL, %s, NULL "
         f"FROM (SELECT g.player_id, p.manager_id, substr({title[0]}, 1, 200) AS title, "
         f"CASE WHEN {marketing} THEN {script[0]} ELSE {minor_script[0]} END AS script, {reason} AS reason "
-        f"{rows}WHERE g.claim = %s) q WHERE true "
+        f"{rows}{joins}WHERE g.claim = %s) q WHERE true "
         "ON CONFLICT DO NOTHING"
     )
     params = [
@@ -132,6 +136,7 @@ def tasks_insert(
         *minor_script[1],
         *reason_params,
         *rows_params,
+        *join_params,
         token,
     ]
     return sql_dialect.execute(sql, params)

@@ -41,7 +41,7 @@ from django.utils.translation import gettext as _
 
 from crm.channels import Channel
 from players.models import ConsentPurpose, ContactOutcome, Player
-from players.selectors.consents import consent_block_reason, consent_block_reason_sql
+from players.selectors.consents import consent_block_reason, consent_block_reason_sql, consent_join_sql
 from players.services import contact_log_create
 
 from .. import sql_dialect
@@ -68,17 +68,28 @@ def message_block_reason(*, player: Player, channel: str, is_marketing: bool, to
     return consent_block_reason(player=player, channel=channel, purpose=message_purpose(is_marketing), today=today)
 
 
-def message_block_reason_sql(*, alias: str, channel: str, marketing: Sql, today: date | None = None) -> Sql:
-    """`message_block_reason` of the player row `alias` as SQL, for a marketing flag that
-    may differ per row (`marketing`: an SQL boolean expression and its params)."""
-    as_marketing = consent_block_reason_sql(alias=alias, channel=channel, purpose=ConsentPurpose.MARKETING, today=today)
-    as_service = consent_block_reason_sql(alias=alias, channel=channel, purpose=ConsentPurpose.SERVICE, today=today)
-    if marketing[0] == "true":
-        return as_marketing
-    if marketing[0] == "false":
-        return as_service
-    sql = f"CASE WHEN {marketing[0]} THEN {as_marketing[0]} ELSE {as_service[0]} END"
-    return sql, [*marketing[1], *as_marketing[1], *as_service[1]]
+def message_block_reason_sql(
+    *, player_id: str, birthday: str, channel: str, marketing: Sql, today: date | None = None
+) -> tuple[Sql, Sql]:
+    """`message_block_reason` in SQL for rows that have the player's id and birthday as
+    the columns `player_id` and `birthday`, with a marketing flag that may differ per row
+    (`marketing`: an SQL boolean and its params, or "true"/"false"). Returns (the LEFT
+    JOINs to add to the rows' FROM, the reason expression)."""
+    joins, join_params, cases = "", [], []
+    for purpose, alias in ((ConsentPurpose.MARKETING, "consent_m"), (ConsentPurpose.SERVICE, "consent_s")):
+        if marketing[0] == ("false" if purpose == ConsentPurpose.MARKETING else "true"):
+            continue
+        sql, params = consent_join_sql(player_id=player_id, alias=alias, channel=channel, purpose=purpose)
+        joins += sql
+        join_params += params
+        cases.append(
+            consent_block_reason_sql(consent=alias, birthday=birthday, channel=channel, purpose=purpose, today=today)
+        )
+    if len(cases) == 1:
+        return (joins, join_params), cases[0]
+    (as_marketing, m_params), (as_service, s_params) = cases
+    expression = f"CASE WHEN {marketing[0]} THEN {as_marketing} ELSE {as_service} END"
+    return (joins, join_params), (expression, [*marketing[1], *m_params, *s_params])
 
 
 def opt_out_suffix(channel: str, is_marketing: bool) -> str:
@@ -179,8 +190,14 @@ def messages_insert_select(
     `send_at` and `marketing` (whether the row's message is marketing, else service)
     are SQL expressions per row. Returns rows inserted."""
     rows_sql, rows_params = rows
-    reason_sql, reason_params = message_block_reason_sql(
-        alias="p", channel=channel, marketing=marketing, today=timezone.localdate(now)
+    # The consent check reads the rows' players once more, joined to their consents.
+    constant = marketing[0] in ("true", "false")
+    (joins, join_params), (reason_sql, reason_params) = message_block_reason_sql(
+        player_id="q.player_id",
+        birthday="q.birthday",
+        channel=channel,
+        marketing=marketing if constant else ("q.marketing", []),
+        today=timezone.localdate(now),
     )
     body_sql, body_params = _body_lawful_sql("q.body", channel, "q.marketing")
     sql = (
@@ -188,16 +205,19 @@ def messages_insert_select(
         "scheduled_for, sent_at, attempts, last_error, status_reason, status_params, source, campaign_id, "
         "created_at) "
         f"SELECT q.player_id, %s, q.subject, {body_sql}, q.marketing, "
-        "CASE WHEN q.reason = '' THEN %s ELSE %s END, q.send_at, NULL, 0, '', q.reason, '{}', %s, %s, %s "
-        f"FROM (SELECT p.id AS player_id, substr({subject[0]}, 1, 200) AS subject, {body[0]} AS body, "
-        f"{send_at[0]} AS send_at, {marketing[0]} AS marketing, {reason_sql} AS reason {rows_sql}) q "
-        "WHERE true ON CONFLICT DO NOTHING"
+        f"CASE WHEN ({reason_sql}) = '' THEN %s ELSE %s END, q.send_at, NULL, 0, '', {reason_sql}, '{{}}', "
+        "%s, %s, %s "
+        f"FROM (SELECT p.id AS player_id, p.birthday AS birthday, substr({subject[0]}, 1, 200) AS subject, "
+        f"{body[0]} AS body, {send_at[0]} AS send_at, {marketing[0]} AS marketing {rows_sql}) q "
+        f"{joins}WHERE true ON CONFLICT DO NOTHING"
     )
     params = [
         channel,
         *body_params,
+        *reason_params,
         MessageStatus.QUEUED,
         MessageStatus.CANCELLED,
+        *reason_params,
         source,
         campaign_id,
         now,
@@ -205,8 +225,8 @@ def messages_insert_select(
         *body[1],
         *send_at[1],
         *marketing[1],
-        *reason_params,
         *rows_params,
+        *join_params,
     ]
     return sql_dialect.execute(sql, params)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin_columns import short_time
+from crm.admin_columns import player_column, short_time
 from crm.channels import consent_channel_choices
 from crm.names import staff_name
 from crm.privacy import free_text_for
@@ -70,7 +70,7 @@ class ConsentRecordForm(forms.Form):
 class ConsentEventAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     """Every consent recorded, newest first; recording one is the add page."""
 
-    list_display = ["occurred", "player", "channel", "purpose", "status", "source", "recorder", "evidence_text"]
+    list_display = ["occurred", player_column(), "channel", "purpose", "status", "source", "recorder", "evidence_text"]
     list_filter = ["status", "channel", "purpose", "source"]
     list_select_related = ["player", "recorded_by"]
     search_fields = ["=player__account_id"]

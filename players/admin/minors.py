@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin_columns import short_time
+from crm.admin_columns import player_column, short_time
 from crm.admin_readonly import ReadOnlyAdminMixin
 from crm.formatting import money
 from crm.names import staff_name
@@ -62,7 +62,16 @@ class MinorFlagReviewForm(forms.Form):
 
 @admin.register(MinorSpendFlag)
 class MinorSpendFlagAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["paid", "player", "rule", "age_display", "amount_display", "month_display", "cap_display", "todo"]
+    list_display = [
+        "paid",
+        player_column(),
+        "rule",
+        "age_display",
+        "amount_display",
+        "month_display",
+        "cap_display",
+        "todo",
+    ]
     list_filter = [MinorFlagOpenFilter, "rule"]
     list_select_related = ["player", "reviewed_by"]
     search_fields = ["=player__account_id"]

@@ -405,7 +405,7 @@ class PlayerAdmin(PlayerPrivacyAdminMixin, PlayerExportMixin, PlayerScopedAdminM
             consent = row["consent"]
             if consent is not None:
                 state = consent.get_status_display()
-                detail = f"{short_time(consent.occurred_at)} · {consent.get_source_display()}"
+                detail = f"{when(consent.occurred_at)} · {consent.get_source_display()}"
                 if consent.recorded_by_id:
                     detail += f" · {staff_name(consent.recorded_by)}"
             else:

@@ -50,17 +50,25 @@ def consent_block_reason(*, player: Player, channel: str, purpose: str, today: d
     return BLOCK_NO_CONSENT if consent_opt_in(channel, purpose) else ""
 
 
-def consent_block_reason_sql(*, alias: str, channel: str, purpose: str, today: date | None = None) -> tuple[str, list]:
-    """`consent_block_reason` of the player row `alias` as an SQL expression and its params."""
-    today = today or timezone.localdate()
-    status = (
-        f"(SELECT c.status FROM {Consent._meta.db_table} c "
-        f"WHERE c.player_id = {alias}.id AND c.channel = %s AND c.purpose = %s)"
+def consent_join_sql(*, player_id: str, alias: str, channel: str, purpose: str) -> tuple[str, list]:
+    """The LEFT JOIN that brings the consent in force of the player `player_id` (an SQL
+    column) on `channel` for `purpose` as `alias` (NULL without a record): a join, not a
+    subquery per row, so that a launch of 200,000 reads the consents in one pass."""
+    return (
+        f"LEFT JOIN {Consent._meta.db_table} {alias} "
+        f"ON {alias}.player_id = {player_id} AND {alias}.channel = %s AND {alias}.purpose = %s ",
+        [channel, purpose],
     )
-    by_consent = f"COALESCE(CASE {status} WHEN %s THEN '' WHEN %s THEN %s WHEN %s THEN %s END, %s)"
+
+
+def consent_block_reason_sql(
+    *, consent: str, birthday: str, channel: str, purpose: str, today: date | None = None
+) -> tuple[str, list]:
+    """`consent_block_reason` as an SQL expression and its params, over the consent row
+    `consent` joined by `consent_join_sql` and the player's `birthday` column."""
+    today = today or timezone.localdate()
+    by_consent = f"COALESCE(CASE {consent}.status WHEN %s THEN '' WHEN %s THEN %s WHEN %s THEN %s END, %s)"
     params = [
-        channel,
-        purpose,
         ConsentStatus.GRANTED,
         ConsentStatus.REFUSED,
         BLOCK_REFUSED,
@@ -70,9 +78,8 @@ def consent_block_reason_sql(*, alias: str, channel: str, purpose: str, today: d
     ]
     if purpose != ConsentPurpose.MARKETING:
         return by_consent, params
-    sql = f"CASE WHEN {alias}.birthday > %s THEN %s ELSE {by_consent} END"
-    params = [minor_cutoff(today), BLOCK_MINOR, *params]
-    return sql, params
+    sql = f"CASE WHEN {birthday} > %s THEN %s ELSE {by_consent} END"
+    return sql, [minor_cutoff(today), BLOCK_MINOR, *params]
 
 
 def player_consents(player: Player) -> list[Consent]:

@@ -237,7 +237,11 @@ def test_an_english_export_writes_yes_no_and_english_labels(client, supervisor, 
     header, row = read_csv(client.get(EXPORT, {"_format": "csv"}))
 
     cells = dict(zip(header, row, strict=True))
-    assert (cells["payer_status"], cells["consent_in_game"], cells["birthday_is_lunar"]) == ("At risk", "Withdrawn", "no")
+    assert (cells["payer_status"], cells["consent_in_game"], cells["birthday_is_lunar"]) == (
+        "At risk",
+        "Withdrawn",
+        "no",
+    )
 
 
 def test_the_export_record_reads_the_filters_as_labels_and_values_in_chinese(client, supervisor, make_player):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from players.models import Consent, ConsentEvent, ContactLog
-from players.selectors.consents import consent_block_reason, consent_block_reason_sql
+from players.selectors.consents import consent_block_reason, consent_block_reason_sql, consent_join_sql
 from players.services.consents import consent_history_purge, consent_record
 
 CONSENTS = "/api/v1/players/{}/consents/"
@@ -62,11 +62,15 @@ def test_python_and_sql_rules_agree(make_player, consent):
     ]
     for channel in ("sms", "in_game", "phone"):
         for purpose in ("marketing", "service"):
-            sql, params = consent_block_reason_sql(alias="p", channel=channel, purpose=purpose, today=today)
+            join, join_params = consent_join_sql(player_id="p.id", alias="c", channel=channel, purpose=purpose)
+            sql, params = consent_block_reason_sql(
+                consent="c", birthday="p.birthday", channel=channel, purpose=purpose, today=today
+            )
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT p.id, {sql} FROM players_player p WHERE p.id IN ({', '.join(['%s'] * len(players))})",
-                    [*params, *[p.pk for p in players]],
+                    f"SELECT p.id, {sql} FROM players_player p {join}"
+                    f"WHERE p.id IN ({', '.join(['%s'] * len(players))})",
+                    [*params, *join_params, *[p.pk for p in players]],
                 )
                 by_sql = dict(cursor.fetchall())
             by_python = {

@@ -195,9 +195,7 @@ def test_consent_columns_go_through_the_ledger_with_the_file_and_row_as_evidence
         ImportRun(kind=ImportKind.PLAYERS, path=path, name="consents.csv", dry_run=False, actor=supervisor)
     )
 
-    in_force = {
-        (c.player.account_id, c.channel): c.status for c in Consent.objects.select_related("player")
-    }
+    in_force = {(c.player.account_id, c.channel): c.status for c in Consent.objects.select_related("player")}
     assert in_force == {
         ("a1", "sms"): "granted",
         ("a1", "email"): "refused",
