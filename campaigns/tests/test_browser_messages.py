@@ -9,11 +9,12 @@ from campaigns.models import Message
 from campaigns.services.messaging import message_queue, messages_deliver_due
 from crm.tests.browser import login, shot
 from players.models import Player
+from players.services.consents import consent_record
 
 
 @pytest.fixture
 def failed_and_cancelled(base_data, settings):
-    """In-game mail with no delivery backend (a failed message), and a player who opted out."""
+    """In-game mail with no delivery backend (a failed message), and a player who refused SMS."""
     settings.CRM_MESSAGE_BACKENDS = {k: v for k, v in settings.CRM_MESSAGE_BACKENDS.items() if k != "in_game"}
     user = get_user_model().objects.create_user(
         username="liu", password="browser-pw-3", first_name="洋", last_name="刘", is_staff=True
@@ -22,12 +23,9 @@ def failed_and_cancelled(base_data, settings):
     failed = message_queue(
         player=Player.objects.create(account_id="mail-1"), channel="in_game", body="生日快乐", source="t:1"
     )
-    message_queue(
-        player=Player.objects.create(account_id="optout-1", marketing_opt_out=True),
-        channel="sms",
-        body="活动",
-        source="t:2",
-    )
+    refused = Player.objects.create(account_id="optout-1")
+    consent_record(player=refused, channel="sms", purpose="marketing", status="refused", source="reply", evidence="TD")
+    message_queue(player=refused, channel="sms", body="活动", source="t:2")
     messages_deliver_due()
     return failed
 
@@ -41,8 +39,8 @@ def test_a_supervisor_reads_why_messages_were_not_sent_in_chinese(page, live_ser
     page.wait_for_selector("#result_list")
     listing = page.locator("#result_list").inner_text()
     shot(page, "messages-reasons-chinese")
-    assert "渠道 in_game 未配置发送后端" in listing and "玩家已退订营销消息。" in listing
-    assert "channel_not_configured" not in listing and "opted_out" not in listing
+    assert "渠道 in_game 未配置发送后端" in listing and "该玩家拒绝通过此渠道接收此类信息。" in listing
+    assert "channel_not_configured" not in listing and "consent_refused" not in listing
 
     page.goto(f"{base}/admin/campaigns/message/{failed_and_cancelled.pk}/change/")
     page.wait_for_selector("#content")

@@ -262,3 +262,22 @@ def test_a_user_without_the_permission_cannot_record(client, make_staff, make_pl
     )
     assert response.status_code == 403
     assert not ConsentEvent.objects.exists()
+
+
+def test_the_history_list_costs_the_same_queries_for_few_rows_and_many(client, supervisor, make_player, consent):
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:players_consentevent_changelist")
+    client.force_login(supervisor)
+    consent(make_player(), "sms")
+    client.get(url)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for _n in range(8):
+        consent(make_player(), "sms", "email", status="refused")
+    assert queries() == few
