@@ -205,7 +205,8 @@ def test_chuxi_is_greeted_on_the_29th_when_the_twelfth_month_has_29_days(make_ru
     (task,) = tasks_of(vip)
     with translation.override("zh-hans"):
         assert task.title_text == "2026-02-16 除夕：致电 守岁"
-    assert Message.objects.get(player=vip).body == "守岁，除夕快乐！"
+    message = Message.objects.get(player=vip)  # a commercial SMS, to a player who never granted SMS
+    assert (message.body, message.status_reason) == ("守岁，除夕快乐！ 拒收请回复R", "no_consent")
 
 
 @pytest.mark.parametrize(("festival", "day"), [("qingming", date(2026, 4, 5)), ("dongzhi", date(2026, 12, 22))])
