@@ -46,14 +46,21 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from crm.cells import cell_neutralise
+from crm.channels import CONSENT_CHANNELS
 from crm.names import staff_name
 
 from ..models import (
+    Consent,
+    ConsentEvent,
+    ConsentPurpose,
+    ConsentSource,
+    ConsentStatus,
     DataRequest,
     DataRequestKind,
     DataRequestStatus,
     ExportRecord,
     ImportJob,
+    MinorSpendFlag,
     Player,
 )
 
@@ -214,7 +221,7 @@ def _register_own_tables() -> None:
             Case,
             "player",
             erase={"subject": "", "description": "", "resolution": "", "satisfaction_note": ""},
-            keep=("category", "severity", "channel", "status", "compensation_item", "sla_clock"),
+            keep=("category", "severity", "channel", "status", "compensation_item", "sla_clock", "checklist"),
         )
     )
     player_table_register(
@@ -252,6 +259,16 @@ def _register_own_tables() -> None:
             hidden=("fingerprint",),
         )
     )
+    for consent_model in (ConsentEvent, Consent):
+        player_table_register(
+            PlayerTable(
+                consent_model,
+                "player",
+                scrub=("evidence",),
+                keep=("channel", "purpose", "status", "source", "recorded_via"),
+            )
+        )
+    player_table_register(PlayerTable(MinorSpendFlag, "player", scrub=("review_note",), keep=("rule",)))
     player_table_register(
         PlayerTable(
             DataRequest,
@@ -712,6 +729,19 @@ def erasure_confirm(*, request: DataRequest, actor, note: str = "") -> DataReque
     player = Player.objects.select_for_update().get(pk=request.player_id)
     values = player_values(player)
     counts = player_erase(player=player, values=values)
+    # No processing but storage after an erasure (Art. 47): every consent withdrawn, in the ledger.
+    from .consents import ConsentInput, consents_record
+
+    consents_record(
+        [
+            ConsentInput(player.pk, channel, purpose, ConsentStatus.WITHDRAWN, timezone.now(), "Erased on request")
+            for channel in CONSENT_CHANNELS
+            for purpose in ConsentPurpose.values
+        ],
+        source=ConsentSource.STAFF,
+        actor=actor,
+        via=f"data_request:{request.pk}",
+    )
     request.status = DataRequestStatus.DONE
     request.decided_by = actor
     request.decided_at = timezone.now()

@@ -281,7 +281,12 @@ def test_after_erasure_no_personal_value_of_the_player_is_in_any_table(ouyang, m
 
     assert _found_anywhere([*VALUES, BIRTHDAY.isoformat()]) == []
     ouyang.refresh_from_db()
-    assert ouyang.erased_at and ouyang.birthday is None and ouyang.marketing_opt_out
+    assert ouyang.erased_at and ouyang.birthday is None
+    # no processing but storage afterwards: every consent withdrawn, in the consent ledger
+    from players.models import Consent
+
+    assert set(Consent.objects.filter(player=ouyang).values_list("status", flat=True)) == {"withdrawn"}
+    assert Consent.objects.filter(player=ouyang).count() == 10
     stored = b"".join(p.read_bytes() for p in media.rglob("*") if p.is_file())
     assert ACCOUNT.encode() not in stored and b"13912345678" not in stored
     assert b"acct-other" in stored  # the other rows of the import file stay
@@ -295,7 +300,12 @@ def test_erasure_keeps_the_ledger_totals_tiers_and_counts_so_reports_do_not_chan
     now = timezone.now()
 
     def figures():
-        counts = {t.label: t.rows(ouyang.pk).count() for t in PLAYER_TABLES.values() if t.model is not DataRequest}
+        # (the consents the erasure withdraws are new rows, on purpose)
+        counts = {
+            t.label: t.rows(ouyang.pk).count()
+            for t in PLAYER_TABLES.values()
+            if t.model is not DataRequest and t.label not in ("players.Consent", "players.ConsentEvent")
+        }
         row = Player.objects.filter(pk=ouyang.pk).values(
             "total_spend", "purchase_count", "tier_id", "payer_status", "manager_id", "server", "channel"
         )[0]

@@ -58,7 +58,7 @@ def flags_to_ledger(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("players", "0015_lunar_birthday_keys_rekeyed_by_sxtwl"),
+        ("players", "0021_satisfaction_surveys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

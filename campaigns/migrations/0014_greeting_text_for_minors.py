@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0012_greeting_festivals_solar_terms_chuxi_laba_xiaonian'),
+        ('campaigns', '0013_top_spender_task_title'),
     ]
 
     operations = [

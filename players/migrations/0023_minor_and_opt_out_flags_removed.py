@@ -7,7 +7,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("players", "0016_consents_minors_checklist"),
+        ("players", "0022_consents_minors_checklist"),
     ]
 
     operations = [
