@@ -7,6 +7,7 @@ admin's `list_display`; the look is in crm/static/crm/admin.css (`.crm-when`, `.
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from crm.formatting import date_short, when, when_short
 
@@ -98,10 +99,13 @@ def player_column(path: str = "player", description=PLAYER, *, link: bool = Fals
         if player is None:
             return "-"
         nickname = player.nickname or "-"
+        # An erased player's account id is a 63-character digest: nobody reads it, and it
+        # would widen the column past a laptop's width.
+        account = pgettext("player account", "erased") if getattr(player, "erased_at", None) else player.account_id
         if not link:
-            return format_html('<span class="crm-player">{}<small>{}</small></span>', nickname, player.account_id)
+            return format_html('<span class="crm-player">{}<small>{}</small></span>', nickname, account)
         url = reverse("admin:players_player_change", args=[player.pk])
-        return format_html('<a class="crm-player" href="{}">{}<small>{}</small></a>', url, nickname, player.account_id)
+        return format_html('<a class="crm-player" href="{}">{}<small>{}</small></a>', url, nickname, account)
 
     column.short_description = description
     column.admin_order_field = f"{path}__account_id" if path else "account_id"

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from crm.admin_columns import player_column, text_column, time_column
+from crm.admin_columns import date_column, player_column, text_column, time_column
 from crm.names import staff_name
 from crm.sources import source_text
 from players.admin.scoping import PlayerScopedAdminMixin
@@ -44,7 +44,18 @@ class CampaignFilter(admin.SimpleListFilter):
 
 @admin.register(OutreachTask)
 class OutreachTaskAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["title_display", "player", "assignee", "campaign", "kind", "due_date", "status", "outcome"]
+    list_display = [  # fits 1366 px (crm.admin_columns)
+        text_column("title_text", _("title"), width="16em", ordering="title"),
+        player_column(),
+        "assignee",
+        text_column(
+            "campaign", OutreachTask._meta.get_field("campaign").verbose_name, width="8em", ordering="campaign__name"
+        ),
+        "kind",
+        date_column("due_date", OutreachTask._meta.get_field("due_date").verbose_name),
+        "status",
+        "outcome",
+    ]
     list_filter = ["status", CampaignFilter, AssigneeFilter, "kind", "due_date"]
     list_select_related = ["player", "assignee", "campaign"]
     search_fields = ["=player__account_id", "title"]

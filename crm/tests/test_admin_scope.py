@@ -326,6 +326,10 @@ def _values(kwarg: str, pattern: Pattern, book: Book, world_books) -> list[dict]
         return ["zh"]
     if kwarg == "fmt":
         return ["csv", "xlsx"]
+    if kwarg == "period":  # the weekly and monthly work reports
+        return ["week", "month"]
+    if kwarg == "decision":  # a compensation proposal's approval queue
+        return ["approve", "refuse"]
     if kwarg == "id":  # auth's password change: B the person
         return [str(book.manager.pk)]
     if kwarg == "url":  # the admin's catch-all

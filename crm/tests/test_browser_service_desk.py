@@ -157,7 +157,7 @@ def test_a_compensation_approved_and_one_refused(page, live_server, desk):
     page.goto(f"{base}/admin/players/compensationproposal/")
     assert page.locator("a.proposal-approve").count() == 0
     first = CompensationProposal.objects.get(item="限定皮肤")
-    assert page.goto(f"{base}/admin/players/compensationproposal/{first.pk}/approve/").status == 403
+    assert page.goto(f"{base}/admin/players/compensationproposal/{first.pk}/decide/approve/").status == 403
     # and cannot propose on another manager's case
     assert page.goto(f"{base}/admin/players/case/{theirs.pk}/do/compensate/").status == 404
 

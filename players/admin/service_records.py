@@ -987,7 +987,7 @@ class CompensationProposalAdmin(ViewerMixin, PlayerScopedAdminMixin, admin.Model
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("<int:pk>/<str:decision>/", wrap(self.decide_view), name="players_compensationproposal_decide"),
+            path("<int:pk>/decide/<str:decision>/", wrap(self.decide_view), name="players_compensationproposal_decide"),
             *super().get_urls(),
         ]
 
