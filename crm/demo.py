@@ -330,14 +330,14 @@ def _consents_and_minors(rng, now, managers, supervisor) -> None:
         if rng.random() < 0.55
         for channel in ("sms", "email")
     ]
-    consents_record(grants, source=ConsentSource.API, via="api:demo-game", now=signed_up)
+    consents_record(grants, source=ConsentSource.API, via="api:demo", now=signed_up)
     granted = sorted({item.player_id for item in grants})
     for pk in rng.sample(granted, min(60, len(granted))):  # replied "R" to an SMS
         at = now - timedelta(days=rng.uniform(1, 90))
         consents_record(
             [ConsentInput(pk, "sms", "marketing", "withdrawn", at, rng.choice(["R", "TD", "退订"]))],
             source=ConsentSource.REPLY,
-            via="api:demo-game",
+            via="api:demo",
             now=at,
         )
     if managers:
@@ -365,7 +365,7 @@ def _consents_and_minors(rng, now, managers, supervisor) -> None:
     for i, nickname in enumerate(MINOR_NICKNAMES):
         age = [7, 9, 11, 12, 13, 15, 16, 17][i]
         birthday = date(today.year - age, today.month, min(today.day, 28)) - timedelta(days=rng.randint(1, 300))
-        account = f"demo-minor-{i + 1}"
+        account = f"demo-30000{i + 1}"
         Player.objects.create(
             account_id=account,
             server=rng.choice(SERVERS),
@@ -375,7 +375,7 @@ def _consents_and_minors(rng, now, managers, supervisor) -> None:
         for n, amount in enumerate(rng.sample(["6.00", "30.00", "68.00", "98.00", "128.00", "198.00"], 3)):
             events.append(
                 {
-                    "event_id": f"demo-minor-{i + 1}-{n}",
+                    "event_id": f"demo-30000{i + 1}-{n}",
                     "type": "purchase",
                     "account_id": account,
                     "amount": amount,
@@ -383,12 +383,12 @@ def _consents_and_minors(rng, now, managers, supervisor) -> None:
                     "occurred_at": (now - timedelta(days=rng.uniform(0.2, 6))).isoformat(),
                 }
             )
-    payments_record_batch(events=events, source="api", source_ref="demo-game")
+    payments_record_batch(events=events, source=PaymentSource.DEMO)
     birthdays_refresh(only_stale=True)
     if managers:
-        minors = Player.objects.filter(account_id__startswith="demo-minor-")
+        minors = Player.objects.filter(account_id__startswith="demo-30000")
         players_assign_manager(players=minors, manager=managers[0], actor=supervisor)
-        child = Player.objects.get(account_id="demo-minor-3")
+        child = Player.objects.get(account_id="demo-300003")
         case = case_open(
             player=child,
             category=CaseCategory.MINOR_REFUND,

@@ -30,6 +30,17 @@ SECRET = "webhook-test-secret"
 
 
 @pytest.fixture
+def make_player(make_player, consent):
+    """Players who granted SMS and e-mail marketing: these tests are about delivery (the
+    consent rules are tested in test_messaging.py)."""
+
+    def make(**fields):
+        return consent(make_player(**fields), "sms", "email")
+
+    return make
+
+
+@pytest.fixture
 def webhook_server():
     """A real HTTP server on 127.0.0.1: records each request; answers with `status`."""
     received = []

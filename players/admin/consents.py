@@ -66,6 +66,14 @@ class ConsentRecordForm(forms.Form):
         return contact
 
 
+VIA_KINDS = {
+    "api": _("the game's API"),
+    "import": _("an import"),
+    "contact": _("a contact"),
+    "data_request": _("an erasure on request"),
+}
+
+
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     """Every consent recorded, newest first; recording one is the add page."""
@@ -97,6 +105,18 @@ class ConsentEventAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         if obj.recorded_by_id:
             return staff_name(obj.recorded_by)
         return obj.get_source_display()
+
+    @admin.display(description=_("recorded via"))
+    def via_display(self, obj):
+        """Where the record came from, in words (the stored value is "<kind>:<reference>")."""
+        kind = obj.recorded_via.partition(":")[0]
+        return VIA_KINDS.get(kind, "-")
+
+    def get_fields(self, request, obj=None):
+        return [f if f != "recorded_via" else "via_display" for f in super().get_fields(request, obj)]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "via_display"]
 
     @admin.display(description=_("evidence"))
     def evidence_text(self, obj):

@@ -729,12 +729,13 @@ def erasure_confirm(*, request: DataRequest, actor, note: str = "") -> DataReque
     player = Player.objects.select_for_update().get(pk=request.player_id)
     values = player_values(player)
     counts = player_erase(player=player, values=values)
-    # No processing but storage after an erasure (Art. 47): every consent withdrawn, in the ledger.
+    # No processing but storage after an erasure (Art. 47): every consent withdrawn, in the ledger
+    # (the evidence is the data request it was recorded via, shown in words by the consent admin).
     from .consents import ConsentInput, consents_record
 
     consents_record(
         [
-            ConsentInput(player.pk, channel, purpose, ConsentStatus.WITHDRAWN, timezone.now(), "Erased on request")
+            ConsentInput(player.pk, channel, purpose, ConsentStatus.WITHDRAWN, timezone.now(), "")
             for channel in CONSENT_CHANNELS
             for purpose in ConsentPurpose.values
         ],

@@ -38,8 +38,12 @@ def test_a_supervisor_exports_at_risk_players_and_reads_the_file_in_chinese(page
     cells = [dict(zip(header, row, strict=True)) for row in rows]
     assert {c["账号"] for c in cells} == at_risk and at_risk
     assert {c["付费状态"] for c in cells} == {"有流失风险"}
-    for column in ("农历生日", "拒绝营销", "未成年"):
+    for column in ("农历生日",):
         assert {c[column] for c in cells} <= {"是", "否"}, column
+    consent_columns = [name for name in header if "营销" in str(name)]  # the marketing consent per channel
+    assert len(consent_columns) >= 4, header
+    for column in consent_columns:
+        assert {c[column] for c in cells} <= {"同意", "拒绝", "撤回", "", None}, column
     assert {c["首选联系方式"] for c in cells} <= {"", None, "电话", "QQ", "微信", "短信", "电子邮件", "游戏内邮件"}
     assert not CODES & {str(value) for row in rows for value in row}
 
