@@ -2,6 +2,7 @@
 log a contact, run a bulk action, switch to Chinese; and a supervisor's team dashboard.
 Fixtures and helpers (page, base_data, shot) are in crm/tests/browser.py."""
 
+import contextlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from campaigns.models import OutreachTask
 from crm.tests.browser import no_horizontal_scroll, shot
@@ -141,9 +143,13 @@ def test_a_supervisor_sees_the_team_with_charts(page, live_server, base_data):
     tiles = page.locator("#panel-kpis .wp-tile").all_inner_texts()
     assert any("Revenue, 30 days" in t for t in tiles)
     assert "Figures from" in page.locator("#section-team .wp-age").inner_text()
-    drawn = page.evaluate(
+    chart_drawn = (
         "typeof Chart !== 'undefined' && !!Chart.getChart(document.querySelector('#panel-revenue_trend canvas'))"
     )
+    # the chart is drawn after the page's scripts run: wait for it, under load too
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(chart_drawn, timeout=10_000)
+    drawn = page.evaluate(chart_drawn)
     assert drawn, "the revenue chart was not drawn (is crm/static/crm/vendor/chart.umd.min.js installed? make install)"
     assert no_horizontal_scroll(page)
     shot(page, "09-dashboard-supervisor")
