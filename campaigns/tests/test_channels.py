@@ -184,8 +184,9 @@ def test_settings_are_built_from_the_registry_and_console_only_by_choice():
 
 
 def test_an_unconfigured_channel_fails_the_message_with_a_reason_a_supervisor_reads(settings, make_player):
-    # given in-game mail without a delivery backend
+    # given in-game mail without a delivery backend (and no quiet hours, whatever the time CI runs at)
     settings.CRM_MESSAGE_BACKENDS = {k: v for k, v in settings.CRM_MESSAGE_BACKENDS.items() if k != "in_game"}
+    settings.CRM_QUIET_HOURS = ("00:00", "00:00")
     player = make_player()
     message = message_queue(player=player, channel="in_game", body="生日快乐", source="test:unconfigured")
 
