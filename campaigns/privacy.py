@@ -36,8 +36,8 @@ def player_tables_register() -> None:
             erase={"subject": "", "body": ""},
             scrub=("last_error",),
             scrub_json=("status_params",),
-            keep=("channel", "status", "status_reason", "source"),
-            hidden=("status_params", "source"),
+            keep=("channel", "status", "status_reason", "source", "provider_batch", "provider_ref"),
+            hidden=("status_params", "source", "provider_batch", "provider_ref"),
             display={"status_reason": _message_reason},
         )
     )

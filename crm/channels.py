@@ -54,6 +54,41 @@ MESSAGE_BACKENDS = {
     "console": "campaigns.channels.ConsoleBackend",
     "webhook": "campaigns.channels.WebhookBackend",
     "email": "campaigns.channels.EmailBackend",
+    "aliyun": "campaigns.channels.aliyun.AliyunSmsBackend",
+    "tencent": "campaigns.channels.tencent.TencentSmsBackend",
+}
+
+# Backends that serve only some channels (an SMS provider cannot deliver in-game mail).
+MESSAGE_BACKEND_CHANNELS: dict[str, tuple[str, ...]] = {
+    MESSAGE_BACKENDS["aliyun"]: (Channel.SMS.value,),
+    MESSAGE_BACKENDS["tencent"]: (Channel.SMS.value,),
+}
+
+# A provider's options: option name -> (environment variable, default). Secrets only
+# from the environment. Templates: one approved template per purpose, with one variable
+# that carries the message's text (Aliyun: its name; Tencent: the first parameter).
+SMS_PROVIDER_OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "aliyun": {
+        "access_key_id": ("CRM_ALIYUN_SMS_ACCESS_KEY_ID", ""),
+        "access_key_secret": ("CRM_ALIYUN_SMS_ACCESS_KEY_SECRET", ""),
+        "endpoint": ("CRM_ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com"),
+        "protocol": ("CRM_ALIYUN_SMS_PROTOCOL", "https"),
+        "sign_name": ("CRM_ALIYUN_SMS_SIGN_NAME", ""),
+        "template_marketing": ("CRM_ALIYUN_SMS_TEMPLATE_MARKETING", ""),
+        "template_service": ("CRM_ALIYUN_SMS_TEMPLATE_SERVICE", ""),
+        "template_param": ("CRM_ALIYUN_SMS_TEMPLATE_PARAM", "content"),
+    },
+    "tencent": {
+        "secret_id": ("CRM_TENCENT_SMS_SECRET_ID", ""),
+        "secret_key": ("CRM_TENCENT_SMS_SECRET_KEY", ""),
+        "endpoint": ("CRM_TENCENT_SMS_ENDPOINT", "sms.tencentcloudapi.com"),
+        "protocol": ("CRM_TENCENT_SMS_PROTOCOL", "https"),
+        "region": ("CRM_TENCENT_SMS_REGION", "ap-guangzhou"),
+        "sdk_app_id": ("CRM_TENCENT_SMS_SDK_APP_ID", ""),
+        "sign_name": ("CRM_TENCENT_SMS_SIGN_NAME", ""),
+        "template_marketing": ("CRM_TENCENT_SMS_TEMPLATE_MARKETING", ""),
+        "template_service": ("CRM_TENCENT_SMS_TEMPLATE_SERVICE", ""),
+    },
 }
 
 
@@ -70,12 +105,14 @@ def message_backends_setting(env) -> dict:
         name = env.str(f"CRM_{channel.upper()}_BACKEND", default=default or "")
         if not name:
             continue
-        backends[channel] = {
-            "BACKEND": MESSAGE_BACKENDS[name],
-            "OPTIONS": {
+        if name in SMS_PROVIDER_OPTIONS:
+            options = {key: env.str(var, default=default) for key, (var, default) in SMS_PROVIDER_OPTIONS[name].items()}
+            options["timeout"] = env.float("CRM_SMS_PROVIDER_TIMEOUT", default=10.0)
+        else:
+            options = {
                 "url": env.str(f"CRM_{channel.upper()}_WEBHOOK_URL", default=""),
                 "secret": env.str(f"CRM_{channel.upper()}_WEBHOOK_SECRET", default=""),
                 "timeout": env.float("CRM_WEBHOOK_TIMEOUT", default=10.0),
-            },
-        }
+            }
+        backends[channel] = {"BACKEND": MESSAGE_BACKENDS[name], "OPTIONS": options}
     return backends

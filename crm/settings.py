@@ -288,6 +288,18 @@ LOGGING = {
 # EMAIL_URL) or console (log only: the demo, by explicit choice). A channel left without a
 # backend fails its messages visibly (and `manage.py check` warns).
 CRM_MESSAGE_BACKENDS = message_backends_setting(env)
+# The console backend (log only) reports "sent" for what nobody receives: development only.
+CRM_CONSOLE_BACKEND_ALLOWED = env.bool("CRM_CONSOLE_BACKEND_ALLOWED", default=DEBUG)
+# SMS providers (Aliyun, Tencent Cloud: CRM_SMS_BACKEND=aliyun|tencent, options in
+# crm/channels.py SMS_PROVIDER_OPTIONS). Their delivery receipts arrive at
+# /hooks/sms/<provider>/<token>/, the token an HMAC of the provider's name with this secret
+# (`manage.py sms_receipt_urls` prints the URLs to enter in the providers' consoles).
+CRM_SMS_RECEIPT_SECRET = env.str("CRM_SMS_RECEIPT_SECRET", default="")
+# Promotional SMS go out only in these daytime hours, in the player's time zone.
+CRM_SMS_MARKETING_HOURS = (
+    env.str("CRM_SMS_MARKETING_HOURS_START", default="08:00"),
+    env.str("CRM_SMS_MARKETING_HOURS_END", default="21:00"),
+)
 # Fatigue rules shared by every automatic message.
 CRM_MESSAGES_PER_WEEK = env.int("CRM_MESSAGES_PER_WEEK", default=2)
 CRM_QUIET_HOURS = (env.str("CRM_QUIET_HOURS_START", default="22:00"), env.str("CRM_QUIET_HOURS_END", default="09:00"))

@@ -8,6 +8,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 # Tests deliver SMS and in-game mail to the log, by explicit choice (crm/channels.py).
 os.environ.setdefault("CRM_SMS_BACKEND", "console")
 os.environ.setdefault("CRM_IN_GAME_BACKEND", "console")
+os.environ.setdefault("CRM_CONSOLE_BACKEND_ALLOWED", "true")  # a development machine
 
 from .settings import *  # noqa: E402,F403
 

@@ -24,6 +24,7 @@ urlpatterns = [
     # dashboard itself is the admin index (templates/admin/index.html).
     path("admin/workplace/", include("crm.workplace.urls")),
     path("admin/", admin.site.urls),
+    path("hooks/", include("campaigns.urls")),  # providers' callbacks (SMS delivery receipts)
     path("api/v1/", include("players.api.urls")),
     path("api/v1/", include("vip.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(**public), name="api-schema"),

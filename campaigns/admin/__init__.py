@@ -96,6 +96,7 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         "status",
         time_column("scheduled_for", _("send at")),
         time_column("sent_at", _("sent at")),
+        time_column("delivered_at", _("delivered to phone")),
         "attempts",
         text_column("status_reason_text", _("reason"), width="8em", ordering="status_reason"),
         "source_display",
@@ -108,13 +109,15 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = [
         "status",
         "sent_at",
+        "delivered_at",
+        "provider_ref",
         "attempts",
         "last_error",
         "status_reason_display",
         "source_display",
         "created_at",
     ]
-    exclude = ["source", "status_reason", "status_params"]
+    exclude = ["source", "status_reason", "status_params", "provider_batch"]
     actions = ["retry_now", "cancel"]
 
     @admin.display(description=_("source"))

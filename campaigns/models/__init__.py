@@ -13,6 +13,8 @@ from crm.privacy import label_text
 from players.churn_reasons import reason_label
 from players.models import ContactOutcome
 
+from ..sms_codes import code_meaning, provider_label
+
 
 class TaskKind(models.TextChoices):
     WIN_BACK = "win_back", _("Win-back")
@@ -189,6 +191,8 @@ MessageChannel = Channel
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     POSTPONED = "postponed", _("Postponed")
+    # Handed to a provider that sends in batches; its answer not yet recorded.
+    SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
     CANCELLED = "cancelled", _("Cancelled")
@@ -214,12 +218,41 @@ class MessageReason(models.TextChoices):
             "Configure it (CRM_MESSAGE_BACKENDS), then retry the message."
         ),
     )
+    NO_PHONE = "no_phone", _("The player has no mobile number.")
+    SMS_DAYTIME = (
+        "sms_daytime",
+        _("Promotional SMS go out only from %(start)s to %(end)s in the player's time zone."),
+    )
+    PROVIDER_RETRY = "provider_retry", _("%(provider)s did not send it: %(what)s (%(code)s). It will be tried again.")
+    PROVIDER_REFUSED = "provider_refused", _("%(provider)s refused it: %(what)s (%(code)s). Not sent.")
+    PROVIDER_UNCERTAIN = (
+        "provider_uncertain",
+        _(
+            "%(provider)s did not answer, and may have the message. It is not sent again automatically "
+            "(the provider would send it twice); its delivery receipt will settle it. "
+            "Retry it by hand only if the player did not get it."
+        ),
+    )
+    PROVIDER_UNDELIVERED = (
+        "provider_undelivered",
+        _("%(provider)s reports it was not delivered to the phone: %(what)s (%(code)s)."),
+    )
+
+
+def _reason_params_text(params: dict) -> dict:
+    """A provider's reason parameters in words: its name, and what its code means (the
+    provider's own words when the code is not in the registry `campaigns.sms_codes`)."""
+    if "provider" not in params:
+        return params
+    provider, code = params.get("provider", ""), params.get("code", "")
+    what = code_meaning(provider, code) or params.get("detail") or _("no explanation given")
+    return {**params, "provider": provider_label(provider), "what": what, "code": code or "-"}
 
 
 def message_reason_text(codes: str, params: dict | None = None) -> str:
     """`Message.status_reason` (space-separated `MessageReason` codes) in words, in the
     active language; text that is not a code (older rows) reads as it is."""
-    params = params or {}
+    params = _reason_params_text(params or {})
     texts = []
     for code in (codes or "").split():
         if code not in MessageReason.values:
@@ -270,6 +303,13 @@ class Message(models.Model):
         db_constraint=False,  # see player
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # A provider that sends in batches (SMS): our handle of the batch it went in (made of
+    # our message ids, echoed by the provider: Aliyun's OutId, Tencent's SessionContext),
+    # the provider's id for it (Aliyun's BizId, Tencent's SerialNo), and when its
+    # delivery receipt said it reached the phone.
+    provider_batch = models.CharField(_("provider batch"), max_length=40, blank=True, default="", db_default="")
+    provider_ref = models.CharField(_("provider's id"), max_length=64, blank=True, default="", db_default="")
+    delivered_at = models.DateTimeField(_("delivered to phone"), null=True, blank=True)
 
     class Meta:
         ordering = ["-scheduled_for"]
@@ -279,6 +319,11 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["status", "scheduled_for"], name="message_due"),
             models.Index(fields=["player", "sent_at"], name="message_player_sent"),
+            # Receipts find their message (only messages that went to a provider).
+            models.Index(fields=["provider_ref"], name="message_provider_ref", condition=~models.Q(provider_ref="")),
+            models.Index(
+                fields=["provider_batch"], name="message_provider_batch", condition=~models.Q(provider_batch="")
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -45,7 +45,7 @@ from players.selectors.consents import consent_block_reason, consent_block_reaso
 from players.services import contact_log_create
 
 from .. import sql_dialect
-from ..channels import ChannelBackend, ChannelNotConfigured, DeliveryError, backend_for
+from ..channels import ChannelBackend, ChannelNotConfigured, DeliveryError, SendResult, backend_for
 from ..models import Message, MessageReason, MessageStatus, OutreachTask, TaskKind, TaskStatus
 
 logger = logging.getLogger("campaigns.messages")
@@ -53,7 +53,12 @@ logger = logging.getLogger("campaigns.messages")
 Sql = tuple[str, list]
 
 DUE_STATUSES = (MessageStatus.QUEUED, MessageStatus.POSTPONED)
+# Messages that count as sent for the fatigue cap: sent, and handed to a provider.
+OUT_STATUSES = (MessageStatus.SENT, MessageStatus.SENDING)
 WEEK = timedelta(days=7)
+# A message handed to a provider with no answer recorded after this: the worker died
+# mid-call. It is not sent again (the provider may have it); its receipt settles it.
+SENDING_ABANDONED_AFTER = timedelta(minutes=30)
 
 
 def message_purpose(is_marketing: bool) -> str:
@@ -260,6 +265,20 @@ def player_zone_named(name: str) -> ZoneInfo:
 def quiet_hours_end(*, player: Player, at: datetime) -> datetime | None:
     """When the quiet hours around `at` end for this player, or None if `at` is not quiet."""
     start, end = (_parse_time(v) for v in getattr(settings, "CRM_QUIET_HOURS", ("22:00", "09:00")))
+    return _window_end(player=player, at=at, start=start, end=end)
+
+
+def sms_daytime_start(*, player: Player, at: datetime) -> datetime | None:
+    """When a promotional SMS may go (CRM_SMS_MARKETING_HOURS, the player's time zone),
+    or None if it may go at `at`."""
+    start, end = (_parse_time(v) for v in getattr(settings, "CRM_SMS_MARKETING_HOURS", ("08:00", "21:00")))
+    # Outside the daytime window is a quiet window from its end to its start.
+    return _window_end(player=player, at=at, start=end, end=start)
+
+
+def _window_end(*, player: Player, at: datetime, start: time, end: time) -> datetime | None:
+    """When the window [start, end) of local time (crossing midnight if start > end)
+    around `at` ends for this player, or None if `at` is outside it."""
     if start == end:
         return None
     zone = player_zone(player)
@@ -278,7 +297,7 @@ def weekly_cap_until(*, player: Player, at: datetime) -> datetime | None:
     if not cap or cap <= 0:
         return None
     sent = list(
-        Message.objects.filter(player=player, status=MessageStatus.SENT, sent_at__gt=at - WEEK, sent_at__lte=at)
+        Message.objects.filter(player=player, status__in=OUT_STATUSES, sent_at__gt=at - WEEK, sent_at__lte=at)
         .order_by("sent_at")
         .values_list("sent_at", flat=True)
     )
@@ -288,19 +307,33 @@ def weekly_cap_until(*, player: Player, at: datetime) -> datetime | None:
     return sent[len(sent) - cap] + WEEK + timedelta(seconds=1)
 
 
-def fatigue_postpone_until(*, player: Player, at: datetime) -> tuple[datetime | None, str, dict]:
+def fatigue_postpone_until(
+    *, player: Player, at: datetime, channel: str = "", is_marketing: bool = False
+) -> tuple[datetime | None, str, dict]:
     """(when the message may go, why: `MessageReason` codes, their parameters) if the
-    fatigue rules hold it back at `at`, else (None, "", {})."""
+    fatigue rules hold it back at `at`, else (None, "", {}). A promotional SMS also waits
+    for the daytime (CRM_SMS_MARKETING_HOURS)."""
     until, reasons, params = None, [], {}
     capped = weekly_cap_until(player=player, at=at)
     if capped:
         until = capped
         reasons.append(MessageReason.WEEKLY_CAP)
         params["cap"] = settings.CRM_MESSAGES_PER_WEEK
-    quiet = quiet_hours_end(player=player, at=until or at)
-    if quiet:
-        until = quiet
-        reasons.append(MessageReason.QUIET_HOURS)
+    windows = [(MessageReason.QUIET_HOURS, quiet_hours_end)]
+    if channel == Channel.SMS and is_marketing:
+        windows.append((MessageReason.SMS_DAYTIME, sms_daytime_start))
+    for _round in range(3):  # the end of one window may fall in the other (quiet till 09:00, day from 08:00)
+        moved = False
+        for reason, window_end in windows:
+            later = window_end(player=player, at=until or at)
+            if later:
+                until, moved = later, True
+                if reason not in reasons:
+                    reasons.append(reason)
+        if not moved:
+            break
+    if MessageReason.SMS_DAYTIME in reasons:
+        params["start"], params["end"] = (str(v) for v in settings.CRM_SMS_MARKETING_HOURS)
     return until, " ".join(reasons), params
 
 
@@ -314,24 +347,59 @@ def retry_delay(attempts: int) -> timedelta:
 
 def messages_deliver_due(*, now: datetime | None = None, limit: int = 1000) -> dict:
     """Send up to `limit` due messages. Returns counts by what happened:
-    sent, postponed, retrying, failed, cancelled, skipped (claimed by another worker)."""
+    sent, postponed, retrying, failed, cancelled, skipped (claimed by another worker),
+    uncertain (handed to a provider that did not answer: not sent again).
+
+    A backend that sends in batches (`batch_size` > 1, the SMS providers) gets the
+    messages that pass the rules claimed (status sending, counted by the cap) and
+    committed before the call, in batches of its size, each address once a batch."""
     now = now or timezone.now()
-    counts = Counter({"sent": 0, "postponed": 0, "retrying": 0, "failed": 0, "cancelled": 0, "skipped": 0})
+    counts = Counter(
+        {"sent": 0, "postponed": 0, "retrying": 0, "failed": 0, "cancelled": 0, "skipped": 0, "uncertain": 0}
+    )
+    counts["uncertain"] += _messages_sending_abandoned(now=now)
     ids = list(
         Message.objects.filter(status__in=DUE_STATUSES, scheduled_for__lte=now)
         .order_by("scheduled_for", "id")
         .values_list("id", flat=True)[:limit]
     )
-    backends: dict[str, ChannelBackend] = {}
+    backends: dict[str, ChannelBackend | ChannelNotConfigured] = {}
+    batches: dict[tuple[str, str], dict[str, Message]] = {}  # (channel, group) -> address -> claimed message
     for message_id in ids:
-        counts[_message_deliver_one(message_id=message_id, now=now, backends=backends)] += 1
+        outcome, message = _message_deliver_one(message_id=message_id, now=now, backends=backends)
+        if outcome != "claimed":
+            counts[outcome] += 1
+            continue
+        backend = backends[message.channel]
+        key = (message.channel, backend.batch_group(message))
+        batch = batches.setdefault(key, {})
+        address = backend.batch_key(message)
+        if address in batch:  # the same phone twice: the first batch goes first
+            counts.update(_batch_send(backend=backend, messages=list(batch.values()), now=now))
+            batch.clear()
+        batch[address] = message
+        if len(batch) >= backend.batch_size:
+            counts.update(_batch_send(backend=backend, messages=list(batch.values()), now=now))
+            batch.clear()
+    for (channel, _group), batch in batches.items():
+        if batch:
+            counts.update(_batch_send(backend=backends[channel], messages=list(batch.values()), now=now))
     if ids:
         logger.info("messages delivered: %s", dict(counts))
     return dict(counts)
 
 
+def _backend(channel: str, backends: dict) -> ChannelBackend | ChannelNotConfigured:
+    if channel not in backends:
+        try:
+            backends[channel] = backend_for(channel)
+        except ChannelNotConfigured as exc:
+            backends[channel] = exc
+    return backends[channel]
+
+
 @transaction.atomic
-def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> str:
+def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> tuple[str, Message | None]:
     message = (
         Message.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("player")
@@ -339,7 +407,7 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> s
         .first()
     )
     if message is None:
-        return "skipped"  # another worker has it, or already handled it
+        return "skipped", None  # another worker has it, or already handled it
     # Serialise per player, so two workers cannot both pass the weekly cap.
     player = Player.objects.select_for_update().get(pk=message.player_id)
     message.player = player
@@ -349,22 +417,19 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> s
         player=player, channel=message.channel, is_marketing=message.is_marketing, today=timezone.localdate(now)
     ):
         _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason, status_params={})
-        return "cancelled"
+        return "cancelled", message
 
-    until, reason, params = fatigue_postpone_until(player=player, at=now)
+    until, reason, params = fatigue_postpone_until(
+        player=player, at=now, channel=message.channel, is_marketing=message.is_marketing
+    )
     if until:
         _message_set(
             message, status=MessageStatus.POSTPONED, scheduled_for=until, status_reason=reason, status_params=params
         )
-        return "postponed"
+        return "postponed", message
 
     attempts = message.attempts + 1
-    if message.channel not in backends:
-        try:
-            backends[message.channel] = backend_for(message.channel)
-        except ChannelNotConfigured as exc:
-            backends[message.channel] = exc
-    backend = backends[message.channel]
+    backend = _backend(message.channel, backends)
     if isinstance(backend, ChannelNotConfigured):
         # Never "sent" by a fallback: a supervisor sees the failure and its reason.
         _message_set(
@@ -376,7 +441,21 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> s
             status_params={"channel": message.channel},
         )
         logger.error("message %s failed: %s", message.pk, backend)
-        return "failed"
+        return "failed", message
+    if backend.batch_size > 1:
+        # Claimed for the provider's batch: committed before the call, counted by the cap,
+        # never picked up again by another run whatever happens to this one.
+        _message_set(
+            message,
+            status=MessageStatus.SENDING,
+            attempts=attempts,
+            sent_at=now,
+            provider_batch="",
+            provider_ref="",
+            status_reason="",
+            status_params={},
+        )
+        return "claimed", message
     try:
         backend.send(message)
     except Exception as exc:
@@ -384,40 +463,137 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> s
         if not isinstance(exc, DeliveryError):
             logger.exception("channel backend %s crashed on message %s", message.channel, message.pk)
         error = f"{now:%Y-%m-%d %H:%M:%S} UTC, attempt {attempts}: {exc}"
-        if permanent or attempts >= settings.CRM_MESSAGE_MAX_ATTEMPTS:
-            _message_set(
-                message,
-                status=MessageStatus.FAILED,
-                attempts=attempts,
-                last_error=error,
-                status_reason="",
-                status_params={},
-            )
-            logger.warning("message %s failed for good: %s", message.pk, error)
-            return "failed"
+        outcome = "failed" if permanent else "retry"
+        return _message_record_result(message, SendResult(message.pk, outcome, error=error), attempts, now), message
+    return _message_record_result(message, SendResult(message.pk, "sent"), attempts, now), message
+
+
+def _batch_send(*, backend: ChannelBackend, messages: list[Message], now: datetime) -> Counter:
+    """One provider call for claimed messages; each result recorded in its own transaction."""
+    first = min(messages, key=lambda m: m.pk)
+    # Our handle of the batch, from our ids (the first message's id and attempt): set
+    # before the call, so a receipt of a batch whose answer was lost still finds them.
+    handle = f"crm-{first.pk}-{first.attempts}"
+    Message.objects.filter(pk__in=[m.pk for m in messages], status=MessageStatus.SENDING).update(provider_batch=handle)
+    try:
+        results = {result.message_id: result for result in backend.send_batch(messages, handle)}
+    except Exception as exc:  # a bug in the backend: whether the provider has them is unknown
+        logger.exception("channel backend %s crashed on batch %s", backend.channel, handle)
+        results = {}
+        error = f"{exc.__class__.__name__}: {exc}"
+    else:
+        error = "no result for this message"
+    counts = Counter()
+    for message in messages:
+        result = results.get(message.pk) or SendResult(
+            message.pk,
+            "uncertain",
+            reason=MessageReason.PROVIDER_UNCERTAIN,
+            params={"provider": getattr(backend, "provider", backend.channel)},
+            error=error,
+        )
+        counts[_batch_result_record(message_id=message.pk, result=result, handle=handle, now=now)] += 1
+    return counts
+
+
+@transaction.atomic
+def _batch_result_record(*, message_id: int, result: SendResult, handle: str, now: datetime) -> str:
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("player")
+        .filter(pk=message_id, status=MessageStatus.SENDING, provider_batch=handle)
+        .first()
+    )
+    if message is None:
+        return "skipped"  # a receipt settled it first
+    return _message_record_result(message, result, message.attempts, now)
+
+
+def _message_record_result(message: Message, result: SendResult, attempts: int, now: datetime) -> str:
+    """Record what the backend made of a message: the one place for sent, retry, failed
+    and uncertain, whichever way it was sent."""
+    reason, params = result.reason, result.params or {}
+    if result.outcome == "sent":
         _message_set(
             message,
-            status=MessageStatus.QUEUED,
+            status=MessageStatus.SENT,
             attempts=attempts,
-            last_error=error,
-            scheduled_for=now + retry_delay(attempts),
+            sent_at=now,
+            provider_ref=result.provider_ref[:64],
             status_reason="",
             status_params={},
         )
-        return "retrying"
+        _message_contact_log(message, now)
+        return "sent"
+    error = result.error or f"attempt {attempts}: {reason}"
+    if result.outcome == "uncertain":
+        _message_set(
+            message,
+            status=MessageStatus.FAILED,
+            attempts=attempts,
+            last_error=error,
+            status_reason=reason,
+            status_params=params,
+        )
+        logger.warning("message %s: the provider may have it, not sent again: %s", message.pk, error)
+        return "uncertain"
+    if result.outcome == "failed" or attempts >= settings.CRM_MESSAGE_MAX_ATTEMPTS:
+        if result.outcome == "retry" and reason == MessageReason.PROVIDER_RETRY:
+            reason = MessageReason.PROVIDER_REFUSED  # no attempt left: it will not be tried again
+        _message_set(
+            message,
+            status=MessageStatus.FAILED,
+            attempts=attempts,
+            sent_at=None,
+            last_error=error,
+            status_reason=reason,
+            status_params=params,
+        )
+        logger.warning("message %s failed for good: %s", message.pk, error)
+        return "failed"
+    _message_set(
+        message,
+        status=MessageStatus.QUEUED,
+        attempts=attempts,
+        sent_at=None,
+        last_error=error,
+        scheduled_for=now + retry_delay(attempts),
+        status_reason=reason,
+        status_params=params,
+    )
+    return "retrying"
 
-    _message_set(message, status=MessageStatus.SENT, attempts=attempts, sent_at=now, status_reason="", status_params={})
+
+def _message_contact_log(message: Message, at: datetime) -> None:
     contact_log_create(
-        player=player,
+        player=message.player,
         staff=None,
         channel=message.channel,  # one channel registry: a message channel is a contact channel
-        contacted_at=now,
+        contacted_at=at,
         topic=message.subject[:200],  # the channel column names the channel, in the reader's language
         summary=message.body,
         outcome=ContactOutcome.MESSAGE_SENT,
         source=f"message:{message.pk}",
     )
-    return "sent"
+
+
+def _messages_sending_abandoned(*, now: datetime) -> int:
+    """Messages a dead worker left handed to a provider with no answer: failed as
+    uncertain (never sent again automatically); a receipt still settles them."""
+    abandoned = Message.objects.filter(status=MessageStatus.SENDING, sent_at__lt=now - SENDING_ABANDONED_AFTER)
+    count = 0
+    for message in abandoned.only("pk", "channel"):
+        try:
+            provider = getattr(backend_for(message.channel), "provider", message.channel)
+        except ChannelNotConfigured:
+            provider = message.channel
+        count += Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+            status=MessageStatus.FAILED,
+            status_reason=MessageReason.PROVIDER_UNCERTAIN,
+            status_params={"provider": provider},
+            last_error="no answer recorded from the provider (the sending worker stopped)",
+        )
+    return count
 
 
 def _message_set(message: Message, **changes) -> None:
@@ -476,3 +652,89 @@ def messages_cancel_refused(*, keys: list[tuple[int, str, str]], now: datetime) 
                 .update(status=TaskStatus.CANCELLED, status_reason=reason)
             )
     return cancelled
+
+
+# --- Delivery receipts -----------------------------------------------------------
+
+
+def phone_digits(value) -> str:
+    """A phone number as the providers write it in receipts: mainland China numbers as
+    their 11 digits, others as country code and number (digits only)."""
+    if value is None:
+        return ""
+    country = getattr(value, "country_code", None)
+    if country is not None:  # a PhoneNumber
+        national = str(value.national_number)
+        return national if country == 86 else f"{country}{national}"
+    digits = "".join(ch for ch in str(value) if ch.isdigit())
+    if digits.startswith("00"):
+        digits = digits[2:]
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits
+
+
+def message_receipts_record(*, receipts: list, now: datetime | None = None) -> dict:
+    """Delivery receipts from an SMS provider (`campaigns.channels.Receipt`, parsed by the
+    receipt endpoint): a delivered message is sent and delivered (and in the contact log,
+    if its send's answer was lost); an undelivered one fails with the provider's code
+    and words. A receipt finds its message by the provider's id or our batch handle,
+    and the phone; one for no message of ours is counted and dropped. A receipt given
+    twice changes nothing more. Returns counts: delivered, undelivered, unmatched."""
+    now = now or timezone.now()
+    counts = Counter({"delivered": 0, "undelivered": 0, "unmatched": 0})
+    refs = {r.provider_ref for r in receipts if r.provider_ref}
+    batches = {r.batch for r in receipts if r.batch}
+    index: dict[tuple[str, str], int] = {}
+    if refs or batches:
+        candidates = (
+            Message.objects.filter(Q(provider_ref__in=refs) | Q(provider_batch__in=batches), channel=Channel.SMS)
+            .exclude(status__in=DUE_STATUSES)
+            .select_related("player")
+            .only("pk", "provider_ref", "provider_batch", "player", "player__phone")
+        )
+        for message in candidates:
+            phone = phone_digits(message.player.phone)
+            if message.provider_ref:
+                index[("ref", message.provider_ref, phone)] = message.pk
+            if message.provider_batch:
+                index[("batch", message.provider_batch, phone)] = message.pk
+    for receipt in receipts:
+        phone = phone_digits(receipt.phone)
+        message_id = index.get(("ref", receipt.provider_ref, phone)) or index.get(("batch", receipt.batch, phone))
+        if message_id is None:
+            counts["unmatched"] += 1
+            continue
+        counts[_receipt_apply(message_id=message_id, receipt=receipt, now=now)] += 1
+    if receipts:
+        logger.info("delivery receipts: %s", dict(counts))
+    return dict(counts)
+
+
+@transaction.atomic
+def _receipt_apply(*, message_id: int, receipt, now: datetime) -> str:
+    message = Message.objects.select_for_update(of=("self",)).select_related("player").get(pk=message_id)
+    if receipt.delivered:
+        if message.status == MessageStatus.SENT and message.delivered_at:
+            return "delivered"  # told before
+        logged = message.status == MessageStatus.SENT
+        _message_set(
+            message,
+            status=MessageStatus.SENT,
+            sent_at=message.sent_at or receipt.at or now,
+            delivered_at=receipt.at or now,
+            status_reason="",
+            status_params={},
+        )
+        if not logged:  # its send's answer was lost: the receipt is the first word of it
+            _message_contact_log(message, message.sent_at)
+        return "delivered"
+    _message_set(
+        message,
+        status=MessageStatus.FAILED,
+        delivered_at=None,
+        status_reason=MessageReason.PROVIDER_UNDELIVERED,
+        status_params={"provider": receipt.provider, "code": receipt.code[:64], "detail": receipt.detail[:200]},
+        last_error=f"receipt: {receipt.code} {receipt.detail}".strip()[:1000],
+    )
+    return "undelivered"

@@ -71,6 +71,7 @@ def _use_webhook(settings, url, channel="in_game"):
         channel: {"BACKEND": "campaigns.channels.WebhookBackend", "OPTIONS": {"url": url, "secret": SECRET}},
     }
     settings.CRM_QUIET_HOURS = ("00:00", "00:00")
+    settings.CRM_SMS_MARKETING_HOURS = ("00:00", "00:00")  # promotional SMS at any hour here
 
 
 def test_signature_scheme_matches_the_api():

@@ -27,13 +27,14 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from crm.channels import MESSAGE_CHANNELS
+from crm.channels import MESSAGE_BACKEND_CHANNELS, MESSAGE_CHANNELS
 
 logger = logging.getLogger("campaigns.messages")
 
@@ -69,8 +70,33 @@ def signature_verify(secret: str, body: bytes, header: str, *, tolerance: int = 
     return hmac.compare_digest(expected, given)
 
 
+@dataclass
+class SendResult:
+    """What a provider made of one message of a batch (`ChannelBackend.send_batch`).
+
+    `outcome`: "sent" (accepted; `provider_ref` is the provider's id for its receipt),
+    "retry" (not sent; safe to send again later), "failed" (not sent; sending again
+    cannot help) or "uncertain" (the provider may have it: the call went out and no
+    answer came back; never sent again automatically, as the provider is not
+    idempotent). `reason` is a `MessageReason` code with its `params`; `error` the
+    provider's own words for the log."""
+
+    message_id: int
+    outcome: str
+    provider_ref: str = ""
+    reason: str = ""
+    params: dict = field(default_factory=dict)
+    error: str = ""
+
+
 class ChannelBackend:
-    """Base class: `send(message)` delivers or raises DeliveryError."""
+    """Base class: `send(message)` delivers or raises DeliveryError.
+
+    A provider that takes many messages a call sets `batch_size` above 1 and implements
+    `send_batch(messages, handle)`; delivery then hands it claimed messages (status
+    sending) in batches of that size, never two messages to one address in a batch."""
+
+    batch_size = 1
 
     def __init__(self, *, channel: str, **options):
         self.channel = channel
@@ -78,6 +104,34 @@ class ChannelBackend:
 
     def send(self, message) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def send_batch(self, messages: list, handle: str) -> list[SendResult]:  # pragma: no cover - interface
+        """Send claimed messages in one provider call; `handle` (our message ids) is the
+        batch's idempotency handle, echoed by the provider. One result per message."""
+        raise NotImplementedError
+
+    def batch_key(self, message) -> str:
+        """The address a batch may hold once (a phone number)."""
+        return str(message.pk)
+
+    def batch_group(self, message) -> str:
+        """Messages of one group may share a batch (e.g. one template per call)."""
+        return ""
+
+
+@dataclass
+class Receipt:
+    """A provider's delivery receipt for one message: found by the provider's id
+    (`provider_ref`) or our batch handle (`batch`), and the phone it went to."""
+
+    provider: str
+    phone: str
+    delivered: bool
+    provider_ref: str = ""
+    batch: str = ""
+    code: str = ""
+    detail: str = ""
+    at: object = None  # an aware datetime, when the phone got it (or the report came)
 
 
 class ConsoleBackend(ChannelBackend):
@@ -201,10 +255,27 @@ def backend_for(channel: str) -> ChannelBackend:
         backend_class = import_string(config["BACKEND"])
     except (ImportError, KeyError) as exc:
         raise ChannelNotConfigured(f"CRM_MESSAGE_BACKENDS[{channel!r}]: {exc}")
+    serves = MESSAGE_BACKEND_CHANNELS.get(config["BACKEND"])
+    if serves is not None and channel not in serves:
+        raise ChannelNotConfigured(f"{config['BACKEND']} delivers only {', '.join(serves)}, not {channel!r}.")
+    if config["BACKEND"] == MESSAGE_BACKENDS_CONSOLE and not getattr(settings, "CRM_CONSOLE_BACKEND_ALLOWED", False):
+        # The console only logs: in production it would report "sent" for what nobody got.
+        raise ChannelNotConfigured(
+            f"The console backend (log only) serves channel {channel!r} outside development: "
+            "configure a real backend, or DEBUG=true for a demo."
+        )
     return backend_class(channel=channel, **config.get("OPTIONS", {}))
 
 
 def unconfigured_channels() -> list[str]:
-    """Message channels without a delivery backend (for `manage.py check`)."""
-    configured = getattr(settings, "CRM_MESSAGE_BACKENDS", {})
-    return [channel for channel in MESSAGE_CHANNELS if channel not in configured]
+    """Message channels without a usable delivery backend (for `manage.py check`)."""
+    unusable = []
+    for channel in MESSAGE_CHANNELS:
+        try:
+            backend_for(channel)
+        except ChannelNotConfigured:
+            unusable.append(channel)
+    return unusable
+
+
+MESSAGE_BACKENDS_CONSOLE = "campaigns.channels.ConsoleBackend"
