@@ -1,4 +1,4 @@
-"""The hand-set `is_minor` and `marketing_opt_out` flags go (0015 moved what they said
+"""The hand-set `is_minor` and `marketing_opt_out` flags go (0022 moved what they said
 into the consent ledger; minority is derived from the birthday). Its own migration: on
 PostgreSQL a table cannot be altered in the transaction that inserted rows referencing it."""
 
