@@ -23,6 +23,7 @@ from .ledger import (  # noqa: F401
     PaymentSource,
 )
 from .minors import (  # noqa: F401
+    MinorBand,
     MinorSpendFlag,
     MinorSpendRule,
 )

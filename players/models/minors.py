@@ -29,6 +29,14 @@ def born_after(day: date, years: int) -> date:
         return date(day.year - years, 2, 28)
 
 
+class MinorBand(models.TextChoices):
+    """Where a player's date of birth puts them today (no birthday: not known)."""
+
+    ADULT = "adult", _("no (18 or over)")
+    MINOR = "minor", _("minor (under 18)")
+    CHILD = "child", _("under 14: sensitive personal information")
+
+
 class MinorSpendRule(models.TextChoices):
     NO_PAYMENT = "no_payment", _("No paid service at this age")
     PER_PAYMENT = "per_payment", _("Over the cap per payment")

@@ -9,11 +9,22 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Case, CharField, Value, When
 from django.utils import timezone
 
-from ..models.minors import ADULT_AGE, CHILD_AGE, age_on, born_after
+from ..models.minors import ADULT_AGE, CHILD_AGE, MinorBand, age_on, born_after
 
-__all__ = ["ADULT_AGE", "CHILD_AGE", "age_on", "born_after", "minor_cutoff", "minor_sql", "SpendCap", "spend_cap"]
+__all__ = [
+    "ADULT_AGE",
+    "CHILD_AGE",
+    "age_on",
+    "born_after",
+    "minor_band",
+    "minor_cutoff",
+    "minor_sql",
+    "SpendCap",
+    "spend_cap",
+]
 
 
 def minor_cutoff(today: date | None = None) -> date:
@@ -24,6 +35,19 @@ def minor_cutoff(today: date | None = None) -> date:
 def minor_sql(alias: str = "p", today: date | None = None) -> tuple[str, list]:
     """ "The player row `alias` is a minor today" as SQL (false without a birthday)."""
     return f"{alias}.birthday > %s", [minor_cutoff(today)]
+
+
+def minor_band(today: date | None = None) -> Case:
+    """The player's `MinorBand` on `today` as a query expression (NULL without a birthday):
+    `Player.is_minor` and `Player.is_child` for a whole list in its query."""
+    today = today or timezone.localdate()
+    return Case(
+        When(birthday__gt=born_after(today, CHILD_AGE), then=Value(MinorBand.CHILD.value)),
+        When(birthday__gt=minor_cutoff(today), then=Value(MinorBand.MINOR.value)),
+        When(birthday__isnull=False, then=Value(MinorBand.ADULT.value)),
+        default=None,
+        output_field=CharField(),
+    )
 
 
 @dataclass(frozen=True)

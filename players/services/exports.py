@@ -19,8 +19,18 @@ from crm.cells import cell_neutralise
 from crm.channels import CONSENT_CHANNELS
 from crm.privacy import can_view_personal_data
 
-from ..models import Consent, ConsentPurpose, ConsentStatus, ContactChannel, ExportRecord, PayerStatus, Player
-from ..tabular import PLAYER_TEMPLATE_ZH
+from ..models import (
+    Consent,
+    ConsentPurpose,
+    ConsentStatus,
+    ContactChannel,
+    ExportRecord,
+    MinorBand,
+    PayerStatus,
+    Player,
+)
+from ..selectors.minors import minor_band
+from ..tabular import PLAYER_TEMPLATE_ZH, normalise_header
 
 EXPORT_BATCH = 2000
 EXPORT_LARGE_PERMISSION = "players.export_large"
@@ -62,6 +72,11 @@ DERIVED_COLUMNS = [
     ("last_paid_at", "last_paid_at"),
     ("payer_status", "payer_status"),
 ]
+# Derived from personal data: only for exporters who may see it (Player.PERSONAL_DERIVED_FIELDS's
+# rule). The minor band by the date of birth on the day of the export; the import reads the birthday.
+PERSONAL_DERIVED_COLUMNS = [
+    ("minor", "minor"),
+]
 DERIVED_ZH = {
     "vip_tier": "VIP等级",
     "total_spend": "累计消费",
@@ -69,6 +84,7 @@ DERIVED_ZH = {
     "first_paid_at": "首次充值时间",
     "last_paid_at": "最近充值时间",
     "payer_status": "付费状态",
+    "minor": "未成年人",
 }
 
 
@@ -78,9 +94,26 @@ CHOICE_COLUMNS = {
     "payer_status": PayerStatus,
     "preferred_channel": ContactChannel,
     **{f"consent_{channel}": ConsentStatus for channel in CONSENT_CHANNELS},
+    "minor": MinorBand,
 }
 # Yes and no as a person writes them; both are among the words the import reads (tabular.parse_bool).
 BOOL_WORDS = {"zh": ("是", "否"), "en": ("yes", "no")}
+
+
+def derived_annotations(*, personal: bool) -> dict:
+    """The columns the export annotates: per channel the marketing consent in force, and
+    the minor band by the date of birth (with personal data)."""
+    return {**consent_annotations(), **({"minor": minor_band()} if personal else {})}
+
+
+def derived_headers() -> dict[str, str]:
+    """{header, normalised as the import reads headers: column} of the derived columns in
+    either language: the import names them as not read, whatever file they come back in."""
+    return {
+        normalise_header(header): name
+        for name, _lookup in DERIVED_COLUMNS + PERSONAL_DERIVED_COLUMNS
+        for header in (name, DERIVED_ZH[name])
+    }
 
 
 def consent_annotations() -> dict:
@@ -101,7 +134,9 @@ def export_language(language: str | None = None) -> str:
 
 
 def export_columns(*, personal: bool) -> list[tuple[str, str | None]]:
-    return GAME_COLUMNS + (PERSONAL_COLUMNS if personal else []) + STAFF_COLUMNS + DERIVED_COLUMNS
+    if not personal:
+        return GAME_COLUMNS + STAFF_COLUMNS + DERIVED_COLUMNS
+    return GAME_COLUMNS + PERSONAL_COLUMNS + STAFF_COLUMNS + DERIVED_COLUMNS + PERSONAL_DERIVED_COLUMNS
 
 
 def export_headers(columns, *, language: str | None = None) -> list[str]:
@@ -161,7 +196,7 @@ def players_export_rows(
     if personal:
         queryset = queryset.annotate(phone_text=Cast("phone", CharField()))
         lookups = ["phone_text" if lookup == "phone" else lookup for lookup in lookups]
-    queryset = queryset.annotate(**consent_annotations())
+    queryset = queryset.annotate(**derived_annotations(personal=personal))
     rows = queryset.order_by("pk").values_list("pk", *lookups)
     through = Player.tags.through
     tags_at = [name for name, _lookup in columns].index("tags")

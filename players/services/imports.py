@@ -71,6 +71,7 @@ from ..tabular import (
     Table,
     limited,
     map_headers,
+    normalise_header,
     parse_bool,
     parse_consent,
     parse_datetime,
@@ -88,8 +89,9 @@ from ..tabular import (
 from .birthdays import birthday_key_cached
 from .consents import ConsentInput, consents_record
 from .events import payment_event_clean
+from .exports import derived_headers
 from .ledger import payment_fingerprint, payments_record_batch
-from .privacy import erased_players_find
+from .privacy import ERASED_PREFIX, erased_players_find
 from .profile import manager_assign_allowed, players_assign_manager
 
 log = logging.getLogger(__name__)
@@ -315,9 +317,13 @@ def _headers(run: ImportRun, table: Table) -> HeaderMap:
     aliases = PLAYER_ALIASES if run.kind == ImportKind.PLAYERS else PAYMENT_ALIASES
     required = ("account_id",) if run.kind == ImportKind.PLAYERS else ("account_id", "event_id", "amount")
     headers = map_headers(table.headers, aliases, required=required)
+    # Columns an export derives (the minor band, tier, spend) come back in edited exports:
+    # never read, and named apart from the columns the import does not know.
+    derived = derived_headers() if run.kind == ImportKind.PLAYERS else {}
     run.columns = {
         "used": headers.labels,
-        "ignored": headers.ignored,
+        "ignored": [label for label in headers.ignored if normalise_header(label) not in derived],
+        "derived": [label for label in headers.ignored if normalise_header(label) in derived],
         "duplicated": headers.duplicated,
         "format": table.format,
     }
@@ -466,7 +472,9 @@ class _PlayerChunker:
         # Compare without locking (an unchanged row costs no write at all), then lock
         # only the rows to update and merge them again from what the lock returned.
         existing = self._existing(list(rows), for_update=False)
-        erased = erased_players_find(set(rows) - set(existing))
+        erased = set(erased_players_find(set(rows) - set(existing)))
+        # and the erased row itself (an exported file names it by its digest): nothing is written to it again
+        erased.update(a for a in rows if a.startswith(ERASED_PREFIX))
         for account_id in sorted(erased, key=lambda a: rows[a][0]):  # erased on request: never created again
             counts.invalid += 1
             run.problem(

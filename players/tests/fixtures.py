@@ -77,6 +77,54 @@ def make_case(db):
     return make
 
 
+@pytest.fixture
+def erase(db, make_staff):
+    """erase(player) -> the player after its personal data was erased on request (PIPL
+    Art. 47), asked by one supervisor and confirmed by another."""
+    from players.services.privacy import erasure_confirm, erasure_request
+
+    asker, confirmer = make_staff("erasure_asker", "Supervisor"), make_staff("erasure_confirmer", "Supervisor")
+
+    def run(player):
+        request = erasure_request(player=player, actor=asker, reason="玩家来电要求删除个人信息")
+        erasure_confirm(request=request, actor=confirmer)
+        player.refresh_from_db()
+        return player
+
+    return run
+
+
+@pytest.fixture
+def admin_import(client, settings, tmp_path, django_capture_on_commit_callbacks):
+    """admin_import(csv_text, language="en") uploads a player list as the logged-in user
+    on the admin's import page, reads its preview page and confirms it, as a person does:
+    returns (the job, the preview page's text). Stored files go to a temporary folder."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from players.models import ImportJob
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+    def run(text: str, *, language: str = "en"):
+        upload = SimpleUploadedFile("players.csv", text.encode("utf-8"), content_type="text/csv")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("admin:players_importjob_add"),
+                {"kind": "players", "file": upload, "encoding": "", "invalid_rows": "skip"},
+                HTTP_ACCEPT_LANGUAGE=language,
+            )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        job = ImportJob.objects.latest("pk")
+        page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse("admin:players_importjob_apply", args=[job.pk]), HTTP_ACCEPT_LANGUAGE=language)
+        job.refresh_from_db()
+        return job, page
+
+    return run
+
+
 @pytest.fixture(autouse=True)
 def churn_rules_not_remembered():
     """A test's rolled-back rule edits must not outlive it in the churn rules memo."""

@@ -3,8 +3,10 @@ permission, managers' scope, the large-export permission, formula injection, the
 
 import csv
 import io
+from datetime import UTC, date, datetime
 
 import pytest
+import time_machine
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -17,6 +19,12 @@ def read_csv(response) -> list[list[str]]:
     body = b"".join(response.streaming_content).decode("utf-8")
     assert body.startswith("\ufeff")
     return list(csv.reader(io.StringIO(body[1:])))
+
+
+def read_xlsx(response, tmp_path) -> list[list]:
+    path = tmp_path / "export.xlsx"
+    path.write_bytes(b"".join(response.streaming_content))
+    return [list(row) for row in load_workbook(path).active.iter_rows(values_only=True)]
 
 
 @pytest.fixture
@@ -211,9 +219,7 @@ def test_a_chinese_export_writes_yes_no_and_labels_in_chinese_and_reads_back(
         if fmt == "csv":
             header, row = read_csv(response)
         else:
-            path = tmp_path / "export.xlsx"
-            path.write_bytes(b"".join(response.streaming_content))
-            header, row = [list(r) for r in load_workbook(path).active.iter_rows(values_only=True)]
+            header, row = read_xlsx(response, tmp_path)
         cells = dict(zip(header, row, strict=True))
         assert (cells["付费状态"], cells["首选联系方式"], cells["短信营销"], cells["邮件营销"], cells["农历生日"]) == (
             "有流失风险",
@@ -261,3 +267,93 @@ def test_the_export_record_reads_the_filters_as_labels_and_values_in_chinese(cli
     record = ExportRecord.objects.get()
     assert record.row_count == 1
     assert record.filters == "付费状态: 有流失风险; VIP 等级: V3; 搜索: f1"
+
+
+# Pinned at 01:00 on 15 June 2026 in Shanghai (still the 14th in UTC): the band is the CRM's day's.
+BIRTHDAY_CLOCK = datetime(2026, 6, 14, 17, 0, tzinfo=UTC)
+MINOR_WORDS = {
+    "zh-hans": ("未成年人", "否（已满18周岁）", "未成年人（未满18周岁）", "未满14周岁：敏感个人信息"),
+    "en": ("minor", "no (18 or over)", "minor (under 18)", "under 14: sensitive personal information"),
+}
+
+
+@pytest.fixture
+def ages(make_player):
+    """account id -> birthday, one of each band and each edge on the pinned day."""
+    births = {
+        "adult": date(1990, 5, 17),
+        "eighteen-today": date(2008, 6, 15),  # 18 in Shanghai today, 17 by UTC's date
+        "minor": date(2010, 1, 1),
+        "fourteen-today": date(2012, 6, 15),  # no longer a child today
+        "child": date(2014, 1, 1),
+        "unknown": None,
+    }
+    for account_id, birthday in births.items():
+        make_player(account_id=account_id, birthday=birthday)
+    return births
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_minor_column_reads_the_band_by_the_date_of_birth(client, supervisor, ages, tmp_path, language, fmt):
+    header_name, adult, minor, child = MINOR_WORDS[language]
+    client.force_login(supervisor)
+
+    with time_machine.travel(BIRTHDAY_CLOCK, tick=False):
+        response = client.get(EXPORT, {"_format": fmt}, HTTP_ACCEPT_LANGUAGE=language)
+        rows = read_csv(response) if fmt == "csv" else read_xlsx(response, tmp_path)
+
+    header = rows[0]
+    band = {row[0]: row[header.index(header_name)] for row in rows[1:]}
+    assert band.pop("unknown") in ("", None)  # no date of birth: not known
+    assert band == {
+        "adult": adult,
+        "eighteen-today": adult,
+        "minor": minor,
+        "fourteen-today": minor,
+        "child": child,
+    }
+
+
+def test_without_the_personal_data_permission_there_is_no_minor_column(client, operations, ages):
+    # computed from the birthday: never a column for those who may not see it (as the birthday key)
+    client.force_login(operations)
+    with time_machine.travel(BIRTHDAY_CLOCK, tick=False):
+        rows = read_csv(client.get(EXPORT, {"_format": "csv"}))
+    assert "minor" not in rows[0] and "birthday" not in rows[0]
+    assert not {MINOR_WORDS["en"][2], MINOR_WORDS["en"][3]} & {cell for row in rows for cell in row}
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_an_edited_export_back_in_the_import_does_not_read_the_minor_column_and_names_it(
+    client, supervisor, operations, ages, admin_import, language
+):
+    from players.models import Player
+
+    header_name, adult, _minor, _child = MINOR_WORDS[language]
+    client.force_login(supervisor)
+    with time_machine.travel(BIRTHDAY_CLOCK, tick=False):
+        rows = read_csv(client.get(EXPORT, {"_format": "csv"}, HTTP_ACCEPT_LANGUAGE=language))
+    # someone marks the child an adult in the file (and changes a nickname the import may take)
+    header = rows[0]
+    for row in rows[1:]:
+        if row[0] == "child":
+            row[header.index(header_name)] = adult
+            row[header.index("昵称" if language == "zh-hans" else "nickname")] = "改名"
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+
+    client.force_login(operations)
+    with time_machine.travel(BIRTHDAY_CLOCK, tick=False):
+        job, page = admin_import(text.getvalue(), language=language)
+
+    # the column is named as one the CRM works out itself, never read
+    assert header_name in job.columns["derived"] and header_name not in job.columns["ignored"]
+    assert header_name not in job.columns["used"].values()
+    notice = "以下列由系统自行计算" if language == "zh-hans" else "Columns the CRM works out itself"
+    assert notice in page and header_name in page.split(notice, 1)[1].split("</p>", 1)[0]
+    # the rest of the row is imported; the child's date of birth, and so its band, are as they were
+    child = Player.objects.get(account_id="child")
+    assert (job.updated_count, child.nickname, child.birthday) == (1, "改名", ages["child"])
+    with time_machine.travel(BIRTHDAY_CLOCK, tick=False):
+        assert child.is_child

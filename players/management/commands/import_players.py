@@ -108,6 +108,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Took {seconds:.2f} s ({counts.total / max(seconds, 1e-9):,.0f} rows/s).")
         if run.columns.get("ignored"):
             self.stdout.write(f"Ignored columns: {', '.join(run.columns['ignored'])}")
+        if run.columns.get("derived"):
+            self.stdout.write(f"Columns the CRM works out itself, not read: {', '.join(run.columns['derived'])}")
 
     @staticmethod
     def _stopped(file, exc) -> str:
