@@ -177,18 +177,20 @@ def consent_history_days() -> int:
 def consent_history_purge(*, now: datetime | None = None) -> int:
     """Delete consent records superseded longer ago than the retention (a record is
     superseded when a later one of the same player, channel and purpose was recorded);
-    the record in force is never deleted. Returns how many were deleted."""
+    the record in force is never deleted, nor any record recorded within the retention
+    (a grant that arrived late, already superseded, is proof all the same). Returns how
+    many were deleted."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=consent_history_days())
     table = ConsentEvent._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {table} WHERE id IN (SELECT e.id FROM {table} e WHERE "
+            f"DELETE FROM {table} WHERE id IN (SELECT e.id FROM {table} e WHERE e.recorded_at <= %s AND "
             f"NOT EXISTS (SELECT 1 FROM {Consent._meta.db_table} c WHERE c.event_id = e.id) AND EXISTS ("
             f"SELECT 1 FROM {table} n WHERE n.player_id = e.player_id AND n.channel = e.channel "
             "AND n.purpose = e.purpose AND n.id <> e.id AND n.recorded_at <= %s "
             "AND (n.occurred_at > e.occurred_at OR (n.occurred_at = e.occurred_at AND n.id > e.id))))",
-            [cutoff],
+            [cutoff, cutoff],
         )
         deleted = cursor.rowcount
     if deleted:

@@ -1,7 +1,7 @@
 """The consent ledger through each of its doors: the game API (a status or the player's
 reply), the admin's recording screen, the rule in Python and SQL, the history purge."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -80,30 +80,49 @@ def test_python_and_sql_rules_agree(make_player, consent):
     assert by_python[players[0].pk] == "" and set(by_python.values()) >= {""}
 
 
-def test_purge_keeps_history_five_months_after_it_was_superseded(make_player, consent, settings):
-    settings.CRM_CONSENT_HISTORY_DAYS = 30  # below the floor: the purge keeps five months anyway
+GIVEN = datetime(2026, 1, 10, 2, 0, tzinfo=UTC)  # the pinned day a grant was given and recorded
+WITHDRAWN = GIVEN + timedelta(days=30)
+
+
+def test_the_purge_never_deletes_proof_younger_than_the_retention(make_player, consent, settings):
+    settings.CRM_CONSENT_HISTORY_DAYS = 183
     player = make_player()
-    start = timezone.now() - timedelta(days=400)
-    consent(player, "sms", occurred_at=start, now=start)
-    withdrawn_at = start + timedelta(days=10)
-    consent(player, "sms", status="withdrawn", occurred_at=withdrawn_at, now=withdrawn_at)
-    other = consent(make_player(), "email", now=start, occurred_at=start)  # never superseded
+    consent(player, "sms", occurred_at=GIVEN, now=GIVEN)  # the proof of consent
+    consent(player, "sms", status="withdrawn", occurred_at=WITHDRAWN, now=WITHDRAWN)
+    # a grant given earlier arrives 100 days after the withdrawal: superseded from the start, proof all the same
+    late = WITHDRAWN + timedelta(days=100)
+    consent(player, "sms", occurred_at=GIVEN + timedelta(days=1), now=late)
+    lone = consent(make_player(), "sms", occurred_at=GIVEN, now=GIVEN)  # never superseded: in force
 
-    # 100 days after the withdrawal the grant is still kept (the proof of consent)
-    assert consent_history_purge(now=withdrawn_at + timedelta(days=100)) == 0
-    # after five months it goes; the withdrawal in force and an unsuperseded grant stay
-    assert consent_history_purge(now=withdrawn_at + timedelta(days=154)) == 1
-    assert list(ConsentEvent.objects.filter(player=player).values_list("status", flat=True)) == ["withdrawn"]
-    assert ConsentEvent.objects.filter(player=other).count() == 1
-    settings.CRM_CONSENT_HISTORY_DAYS = 400  # a longer retention is honoured
-    consent(player, "sms", occurred_at=withdrawn_at + timedelta(days=1), now=withdrawn_at + timedelta(days=1))
-    assert consent_history_purge(now=withdrawn_at + timedelta(days=200)) == 0
+    def statuses():
+        return sorted(ConsentEvent.objects.filter(player=player).values_list("status", "recorded_at"))
+
+    # one second short of 183 days after the withdrawal, the proof is kept
+    assert consent_history_purge(now=WITHDRAWN + timedelta(days=183, seconds=-1)) == 0
+    # at 183 days the superseded grant goes; the late one, recorded 83 days ago, and the withdrawal stay
+    assert consent_history_purge(now=WITHDRAWN + timedelta(days=183)) == 1
+    assert statuses() == [("granted", late), ("withdrawn", WITHDRAWN)]
+    # the late one goes 183 days after it was recorded; the withdrawal in force never goes
+    assert consent_history_purge(now=late + timedelta(days=183, seconds=-1)) == 0
+    assert consent_history_purge(now=late + timedelta(days=183)) == 1
+    assert statuses() == [("withdrawn", WITHDRAWN)]
+    assert consent_history_purge(now=WITHDRAWN + timedelta(days=3650)) == 0
+    assert Consent.objects.get(player=player, channel="sms").status == "withdrawn"
+    assert ConsentEvent.objects.filter(player=lone).count() == 1
 
 
-def test_the_nightly_run_purges(make_player, consent):
+@pytest.mark.parametrize("days, kept_for", [(30, 153), (0, 153), (153, 153), (400, 400)])
+def test_the_retention_is_the_setting_never_under_five_months(make_player, consent, settings, days, kept_for):
     from crm.nightly import nightly_run
 
-    assert nightly_run()["consents"] == {"purged": 0}
+    settings.CRM_CONSENT_HISTORY_DAYS = days
+    player = make_player()
+    consent(player, "email", occurred_at=GIVEN, now=GIVEN)
+    consent(player, "email", status="refused", occurred_at=WITHDRAWN, now=WITHDRAWN)
+
+    # the nightly run purges by the same rule, at the time it is given
+    assert nightly_run(now=WITHDRAWN + timedelta(days=kept_for, seconds=-1))["consents"] == {"purged": 0}
+    assert nightly_run(now=WITHDRAWN + timedelta(days=kept_for))["consents"] == {"purged": 1}
 
 
 # --- the API ------------------------------------------------------------------------------
