@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.names import staff_name
-from players.models import ContactChannel, PayerStatus, Player, Tag
+from players.models import NOT_ERASED, ContactChannel, PayerStatus, Player, Tag
 
 try:  # the churn area adds risk bands; the criterion appears once it is there
     from players.models.payer_status import RISK_BANDS, RiskBand
@@ -168,9 +168,10 @@ def segment_validate(segment: dict) -> None:
 
 
 def segment_players(segment: dict, *, now: datetime | None = None) -> QuerySet:
-    """The players a segment selects (an empty segment selects everyone)."""
+    """The players a segment selects (an empty segment selects everyone still reachable:
+    a player erased on request is never targeted)."""
     now = now or timezone.now()
-    qs = Player.objects.all()
+    qs = Player.objects.filter(NOT_ERASED)
     for key, value in segment_clean(segment).items():
         if not _empty(value):
             qs = CRITERIA[key].apply(qs, value, now)

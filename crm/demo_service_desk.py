@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 
 from crm.workdays import Clock, company_day_off_save
 from players.models import (
+    NOT_ERASED,
     CallScript,
     CaseCategory,
     CaseSeverity,
@@ -33,7 +34,6 @@ from players.services.cases import (
     compensation_propose,
     compensation_refuse,
 )
-from players.services.privacy import ERASED_PREFIX
 from players.services.scripts import script_insert, script_save
 from players.services.surveys import survey_answer
 from vip.models import Tier
@@ -130,7 +130,7 @@ def service_desk_demo(rng: random.Random, now: datetime, managers, supervisor) -
 
     # cases of the last days answered from the library, and compensation proposals
     for n, manager in enumerate(managers):
-        book = list(Player.objects.filter(manager=manager, tier__isnull=False).order_by("-total_spend")[:3])
+        book = list(Player.objects.filter(NOT_ERASED, manager=manager, tier__isnull=False).order_by("-total_spend")[:3])
         if not book:
             continue
         player = book[0]
@@ -175,7 +175,7 @@ def service_desk_demo(rng: random.Random, now: datetime, managers, supervisor) -
     # the surveys the resolved cases sent: most answered, one low score
     waiting = list(
         SatisfactionSurvey.objects.filter(status=SurveyStatus.SENT)
-        .exclude(player__account_id__startswith=ERASED_PREFIX)  # nobody asks a player erased on request
+        .filter(player__erased_at__isnull=True)  # nobody asks a player erased on request
         .order_by("sent_at")[:12]
     )
     for n, survey in enumerate(waiting):

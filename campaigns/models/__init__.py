@@ -11,7 +11,7 @@ from crm.channels import Channel, message_channel_choices
 from crm.formatting import money
 from crm.privacy import label_text
 from players.churn_reasons import reason_label
-from players.models import ContactOutcome
+from players.models import ContactOutcome, ErasedPlayerRefusedMixin
 
 from ..sms_codes import code_meaning, provider_label
 
@@ -72,7 +72,7 @@ class TaskTitle(models.TextChoices):
     )
 
 
-class OutreachTask(models.Model):
+class OutreachTask(ErasedPlayerRefusedMixin, models.Model):
     """A piece of work for a VIP manager: call this player about this, by this date."""
 
     # Campaign launches insert 100,000s of tasks at once: a database foreign key checks
@@ -265,7 +265,7 @@ def message_reason_text(codes: str, params: dict | None = None) -> str:
     return " ".join(texts)
 
 
-class Message(models.Model):
+class Message(ErasedPlayerRefusedMixin, models.Model):
     """One automatic message to one player, through a channel backend."""
 
     # No database foreign key, for the same reason as OutreachTask.player; the

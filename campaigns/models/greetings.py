@@ -12,7 +12,7 @@ from django.utils.translation import pgettext_lazy
 
 from crm.calendar import FESTIVAL_CHOICES, Festival
 from crm.channels import message_channel_choices
-from players.models import PayerStatus
+from players.models import ErasedPlayerRefusedMixin, PayerStatus
 
 # Variables a greeting's texts may use beyond campaigns.templating.TEMPLATE_VARIABLES.
 GREETING_VARIABLES = {
@@ -329,7 +329,7 @@ class GiftBudget(models.Model):
         return f"{self.tier}: {self.monthly_amount}"
 
 
-class GiftEntry(models.Model):
+class GiftEntry(ErasedPlayerRefusedMixin, models.Model):
     """The gift ledger: every gift given to a player (greetings, case compensation).
     Written only by `campaigns.services.gifts.gift_record` (and its bulk twin)."""
 

@@ -211,7 +211,8 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
         "q.reason, %s, %s, %s, %s, NULL "
         f"FROM (SELECT t.player_id, COALESCE(p.manager_id, {round_robin}) AS assignee_id, {reason_sql} AS reason "
         f"FROM {target_table} t JOIN {player_table} p ON p.id = t.player_id {joins}"
-        "WHERE t.campaign_id = %s AND t.is_holdout = %s AND t.player_id BETWEEN %s AND %s) q "
+        "WHERE t.campaign_id = %s AND t.is_holdout = %s AND t.player_id BETWEEN %s AND %s "
+        "AND p.erased_at IS NULL) q "  # erased on request after the targets were chosen: not called
         "WHERE true ON CONFLICT DO NOTHING"
     )
     params = [

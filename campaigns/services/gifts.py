@@ -184,8 +184,8 @@ def gifts_grant(
 ) -> dict[int, str]:
     """`gift_record`'s bulk twin: one gift to each player of `players` (a SELECT of
     player_id, tier_id), set-based, in player id order within each tier as far as the
-    tier's budget goes (the budgets stay locked until the transaction ends). Returns the
-    refusal note of each tier whose budget ran out, by tier id."""
+    tier's budget goes (the budgets stay locked until the transaction ends); none to a player
+    erased on request. Returns the refusal note of each tier whose budget ran out, by tier id."""
     players_sql, players_params = players
     month = month_of(on)
     tier_ids = [
@@ -215,7 +215,8 @@ def gifts_grant(
         "source, reason, actor_id, created_at) "
         f"SELECT c.player_id, c.tier_id, %s, %s, {code_sql}, %s, %s, %s, %s, %s, NULL, %s FROM ("
         "SELECT s.player_id, s.tier_id, row_number() OVER (PARTITION BY s.tier_id ORDER BY s.player_id) AS n "
-        f"FROM ({players_sql}) s) c LEFT JOIN {allowed_sql} ON a.tier_id = c.tier_id "
+        f"FROM ({players_sql}) s JOIN {Player._meta.db_table} gp ON gp.id = s.player_id AND gp.erased_at IS NULL) c "
+        f"LEFT JOIN {allowed_sql} ON a.tier_id = c.tier_id "
         "WHERE a.tier_id IS NULL OR c.n <= a.allowed"
     )
     params = [

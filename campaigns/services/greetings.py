@@ -34,7 +34,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.calendar import birthday_keys_on, days, festival_dates, solar_keys_on, yearly_dates
-from players.models import Player
+from players.models import NOT_ERASED, Player
 from players.services.birthdays import birthdays_refresh
 from vip.models import Tier
 
@@ -96,8 +96,9 @@ def rule_occasion_dates(rule: GreetingRule, start: date, end: date) -> list[date
 
 
 def rule_segment_q(rule: GreetingRule) -> Q:
-    """The rule's segment as a filter on Player (index-friendly: no joins)."""
-    q = Q()
+    """The rule's segment as a filter on Player (index-friendly: no joins); a player erased
+    on request is never greeted."""
+    q = Q(NOT_ERASED)
     if rule.tier_min_id or rule.tier_max_id:
         tiers = Tier.objects.all()
         if rule.tier_min_id:

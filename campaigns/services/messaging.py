@@ -193,7 +193,7 @@ def messages_insert_select(
     cancelled with the reason without a live consent for the channel and purpose (and
     marketing to minors); commercial SMS end with the opt-out suffix. `subject`, `body`,
     `send_at` and `marketing` (whether the row's message is marketing, else service)
-    are SQL expressions per row. Returns rows inserted."""
+    are SQL expressions per row. A player erased on request gets none. Returns rows inserted."""
     rows_sql, rows_params = rows
     # The consent check reads the rows' players once more, joined to their consents.
     constant = marketing[0] in ("true", "false")
@@ -212,9 +212,10 @@ def messages_insert_select(
         f"SELECT q.player_id, %s, q.subject, {body_sql}, q.marketing, "
         f"CASE WHEN ({reason_sql}) = '' THEN %s ELSE %s END, q.send_at, NULL, 0, '', {reason_sql}, '{{}}', "
         "%s, %s, %s "
-        f"FROM (SELECT p.id AS player_id, p.birthday AS birthday, substr({subject[0]}, 1, 200) AS subject, "
-        f"{body[0]} AS body, {send_at[0]} AS send_at, {marketing[0]} AS marketing {rows_sql}) q "
-        f"{joins}WHERE true ON CONFLICT DO NOTHING"
+        f"FROM (SELECT p.id AS player_id, p.birthday AS birthday, p.erased_at AS erased_at, "
+        f"substr({subject[0]}, 1, 200) AS subject, {body[0]} AS body, {send_at[0]} AS send_at, "
+        f"{marketing[0]} AS marketing {rows_sql}) q "
+        f"{joins}WHERE q.erased_at IS NULL ON CONFLICT DO NOTHING"
     )
     params = [
         channel,

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from players.models import Payment, PaymentKind, Player
+from players.models import Payment, PaymentKind, Player, player_is_erased
 
 from ..models import OutreachTask, TaskKind, TaskTitle
 from .gifts import gift_budget_rooms, month_of
@@ -186,8 +186,8 @@ def top_spender_visits_create(
     due = on + timedelta(days=due_in_days)
     tasks = []
     for t in spenders:
-        if t.player_id in existing or t.player is None:
-            continue
+        if t.player_id in existing or t.player is None or player_is_erased(t.player):
+            continue  # ranked all the same (reports do not change), but an erased player is not called
         params = {
             "rank": t.rank,
             "server": t.group,

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from players.models import PayerStatus, PayerStatusChange, Player
+from players.models import NOT_ERASED, PayerStatus, PayerStatusChange, Player
 
 from ..models import OutreachTask, TaskKind, TaskTitle, winback_why_text
 
@@ -28,7 +28,9 @@ def winback_tasks_create(*, players, actor, due_in_days: int = 2, now: datetime 
     tasks were created."""
     now = now or timezone.now()
     players = list(
-        players.filter(payer_status__in=[PayerStatus.AT_RISK, PayerStatus.CHURNED]).select_related("churn", "tier")
+        players.filter(NOT_ERASED, payer_status__in=[PayerStatus.AT_RISK, PayerStatus.CHURNED]).select_related(
+            "churn", "tier"
+        )
     )
     if not players:
         return 0

@@ -5,6 +5,7 @@ good ones are recorded through the consent ledger's writer, bad ones reported by
 
 from __future__ import annotations
 
+from django.db.models import F
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
@@ -16,9 +17,10 @@ from crm.channels import CONSENT_CHANNELS
 from players.models import ConsentPurpose, ConsentSource, ConsentStatus, Player
 from players.selectors.consents import player_consents
 from players.services.consents import MAX_EVIDENCE, consent_clean, consent_record, consent_reply_status
+from players.services.privacy import erased_account_key
 
 from .serializers import AwareDateTimeField
-from .views import _account_id_valid, _body_object, _forbidden_server
+from .views import ERASED_RESPONSE, _account_id_valid, _body_object, _forbidden_server, erased_response
 
 MAX_ITEMS = 100
 
@@ -63,16 +65,23 @@ class PlayerConsentsView(APIView):
     @extend_schema(
         operation_id="players_consents_record",
         request=ConsentBatchSerializer,
-        responses={200: ConsentResultSerializer},
+        responses={200: ConsentResultSerializer, 410: ERASED_RESPONSE},
         summary="Record a player's consents, refusals, withdrawals or replies",
     )
     def post(self, request, account_id: str):
         client = request.auth
-        player = Player.objects.filter(account_id=account_id).first() if _account_id_valid(account_id) else None
+        player = None
+        if _account_id_valid(account_id):  # the game's account id, or the one erased on request
+            accounts = [account_id, erased_account_key(account_id)]
+            player = (
+                Player.objects.filter(account_id__in=accounts).order_by(F("erased_at").asc(nulls_first=True)).first()
+            )
         if player is None:
             raise exceptions.NotFound(_("Unknown player."))
         if client.server and player.server != client.server:
             return _forbidden_server(client)
+        if player.erased_at:  # nothing is recorded for a player erased on request, not even a refusal
+            return erased_response()
         items = _body_object(request).get("consents")
         if not isinstance(items, list) or not items:
             raise exceptions.ValidationError({"consents": [_("A list of consents is required.")]})

@@ -15,8 +15,9 @@ from rest_framework.views import APIView
 
 from crm.api.errors import django_validation_fields, error_body
 from crm.api.fields import text_is_clean
+from crm.api.schema import ERROR_SCHEMA
 from players.filters import PlayerFilterSet
-from players.models import PaymentSource, Player
+from players.models import NOT_ERASED, PaymentSource, Player, player_erased_error
 from players.services import player_upsert
 from players.services.activity import logins_record_batch
 from players.services.events import event_id_echo, payment_event_clean
@@ -43,7 +44,7 @@ security_log = logging.getLogger("crm.security")
 
 def players_for_api():
     # A player erased on request is not listed (its account id is a digest, GET is 404).
-    return Player.objects.filter(erased_at__isnull=True).select_related("tier").only(*PLAYER_CARD_FIELDS)
+    return Player.objects.filter(NOT_ERASED).select_related("tier").only(*PLAYER_CARD_FIELDS)
 
 
 def player_card(account_id: str):
@@ -53,6 +54,18 @@ def player_card(account_id: str):
 
 def _invalid(fields: dict) -> Response:
     return Response(error_body(400, _("Invalid input."), fields), status=status.HTTP_400_BAD_REQUEST)
+
+
+# What an account erased on request answers where the game would write about the player.
+ERASED_RESPONSE = OpenApiResponse(
+    ERROR_SCHEMA, description="erased: the player's personal data was erased on request (PIPL Art. 47)"
+)
+
+
+def erased_response(detail: str = "") -> Response:
+    """410 for an account whose personal data was erased on request (PIPL Art. 47)."""
+    detail = detail or player_erased_error().messages[0]
+    return Response(error_body(410, detail, code="erased"), status=status.HTTP_410_GONE)
 
 
 def _body_object(request) -> dict:
@@ -234,7 +247,7 @@ class PlayerDetailView(APIView):
     @extend_schema(
         operation_id="players_upsert",
         request=PlayerProfileSerializer,
-        responses={200: PlayerSerializer, 201: PlayerSerializer},
+        responses={200: PlayerSerializer, 201: PlayerSerializer, 410: ERASED_RESPONSE},
         summary="Create or update the profile the game knows",
     )
     def put(self, request, account_id: str):
@@ -255,11 +268,12 @@ class PlayerDetailView(APIView):
         except DjangoValidationError as exc:
             return _invalid(django_validation_fields(exc))
         except PlayerErased:
-            detail = _(
-                "This player's personal data was erased on request: the profile is not stored. "
-                "Payments and logins for the account are still recorded."
+            return erased_response(
+                _(
+                    "This player's personal data was erased on request: the profile is not stored. "
+                    "Payments and logins for the account are still recorded."
+                )
             )
-            return Response(error_body(410, detail, code="erased"), status=status.HTTP_410_GONE)
         player = player_card(account_id)
         return Response(
             PlayerSerializer(player).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -39,10 +39,15 @@ from .payer_status import (  # noqa: F401
     RiskBand,
 )
 from .privacy import (  # noqa: F401
+    NOT_ERASED,
     DataRequest,
     DataRequestKind,
     DataRequestStatus,
     DeliveryMethod,
+    ErasedPlayerRefusedMixin,
+    player_erased_error,
+    player_is_erased,
+    player_not_erased,
 )
 from .profile import (  # noqa: F401
     ContactChannel,

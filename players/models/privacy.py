@@ -3,10 +3,49 @@ erasure on request (Art. 47). Every request is kept here with who asked, why, wh
 confirmed and how it was delivered; written only by `players.services.privacy`."""
 
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .profile import Player
+
+# --- after an erasure: nothing new about the player (Art. 47) ---------------------------
+# The one rule: a player erased on request gets no new contact, case, task, message, gift
+# or consent grant, whatever the door. Rows that are written one at a time check it in
+# their model's `clean()` (`ErasedPlayerRefusedMixin`: every writer's `full_clean()` and
+# every admin form run it); set-based writers and the targeting select with `NOT_ERASED`.
+NOT_ERASED = models.Q(erased_at__isnull=True)
+
+
+def player_is_erased(player) -> bool:
+    return player is not None and player.erased_at is not None
+
+
+def player_erased_error() -> ValidationError:
+    """The refusal, in the reader's language: an error of the whole form (every form shows
+    it, whichever fields it has), coded "erased"."""
+    message = gettext(
+        "This player's personal data was erased on request (PIPL Art. 47): "
+        "nothing new is recorded for them, and they are no longer contacted."
+    )
+    return ValidationError({NON_FIELD_ERRORS: [ValidationError(message, code="erased")]})
+
+
+def player_not_erased(player) -> None:
+    """Raise the refusal when `player` was erased on request."""
+    if player_is_erased(player):
+        raise player_erased_error()
+
+
+class ErasedPlayerRefusedMixin:
+    """A model of rows about a player (`player` foreign key): a new row for a player
+    erased on request is refused by `full_clean()` (an edit of an older row is not)."""
+
+    def clean(self):
+        super().clean()
+        if self._state.adding and self.player_id is not None:
+            player_not_erased(self.player)
 
 
 class DataRequestKind(models.TextChoices):

@@ -57,6 +57,7 @@ from django.utils.translation import pgettext_lazy
 from crm.privacy import label_text
 from crm.workdays import Clock
 
+from .privacy import ErasedPlayerRefusedMixin
 from .profile import ContactChannel, Player
 
 DEFAULT_SLA_HOURS = 72
@@ -79,7 +80,7 @@ class ContactOutcome(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class ContactLog(models.Model):
+class ContactLog(ErasedPlayerRefusedMixin, models.Model):
     """Every contact with a player (回访): who, when, how, what, and what next."""
 
     player = models.ForeignKey(Player, verbose_name=_("player"), on_delete=models.CASCADE, related_name="contacts")
@@ -234,7 +235,7 @@ class SlaPolicy(models.Model):
         return f"{category} / {severity}: {self.hours} h ({self.get_clock_display()})"
 
 
-class Case(models.Model):
+class Case(ErasedPlayerRefusedMixin, models.Model):
     """A complaint or support request (工单) that must be settled within its SLA."""
 
     player = models.ForeignKey(Player, verbose_name=_("player"), on_delete=models.PROTECT, related_name="cases")

@@ -28,7 +28,16 @@ from django.utils.translation import gettext as _
 from crm.api.fields import text_is_clean
 from crm.channels import CONSENT_CHANNELS
 
-from ..models import Consent, ConsentEvent, ConsentPurpose, ConsentSource, ConsentStatus, Player
+from ..models import (
+    NOT_ERASED,
+    Consent,
+    ConsentEvent,
+    ConsentPurpose,
+    ConsentSource,
+    ConsentStatus,
+    Player,
+    player_erased_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +115,16 @@ def consents_record(
     items: list[ConsentInput], *, source: str, actor=None, via: str = "", now: datetime | None = None
 ) -> list[ConsentEvent]:
     """Append cleaned consent events and bring the latest of each key into force, set-based
-    (imports, the migration of the former flag, and `consent_record` for one)."""
+    (imports, the migration of the former flag, and `consent_record` for one). A grant for
+    a player erased on request is refused (their refusals and withdrawals are not: the
+    erasure itself withdraws every consent)."""
     now = now or timezone.now()
     if source not in ConsentSource.values:
         raise ValueError(f"unknown consent source {source!r}")
+    granting = sorted({item.player_id for item in items if item.status == ConsentStatus.GRANTED})
+    for start in range(0, len(granting), CHUNK):
+        if Player.objects.filter(pk__in=granting[start : start + CHUNK]).exclude(NOT_ERASED).exists():
+            raise player_erased_error()
     events = ConsentEvent.objects.bulk_create(
         [
             ConsentEvent(

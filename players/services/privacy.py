@@ -129,10 +129,6 @@ def text_fields(model) -> list[models.Field]:
     ]
 
 
-def _has_field(model, name: str) -> bool:
-    return any(f.name == name for f in model._meta.concrete_fields)
-
-
 def _register_own_tables() -> None:
     from ..models import (
         Case,
@@ -164,13 +160,9 @@ def _register_own_tables() -> None:
         PlayerTable(
             Player,
             "pk",
-            # No marketing after an erasure: the opt-out flag while it exists (issue 20 item 1
-            # replaces it by the consent ledger, whose withdrawal then takes its place here).
-            erase={
-                **personal,
-                "birthday_md": None,
-                **({"marketing_opt_out": True} if _has_field(Player, "marketing_opt_out") else {}),
-            },
+            # No marketing after an erasure: `erasure_confirm` withdraws every consent in the
+            # ledger, and nothing new is recorded (players.models.privacy, NOT_ERASED).
+            erase={**personal, "birthday_md": None},
             keep=("server", "channel", "payer_status", "account_id"),  # account_id: replaced by its digest
             hidden=("birthday_md",),
         )

@@ -30,6 +30,7 @@ from ..models import (
     SurveyKind,
     SurveyStatus,
     SurveyVia,
+    player_is_erased,
 )
 from ..models.surveys import RETURN_VISIT
 from .cases import case_record_satisfaction
@@ -81,6 +82,8 @@ def _channel_for(player) -> str:
 
 
 def _create(**fields) -> SatisfactionSurvey | None:
+    if player_is_erased(fields["player"]):  # erased on request: no longer asked anything
+        return None
     try:
         with transaction.atomic():
             survey = SatisfactionSurvey.objects.create(**fields)
@@ -130,7 +133,7 @@ def survey_for_contact(*, contact: ContactLog) -> SatisfactionSurvey | None:
 
 def survey_deliver(*, survey_id: int, reminder: bool = False) -> bool:
     survey = SatisfactionSurvey.objects.select_related("player").filter(pk=survey_id).first()
-    if survey is None or not _DELIVERY:
+    if survey is None or not _DELIVERY or player_is_erased(survey.player):  # a reminder after an erasure: none
         return False
     _DELIVERY[0](survey=survey, link=survey_link(survey), reminder=reminder)
     return True
@@ -202,6 +205,7 @@ def survey_answer(
         case = Case.objects.get(pk=survey.case_id)
         if case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
             case_record_satisfaction(case=case, score=score, note=reason, actor=None, now=now)
-    if score <= int(getattr(settings, "CRM_SURVEY_LOW_SCORE", 2)) and _FOLLOW_UP:
+    low = score <= int(getattr(settings, "CRM_SURVEY_LOW_SCORE", 2))
+    if low and _FOLLOW_UP and not player_is_erased(survey.player):  # an erased player is not called back
         _FOLLOW_UP[0](survey=survey)
     return survey
