@@ -52,6 +52,7 @@ ROLE_PERMISSIONS = {
     ],
     "Supervisor": [
         "players.view_player",
+        "players.view_projectionpending",  # the system status
         "players.change_player",
         "players.view_personal_data",
         "players.view_all_players",
@@ -144,6 +145,7 @@ ROLE_PERMISSIONS = {
     ],
     "Operations": [
         "players.view_player",
+        "players.view_projectionpending",  # the system status: is the CRM keeping up with the game's events?
         "players.add_player",
         "players.change_player",
         "players.view_all_players",

@@ -197,6 +197,8 @@ CRM_SITE_URL = env.str("CRM_SITE_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# The queue tasks go to (and workers read without -Q): one per deployment sharing a broker.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -305,6 +307,9 @@ CRM_MESSAGES_PER_WEEK = env.int("CRM_MESSAGES_PER_WEEK", default=2)
 CRM_QUIET_HOURS = (env.str("CRM_QUIET_HOURS_START", default="22:00"), env.str("CRM_QUIET_HOURS_END", default="09:00"))
 # Batches of the nightly churn scan run at once on PostgreSQL (one connection each).
 CRM_CHURN_SCAN_WORKERS = env.int("CRM_CHURN_SCAN_WORKERS", default=2)
+# The projection of accepted events (totals, tier, payer status) is logged as lagging
+# (players.projection, WARNING) when its oldest unapplied event is older than this.
+CRM_PROJECTION_LAG_WARN_SECONDS = env.float("CRM_PROJECTION_LAG_WARN_SECONDS", default=30.0)
 CRM_PLAYER_DEFAULT_TIMEZONE = env.str("CRM_PLAYER_DEFAULT_TIMEZONE", default="Asia/Shanghai")
 # Failed deliveries are retried after 1, 2, 4, 8 ... minutes, then marked failed.
 CRM_MESSAGE_MAX_ATTEMPTS = env.int("CRM_MESSAGE_MAX_ATTEMPTS", default=5)

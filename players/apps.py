@@ -23,6 +23,12 @@ class PlayersConfig(AppConfig):
 
         case_resolved_listener_add(survey_for_case)
 
+        # The projection's safety net: marks left by a lost task or a worker that died are
+        # projected within a minute (each committed batch queues the task itself).
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "players.project_pending",
+            {"task": "players.project_pending", "schedule": crontab(minute="*")},
+        )
         # Overdue cases escalate within a quarter of an hour (players.tasks.escalate_cases).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "players.escalate_cases",

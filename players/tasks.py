@@ -44,3 +44,19 @@ def surveys_remind_task() -> int:
     from .services.surveys import surveys_remind
 
     return surveys_remind()
+
+
+@shared_task(name="players.project_pending", acks_late=True)
+def project_pending_task() -> int:
+    """Project the players marked "to project" (queued after each committed batch of
+    events, and on the beat as a safety net): oldest first, a thousand players per
+    transaction, until none is left or for `TASK_SECONDS`, when the rest goes to a fresh
+    task. A worker killed mid-way loses nothing: its transaction rolls back and the marks
+    stay (and the task, acknowledged late, is delivered again)."""
+    from .services.projection import TASK_SECONDS, projection_lag_log, projection_run, projection_task_queue
+
+    projection_lag_log()
+    done = projection_run(seconds=TASK_SECONDS)
+    if not done.drained:
+        projection_task_queue()
+    return done.players

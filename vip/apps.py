@@ -7,8 +7,8 @@ class VipConfig(AppConfig):
     verbose_name = _("VIP")
 
     def ready(self):
-        from players.services.ledger import projection_step_add
         from players.services.profile import manager_assigner_set
+        from players.services.projection import projection_step_add
 
         from .services import manager_assign_allowed, players_assign_manager, tiers_evaluate
 

@@ -55,4 +55,20 @@ Every error is `{"error": "<machine code>", "detail": "<human text>", "fields": 
 only for validation errors. 400 invalid input, 401 bad credentials or signature, 403 not allowed
 for this client, 404 unknown player, 409 conflict, 413 body larger than 1 MiB, 415 not JSON,
 429 throttled (see `Retry-After`).
+
+## What you may rely on when each endpoint returns
+
+- `POST /payments/` (one event): the event is stored exactly once, and that player's
+  `total_spend`, `last_paid_at`, `vip` and `payer_status` are current: a `GET` of the player
+  right after shows them.
+- `POST /payments/batch/`: every event counted as `created` or `duplicate` is stored exactly
+  once (a retry of the batch is safe: its events come back as duplicates). The players'
+  `total_spend`, `last_paid_at`, `vip` and `payer_status` follow shortly after: within seconds
+  in normal operation; `GET /health/` shows how far behind they are (`projection.lag_seconds`,
+  the age of the oldest accepted event not yet applied). Without a task queue configured they
+  are current when the response arrives.
+- `POST /logins/batch/`: each player's `last_login_at` has moved forward when it returns; their
+  `payer_status` follows as for payment batches.
+- `PUT /players/<account_id>/`: the profile is stored; the response is the player as stored.
+- A refund is checked against the payments stored, whether or not the totals have caught up.
 """

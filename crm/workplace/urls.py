@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from . import top_spenders, views
+from . import system_status, top_spenders, views
 
 app_name = "workplace"
 
@@ -11,5 +11,6 @@ urlpatterns = [
     path("player/<int:pk>/pin-tier/", admin.site.admin_view(views.player_pin_tier), name="pin_tier"),
     path("top-spenders/", admin.site.admin_view(top_spenders.top_spenders_view), name="top_spenders"),
     path("top-spenders/book/", admin.site.admin_view(top_spenders.top_spenders_book), name="top_spenders_book"),
+    path("system-status/", admin.site.admin_view(system_status.system_status_view), name="system_status"),
     path("year-spend/", admin.site.admin_view(top_spenders.year_spend_view), name="year_spend"),
 ]

@@ -144,3 +144,13 @@ class SurveyAnswerSerializer(serializers.Serializer):
 class SurveyAnswerResultSerializer(serializers.Serializer):
     status = serializers.CharField(help_text='"answered"')
     score = serializers.IntegerField()
+
+
+class ProjectionLagSerializer(serializers.Serializer):
+    pending_players = serializers.IntegerField(help_text="Players whose accepted events are not yet applied.")
+    lag_seconds = serializers.FloatField(help_text="Age of the oldest of those events; 0 when none waits.")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[("ok", "ok"), ("lagging", "lagging")])
+    projection = ProjectionLagSerializer()

@@ -6,6 +6,7 @@ urlpatterns = [
     path("payments/", views.PaymentView.as_view(), name="api-payments"),
     path("payments/batch/", views.PaymentBatchView.as_view(), name="api-payments-batch"),
     path("logins/batch/", views.LoginBatchView.as_view(), name="api-logins-batch"),
+    path("health/", views.HealthView.as_view(), name="api-health"),
     path("players/", views.PlayerListView.as_view(), name="api-players"),
     path("surveys/answer/", views.SurveyAnswerView.as_view(), name="api-survey-answer"),
     path("players/<str:account_id>/", views.PlayerDetailView.as_view(), name="api-player"),

@@ -24,8 +24,10 @@ from players.services.events import event_id_echo, payment_event_clean
 from players.services.ledger import MAX_BATCH, payment_record, payments_record_batch
 from players.services.privacy import ERASED_PREFIX, PlayerErased
 from players.services.profile_engines import PLAYER_CARD_FIELDS, profile_engine
+from players.services.projection import projection_lag, projection_lag_warn_seconds
 
 from .serializers import (
+    HealthSerializer,
     LoginBatchResultSerializer,
     LoginBatchSerializer,
     PaymentBatchResultSerializer,
@@ -343,3 +345,27 @@ class SurveyAnswerView(APIView):
                 return Response(body, status=status.HTTP_409_CONFLICT)
             return _invalid(fields)
         return Response({"status": "answered", "score": survey.score})
+
+
+class HealthView(APIView):
+    """For operators and monitoring: is the CRM keeping up? Authenticated (an API
+    client's key); unsigned, as every GET."""
+
+    @extend_schema(
+        operation_id="health",
+        responses={200: HealthSerializer},
+        summary="How far the projection of accepted events is behind",
+        description=(
+            "`projection.lag_seconds` is the age of the oldest accepted payment or login whose consequences "
+            "(totals, tier, payer status) are not yet applied, 0 when none is waiting; `pending_players` how many "
+            "players wait. `status` is `lagging` when the lag is over the operator's threshold "
+            "(CRM_PROJECTION_LAG_WARN_SECONDS), else `ok`."
+        ),
+    )
+    def get(self, request):
+        lag = projection_lag()
+        body = {
+            "status": "lagging" if lag.seconds > projection_lag_warn_seconds() else "ok",
+            "projection": lag.as_dict(),
+        }
+        return Response(body)

@@ -21,6 +21,7 @@ from .ledger import (  # noqa: F401
     Payment,
     PaymentKind,
     PaymentSource,
+    ProjectionPending,
 )
 from .minors import (  # noqa: F401
     MinorBand,

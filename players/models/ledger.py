@@ -100,3 +100,29 @@ class Payment(models.Model):
     @property
     def signed_amount_base(self):
         return self.amount_base if self.kind == PaymentKind.PURCHASE else -self.amount_base
+
+
+class ProjectionPending(models.Model):
+    """A player whose derived state (totals, tier, payer status) has not yet caught up
+    with the ledger or their last login: the durable "to project" mark.
+
+    The ledger's writer and the logins' writer add it in the same transaction as the
+    event (an existing mark is kept, with its older `since`: repeated players coalesce);
+    the projection (`players.services.projection`) deletes it in the transaction that
+    applies it. A crash between the two loses nothing: the mark stays, and the
+    projection recomputes from the ledger. Holds ids and times only (nothing about the
+    person), so it is not a player table for the privacy registry.
+    """
+
+    player_id = models.BigIntegerField(primary_key=True)
+    since = models.DateTimeField(help_text="When the oldest event not yet projected was received.")
+    ledger = models.BooleanField(default=False, help_text="The player's payments moved: recompute the totals.")
+
+    class Meta:
+        verbose_name = _("player awaiting projection")
+        verbose_name_plural = _("players awaiting projection")
+        # Oldest first: the projection claims in this order, and the lag is its first entry.
+        indexes = [models.Index(fields=["since"], name="projection_pending_since")]
+
+    def __str__(self):
+        return f"{self.player_id} @ {self.since:%Y-%m-%d %H:%M:%S}"

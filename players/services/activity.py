@@ -1,4 +1,8 @@
-"""Player activity from the game: logins, in batches, set-based."""
+"""Player activity from the game: logins, in batches, set-based.
+
+The accept path of the high-volume stream: move each player's last login forward and
+mark the players "to project"; their payer status (a login may clear "no login")
+follows once the batch commits (`projection.projection_follow`), as for payments."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from django.utils import timezone
 from .events import login_event_clean
 from .ledger import players_ensure
 from .ledger_engines import ledger_engine
-from .payer_status import payer_status_refresh
+from .projection import projection_follow
 
 
 @dataclass
@@ -42,21 +46,19 @@ def logins_record_batch(*, events: list, actor=None) -> LoginBatchResult:
             seen_at, seen_server = latest[account_id]
             latest[account_id] = (max(at, seen_at), seen_server or server)
     if latest:
-        result.player_ids = _logins_apply(latest=latest, actor=actor, now=now)
+        marked, result.player_ids = _logins_apply(latest=latest, actor=actor, now=now)
+        projection_follow(marked)
     return result
 
 
 @transaction.atomic
-def _logins_apply(*, latest: dict[str, tuple], actor, now) -> set[int]:
-    """Move the last logins, then re-judge the players whose login moved (a login may
-    clear "no login"), while their rows are still locked by the move."""
-    moved = _last_logins_move(latest=latest, actor=actor, now=now)
-    if moved:
-        payer_status_refresh(player_ids=moved, now=now, trigger="login")
-    return moved
-
-
-def _last_logins_move(*, latest: dict[str, tuple], actor, now) -> set[int]:
+def _logins_apply(*, latest: dict[str, tuple], actor, now) -> tuple[set[int], set[int]]:
+    """Mark the players "to project", then move their last logins: the mark first, the
+    event path's lock order (players.services.projection). Returns the players marked
+    and those whose last login moved."""
     ids = players_ensure(accounts={a: server for a, (_at, server) in latest.items()}, actor=actor, now=now)
     pairs = sorted((ids[a], at) for a, (at, _server) in latest.items())
-    return ledger_engine().last_logins_move(pairs=pairs)
+    engine = ledger_engine()
+    engine.projection_mark(player_ids=[pk for pk, _at in pairs], now=now, ledger=False)
+    moved = engine.last_logins_move(pairs=pairs)
+    return {pk for pk, _at in pairs}, moved

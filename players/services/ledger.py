@@ -1,21 +1,22 @@
-"""The payment ledger and its projection: the one writer of the Payment table, and the
-one function that derives a player's state from it.
+"""The payment ledger: the one writer of the Payment table.
 
 - `payments_record_batch` records a list of events, set-based: each event is judged
   on its own (bad ones are reported by index, good ones stored); exactly-once by the
   unique (source, source_ref, event_id) constraint; unknown accounts are created.
   Purchases go in together; refunds, which are checked against what the player has
-  spent and against the purchase they name, go one by one in their order after the
-  batch's purchases. The API's batches, imports and the demo call it.
+  spent (the ledger's sum) and against the purchase they name, go one by one in their
+  order after the batch's purchases. The insert marks the players "to project", and
+  once the batch commits their totals, tier and payer status follow
+  (`projection.projection_follow`: a Celery worker with a broker, this process
+  without). The API's batches, imports and the demo call it.
 - `payment_record` is a batch of one (the API's single event, staff, tests): the same
-  path, with the error raised instead of reported.
-- The insert (and the fold of the new rows into the totals) is `ledger_engine().append`
-  (`ledger_engines`: one interface, a portable and a PostgreSQL statement).
-- `players_project` derives the rest of a player's state, for one player or many:
-  the steps apps built on players add (vip adds the tier: `vip.services.tiers_evaluate`,
-  the tiers' only writer, handed in by `VipConfig.ready`), then the payer status (`churn.payer_status_refresh`, which records its changes). Every door
-  goes through it: events, imports and `players_totals_rebuild` (the
-  `rebuild_player_totals` command), which first recomputes the totals from the ledger.
+  path, with the error raised instead of reported, and its player projected in the
+  same transaction (`projection.players_project_ledger`), so that its state is current
+  when it returns.
+- The insert is `ledger_engine().append` (`ledger_engines`: one interface, a portable
+  and a PostgreSQL statement).
+- `players_totals_rebuild` (the `rebuild_player_totals` command) recomputes every
+  player's totals from the ledger and projects those it corrected.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -41,16 +41,12 @@ from ..models import PayerStatus, Payment, PaymentKind, Player
 from .events import event_id_echo, payment_event_clean
 from .ledger_engines import PLAYER_STATE_FIELDS, ledger_engine, ledger_totals
 from .minors import minor_payments_flag
-from .payer_status import payer_status_refresh
 from .privacy import erased_account_key, erased_players_find
+from .projection import REBUILD, players_project, players_project_ledger, projection_follow
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
-
-# Why a player's ledger moved, as the projection's steps are told (vip's TierChangeReason
-# has the same values: a tier change names the ledger change that caused it).
-PAYMENT, REFUND, REBUILD = "payment", "refund", "rebuild"
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,7 @@ class PaymentBatchResult:
     errors: list[dict] = field(default_factory=list)
     # (index, event_id, stored fingerprint, received fingerprint) for each conflict
     conflict_digests: list[tuple[int, str, str, str]] = field(default_factory=list)
-    # players whose spend moved (for hooks such as payer status)
+    # players whose ledger moved (marked "to project", or projected with a single event)
     player_ids: set[int] = field(default_factory=set)
     # index -> (status, payment id, player id) for each event stored or found stored
     outcomes: dict[int, tuple[str, int, int]] = field(default_factory=dict)
@@ -132,13 +128,13 @@ def payment_record(
     product: str = "",
     refund_of: str = "",
     actor=None,
-    evaluate_tier: bool = True,
 ) -> PaymentResult:
     """Append one purchase or refund to the ledger: a batch of one.
 
     The same id with the same content is a "duplicate", with other content a
     "conflict"; neither changes anything. A refund may not exceed what the player has
     spent (net); that is rejected on `amount` rather than letting spend go negative.
+    The player's totals, tier and payer status are current when it returns.
     """
     # The one check of an event's values (events.payment_event_clean), as for a batch or an import.
     event, errors = payment_event_clean(
@@ -157,9 +153,7 @@ def payment_record(
     )
     if errors:
         raise ValidationError(errors)
-    result = _payments_record(
-        valid=[(0, event)], source=source, source_ref=source_ref, actor=actor, evaluate_tier=evaluate_tier
-    )
+    result = _payments_record(valid=[(0, event)], source=source, source_ref=source_ref, actor=actor, project_now=True)
     if 0 in result.refused:
         raise result.refused[0]
     status, payment_id, player_id = result.outcomes[0]
@@ -180,10 +174,11 @@ def payment_record(
 
 
 def payments_record_batch(
-    *, events: list, source: str, source_ref: str = "", actor=None, evaluate_tier: bool = True, retries: int = 2
+    *, events: list, source: str, source_ref: str = "", actor=None, retries: int = 2
 ) -> PaymentBatchResult:
     """Record a list of payment events (dicts as the API takes them: `type` or `kind`,
-    amounts and times as strings or typed values)."""
+    amounts and times as strings or typed values). Their players' derived state follows
+    once the batch commits (`projection_follow`)."""
     now = timezone.now()
     result = PaymentBatchResult()
     valid: list[tuple[int, dict]] = []
@@ -207,18 +202,19 @@ def payments_record_batch(
                 source=source,
                 source_ref=source_ref,
                 actor=actor,
-                evaluate_tier=evaluate_tier,
+                project_now=False,
                 retries=retries,
             )
         )
+        projection_follow(result.player_ids)
     return result
 
 
-def _payments_record(*, valid, source, source_ref, actor, evaluate_tier, retries: int = 2) -> PaymentBatchResult:
+def _payments_record(*, valid, source, source_ref, actor, project_now: bool, retries: int = 2) -> PaymentBatchResult:
     for attempt in range(retries + 1):
         try:
             return _payments_store(
-                valid=valid, source=source, source_ref=source_ref, actor=actor, evaluate_tier=evaluate_tier
+                valid=valid, source=source, source_ref=source_ref, actor=actor, project_now=project_now
             )
         except OperationalError as exc:  # a deadlock with a concurrent batch: nothing was kept, try again
             if attempt == retries or "deadlock" not in str(exc).lower():
@@ -228,8 +224,11 @@ def _payments_record(*, valid, source, source_ref, actor, evaluate_tier, retries
 
 
 @transaction.atomic
-def _payments_store(*, valid, source, source_ref, actor, evaluate_tier) -> PaymentBatchResult:
+def _payments_store(*, valid, source, source_ref, actor, project_now: bool) -> PaymentBatchResult:
+    """Insert the events; `project_now` projects their players in this transaction (a
+    single event), else the insert marks them "to project" (a batch)."""
     now = timezone.now()
+    mark = not project_now
     result = PaymentBatchResult()
     purchases: list[tuple[int, dict]] = []
     repeats: list[tuple[int, dict]] = []
@@ -259,7 +258,9 @@ def _payments_store(*, valid, source, source_ref, actor, evaluate_tier) -> Payme
     engine = ledger_engine()
     if purchases:
         events = [event for _i, event in purchases]
-        appended = engine.append(events=events, source=source, source_ref=source_ref, actor_id=actor_id, now=now)
+        appended = engine.append(
+            events=events, source=source, source_ref=source_ref, actor_id=actor_id, now=now, mark=mark
+        )
         inserted = appended.inserted
         # Not inserted: stored before (a repeat), or its account has no player yet.
         pending = [(i, e) for i, e in purchases if e["event_id"] not in inserted] + repeats
@@ -268,10 +269,11 @@ def _payments_store(*, valid, source, source_ref, actor, evaluate_tier) -> Payme
         if unknown:
             players_ensure(accounts={e["account_id"]: e["server"] for e in unknown}, actor=actor, now=now)
             _erased_accounts_follow(unknown)
-            more = engine.append(events=unknown, source=source, source_ref=source_ref, actor_id=actor_id, now=now)
+            more = engine.append(
+                events=unknown, source=source, source_ref=source_ref, actor_id=actor_id, now=now, mark=mark
+            )
             inserted = {**inserted, **more.inserted}
             appended.players += more.players
-            appended.tiers = appended.tiers or more.tiers
             late = [e["event_id"] for e in unknown if e["event_id"] not in more.inserted]
             if late:  # stored by a concurrent copy meanwhile
                 stored.update(_stored(source, source_ref, set(late)))
@@ -291,30 +293,21 @@ def _payments_store(*, valid, source, source_ref, actor, evaluate_tier) -> Payme
                 earliest=min(event["occurred_at"] for event in events),
                 now=now,
             )
-        if appended.players:
-            players_project(
-                players=appended.players,
-                tiers=appended.tiers,
-                reason=PAYMENT,
-                trigger="payment",
-                actor=actor,
-                now=now,
-                evaluate_tier=evaluate_tier,
-            )
-            result.player_ids |= {p.pk for p in appended.players}
+        result.player_ids |= {p.pk for p in appended.players}
 
     for index, event in refunds:
         try:
             with transaction.atomic():
                 _refund_store(
-                    result, index, event, source=source, source_ref=source_ref, actor=actor, now=now,
-                    evaluate_tier=evaluate_tier,
-                )  # fmt: skip
+                    result, index, event, source=source, source_ref=source_ref, actor=actor, now=now, mark=mark
+                )
         except ValidationError as exc:
             result.refused[index] = exc
             result.errors.append(
                 {"index": index, "event_id": event["event_id"], "error": "invalid", "fields": exc.message_dict}
             )
+    if project_now and result.player_ids:
+        players_project_ledger(player_ids=result.player_ids, ledger_ids=result.player_ids, actor=actor, now=now)
     return result
 
 
@@ -328,42 +321,45 @@ def _stored(source: str, source_ref: str, event_ids: set[str]) -> dict[str, tupl
     }
 
 
-def _refund_store(result, index, event, *, source, source_ref, actor, now, evaluate_tier) -> None:
-    """One refund, checked against what the player has spent while the player's row is
-    locked: a copy that held the lock before us has been stored by then, and is this
-    event's duplicate (or conflict), not a second refund against lowered spend."""
-    player = Player.objects.select_for_update().filter(account_id=event["account_id"]).only("pk", "total_spend")
-    player = player.first()
-    if player is None and _erased_accounts_follow([event]):
-        player = Player.objects.select_for_update().filter(account_id=event["account_id"]).only("pk", "total_spend")
-        player = player.first()
+def _refund_store(result, index, event, *, source, source_ref, actor, now, mark: bool) -> None:
+    """One refund, checked against what the player has spent (the ledger's sum) while
+    the player's row is locked: a copy that held the lock before us has been stored by
+    then, and is this event's duplicate (or conflict), not a second refund against
+    lowered spend. In a batch (`mark`) the player's mark is taken first, the lock order
+    of the event path (players.services.projection)."""
+    player_id = _player_id(event["account_id"])
+    if player_id is None and _erased_accounts_follow([event]):
+        player_id = _player_id(event["account_id"])
+    engine = ledger_engine()
+    if player_id is not None:
+        if mark:
+            engine.projection_mark(player_ids=[player_id], now=now, ledger=True)
+        list(Player.objects.select_for_update(no_key=True).filter(pk=player_id).values_list("pk"))
     stored = _stored(source, source_ref, {event["event_id"]})
     if stored:
         _classify(result, index, event, stored[event["event_id"]])
         return
+    spend = Decimal("0.00")
+    if player_id is not None:
+        spend = Payment.objects.filter(player_id=player_id).aggregate(**ledger_totals())["ledger_spend"]
     _refund_check(
-        player_id=player.pk if player else None,
-        spend=player.total_spend if player else Decimal("0.00"),
+        player_id=player_id,
+        spend=spend,
         amount_base=event["amount_base"],
         refund_of=event["refund_of"],
         source=source,
         source_ref=source_ref,
     )
-    appended = ledger_engine().append(
-        events=[event], source=source, source_ref=source_ref, actor_id=actor.pk if actor else None, now=now
+    appended = engine.append(
+        events=[event], source=source, source_ref=source_ref, actor_id=actor.pk if actor else None, now=now, mark=False
     )
     result.outcomes[index] = ("created", *appended.inserted[event["event_id"]])
     result.created += 1
-    result.player_ids.add(player.pk)
-    players_project(
-        players=appended.players,
-        tiers=appended.tiers,
-        reason=REFUND,
-        trigger="refund",
-        actor=actor,
-        now=now,
-        evaluate_tier=evaluate_tier,
-    )
+    result.player_ids.add(player_id)
+
+
+def _player_id(account_id: str) -> int | None:
+    return Player.objects.filter(account_id=account_id).values_list("pk", flat=True).first()
 
 
 def _classify(result: PaymentBatchResult, index: int, event: dict, stored: tuple | None) -> None:
@@ -441,42 +437,6 @@ def players_ensure(*, accounts: dict[str, str], actor=None, now: datetime | None
         Player.history.bulk_history_create(new_players, default_user=actor, default_date=now)
         found.update((p.account_id, p.pk) for p in new_players)
     return found
-
-
-# --- the projection: a player's derived state from the ledger -------------------------
-
-# The steps apps built on players add to the projection, run in order before the payer
-# status. Apps depend one way (players <- vip), so players cannot call vip: vip hands its
-# rule in (`VipConfig.ready` adds `vip.services.tiers_evaluate`, the tier).
-_PROJECTION_STEPS: list[Callable[..., object]] = []
-
-
-def projection_step_add(step: Callable[..., object]) -> None:
-    """Add `step(*, players, reason, actor, now, tiers)` to every projection (once)."""
-    if step not in _PROJECTION_STEPS:
-        _PROJECTION_STEPS.append(step)
-
-
-def players_project(
-    *,
-    players: list[Player],
-    reason: str,
-    trigger: str,
-    actor=None,
-    now: datetime | None = None,
-    tiers: list | None = None,
-    evaluate_tier: bool = True,
-) -> None:
-    """Derive these players' tier and payer status from their totals (which the ledger
-    engine has just moved, or `players_totals_rebuild` recomputed), with their history
-    rows. `players` carry `PLAYER_STATE_FIELDS`; `tiers` (lowest first) when the
-    caller has them. `reason` is why the ledger moved (PAYMENT, REFUND, REBUILD),
-    `trigger` the payer status change's. `evaluate_tier=False` skips the added steps."""
-    now = now or timezone.now()
-    if evaluate_tier:
-        for step in _PROJECTION_STEPS:
-            step(players=players, reason=reason, actor=actor, now=now, tiers=tiers)
-    payer_status_refresh(player_ids=[p.pk for p in players], now=now, trigger=trigger)
 
 
 def players_totals_rebuild(*, player_ids=None) -> list[int]:

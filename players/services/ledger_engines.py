@@ -6,14 +6,21 @@
 PostgreSQL it compares the PostgreSQL statements with the portable ones):
 
 - `append`: insert new payment events (exactly once per (source, source_ref,
-  event_id): a repeat is not inserted) and fold them into their players' totals
-  (`ledger_totals`: net spend, purchase count, first and last purchase). On PostgreSQL
-  this is one prepared statement for one event or a thousand.
+  event_id): a repeat is not inserted) and, unless the caller projects at once, mark
+  their players "to project" (`ProjectionPending`) in the same statement. The accept
+  path writes nothing else: the players row, with its 16 indexes, is the projection's.
+  On PostgreSQL one prepared statement for one event or a thousand.
+- `totals_recompute`: lock players (pending mark first, then the player row: the one
+  lock order of the event path) and set their totals to what the ledger adds up to
+  (`ledger_totals`: net spend, purchase count, first and last purchase), writing only
+  the rows that differ. Idempotent: the projection may run twice, or after a crash.
+- `projection_mark`, `projection_claim`, `projection_lag`: the durable "to project"
+  marks (add, take the oldest for one transaction, how old the oldest is).
 - `last_logins_move`: move players' last login forward, never backward.
 
 Nothing else inserts into the Payment table (`players.services.ledger` calls
 `append`), and the totals rule is written here only: `ledger_totals` (the ORM, also
-used by the rebuild) and its mirror in `_append_sql`.
+used by the rebuild) and its mirror in `_TOTALS_SQL`.
 """
 
 from __future__ import annotations
@@ -26,11 +33,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, Sum, Value
-from django.db.models.functions import Coalesce, Greatest, Least
+from django.db.models import Count, Max, Min, Q, Sum, Value
+from django.db.models.functions import Coalesce
 
-from ..models import Payment, PaymentKind, Player
-from .prepared import prepared_fetchall, server_cursor
+from ..models import Payment, PaymentKind, Player, ProjectionPending
+from .prepared import planned_fetchall, prepared_fetchall, server_cursor
 
 # The columns an event brings to the ledger (with their PostgreSQL types); source, source_ref, received_at and
 # recorded_by come from the call.
@@ -50,9 +57,9 @@ EVENT_COLUMNS = (
 )
 EVENT_FIELDS = tuple(name for name, _type in EVENT_COLUMNS)
 
-# What the projection reads of a player after its totals moved (tier evaluation).
-# "birthday": the minors' payment check (services.minors) reads it from the same row.
-# In the model's field order (Player.from_db reads the values in that order).
+# What the projection reads of a player after its totals moved (tier evaluation); "birthday":
+# the minors' payment check (services.minors). In the model's field order (Player.from_db
+# reads the values in that order).
 PLAYER_STATE_FIELDS = (
     "id",
     "birthday",
@@ -61,8 +68,8 @@ PLAYER_STATE_FIELDS = (
     "tier_since",
     "tier_pinned_until",
     "tier_below_since",
-    "birthday",
 )
+TOTALS_FIELDS = ("total_spend", "purchase_count", "first_paid_at", "last_paid_at")
 
 
 def ledger_totals(prefix: str = "") -> dict:
@@ -84,12 +91,32 @@ def ledger_totals(prefix: str = "") -> dict:
 @dataclass
 class Appended:
     """What `append` did: the events inserted ({event_id: (payment id, player id)}) and
-    the players whose totals moved, with `PLAYER_STATE_FIELDS` loaded as they are now.
-    `tiers` (lowest first) when the engine read them in the same statement."""
+    their players, with their birthday (the minors' check)."""
 
     inserted: dict[str, tuple[int, int]] = field(default_factory=dict)
     players: list[Player] = field(default_factory=list)
-    tiers: list | None = None
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """A player locked by `totals_recompute`: `PLAYER_STATE_FIELDS` as they are now (the
+    totals as the ledger adds them up), and the spend before."""
+
+    player: Player
+    spend_before: Decimal
+
+    @property
+    def spend_fell(self) -> bool:
+        return self.player.total_spend < self.spend_before
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A mark taken by `projection_claim`."""
+
+    player_id: int
+    since: datetime
+    ledger: bool
 
 
 class LedgerEngine:
@@ -97,14 +124,24 @@ class LedgerEngine:
     (IMMEDIATE transactions), so looking before inserting is safe there."""
 
     def append(
-        self, *, events: Sequence[dict], source: str, source_ref: str, actor_id: int | None, now: datetime
+        self,
+        *,
+        events: Sequence[dict],
+        source: str,
+        source_ref: str,
+        actor_id: int | None,
+        now: datetime,
+        mark: bool = True,
     ) -> Appended:
         """Insert the events whose account has a player and whose event id is new
-        for this source; fold them into the totals. `events` are dicts with
-        `EVENT_FIELDS`, with distinct event ids."""
-        players = dict(
-            Player.objects.filter(account_id__in={e["account_id"] for e in events}).values_list("account_id", "id")
-        )
+        for this source; with `mark`, mark their players "to project". `events` are
+        dicts with `EVENT_FIELDS`, with distinct event ids."""
+        players = {
+            account_id: (pk, birthday)
+            for account_id, pk, birthday in Player.objects.filter(
+                account_id__in={e["account_id"] for e in events}
+            ).values_list("account_id", "id", "birthday")
+        }
         stored = set(
             Payment.objects.filter(
                 source=source, source_ref=source_ref, event_id__in=[e["event_id"] for e in events]
@@ -112,7 +149,7 @@ class LedgerEngine:
         )
         new = [
             Payment(
-                player_id=players[e["account_id"]],
+                player_id=players[e["account_id"]][0],
                 source=source,
                 source_ref=source_ref,
                 received_at=now,
@@ -126,26 +163,71 @@ class LedgerEngine:
             return Appended()
         Payment.objects.bulk_create(new, batch_size=500)
         appended = Appended(inserted={p.event_id: (p.pk, p.player_id) for p in new})
-        deltas = (
-            Payment.objects.filter(pk__in=[p.pk for p in new])
-            .values("player_id")
-            .annotate(**ledger_totals())
-            .order_by("player_id")
-        )
-        for delta in deltas:
-            moved = {
-                "total_spend": F("total_spend") + delta["ledger_spend"],
-                "purchase_count": F("purchase_count") + delta["ledger_count"],
-            }
-            if delta["ledger_first"] is not None:
-                first, last = Value(delta["ledger_first"]), Value(delta["ledger_last"])
-                moved["first_paid_at"] = Least(Coalesce(F("first_paid_at"), first), first)
-                moved["last_paid_at"] = Greatest(Coalesce(F("last_paid_at"), last), last)
-            Player.objects.filter(pk=delta["player_id"]).update(**moved)
-        appended.players = list(
-            Player.objects.filter(pk__in={p.player_id for p in new}).only(*PLAYER_STATE_FIELDS).order_by("pk")
-        )
+        birthdays = dict(players.values())
+        ids = sorted({p.player_id for p in new})
+        appended.players = [Player(id=pk, birthday=birthdays[pk]) for pk in ids]
+        if mark:
+            self.projection_mark(player_ids=ids, now=now, ledger=True)
         return appended
+
+    def projection_mark(self, *, player_ids: Sequence[int], now: datetime, ledger: bool) -> None:
+        """Mark players "to project" (`ledger`: their payments moved). An existing mark
+        keeps its time; `ledger` is only ever turned on."""
+        ids = sorted(set(player_ids))
+        ProjectionPending.objects.bulk_create(
+            [ProjectionPending(player_id=pk, since=now, ledger=ledger) for pk in ids],
+            ignore_conflicts=True,
+            batch_size=500,
+        )
+        if ledger:
+            ProjectionPending.objects.filter(player_id__in=ids, ledger=False).update(ledger=True)
+
+    def projection_claim(self, *, limit: int, player_ids: Sequence[int] | None = None) -> list[Claimed]:
+        """Take (delete) up to `limit` marks, oldest first (of `player_ids` only, when
+        given), for this transaction: if it rolls back, they are back."""
+        pending = ProjectionPending.objects.order_by("since", "player_id")
+        if player_ids is not None:
+            pending = pending.filter(player_id__in=list(player_ids))
+        claimed = [Claimed(*row) for row in pending.values_list("player_id", "since", "ledger")[:limit]]
+        ProjectionPending.objects.filter(player_id__in=[c.player_id for c in claimed]).delete()
+        return claimed
+
+    def projection_lag(self, *, count: bool = True) -> tuple[int | None, datetime | None]:
+        """(players marked, or None without `count`; when the oldest mark was made)."""
+        if not count:
+            return None, ProjectionPending.objects.aggregate(oldest=Min("since"))["oldest"]
+        found = ProjectionPending.objects.aggregate(n=Count("player_id"), oldest=Min("since"))
+        return found["n"], found["oldest"]
+
+    def totals_recompute(self, *, player_ids: Sequence[int], ledger_ids: Sequence[int]) -> list[Recomputed]:
+        """Lock `player_ids` (sorted) and set the totals of `ledger_ids` among them to
+        what the ledger adds up to, writing only rows that differ."""
+        ids = sorted(set(player_ids))
+        rows = list(
+            Player.objects.select_for_update(no_key=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .only(*PLAYER_STATE_FIELDS, *TOTALS_FIELDS)
+        )
+        recount = {int(pk) for pk in ledger_ids}
+        ledger = {
+            row["pk"]: (row["ledger_spend"], row["ledger_count"], row["ledger_first"], row["ledger_last"])
+            for row in Player.objects.filter(pk__in=sorted(recount & set(ids)))
+            .values("pk")
+            .annotate(**ledger_totals("payments__"))
+            .order_by()
+        }
+        recomputed = []
+        for player in rows:
+            before = player.total_spend
+            if player.pk in ledger:
+                totals = ledger[player.pk]
+                if tuple(getattr(player, name) for name in TOTALS_FIELDS) != totals:
+                    Player.objects.filter(pk=player.pk).update(**dict(zip(TOTALS_FIELDS, totals, strict=True)))
+                    for name, value in zip(TOTALS_FIELDS, totals, strict=True):
+                        setattr(player, name, value)
+            recomputed.append(Recomputed(player=player, spend_before=before))
+        return recomputed
 
     def last_logins_move(self, *, pairs: Sequence[tuple[int, datetime]]) -> set[int]:
         """(player id, login time) sorted by id -> the ids whose last login moved."""
@@ -158,67 +240,154 @@ class LedgerEngine:
         return moved
 
 
-def _append_sql(tier_table: str) -> str:
+_PENDING = ProjectionPending._meta.db_table
+
+
+def _append_sql(mark: bool) -> str:
     return (
         "WITH d AS (SELECT "
         + ", ".join(f"(e->>{i})::{kind} AS {name}" for i, (name, kind) in enumerate(EVENT_COLUMNS))
         + " FROM json_array_elements(%s::json) AS e),"
+        f" src AS MATERIALIZED (SELECT p.id AS player_id, p.birthday, d.* FROM d"
+        f" JOIN {Player._meta.db_table} p ON p.account_id = d.account_id),"
         f" new AS (INSERT INTO {Payment._meta.db_table} (player_id, source, source_ref, "
         + ", ".join(name for name in EVENT_FIELDS if name != "account_id")
         + ", received_at, recorded_by_id)"
-        " SELECT p.id, %s::text, %s::text, "
-        + ", ".join(f"d.{name}" for name in EVENT_FIELDS if name != "account_id")
-        + f", %s::timestamptz, %s::bigint FROM d JOIN {Player._meta.db_table} p ON p.account_id = d.account_id"
-        " ORDER BY d.event_id"  # one lock order for concurrent batches
+        " SELECT src.player_id, %s::text, %s::text, "
+        + ", ".join(f"src.{name}" for name in EVENT_FIELDS if name != "account_id")
+        + ", %s::timestamptz, %s::bigint FROM src"
+        " ORDER BY src.event_id"  # one lock order for concurrent batches
         " ON CONFLICT (source, source_ref, event_id) DO NOTHING"
-        " RETURNING id, player_id, event_id, kind, amount_base, occurred_at),"
-        # ledger_totals, in SQL: the same rule (the parity test holds them together)
-        f" delta AS (SELECT player_id,"
-        f" SUM(CASE WHEN kind = '{PaymentKind.PURCHASE}' THEN amount_base ELSE -amount_base END) AS spend,"
-        f" COUNT(*) FILTER (WHERE kind = '{PaymentKind.PURCHASE}') AS n,"
-        f" MIN(occurred_at) FILTER (WHERE kind = '{PaymentKind.PURCHASE}') AS first,"
-        f" MAX(occurred_at) FILTER (WHERE kind = '{PaymentKind.PURCHASE}') AS last,"
-        " array_agg(id) AS ids, array_agg(event_id) AS events FROM new GROUP BY player_id ORDER BY player_id)"
-        f" UPDATE {Player._meta.db_table} AS p SET total_spend = p.total_spend + delta.spend,"
-        " purchase_count = p.purchase_count + delta.n,"
-        " first_paid_at = LEAST(p.first_paid_at, delta.first),"  # LEAST and GREATEST skip NULLs
-        " last_paid_at = GREATEST(p.last_paid_at, delta.last)"
-        " FROM delta WHERE p.id = delta.player_id"
-        " RETURNING " + ", ".join(f"p.{name}" for name in PLAYER_STATE_FIELDS) + ", delta.ids, delta.events,"
-        " (SELECT json_agg(json_build_array(t.id, t.name, t.level, t.min_spend::text, t.window_days,"
-        " t.downgrade_grace_days) ORDER BY t.level) FROM " + tier_table + " t)"
+        " RETURNING id, player_id, event_id)"
+        + (
+            # the players "to project", in player order (one lock order); an existing mark keeps its time
+            f", mark AS (INSERT INTO {_PENDING} (player_id, since, ledger)"
+            " SELECT DISTINCT player_id, %s::timestamptz, TRUE FROM new ORDER BY player_id"
+            f" ON CONFLICT (player_id) DO UPDATE SET ledger = TRUE WHERE NOT {_PENDING}.ledger)"
+            if mark
+            else ""
+        )
+        + " SELECT n.player_id, s.birthday, array_agg(n.id), array_agg(n.event_id)"
+        " FROM new n JOIN src s ON s.event_id = n.event_id GROUP BY n.player_id, s.birthday ORDER BY n.player_id"
     )
 
 
+def _purchase(column: str) -> str:
+    return f"{column} = '{PaymentKind.PURCHASE}'"
+
+
+# ledger_totals, in SQL: the same rule (the parity test holds them together). `{scope}` is
+# a condition on a player-id column written `{col}`.
+_TOTALS_SQL = (
+    "SELECT pay.player_id,"
+    f" SUM(CASE WHEN {_purchase('pay.kind')} THEN pay.amount_base ELSE -pay.amount_base END) AS spend,"
+    f" COUNT(*) FILTER (WHERE {_purchase('pay.kind')}) AS n,"
+    f" MIN(pay.occurred_at) FILTER (WHERE {_purchase('pay.kind')}) AS first,"
+    f" MAX(pay.occurred_at) FILTER (WHERE {_purchase('pay.kind')}) AS last"
+    f" FROM {Payment._meta.db_table} pay WHERE {{ledger_scope}} GROUP BY pay.player_id"
+)
+
+
 @functools.cache
-def _append_statement() -> str:
-    return _append_sql(_tier_model()._meta.db_table)
+def _recompute_sql(scope: str, ledger_scope: str) -> str:
+    """Lock the players (in id order), recompute the ledger players' totals, write those
+    that differ; return each locked player's state (`PLAYER_STATE_FIELDS`, the totals as
+    written) and the spend before. One statement, one snapshot: the rows were locked by
+    it, and a payment committed after its snapshot has marked its player again."""
+    table = Player._meta.db_table
+    return (
+        f"WITH lk AS (SELECT p.id, p.birthday, p.tier_id, p.tier_since, p.tier_pinned_until, p.tier_below_since,"
+        f" p.total_spend, p.purchase_count, p.first_paid_at, p.last_paid_at FROM {table} p"
+        f" WHERE {scope.format(col='p.id')} ORDER BY p.id FOR NO KEY UPDATE),"
+        f" agg AS ({_TOTALS_SQL.format(ledger_scope=ledger_scope.format(col='pay.player_id'))}),"
+        " tot AS (SELECT lk.id, COALESCE(agg.spend, 0) AS spend, COALESCE(agg.n, 0) AS n, agg.first, agg.last"
+        f" FROM lk LEFT JOIN agg ON agg.player_id = lk.id WHERE {ledger_scope.format(col='lk.id')}),"
+        f" upd AS (UPDATE {table} p SET total_spend = tot.spend, purchase_count = tot.n,"
+        " first_paid_at = tot.first, last_paid_at = tot.last FROM tot WHERE p.id = tot.id"
+        " AND (p.total_spend, p.purchase_count, p.first_paid_at, p.last_paid_at)"
+        " IS DISTINCT FROM (tot.spend, tot.n, tot.first, tot.last) RETURNING p.id, p.total_spend)"
+        # PLAYER_STATE_FIELDS, then the spend before
+        " SELECT lk.id, lk.birthday, COALESCE(upd.total_spend, lk.total_spend), lk.tier_id, lk.tier_since,"
+        " lk.tier_pinned_until, lk.tier_below_since, lk.total_spend FROM lk LEFT JOIN upd ON upd.id = lk.id"
+        " ORDER BY lk.id"
+    )
 
 
-def _tier_model():
-    """vip's Tier, reached through the player's own foreign key (players cannot import
-    vip: apps depend one way)."""
-    return Player._meta.get_field("tier").related_model
+_CLAIM_SQL = (
+    f"DELETE FROM {_PENDING} WHERE player_id IN (SELECT player_id FROM {_PENDING} {{where}}"
+    " ORDER BY since LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING player_id, since, ledger"
+)
 
 
 class PostgresLedgerEngine(LedgerEngine):
     """The same rules in PostgreSQL statements: `append` is one prepared statement
     (INSERT ... ON CONFLICT DO NOTHING, the unique constraint deciding between
-    concurrent copies; the totals moved in the same statement, which also returns the
-    tiers), for one event or a thousand (the events as one JSON parameter)."""
+    concurrent copies; the marks in the same statement), for one event or a thousand
+    (the events as one JSON parameter); `totals_recompute` is one statement, prepared
+    for one player, planned for a batch's."""
 
-    def append(self, *, events, source, source_ref, actor_id, now) -> Appended:
+    def append(self, *, events, source, source_ref, actor_id, now, mark=True) -> Appended:
         # One JSON parameter, whatever the number of events: cheaper to send than an
         # array per column for one event, and as cheap for a thousand.
         values = json.dumps([[e[name] for name in EVENT_FIELDS] for e in events], default=str)
-        rows = prepared_fetchall(_append_statement(), [values, source, source_ref, now, actor_id])
+        params = [values, source, source_ref, now, actor_id, *([now] if mark else [])]
+        rows = prepared_fetchall(_append_statement(mark), params)
         appended = Appended()
-        for *state, payment_ids, event_ids, _tiers in rows:
-            appended.players.append(Player.from_db(connection.alias, PLAYER_STATE_FIELDS, state))
-            appended.inserted.update(zip(event_ids, ((pk, state[0]) for pk in payment_ids), strict=True))
-        if rows:  # every row carries the same tiers
-            appended.tiers = _tiers_from_rows(tuple(tuple(row) for row in rows[0][-1] or ()))
+        for player_id, birthday, payment_ids, event_ids in rows:
+            appended.players.append(Player(id=player_id, birthday=birthday))
+            appended.inserted.update(zip(event_ids, ((pk, player_id) for pk in payment_ids), strict=True))
         return appended
+
+    def projection_mark(self, *, player_ids, now, ledger) -> None:
+        action = f"DO UPDATE SET ledger = TRUE WHERE NOT {_PENDING}.ledger" if ledger else "DO NOTHING"
+        with server_cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {_PENDING} (player_id, since, ledger)"
+                " SELECT DISTINCT id, %b::timestamptz, %b::boolean FROM unnest(%b::bigint[]) AS u(id) ORDER BY id"
+                f" ON CONFLICT (player_id) {action}",
+                [now, ledger, sorted(set(player_ids))],
+            )
+
+    def projection_claim(self, *, limit, player_ids=None) -> list[Claimed]:
+        with server_cursor() as cursor:
+            if player_ids is None:
+                cursor.execute(_CLAIM_SQL.format(where=""), [limit])
+            else:
+                cursor.execute(
+                    _CLAIM_SQL.replace("%s", "%b").format(where="WHERE player_id = ANY(%b::bigint[])"),
+                    [sorted(set(player_ids)), limit],
+                )
+            # RETURNING follows the delete's own order: oldest first again
+            return sorted((Claimed(*row) for row in cursor.fetchall()), key=lambda c: (c.since, c.player_id))
+
+    def projection_lag(self, *, count=True) -> tuple[int | None, datetime | None]:
+        with connection.cursor() as cursor:
+            # The oldest through the index; the count reads the table (it holds only the players
+            # not yet projected: at most the players of a burst), so only when asked.
+            counted = f"(SELECT COUNT(*) FROM {_PENDING})" if count else "NULL"
+            cursor.execute(f"SELECT {counted}, (SELECT MIN(since) FROM {_PENDING})")
+            return cursor.fetchone()
+
+    def totals_recompute(self, *, player_ids, ledger_ids) -> list[Recomputed]:
+        ids = sorted({int(pk) for pk in player_ids})
+        recount = sorted({int(pk) for pk in ledger_ids} & set(ids))
+        if len(ids) == 1:
+            # One player (a single event): scalar parameters, so the prepared statement's
+            # generic plan is the custom one (players.services.prepared).
+            ledger_scope = "{col} = %(ledger_id)s"
+            rows = prepared_fetchall(
+                _recompute_sql("{col} = %(id)s", ledger_scope),
+                {"id": ids[0], "ledger_id": recount[0] if recount else 0},
+            )
+        else:
+            rows = planned_fetchall(
+                _recompute_sql("{col} = ANY(%(ids)s::bigint[])", "{col} = ANY(%(ledger_ids)s::bigint[])"),
+                {"ids": ids, "ledger_ids": recount},
+            )
+        return [
+            Recomputed(player=Player.from_db(connection.alias, PLAYER_STATE_FIELDS, state), spend_before=before)
+            for *state, before in rows
+        ]
 
     def last_logins_move(self, *, pairs) -> set[int]:
         with server_cursor() as cursor:
@@ -231,19 +400,9 @@ class PostgresLedgerEngine(LedgerEngine):
             return {pk for (pk,) in cursor.fetchall()}
 
 
-@functools.lru_cache(maxsize=16)
-def _tiers_from_rows(rows: tuple) -> list:
-    """Tier objects from the rows the append statement returns, made once per distinct
-    configuration in this process (the statement reads the tiers afresh every time, so
-    an edit counts at once; only the objects are reused, never changed)."""
-    return [
-        _tier_model().from_db(
-            connection.alias,
-            ["id", "name", "level", "min_spend", "window_days", "downgrade_grace_days"],
-            [pk, name, level, Decimal(spend), window, grace],
-        )
-        for pk, name, level, spend, window, grace in rows
-    ]
+@functools.cache
+def _append_statement(mark: bool) -> str:
+    return _append_sql(mark)
 
 
 _ENGINES = {"postgresql": PostgresLedgerEngine()}

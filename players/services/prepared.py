@@ -71,6 +71,15 @@ def planned_fetchone(statement: str, params) -> tuple | None:
         return cursor.fetchone() if cursor.description is not None else None
 
 
+def planned_fetchall(statement: str, params) -> list[tuple]:
+    """`planned_fetchone`'s twin: every row."""
+    with server_cursor() as settings_cursor, server_cursor() as cursor:
+        with connection.connection.pipeline():
+            settings_cursor.execute("SET LOCAL jit = off")
+            cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
 def prepared_fetchall(statement: str, params) -> list[tuple]:
     """`prepared_fetchone`'s twin: every row."""
     cursor = _prepared_cursor()

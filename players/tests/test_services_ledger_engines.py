@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from players.models import Payment, Player
+from players.models import Payment, Player, ProjectionPending
 from players.services.ledger import payment_fingerprint
 from players.services.ledger_engines import LedgerEngine, PostgresLedgerEngine, ledger_engine, ledger_totals
 
@@ -47,13 +47,7 @@ def _event(prefix, account, event_id, amount, *, kind="purchase", at=T0, refund_
 
 def _twins(prefix: str) -> None:
     Player.objects.create(account_id=f"{prefix}-new")
-    Player.objects.create(
-        account_id=f"{prefix}-payer",
-        total_spend=Decimal("100.00"),
-        purchase_count=1,
-        first_paid_at=T0 - timedelta(days=5),
-        last_paid_at=T0 - timedelta(days=5),
-    )
+    Player.objects.create(account_id=f"{prefix}-payer")  # its past purchase is the first case
 
 
 def _state(prefix: str) -> dict:
@@ -67,6 +61,7 @@ def _state(prefix: str) -> dict:
 
 CASES = [
     # (events (account, event id, amount, kind, days from T0), inserted event ids)
+    ([("payer", "p0", "100", "purchase", -5)], {"p0"}),
     ([("new", "a", "6", "purchase", 0)], {"a"}),
     (
         [
@@ -87,13 +82,10 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("name", ["portable", "postgresql"])
-def test_each_engine_appends_and_folds_the_totals_as_the_rule_says(db, name):
-    engines = _engines()
-    if name not in engines:
-        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
-    engine = engines[name]
-    _twins(name)
+def _run_cases(name, engine) -> list:
+    """Append each case, then project what it marked (claim + recompute), as the event
+    path does; what each step returned, for comparing the engines."""
+    found = []
     for events, inserted in CASES:
         appended = engine.append(
             events=[
@@ -107,11 +99,35 @@ def test_each_engine_appends_and_folds_the_totals_as_the_rule_says(db, name):
         )
         assert set(appended.inserted) == inserted
         assert {p.pk for p in appended.players} == {pid for _pk, pid in appended.inserted.values()}
-        for player in appended.players:  # the state the projection reads is the stored one
-            assert player.total_spend == Player.objects.get(pk=player.pk).total_spend
+        # the insert marked its players, and only them; the players row is the projection's
+        marked = {m.player_id: m.ledger for m in ProjectionPending.objects.all()}
+        assert marked == dict.fromkeys({p.pk for p in appended.players}, True)
+        claimed = engine.projection_claim(limit=1000)
+        assert not ProjectionPending.objects.exists()
+        recomputed = engine.totals_recompute(
+            player_ids=[c.player_id for c in claimed], ledger_ids=[c.player_id for c in claimed if c.ledger]
+        )
+        for row in recomputed:  # the state the projection reads is the stored one
+            assert row.player.total_spend == Player.objects.get(pk=row.player.pk).total_spend
+        found.append(
+            (
+                sorted(appended.inserted),
+                sorted((r.player.total_spend, r.spend_before, r.spend_fell, r.player.tier_id) for r in recomputed),
+            )
+        )
+    return found
+
+
+@pytest.mark.parametrize("name", ["portable", "postgresql"])
+def test_each_engine_appends_marks_and_recomputes_the_totals_as_the_rule_says(db, name):
+    engines = _engines()
+    if name not in engines:
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
+    _twins(name)
+    _run_cases(name, engines[name])
     assert _state(name) == EXPECTED
-    assert Payment.objects.filter(source_ref=name).count() == 6
-    # the fold agrees with the totals the rebuild recomputes from the ledger
+    assert Payment.objects.filter(source_ref=name).count() == 7
+    # the totals agree with what the rebuild recomputes from the ledger
     rebuilt = Payment.objects.filter(player__account_id=f"{name}-new").aggregate(**ledger_totals())
     assert list(rebuilt.values()) == EXPECTED["new"]
 
@@ -124,26 +140,32 @@ def test_engines_agree_on_the_same_cases(db):
     outcomes = {}
     for name, engine in engines.items():
         _twins(name)
-        found = []
-        for events, _inserted in CASES:
-            appended = engine.append(
-                events=[
-                    _event(name, account, event_id, amount, kind=kind, at=T0 + timedelta(days=days))
-                    for account, event_id, amount, kind, days in events
-                ],
-                source="api",
-                source_ref=name,
-                actor_id=None,
-                now=T0,
-            )
-            found.append(
-                (
-                    sorted(appended.inserted),
-                    sorted((p.total_spend, p.purchase_count, p.tier_id) for p in appended.players),
-                )
-            )
-        outcomes[name] = (found, _state(name))
+        outcomes[name] = (_run_cases(name, engine), _state(name))
     assert outcomes["postgresql"] == outcomes["portable"]
+
+
+@pytest.mark.parametrize("name", ["portable", "postgresql"])
+def test_each_engine_marks_coalesce_keep_the_oldest_time_and_claim_oldest_first(db, name):
+    engines = _engines()
+    if name not in engines:
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
+    engine = engines[name]
+    a, b, c = (Player.objects.create(account_id=f"{name}-{x}") for x in "abc")
+    engine.projection_mark(player_ids=[b.pk], now=T0, ledger=False)
+    engine.projection_mark(player_ids=[a.pk, b.pk], now=T0 + timedelta(seconds=5), ledger=True)
+    engine.projection_mark(player_ids=[c.pk, a.pk], now=T0 + timedelta(seconds=9), ledger=False)
+
+    assert engine.projection_lag() == (3, T0)
+    marks = {m.player_id: (m.since, m.ledger) for m in ProjectionPending.objects.all()}
+    assert marks == {
+        b.pk: (T0, True),  # a login, then a payment: the payment's recount, the login's time
+        a.pk: (T0 + timedelta(seconds=5), True),  # a payment, then a login: still a recount
+        c.pk: (T0 + timedelta(seconds=9), False),
+    }
+    first = engine.projection_claim(limit=2)
+    assert [(m.player_id, m.ledger) for m in first] == [(b.pk, True), (a.pk, True)]
+    assert [m.player_id for m in engine.projection_claim(limit=5, player_ids=[a.pk, c.pk])] == [c.pk]
+    assert engine.projection_lag() == (0, None)
 
 
 @pytest.mark.parametrize("name", ["portable", "postgresql"])
