@@ -128,7 +128,7 @@ def test_tiers_evaluate_moves_many_players_with_one_history_row_each(make_player
 
 
 def test_the_ledger_projection_runs_the_tier_rule_and_names_its_reasons_as_tier_changes_do():
-    from players.services import ledger
+    from players.services import projection
 
-    assert tiers_evaluate in ledger._PROJECTION_STEPS
-    assert {ledger.PAYMENT, ledger.REFUND, ledger.REBUILD} <= set(TierChangeReason.values)
+    assert tiers_evaluate in projection._PROJECTION_STEPS
+    assert {projection.PAYMENT, projection.REFUND, projection.REBUILD} <= set(TierChangeReason.values)
