@@ -19,6 +19,12 @@ class CampaignsConfig(AppConfig):
 
         case_compensation_ledger_set(gift_record_for_case)  # compensations count against the gift budget
 
+        from players.services.servers import server_merge_step_add
+
+        from .services.greetings import greeting_rules_rebind_server
+
+        server_merge_step_add(greeting_rules_rebind_server)  # 合服: rules for an old server follow it
+
         from .privacy import player_tables_register
 
         player_tables_register()  # tasks, messages, greetings, gifts in a player's data file and erasure

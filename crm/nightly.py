@@ -8,6 +8,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from players.services.consents import consent_history_purge
+from players.services.duplicates import duplicates_find
 from players.services.payer_status import churn_scan
 from vip.services import tiers_review
 
@@ -15,10 +16,17 @@ from vip.services import tiers_review
 def nightly_run(*, now: datetime | None = None) -> dict:
     """The nightly job: the churn scan, then the tier review (expired pins and
     rolling-window downgrades after their grace period), then the purge of consent
-    history past its retention (CRM_CONSENT_HISTORY_DAYS, never under five months)."""
+    history past its retention (CRM_CONSENT_HISTORY_DAYS, never under five months), then the
+    duplicate finder (accounts that may be one person)."""
     now = now or timezone.now()
     return {
         "churn": churn_scan(now=now),
         "tiers": tiers_review(now=now),
         "consents": {"purged": consent_history_purge(now=now)},
+        "duplicates": _duplicates(now),
     }
+
+
+def _duplicates(now) -> dict:
+    found = duplicates_find(now=now)
+    return {"pairs": found.pairs, "new": found.new, "removed": found.removed}

@@ -49,6 +49,9 @@ ROLE_PERMISSIONS = {
         "players.view_consentevent",
         "players.record_consent",
         "players.view_minorspendflag",
+        # possible duplicates among their own players
+        "players.view_duplicatecandidate",
+        "players.review_duplicates",
     ],
     "Supervisor": [
         "players.view_player",
@@ -142,6 +145,9 @@ ROLE_PERMISSIONS = {
         "players.record_consent",
         "players.view_minorspendflag",
         "players.review_minorspendflag",
+        "players.view_servermerge",
+        "players.view_duplicatecandidate",
+        "players.review_duplicates",
     ],
     "Operations": [
         "players.view_player",
@@ -164,6 +170,9 @@ ROLE_PERMISSIONS = {
         "players.export_feedback",
         "vip.view_tier",
         "vip.view_tierchange",
+        # server merges (合服)
+        "players.view_servermerge",
+        "players.merge_servers",
     ],
 }
 

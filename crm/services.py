@@ -85,3 +85,19 @@ def api_client_touch(*, client_id: int, now=None) -> int:
     return ApiClient.objects.filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_EVERY), pk=client_id
     ).update(last_used_at=now)
+
+
+@transaction.atomic
+def api_clients_rebind_server(*, old_servers, new_server: str, game: str = "") -> int:
+    """A server merge (合服): the clients bound to an old server of the game (of any game when
+    `game` is empty; a client with no game counts as the game's) write for the new server.
+    Each is saved, so every worker forgets the old binding (authentication's change signal)."""
+    clients = ApiClient.objects.select_for_update().filter(server__in=list(old_servers))
+    if game:
+        clients = clients.filter(Q(game=game) | Q(game=""))
+    moved = 0
+    for client in clients:
+        client.server = new_server
+        client.save(update_fields=["server"])
+        moved += 1
+    return moved

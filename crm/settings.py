@@ -331,6 +331,11 @@ CRM_CONSENT_REFUSAL_REPLIES = env.list("CRM_CONSENT_REFUSAL_REPLIES", default=["
 CRM_MINOR_NO_PAYMENT_UNDER = env.int("CRM_MINOR_NO_PAYMENT_UNDER", default=8)
 CRM_MINOR_SPEND_CAPS = env.str("CRM_MINOR_SPEND_CAPS", default="8:50:200,16:100:400")
 
+# The duplicate finder (players.services.duplicates): a phone, QQ, WeChat, e-mail or real
+# name + birthday held by more accounts than this says nothing about who someone is (a test
+# phone, an agency's QQ) and is not compared.
+CRM_DUPLICATE_MAX_GROUP = env.int("CRM_DUPLICATE_MAX_GROUP", default=20)
+
 # Greetings: how many days back the daily job still greets occasions it missed.
 CRM_GREETINGS_CATCH_UP_DAYS = env.int("CRM_GREETINGS_CATCH_UP_DAYS", default=3)
 # The half-monthly top-spender return visits (campaigns.services.top_spenders): how many per

@@ -17,6 +17,13 @@ class PlayersConfig(AppConfig):
         post_save.connect(churn_rules_forget, sender=ChurnRule, dispatch_uid="churn_rules_forget_save")
         post_delete.connect(churn_rules_forget, sender=ChurnRule, dispatch_uid="churn_rules_forget_delete")
 
+        # An erasure deletes the possible duplicates found from the player's personal data.
+        from .services.duplicates import duplicates_forget
+        from .services.privacy import ERASURE_HOOKS
+
+        if duplicates_forget not in ERASURE_HOOKS:
+            ERASURE_HOOKS.append(duplicates_forget)
+
         # A resolved case is followed by a satisfaction survey.
         from .services.cases import case_resolved_listener_add
         from .services.surveys import survey_for_case

@@ -95,6 +95,12 @@ def rule_occasion_dates(rule: GreetingRule, start: date, end: date) -> list[date
     return [d for d in found if custom.year is None or d.year == custom.year]
 
 
+def greeting_rules_rebind_server(*, old_servers, new_server: str, game: str = "", actor=None, now=None) -> int:
+    """A server merge (合服, `players.services.servers.server_merge`): rules for an old
+    server greet the players of the server it became. Returns how many rules moved."""
+    return GreetingRule.objects.filter(server__in=list(old_servers)).update(server=new_server)
+
+
 def rule_segment_q(rule: GreetingRule) -> Q:
     """The rule's segment as a filter on Player (index-friendly: no joins); a player erased
     on request is never greeted."""

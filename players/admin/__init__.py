@@ -3,4 +3,4 @@ the player list and page (`profile`), payer status and churn (`payer_status`), c
 cases and feedback (`service_records`), the script library (`scripts`), imports and exports (`imports`), a player's data on
 request and erasure (`privacy`). `scoping` is what every admin over player data shares (vip's and campaigns' too)."""
 
-from . import consents, minors, payer_status, privacy, profile, scripts, service_records, surveys  # noqa: F401  (registers their admins)
+from . import consents, duplicates, minors, payer_status, privacy, profile, scripts, servers, service_records, surveys  # noqa: F401  (registers their admins)

@@ -25,6 +25,7 @@ from players.services.ledger import MAX_BATCH, payment_record, payments_record_b
 from players.services.privacy import ERASED_PREFIX, PlayerErased
 from players.services.profile_engines import PLAYER_CARD_FIELDS, profile_engine
 from players.services.projection import projection_lag, projection_lag_warn_seconds
+from players.services.servers import server_current
 
 from .serializers import (
     HealthSerializer,
@@ -106,8 +107,8 @@ def _server_allowed(client, event, stored: dict[str, str]) -> bool:
     server = event.get("server")
     if server in (None, ""):
         event["server"] = client.server
-    elif server != client.server:
-        return False
+    elif server != client.server and not (isinstance(server, str) and server_current(server) == client.server):
+        return False  # an old id merged into the client's server (合服) is the client's server
     stored_server = stored.get(_account_key(event.get("account_id")))
     return stored_server is None or stored_server == client.server
 

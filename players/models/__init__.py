@@ -1,6 +1,6 @@
 """Players' models, one module per area (the same names as in services/, selectors/, admin/):
 profile, ledger, payer_status (churn), service_records (contacts, cases, feedback), imports, privacy (data requests),
-consents, minors."""
+consents, minors, servers (server merges), duplicates (possible duplicates)."""
 
 from .consents import (  # noqa: F401
     Consent,
@@ -9,6 +9,7 @@ from .consents import (  # noqa: F401
     ConsentSource,
     ConsentStatus,
 )
+from .duplicates import DUPLICATE_RULES, DuplicateCandidate, DuplicateRule, DuplicateStatus  # noqa: F401, E402
 from .imports import (  # noqa: F401
     ExportFormat,
     ExportRecord,
@@ -57,6 +58,7 @@ from .profile import (  # noqa: F401
     Tag,
 )
 from .scripts import SCRIPT_EXTRA_VARIABLES, SCRIPT_STEPS, CallScript, ScriptCategory  # noqa: F401, E402
+from .servers import ServerMerge, ServerMergeSource  # noqa: F401, E402
 from .service_records import (  # noqa: F401
     CASE_CHECKLISTS,
     CASE_TRANSITIONS,

@@ -93,6 +93,7 @@ from .exports import derived_headers
 from .ledger import payment_fingerprint, payments_record_batch
 from .privacy import ERASED_PREFIX, erased_players_find
 from .profile import manager_assign_allowed, players_assign_manager
+from .servers import server_current
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,8 @@ def _player_parsers() -> dict[str, Callable]:
         return parse_game_time(value, now=now)
 
     return {
-        "server": _memo(lambda v: limited(v, 32)),
+        # an id merged away (合服) names the server it was merged into: one query per server id
+        "server": _memo(lambda v: server_current(limited(v, 32))),
         "nickname": lambda v: limited(v, 64),
         "channel": _memo(lambda v: limited(v, 32)),
         "level": _memo(parse_int),

@@ -43,6 +43,7 @@ from .ledger_engines import PLAYER_STATE_FIELDS, ledger_engine, ledger_totals
 from .minors import minor_payments_flag
 from .privacy import erased_account_key, erased_players_find
 from .projection import REBUILD, players_project, players_project_ledger, projection_follow
+from .servers import servers_current
 
 log = logging.getLogger(__name__)
 
@@ -430,8 +431,11 @@ def players_ensure(*, accounts: dict[str, str], actor=None, now: datetime | None
         found.update(erased)
         missing = [a for a in missing if a not in erased]
     if missing:
+        merged = servers_current(accounts[a] for a in missing)  # an id merged away (合服) names its new server
         Player.objects.bulk_create(
-            [Player(account_id=a, server=accounts[a]) for a in missing], ignore_conflicts=True, batch_size=1000
+            [Player(account_id=a, server=merged.get(accounts[a], accounts[a])) for a in missing],
+            ignore_conflicts=True,
+            batch_size=1000,
         )
         new_players = list(Player.objects.filter(account_id__in=missing))
         Player.history.bulk_history_create(new_players, default_user=actor, default_date=now)

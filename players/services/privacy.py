@@ -104,13 +104,19 @@ class PlayerTable:
     hidden: tuple[str, ...] = ()
     display: dict[str, Callable] = field(default_factory=dict)
     free_keys: tuple[str, ...] = ("note", "text", "summary", "topic", "subject", "description", "resolution")
+    # More lookups to the player, for a table whose row names two players (a pair of
+    # possible duplicates): the row is either player's.
+    also_paths: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         return self.model._meta.label
 
     def rows(self, player_id: int):
-        return self.model._default_manager.filter(**{self.player_path: player_id}).order_by("pk")
+        lookup = models.Q(**{self.player_path: player_id})
+        for path in self.also_paths:
+            lookup |= models.Q(**{path: player_id})
+        return self.model._default_manager.filter(lookup).order_by("pk")
 
 
 PLAYER_TABLES: dict[str, PlayerTable] = {}
@@ -136,6 +142,7 @@ def _register_own_tables() -> None:
         CompensationProposal,
         ContactLog,
         ContactLogChange,
+        DuplicateCandidate,
         FeedbackReport,
         PayerStatusChange,
         Payment,
@@ -261,6 +268,9 @@ def _register_own_tables() -> None:
             )
         )
     player_table_register(PlayerTable(MinorSpendFlag, "player", scrub=("review_note",), keep=("rule",)))
+    # Which rules matched two accounts (no value is stored); an erasure deletes the player's
+    # pairs (players.services.duplicates.duplicates_forget, an erasure hook).
+    player_table_register(PlayerTable(DuplicateCandidate, "player_a", also_paths=("player_b",), keep=("status",)))
     player_table_register(
         PlayerTable(
             DataRequest,

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from ..models import Player
 from .birthdays import birthday_key_apply
 from .privacy import PlayerErased, erased_players_find
+from .servers import server_current
 
 # What an erasure blanked on the player: staff may not write it again.
 ERASED_FIELDS = (*Player.PERSONAL_FIELDS, "nickname", "notes")
@@ -32,6 +33,8 @@ def player_upsert(*, account_id: str, data: dict, actor=None) -> tuple[Player, b
     created = player is None
     if created:
         player = Player(account_id=account_id)
+    if isinstance(data.get("server"), str) and data["server"] != player.server:
+        data = {**data, "server": server_current(data["server"])}  # an id merged away (合服) names its new server
     for name, value in data.items():
         setattr(player, name, value)
     # An existing player's other fields are not this request's to judge: a value stored
