@@ -22,7 +22,7 @@ import time
 from bench.common import bench_database, report
 
 TARGET_SECONDS = 60
-ROUNDS = int(os.environ.get("BENCH_SERVERS_ROUNDS", 2))
+ROUNDS = int(os.environ.get("BENCH_SERVERS_ROUNDS", 1))
 OLD = ["s1", "s2", "s3", "s4"]
 NEW = "s100"
 
