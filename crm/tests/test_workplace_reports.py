@@ -2,7 +2,6 @@
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,13 +12,9 @@ from players.services.cases import (
     case_record_satisfaction,
     case_resolve,
 )
+from players.tests.fixtures import local
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 20)
-
-
-def local(day, hour, minute=0):
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
 
 
 def task(player, assignee, outcome, completed_at, status="done"):

@@ -7,6 +7,7 @@ The SLA clock is documented in `players.models.service_records`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -724,86 +725,66 @@ def cases_escalate(*, now: datetime | None = None, batch_size: int = 500) -> Esc
     The beat runs it every 15 minutes (`players.escalate_cases`)."""
     now = now or timezone.now()
     supervisor = cases_escalate_overdue(now=now, batch_size=batch_size)
-    head = []
-    while batch := _escalate_head_batch(now=now, batch_size=batch_size):
-        head += batch
-    return Escalations(supervisor=supervisor, head=head)
+    return Escalations(supervisor=supervisor, head=_escalate_step(_TO_HEAD, now=now, batch_size=batch_size))
 
 
 def cases_escalate_overdue(*, now: datetime | None = None, batch_size: int = 500) -> list[int]:
     """The ladder's first step: flag every overdue case as escalated, once per
     escalation, and tell the supervisors by e-mail (one message per batch, after the
-    commit). Returns the cases escalated.
+    commit). Returns the cases escalated."""
+    return _escalate_step(_TO_SUPERVISOR, now=now or timezone.now(), batch_size=batch_size)
 
-    Safe to run concurrently: rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED
-    (PostgreSQL) and the update re-checks `escalated_at IS NULL`."""
-    now = now or timezone.now()
+
+@dataclass(frozen=True)
+class _LadderStep:
+    """One step of the ladder: which cases are due for it (`due`, a Q of now, which also
+    says the case has not taken this step yet), in which order, the level reached."""
+
+    level: str
+    due: Callable[[datetime], Q]
+    order: str
+    first: bool  # the first step: the case counts one more escalation and gets its head time
+
+
+_TO_SUPERVISOR = _LadderStep(EscalationLevel.SUPERVISOR, cases_overdue_q, "sla_due_at", first=True)
+_TO_HEAD = _LadderStep(EscalationLevel.HEAD, cases_head_due_q, "head_escalation_at", first=False)
+
+
+def _escalate_step(step: _LadderStep, *, now: datetime, batch_size: int) -> list[int]:
+    """Take `step` for every case due for it, a batch at a time. Safe to run concurrently:
+    rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL) and the update
+    re-checks that the step is still due."""
     escalated: list[int] = []
-    while True:
-        batch = _escalate_batch(now=now, batch_size=batch_size)
-        if not batch:
-            return escalated
+    while batch := _escalate_batch(step, now=now, batch_size=batch_size):
         escalated += batch
+    return escalated
 
 
 @transaction.atomic
-def _escalate_batch(*, now: datetime, batch_size: int) -> list[int]:
+def _escalate_batch(step: _LadderStep, *, now: datetime, batch_size: int) -> list[int]:
     rows = list(
         Case.objects.select_for_update(skip_locked=True)
-        .filter(cases_overdue_q(now))
-        .order_by("sla_due_at")
+        .filter(step.due(now))
+        .order_by(step.order)
         .values_list("pk", "sla_due_at", "sla_clock", "head_after_hours")[:batch_size]
     )
     if not rows:
         return []
     ids = [pk for pk, *_rest in rows]
-    Case.objects.filter(pk__in=ids, escalated_at__isnull=True).update(
-        escalated_at=now, escalation_count=F("escalation_count") + 1, escalation_level=EscalationLevel.SUPERVISOR
-    )
-    # the supervisors' time before the head is told, counted from the due time on the case's clock
-    head_at = {
-        pk: clock_add(clock, due, hours=head_hours) for pk, due, clock, head_hours in rows if head_hours is not None
-    }
+    changes = {"escalation_level": step.level}
+    head_at = {}
+    if step.first:
+        changes |= {"escalated_at": now, "escalation_count": F("escalation_count") + 1}
+        # the supervisors' time before the head is told, counted from the due time on the case's clock
+        head_at = {
+            pk: clock_add(clock, due, hours=head_hours) for pk, due, clock, head_hours in rows if head_hours is not None
+        }
+    Case.objects.filter(step.due(now), pk__in=ids).update(**changes)
     if head_at:
         Case.objects.bulk_update(
             [Case(pk=pk, head_escalation_at=at) for pk, at in head_at.items()], ["head_escalation_at"]
         )
-    overdue = {pk: int((now - due).total_seconds() // 60) for pk, due, *_rest in rows}
-    CaseEvent.objects.bulk_create(
-        [
-            CaseEvent(
-                case_id=pk,
-                type=CaseEventType.ESCALATED,
-                at=now,
-                parameters={
-                    "due": _iso(due),
-                    "overdue_minutes": overdue[pk],
-                    "level": "supervisor",
-                    "head_at": _iso(head_at.get(pk)),
-                },
-            )
-            for pk, due, *_rest in rows
-        ]
-    )
-    if getattr(settings, "CRM_CASE_ESCALATION_EMAIL", True):
-        transaction.on_commit(lambda: case_escalation_notify(case_ids=ids, at=now), robust=True)
-    return ids
-
-
-@transaction.atomic
-def _escalate_head_batch(*, now: datetime, batch_size: int) -> list[int]:
-    rows = list(
-        Case.objects.select_for_update(skip_locked=True)
-        .filter(cases_head_due_q(now))
-        .order_by("head_escalation_at")
-        .values_list("pk", "sla_due_at")[:batch_size]
-    )
-    if not rows:
-        return []
-    ids = [pk for pk, _due in rows]
-    Case.objects.filter(pk__in=ids, escalation_level=EscalationLevel.SUPERVISOR).update(
-        escalation_level=EscalationLevel.HEAD
-    )
+    level = "supervisor" if step.first else "head"
     CaseEvent.objects.bulk_create(
         [
             CaseEvent(
@@ -813,14 +794,16 @@ def _escalate_head_batch(*, now: datetime, batch_size: int) -> list[int]:
                 parameters={
                     "due": _iso(due),
                     "overdue_minutes": int((now - due).total_seconds() // 60),
-                    "level": "head",
+                    "level": level,
+                    **({"head_at": _iso(head_at.get(pk))} if step.first else {}),
                 },
             )
-            for pk, due in rows
+            for pk, due, *_rest in rows
         ]
     )
     if getattr(settings, "CRM_CASE_ESCALATION_EMAIL", True):
-        transaction.on_commit(lambda: case_escalation_notify(case_ids=ids, at=now, head=True), robust=True)
+        head = not step.first
+        transaction.on_commit(lambda: case_escalation_notify(case_ids=ids, at=now, head=head), robust=True)
     return ids
 
 

@@ -1,6 +1,7 @@
 import itertools
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -9,6 +10,13 @@ from players.models import PaymentSource, Player
 from players.services import payment_record
 
 _ids = itertools.count(1)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    """A time of `day` in Shanghai (the CRM's TIME_ZONE), for tests that pin the hour."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
 
 
 @pytest.fixture

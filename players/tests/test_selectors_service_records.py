@@ -1,7 +1,5 @@
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from campaigns.models import OutreachTask
 from players.selectors.service_records import (
     cases_escalated,
     cases_overdue_for,
@@ -12,25 +10,9 @@ from players.services.cases import (
     case_wait_on_player,
     cases_escalate_overdue,
 )
+from players.tests.fixtures import local
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 20)
-
-
-def local(day, hour, minute=0):
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
-
-
-def task(player, assignee, outcome, completed_at, status="done"):
-    return OutreachTask.objects.create(
-        player=player,
-        assignee=assignee,
-        title="回访",
-        due_date=DAY,
-        status=status,
-        outcome=outcome,
-        completed_at=completed_at,
-    )
 
 
 def test_follow_ups_appear_in_the_managers_worklist_on_the_day(make_player, make_staff, time_machine):
