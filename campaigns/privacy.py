@@ -15,7 +15,7 @@ def _message_reason(message) -> str:
 def player_tables_register() -> None:
     from players.services.privacy import PlayerTable, player_table_register
 
-    from .models import CampaignTarget, GiftEntry, Greeting, Message, OutreachTask
+    from .models import CampaignTarget, GiftEntry, Greeting, Message, OutreachTask, PlayerYearSpend
 
     player_table_register(
         PlayerTable(
@@ -48,3 +48,4 @@ def player_tables_register() -> None:
     player_table_register(
         PlayerTable(GiftEntry, "player", scrub=("reason",), keep=("kind", "item", "code", "source"), hidden=("source",))
     )
+    player_table_register(PlayerTable(PlayerYearSpend, "player"))  # sums of the ledger, kept as it is

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from campaigns.services.top_spenders import year_spend_refresh
 from players.services.consents import consent_history_purge
 from players.services.duplicates import duplicates_find
 from players.services.payer_status import churn_scan
@@ -17,13 +18,15 @@ def nightly_run(*, now: datetime | None = None) -> dict:
     """The nightly job: the churn scan, then the tier review (expired pins and
     rolling-window downgrades after their grace period), then the purge of consent
     history past its retention (CRM_CONSENT_HISTORY_DAYS, never under five months), then the
-    duplicate finder (accounts that may be one person)."""
+    duplicate finder (accounts that may be one person), then the year-end spend sums of the
+    years whose payments changed (`year_spend_refresh`)."""
     now = now or timezone.now()
     return {
         "churn": churn_scan(now=now),
         "tiers": tiers_review(now=now),
         "consents": {"purged": consent_history_purge(now=now)},
         "duplicates": _duplicates(now),
+        "year_spend": {"rebuilt": year_spend_refresh(now=now)},
     }
 
 

@@ -343,5 +343,9 @@ CRM_GREETINGS_CATCH_UP_DAYS = env.int("CRM_GREETINGS_CATCH_UP_DAYS", default=3)
 CRM_TOP_SPENDER_COUNT = env.int("CRM_TOP_SPENDER_COUNT", default=3)
 CRM_TOP_SPENDER_GIFT_RATE = env.str("CRM_TOP_SPENDER_GIFT_RATE", default="0.02")
 CRM_TOP_SPENDER_GIFT_MAX = env.str("CRM_TOP_SPENDER_GIFT_MAX", default="2000")
+# Key customers (重点客户) get the booked call too, wherever they rank: players with this tag,
+# and (when set) every player at or above this VIP tier (its name, e.g. "V8"; empty: none).
+CRM_KEY_CUSTOMER_TAG = env.str("CRM_KEY_CUSTOMER_TAG", default="重点客户")
+CRM_KEY_CUSTOMER_MIN_TIER = env.str("CRM_KEY_CUSTOMER_MIN_TIER", default="")
 # The language of automatic messages to players (e.g. the festival's name in a greeting).
 CRM_PLAYER_LANGUAGE = env.str("CRM_PLAYER_LANGUAGE", default="zh-hans")

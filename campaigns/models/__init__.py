@@ -45,8 +45,9 @@ def winback_why_text(params: dict) -> str:
 
 
 def top_spender_title_text(name: str, params: dict) -> str:
-    """A top spender's return-visit title in the active language, with the gift proposed."""
-    title = str(TaskTitle.TOP_SPENDER.label) % {
+    """A top spender's (or key customer's) return-visit title in the active language, with the
+    gift proposed."""
+    values = {
         "player": name,
         "rank": params.get("rank", ""),
         "server": params.get("server") or _("all servers"),
@@ -54,10 +55,17 @@ def top_spender_title_text(name: str, params: dict) -> str:
         "end": params.get("end", ""),
         "spend": money(params.get("spend") or 0),
     }
+    title = str(KEY_CUSTOMER_TITLE if params.get("key") else TaskTitle.TOP_SPENDER.label) % values
     gift = Decimal(params.get("gift") or 0)
     if gift > 0:
         return title + str(_("; propose a gift worth %(value)s")) % {"value": money(gift)}
+    if params.get("no_gift") == "small":
+        return title
     return title + str(_("; no gift: the tier's gift budget is used up"))
+
+
+# A key customer's return visit (TaskTitle.TOP_SPENDER with "key" in its parameters).
+KEY_CUSTOMER_TITLE = _("Return visit: %(player)s, key customer, spent %(spend)s in %(start)s – %(end)s")
 
 
 class TaskTitle(models.TextChoices):
@@ -363,3 +371,4 @@ from .greetings import (  # noqa: E402, F401
     GreetingStatus,
     occasion_text,
 )
+from .top_spenders import PlayerYearSpend, YearSpendBuild  # noqa: E402, F401

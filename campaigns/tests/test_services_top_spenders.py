@@ -2,7 +2,7 @@
 gift proposal within the tier's budget, the booked calls (once per half month), and the
 year-end summary. Real ledger rows through the ledger's service."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -10,14 +10,19 @@ import pytest
 from django.core.management import call_command
 from django.utils import translation
 
-from campaigns.models import GiftBudget, OutreachTask, TaskKind, TaskTitle
+from campaigns.models import GiftBudget, OutreachTask, PlayerYearSpend, TaskKind, TaskTitle, YearSpendBuild
 from campaigns.services.top_spenders import (
     half_month_before,
+    key_customers,
     top_spender_visits_create,
     top_spenders,
+    year_spend_built_at,
+    year_spend_rebuild,
+    year_spend_refresh,
     year_spend_summary,
 )
-from players.models import Player
+from crm.nightly import nightly_run
+from players.models import Player, Tag
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -145,3 +150,85 @@ def test_the_year_end_summary_sums_the_calendar_year_net(half_month, manager):
     mine, total = year_spend_summary(year=2026, players=players_visible_to(manager))
     assert {r["player_id"] for r in mine} == {half_month[n].pk for n in ("a1", "a2", "b1")} and total == 3
     assert year_spend_summary(year=2025) == ([], 0)
+
+
+def test_the_year_sums_are_a_table_built_from_the_ledger_and_refreshed_by_the_nightly_run(half_month, pay):
+    # given the year summed once (on first reading)
+    rows, _total = year_spend_summary(year=2026)
+    built = year_spend_built_at(2026)
+    assert built is not None and PlayerYearSpend.objects.filter(year=2026).count() == 7
+    # when a payment arrives, the sums stay as built until the nightly run
+    pay(half_month["a2"], "100000", at=at(date(2026, 12, 2)))
+    assert year_spend_summary(year=2026)[0][0]["player_id"] == half_month["b1"].pk
+    later = datetime.now(UTC) + timedelta(hours=1)  # past the commit margin of every payment above
+    # (the current year too, should the test run on New Year's Eve after 16:00 UTC)
+    assert 2026 in nightly_run(now=later)["year_spend"]["rebuilt"]
+    rows, total = year_spend_summary(year=2026)
+    assert (rows[0]["player_id"], rows[0]["spend"], total) == (half_month["a2"].pk, Decimal("102500.00"), 7)
+    assert year_spend_built_at(2026) == later
+    # nothing new: nothing rebuilt; a late event of last year rebuilds that year only once it was summed
+    assert year_spend_refresh(now=later + timedelta(hours=1)) == []
+    assert year_spend_summary(year=2025) == ([], 0)
+    pay(half_month["a3"], "66", at=at(date(2025, 12, 31), 23))  # 2025 in Shanghai, 2025-12-31 15:00 UTC
+    assert year_spend_refresh(now=later + timedelta(hours=2)) == [2025]
+    assert [(r["player_id"], r["spend"]) for r in year_spend_summary(year=2025)[0]] == [
+        (half_month["a3"].pk, Decimal("66.00"))
+    ]
+
+
+def test_a_rebuild_equals_summing_afresh_and_the_command_rebuilds_a_year(half_month, pay, capsys):
+    year_spend_rebuild(year=2026)
+    before = list(PlayerYearSpend.objects.filter(year=2026).order_by("player_id").values_list("player_id", "spend"))
+    PlayerYearSpend.objects.filter(year=2026).update(spend=Decimal("1"))  # damaged
+    call_command("year_spend_refresh", "--year", "2026")
+    assert "rebuilt: 2026" in capsys.readouterr().out
+    after = list(PlayerYearSpend.objects.filter(year=2026).order_by("player_id").values_list("player_id", "spend"))
+    assert after == before
+    assert YearSpendBuild.objects.get(year=2026).payments_through == 0  # all received within the margin
+
+
+@pytest.fixture
+def key_customer(half_month, make_player, pay, manager, tiers):
+    """A player tagged 重点客户 who spent little in the half month (outside the top 3)."""
+    player = make_player(account_id="top-key", nickname="老客户", server="s1", manager=manager, tier=tiers["V5"])
+    player.tags.add(Tag.objects.create(name="重点客户"))
+    pay(player, "10", at=at(date(2026, 11, 20)))
+    return player
+
+
+def test_key_customers_beyond_the_top_n_get_the_booked_call_too(key_customer, half_month, tiers, time_machine):
+    time_machine.move_to(datetime(2026, 12, 1, 1, 0, tzinfo=UTC))
+    start, end, spenders, created = top_spender_visits_create(on=date(2026, 12, 1), n=1)
+    # the top 1 per server, then the key customer (rank 0)
+    assert [(t.player.account_id, t.rank, t.key) for t in spenders] == [
+        ("top-a2", 1, False),
+        ("top-b2", 1, False),
+        ("top-key", 0, True),
+    ]
+    assert created == 3
+    task = OutreachTask.objects.get(player=key_customer)
+    assert (task.kind, task.title_code, task.title_params["key"]) == (TaskKind.VIP_CARE, TaskTitle.TOP_SPENDER, True)
+    with translation.override("en"):
+        # 2 % of 10 yuan rounds to no gift: said without blaming the budget
+        assert task.title_text == "Return visit: 老客户, key customer, spent ¥10.00 in 2026-11-16 – 2026-11-30"
+    with translation.override("zh-hans"):
+        assert task.title_text == "回访：老客户，重点客户，2026-11-16 – 2026-11-30 消费 ¥10.00"
+    # a key customer who ranks among the top N is booked once, as ranked
+    assert key_customers(start=start, end=end, exclude={half_month["a2"].pk, key_customer.pk}) == []
+
+
+def test_a_tier_threshold_makes_key_customers(half_month, tiers, settings):
+    settings.CRM_KEY_CUSTOMER_TAG = ""
+    settings.CRM_KEY_CUSTOMER_MIN_TIER = "V5"
+    Player.objects.filter(account_id="top-a4").update(tier=tiers["V6"])
+    Player.objects.filter(account_id__in=["top-a1", "top-a3"]).update(tier=tiers["V1"])
+    found = key_customers(
+        start=date(2026, 11, 16), end=date(2026, 11, 30), exclude={half_month["a2"].pk, half_month["b2"].pk}
+    )
+    assert [(t.player.account_id, t.spend) for t in found] == [
+        ("top-b1", Decimal("500.00")),
+        ("top-tie", Decimal("500.00")),
+        ("top-a4", Decimal("100.00")),
+    ]
+    settings.CRM_KEY_CUSTOMER_MIN_TIER = ""
+    assert key_customers(start=date(2026, 11, 16), end=date(2026, 11, 30)) == []

@@ -10,6 +10,7 @@ import tempfile
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, StreamingHttpResponse
@@ -17,15 +18,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from campaigns.services.top_spenders import (
     GROUPINGS,
     gift_proposals,
     half_month_before,
+    key_customers,
     top_spender_visits_create,
     top_spenders,
+    year_spend_built_at,
     year_spend_summary,
 )
 from crm.cells import cells_neutralise
@@ -42,8 +45,9 @@ BOOK_PERMISSION = "campaigns.add_outreachtask"
 
 
 class TopSpendersForm(forms.Form):
-    start = forms.DateField(label=gettext_lazy("from"), widget=DatePicker())
-    end = forms.DateField(label=gettext_lazy("to"), widget=DatePicker())
+    # the period's words (起始日期 / 截止日期), not a status change's "from"/"to"
+    start = forms.DateField(label=pgettext_lazy("report period", "from"), widget=DatePicker())
+    end = forms.DateField(label=pgettext_lazy("report period", "to"), widget=DatePicker())
     top = forms.IntegerField(label=gettext_lazy("top"), min_value=1, max_value=100, initial=3)
     per = forms.ChoiceField(
         label=gettext_lazy("ranked"),
@@ -74,18 +78,21 @@ def top_spenders_view(request):
     _needs(request, VIEW_PERMISSION)
     start, end = half_month_before(timezone.localdate())
     form = TopSpendersForm(request.GET or {"start": start, "end": end, "top": 3, "per": "server"})
-    rows = None
+    rows = key_rows = None
     if form.is_valid():
         data = form.cleaned_data
-        rows = top_spenders(
-            start=data["start"],
-            end=data["end"],
-            n=data["top"],
-            per=data["per"],
-            players=None if sees_all_players(request.user) else players_visible_to(request.user),
+        visible = None if sees_all_players(request.user) else players_visible_to(request.user)
+        ranked = top_spenders(start=data["start"], end=data["end"], n=data["top"], per=data["per"])
+        rows = ranked
+        if visible is not None:
+            mine = set(visible.filter(pk__in=[t.player_id for t in ranked]).values_list("pk", flat=True))
+            rows = [t for t in ranked if t.player_id in mine]
+        # the key customers beyond the ranked get the booked call too
+        key_rows = key_customers(
+            start=data["start"], end=data["end"], exclude={t.player_id for t in ranked}, players=visible
         )
-        gift_proposals(rows, on=timezone.localdate())
-        for row in rows:
+        gift_proposals(rows + key_rows, on=timezone.localdate())
+        for row in rows + key_rows:
             row.spend_text, row.gift_text = money(row.spend), money(row.gift) if row.gift else "-"
     may_book = sees_all_players(request.user) and request.user.has_perm(BOOK_PERMISSION)
     context = {
@@ -93,6 +100,9 @@ def top_spenders_view(request):
         "title": _("Top spenders"),
         "form": form,
         "rows": rows,
+        "key_rows": key_rows,
+        "key_tag": settings.CRM_KEY_CUSTOMER_TAG,
+        "key_tier": settings.CRM_KEY_CUSTOMER_MIN_TIER,
         "may_book": may_book,
         "book_day": timezone.localdate(),
         "next_half_start": half_month_before(timezone.localdate())[0],
@@ -110,7 +120,7 @@ def top_spenders_book(request):
     start, end, spenders, created = top_spender_visits_create(actor=request.user)
     messages.success(
         request,
-        _("%(created)d return-visit calls booked for %(start)s – %(end)s (%(ranked)d top spenders).")
+        _("%(created)d return-visit calls booked for %(start)s – %(end)s (%(ranked)d top spenders and key customers).")
         % {"created": created, "start": start.isoformat(), "end": end.isoformat(), "ranked": len(spenders)},
     )
     if created < len(spenders):
@@ -232,6 +242,7 @@ def year_spend_view(request):
             "total": total,
             "previous": number - 1 if number > 1 else None,
             "next": number + 1 if number < pages else None,
+            "built_at": when(year_spend_built_at(year)),
         }
     context = {
         **admin.site.each_context(request),

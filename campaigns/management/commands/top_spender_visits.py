@@ -9,7 +9,7 @@ from crm.formatting import money
 class Command(BaseCommand):
     help = (
         "Book the half-monthly return-visit calls of the top spenders of each server (the half month "
-        "before --date), with a gift proposal matched to spend. Safe to run repeatedly (cron)."
+        "before --date) and of the key customers, with a gift proposal matched to spend. Safe to run repeatedly (cron)."
     )
 
     def add_arguments(self, parser):
@@ -31,10 +31,10 @@ class Command(BaseCommand):
         )
         for t in spenders:
             self.stdout.write(
-                f"{t.group or '*'} #{t.rank} {t.player.account_id if t.player else t.player_id}: "
+                f"{t.group or '*'} {'key' if t.key else f'#{t.rank}'} {t.player.account_id if t.player else t.player_id}: "
                 f"{money(t.spend)}, gift {money(t.gift)}"
             )
         verb = "would book" if dry_run else "booked"
         self.stdout.write(
-            f"{start} – {end}: {len(spenders)} top spenders; {verb} {created if not dry_run else len(spenders)} calls"
+            f"{start} – {end}: {len(spenders)} top spenders and key customers; {verb} {created if not dry_run else len(spenders)} calls"
         )

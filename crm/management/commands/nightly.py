@@ -4,9 +4,7 @@ from crm.nightly import nightly_run
 
 
 class Command(BaseCommand):
-    help = (
-        "The nightly job (also on the Celery beat schedule): payer churn scan, VIP tier review, consent history purge."
-    )
+    help = "The nightly job (also on the Celery beat schedule): payer churn scan, VIP tier review, consent history purge, year-end spend sums."
 
     def handle(self, *args, **options):
         result = nightly_run()
