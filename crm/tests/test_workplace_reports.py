@@ -66,7 +66,8 @@ def test_the_report_counts_a_constructed_day_per_manager_and_for_the_team(
 ):
     li, wang = constructed_day
 
-    with django_assert_max_num_queries(6):  # contacts, cases opened, resolved, tasks, gifts, names
+    # contacts, cases opened, resolved, tasks, gifts, surveys per person and per category, names
+    with django_assert_max_num_queries(8):
         report = service_work_report(start=DAY, end=DAY)
 
     rows = {r.name: r for r in report.rows}
@@ -91,6 +92,48 @@ def test_the_report_by_day_and_for_one_manager(constructed_day):
     assert contacts == {(DAY - timedelta(days=1), "李"): 1, (DAY, "李"): 3, (DAY + timedelta(days=1), "李"): 1}
     assert report.total.contacts == 5
     assert report.total.outreach_done == 4
+
+
+def test_surveys_answered_count_per_manager_per_day_and_per_category(constructed_day, make_player, make_case):
+    """Issue 22: satisfaction survey results per manager and per category on the daily report."""
+    from players.models import SatisfactionSurvey
+    from players.services.surveys import survey_answer
+
+    li, wang = constructed_day
+
+    def visit(staff, at):
+        contact = contact_log_create(
+            player=make_player(manager=staff), staff=staff, channel="phone", contacted_at=at, outcome="reached"
+        )
+        return SatisfactionSurvey.objects.get(contact=contact)  # a return visit is followed by a survey
+
+    def answer(survey, score, at):
+        survey_answer(survey=survey, score=score, via="link", now=at)
+
+    answer(visit(li, local(DAY, 9)), 5, local(DAY, 10))
+    answer(visit(li, local(DAY, 9)), 1, local(DAY, 11))  # low
+    answer(visit(li, local(DAY - timedelta(days=1), 9)), 2, local(DAY - timedelta(days=1), 20))  # the day before
+    visit(wang, local(DAY, 9))  # sent, not answered
+    case = make_case(make_player(manager=wang), actor=wang, category="payment", opened_at=local(DAY, 8))
+    case = case_resolve(case=case, actor=wang, resolution="已补单", now=local(DAY, 12))
+    answer(SatisfactionSurvey.objects.get(case=case), 4, local(DAY, 15))
+
+    report = service_work_report(start=DAY, end=DAY)
+
+    rows = {r.name: r for r in report.rows}
+    assert (rows["李"].surveys_answered, rows["李"].survey_avg, rows["李"].surveys_low) == (2, 3.0, 1)
+    assert (rows["wang"].surveys_answered, rows["wang"].survey_avg, rows["wang"].surveys_low) == (1, 4.0, 0)
+    assert (report.total.surveys_answered, report.total.survey_avg, report.total.surveys_low) == (3, 3.33, 1)
+    assert [(c.category, c.answered, c.average, c.low) for c in report.survey_categories] == [
+        ("payment", 1, 4.0, 0),
+        ("return_visit", 2, 3.0, 1),
+    ]
+    by_day = service_work_report(start=DAY - timedelta(days=1), end=DAY, users=[li], by_day=True)
+    assert {(r.day, r.surveys_answered, r.surveys_low) for r in by_day.rows} == {
+        (DAY - timedelta(days=1), 1, 1),
+        (DAY, 2, 1),
+    }
+    assert [(c.category, c.answered) for c in by_day.survey_categories] == [("return_visit", 3)]
 
 
 def test_contacts_no_person_made_are_the_systems_row_in_the_readers_language(make_player):

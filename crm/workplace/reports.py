@@ -18,7 +18,9 @@ from django.utils.translation import gettext
 from campaigns.models import GiftEntry, OutreachTask, TaskStatus
 from crm.formatting import money
 from crm.names import person_name
-from players.models import Case, ContactLog, ContactOutcome
+from players.models import Case, ContactLog, ContactOutcome, SatisfactionSurvey, SurveyStatus
+from players.models.surveys import SURVEY_CATEGORIES
+from players.selectors.surveys import survey_results
 
 TEAM_REPORT_PERMISSION = "players.view_team_report"
 
@@ -39,6 +41,10 @@ class WorkReportRow:
     outreach: dict = field(default_factory=dict)  # outcome -> tasks completed with it
     gifts: int = 0  # gifts given (the gift ledger's actor), greetings' and compensations' alike
     gifts_value: Decimal = Decimal("0")
+    # satisfaction surveys answered in the range about this person's work (the survey's manager)
+    surveys_answered: int = 0
+    surveys_score_sum: int = 0
+    surveys_low: int = 0
 
     @property
     def sla_met_pct(self) -> float | None:
@@ -47,6 +53,10 @@ class WorkReportRow:
     @property
     def satisfaction_avg(self) -> float | None:
         return round(self.satisfaction_sum / self.satisfaction_count, 2) if self.satisfaction_count else None
+
+    @property
+    def survey_avg(self) -> float | None:
+        return round(self.surveys_score_sum / self.surveys_answered, 2) if self.surveys_answered else None
 
     @property
     def gifts_value_text(self) -> str:
@@ -67,10 +77,24 @@ class WorkReportRow:
             "satisfaction_count",
             "gifts",
             "gifts_value",
+            "surveys_answered",
+            "surveys_score_sum",
+            "surveys_low",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for outcome, count in other.outreach.items():
             self.outreach[outcome] = self.outreach.get(outcome, 0) + count
+
+
+@dataclass
+class SurveyCategoryRow:
+    """Satisfaction surveys answered in the range about one category (a case's, or return visits)."""
+
+    category: str
+    label: str
+    answered: int
+    average: float | None
+    low: int
 
 
 @dataclass
@@ -80,6 +104,7 @@ class WorkReport:
     rows: list[WorkReportRow]
     total: WorkReportRow
     outcomes: list[tuple[str, str]]  # (value, label) of outreach outcomes that occur
+    survey_categories: list[SurveyCategoryRow] = field(default_factory=list)
 
 
 def _local_range(start: date, end: date) -> tuple[datetime, datetime]:
@@ -97,8 +122,9 @@ def service_work_report(*, start: date, end: date, users=None, by_day: bool = Fa
 
     Contacts count for their staff; cases for their owner; outreach tasks for their
     assignee when completed. Satisfaction and SLA are those of the cases resolved in
-    the range; gifts count for who gave them (the gift ledger). Five grouped aggregate
-    queries, whatever the volume."""
+    the range; gifts count for who gave them (the gift ledger); satisfaction surveys
+    answered in the range for the manager they judge, and per category. Seven grouped
+    aggregate queries, whatever the volume."""
     since, until = _local_range(start, end)
     tz = timezone.get_current_timezone()
     user_ids = None if users is None else [getattr(u, "pk", u) for u in users]
@@ -172,6 +198,34 @@ def service_work_report(*, start: date, end: date, users=None, by_day: bool = Fa
         target.gifts += r["n"]
         target.gifts_value += r["worth"] or 0
 
+    answered = SatisfactionSurvey.objects.filter(
+        status=SurveyStatus.ANSWERED, answered_at__gte=since, answered_at__lt=until
+    )
+    if user_ids is not None:
+        answered = answered.filter(manager_id__in=user_ids)
+    survey_keys = ["manager_id"]
+    if by_day:
+        answered_by = answered.annotate(report_day=TruncDate("answered_at", tzinfo=tz))
+        survey_keys.append("report_day")
+    else:
+        answered_by = answered
+    for r in survey_results(answered_by, by=survey_keys):
+        target = row(r["manager_id"], r.get("report_day"))
+        target.surveys_answered += r["answered"]
+        target.surveys_score_sum += r["score_sum"]
+        target.surveys_low += r["low"]
+    categories = dict(SURVEY_CATEGORIES)
+    survey_categories = [
+        SurveyCategoryRow(
+            category=r["category"],
+            label=str(categories.get(r["category"], r["category"] or "-")),
+            answered=r["answered"],
+            average=round(r["average"], 2) if r["average"] is not None else None,
+            low=r["low"],
+        )
+        for r in survey_results(answered, by="category")
+    ]
+
     if user_ids is not None:
         for user_id in user_ids:
             if not by_day:
@@ -191,7 +245,9 @@ def service_work_report(*, start: date, end: date, users=None, by_day: bool = Fa
     ordered = sorted(rows.values(), key=lambda r: (r.day or date.min, r.user_id is None, r.name, r.user_id or 0))
     used = {o for r in ordered for o in r.outreach}
     outcomes = [(value, label) for value, label in ContactOutcome.choices if value in used]
-    return WorkReport(start=start, end=end, rows=ordered, total=total, outcomes=outcomes)
+    return WorkReport(
+        start=start, end=end, rows=ordered, total=total, outcomes=outcomes, survey_categories=survey_categories
+    )
 
 
 def report_users_for(user):

@@ -145,6 +145,9 @@ REPORT_COLUMNS = [
     _("cases resolved"),
     _("SLA met %"),
     _("average satisfaction"),
+    _("surveys answered"),
+    _("survey score"),
+    _("low scores"),
     _("outreach done"),
 ]
 GIFT_COLUMNS = [_("gifts given"), _("gift value")]
@@ -167,6 +170,9 @@ def report_table(report) -> tuple[list[str], list[list]]:
                 row.cases_resolved,
                 "" if row.sla_met_pct is None else row.sla_met_pct,
                 "" if row.satisfaction_avg is None else row.satisfaction_avg,
+                row.surveys_answered,
+                "" if row.survey_avg is None else row.survey_avg,
+                row.surveys_low,
                 row.outreach_done,
                 *[row.outreach.get(value, 0) for value, _label in report.outcomes],
                 row.gifts,

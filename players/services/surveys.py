@@ -33,6 +33,7 @@ from ..models import (
     player_is_erased,
 )
 from ..models.surveys import RETURN_VISIT
+from ..selectors.surveys import survey_is_low
 from .cases import case_record_satisfaction
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,8 @@ def survey_answer(
         case = Case.objects.get(pk=survey.case_id)
         if case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
             case_record_satisfaction(case=case, score=score, note=reason, actor=None, now=now)
-    low = score <= int(getattr(settings, "CRM_SURVEY_LOW_SCORE", 2))
-    if low and _FOLLOW_UP and not player_is_erased(survey.player):  # an erased player is not called back
+    if (
+        survey_is_low(score) and _FOLLOW_UP and not player_is_erased(survey.player)
+    ):  # an erased player is not called back
         _FOLLOW_UP[0](survey=survey)
     return survey

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.names import staff_name
-from players.models import SatisfactionSurvey, SurveyStatus
+from players.models import SatisfactionSurvey
 from players.models.surveys import SURVEY_CATEGORIES
+from players.selectors.surveys import survey_low_score, survey_results, survey_total
 
 from ..aggregates import aggregate
 from ..registry import PANEL_ROWS, TEAM, PanelContent, PanelRequest, Row, Tile, admin_url, panel
@@ -23,22 +23,12 @@ DAYS = 30
 def satisfaction_figures(now: datetime) -> dict:
     since = now - timedelta(days=DAYS)
     surveys = SatisfactionSurvey.objects.filter(sent_at__gte=since)
-    figures = {
-        "answered": Count("id", filter=Q(status=SurveyStatus.ANSWERED)),
-        "sent": Count("id"),
-        "average": Avg("score", filter=Q(status=SurveyStatus.ANSWERED)),
-        "low": Count("id", filter=Q(status=SurveyStatus.ANSWERED, score__lte=2)),
+    return {
+        "since": since,
+        "total": survey_total(surveys),
+        "managers": survey_results(surveys, by="manager_id"),
+        "categories": survey_results(surveys, by="category"),
     }
-
-    def rows(by):
-        return [
-            {**row, "average": float(row["average"]) if row["average"] is not None else None}
-            for row in surveys.values(by).annotate(**figures).order_by(by)
-        ]
-
-    total = surveys.aggregate(**figures)
-    total["average"] = float(total["average"]) if total["average"] is not None else None
-    return {"since": since, "total": total, "managers": rows("manager_id"), "categories": rows("category")}
 
 
 def _score(row) -> str:
@@ -103,7 +93,7 @@ def satisfaction_panel(ctx: PanelRequest) -> PanelContent | None:
             Tile(
                 str(_("Low scores")),
                 f"{total['low']:,}",
-                admin_url("players_satisfactionsurvey_changelist", score__lte=2),
+                admin_url("players_satisfactionsurvey_changelist", score__lte=survey_low_score()),
                 tone="bad" if total["low"] else "",
             ),
         ],
