@@ -81,6 +81,8 @@ def main() -> None:
 
         from campaigns.models import Campaign, CampaignTarget, OutreachTask
         from campaigns.services.campaigns import campaign_launch, campaign_results, campaign_save
+        from players.models import CallScript
+        from players.services.scripts import script_save
 
         User = get_user_model()
         boss, _ = User.objects.get_or_create(username="bench_supervisor", defaults={"is_staff": True})
@@ -93,7 +95,13 @@ def main() -> None:
                 name="Bench win-back calls",
                 segment=segment,
                 channel="phone_task",
-                template="{nickname}您好，我是您的专属客服{manager}，您已经{days_since_login}天没上线了",
+                call_script=script_save(  # the call's script from the library (话术库)
+                    script=CallScript(
+                        name="Bench win-back call",
+                        category="win_back",
+                        step_purpose="{nickname}您好，我是您的专属客服{manager}，您已经{days_since_login}天没上线了",
+                    )
+                ),
                 start_date=today,
                 due_date=today + timedelta(days=7),
             ),

@@ -29,6 +29,8 @@ TARGET_SECONDS = 20
 
 def _setup_rules():
     from campaigns.models import GiftBudget, GreetingRule
+    from players.models import CallScript
+    from players.services.scripts import script_save
     from vip.models import Tier
 
     tiers = {t.name: t for t in Tier.objects.all()}
@@ -46,7 +48,13 @@ def _setup_rules():
             occasion="birthday",
             tier_min=tiers["V5"],
             task_lead_days=1,
-            template="祝{nickname}生日快乐，送上{gift}",
+            call_script=script_save(  # the call's script from the library (话术库)
+                script=CallScript(
+                    name="Bench birthday call",
+                    category="greeting_call",
+                    step_purpose="祝{nickname}生日快乐，送上{gift}",
+                )
+            ),
             gift_kind="item",
             gift_item="生日礼包",
             gift_value=Decimal("30"),

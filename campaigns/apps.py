@@ -25,6 +25,13 @@ class CampaignsConfig(AppConfig):
 
         server_merge_step_add(greeting_rules_rebind_server)  # 合服: rules for an old server follow it
 
+        from players.templating import template_use_variables_register
+
+        from .models.greetings import GREETING_VARIABLES
+
+        # a greeting call's script may use the occasion and the gift (filled in by the greetings run)
+        template_use_variables_register("greeting_call", GREETING_VARIABLES)
+
         from .privacy import player_tables_register
 
         player_tables_register()  # tasks, messages, greetings, gifts in a player's data file and erasure

@@ -427,8 +427,11 @@ def _team_day(rng, now, managers, supervisor) -> None:
     if not managers or supervisor is None:
         return
     today = timezone.localdate(now)
-    _greeting_rules(now, supervisor)
-    _campaigns(rng, now, today, managers, supervisor)
+    from crm.demo_service_desk import demo_scripts
+
+    scripts = demo_scripts(supervisor)  # the call scripts of the greeting calls and campaigns
+    _greeting_rules(now, supervisor, scripts)
+    _campaigns(rng, now, today, managers, supervisor, scripts)
     _contacts(rng, now, today, managers)
     _cases(rng, now, today, managers)
     _feedback(rng, now)
@@ -463,7 +466,7 @@ def _data_requests(managers, supervisor) -> None:
     erasure_request(player=waiting, actor=manager, reason="玩家在客服工单中要求删除个人信息")
 
 
-def _greeting_rules(now, supervisor) -> None:
+def _greeting_rules(now, supervisor, scripts) -> None:
     """Budgets and greeting rules set up a month ago; the daily greeting job has run each
     morning of the last week (tasks, messages, gifts)."""
     with time_machine.travel(now - timedelta(days=30), tick=False):
@@ -479,6 +482,7 @@ def _greeting_rules(now, supervisor) -> None:
                 tier_min=tiers[5],
                 task_lead_days=2,
                 task_title="给 {nickname} 打生日祝福电话",
+                call_script=scripts["生日问候"],
                 message_channel="in_game",
                 template="亲爱的{nickname}，生日快乐！专属礼包已发到您的邮箱，祝您新的一岁一切顺利。",
                 gift_kind=GiftKind.ITEM,
@@ -501,6 +505,7 @@ def _greeting_rules(now, supervisor) -> None:
                 festival="new_year",
                 tier_min=tiers[5],
                 task_lead_days=3,
+                call_script=scripts["节日问候"],
                 message_channel="in_game",
                 template="{nickname}，新年快乐！感谢您过去一年的支持。",
             ),
@@ -510,6 +515,7 @@ def _greeting_rules(now, supervisor) -> None:
                 festival="chuxi",
                 tier_min=tiers[5],
                 task_lead_days=1,
+                call_script=scripts["节日问候"],
                 message_channel="in_game",
                 template="{nickname}，{occasion}快乐！新春礼包已送达，祝您新年大吉。",
                 gift_kind=GiftKind.CODE,
@@ -569,7 +575,7 @@ def _budget_cut(now, supervisor) -> None:
         budget.save()
 
 
-def _campaigns(rng, now, today, managers, supervisor) -> None:
+def _campaigns(rng, now, today, managers, supervisor, scripts) -> None:
     """A win-back that ran last month (finished, with results), a VIP-care round running
     now, and next one in draft, ready to launch."""
     plans = [
@@ -587,7 +593,7 @@ def _campaigns(rng, now, today, managers, supervisor) -> None:
                     goal=goal,
                     segment=segment,
                     channel=CampaignChannel.PHONE_TASK,
-                    template="您好{nickname}，我是您的专属客服，最近新版本上线了不少福利，想跟您聊聊游戏体验。",
+                    call_script=scripts["流失挽回" if goal == CampaignGoal.WIN_BACK else "季度回访"],
                     start_date=start,
                     due_date=today - timedelta(days=due) if due is not None else start + timedelta(days=14),
                     holdout_percent=10,

@@ -89,7 +89,39 @@ SCRIPTS = [
         "{nickname}您好，充值一般 5 分钟内到账；如超过 30 分钟未到账，请提供订单号，我们马上为您核实补发。",
         "",
     ),
+    (
+        "节日问候",
+        ScriptCategory.GREETING_CALL,
+        "",
+        "您好！请问是{nickname}吗？",
+        "我是您的专属客服{me}。",
+        "打扰您一分钟可以吗？",
+        "{occasion}快到了，提前祝您节日快乐！感谢您一直以来的支持。",
+        "祝您和家人节日愉快，再见！",
+    ),
 ]
+
+
+def demo_scripts(supervisor) -> dict[str, CallScript]:
+    """The demo's script library (话术库) by name, made on first use: the greeting rules and
+    campaigns take their call scripts from it, contacts and case replies insert them."""
+    found = {script.name: script for script in CallScript.objects.filter(name__in=[row[0] for row in SCRIPTS])}
+    for name, category, question, verify, introduce, convenient, purpose, close in SCRIPTS:
+        if name not in found:
+            found[name] = script_save(
+                script=CallScript(
+                    name=name,
+                    category=category,
+                    question=question,
+                    step_verify=verify,
+                    step_introduce=introduce,
+                    step_convenient=convenient,
+                    step_purpose=purpose,
+                    step_close=close,
+                ),
+                actor=supervisor,
+            )
+    return found
 
 
 def service_desk_demo(rng: random.Random, now: datetime, managers, supervisor) -> None:
@@ -110,23 +142,8 @@ def service_desk_demo(rng: random.Random, now: datetime, managers, supervisor) -
     if top:
         CompensationApprovalRule.objects.get_or_create(tier=top, defaults={"above": Decimal("300")})
 
-    scripts = []
-    for name, category, question, verify, introduce, convenient, purpose, close in SCRIPTS:
-        scripts.append(
-            script_save(
-                script=CallScript(
-                    name=name,
-                    category=category,
-                    question=question,
-                    step_verify=verify,
-                    step_introduce=introduce,
-                    step_convenient=convenient,
-                    step_purpose=purpose,
-                    step_close=close,
-                ),
-                actor=supervisor,
-            )
-        )
+    library = demo_scripts(supervisor)
+    scripts = [library[row[0]] for row in SCRIPTS]
 
     # cases of the last days answered from the library, and compensation proposals
     for n, manager in enumerate(managers):

@@ -39,6 +39,22 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "total_spend": _("The player's total spend in the base currency, e.g. 1296.00"),
 }
 
+# Variables a text's use supplies besides the player's, by use: every call script has {me}
+# (who calls); a higher app registers more (campaigns: a greeting call's {occasion},
+# {occasion_date} and {gift}, `template_use_variables_register`).
+SCRIPT_USE = "script"
+USE_VARIABLES: dict[str, dict[str, str]] = {SCRIPT_USE: {"me": _("Your own name (who calls or writes)")}}
+
+
+def template_use_variables_register(use: str, variables: Mapping) -> None:
+    """Name the variables that a use of texts supplies (e.g. a greeting call's occasion)."""
+    USE_VARIABLES.setdefault(use, {}).update(variables)
+
+
+def _use_variable_names() -> set[str]:
+    return {name for variables in USE_VARIABLES.values() for name in variables}
+
+
 # Variables a higher app provides (apps depend one way): name -> value(player, now).
 # `vip` provides {spend_to_keep_tier} at start-up (VipConfig.ready).
 _PROVIDED: dict[str, Callable] = {}
@@ -201,7 +217,19 @@ _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)(?::[^{}]*)?\}(?!\}
 def unresolved_variables(text: str) -> list[str]:
     """The {variables} still in a text that is about to be saved (a script inserted but
     not filled in, or a value this player has not got): such a text is refused."""
-    return list(dict.fromkeys(name for name in _PLACEHOLDER.findall(text or "") if name in TEMPLATE_VARIABLES))
+    known = set(TEMPLATE_VARIABLES) | _use_variable_names()
+    return list(dict.fromkeys(name for name in _PLACEHOLDER.findall(text or "") if name in known))
+
+
+def unresolved_errors(values: Mapping, fields: Iterable[str]) -> dict[str, list[str]]:
+    """`unresolved_check` of each of `fields` in `values`: {field: [error]} for those refused."""
+    errors = {}
+    for name in fields:
+        try:
+            unresolved_check(values.get(name) or "", field=name)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    return errors
 
 
 def unresolved_check(text: str, *, field: str) -> None:

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -8,8 +9,10 @@ from crm.admin_columns import date_column, player_column, text_column, time_colu
 from crm.names import staff_name
 from crm.sources import source_text
 from players.admin.scoping import PlayerScopedAdminMixin
+from players.admin.scripts import ScriptInsertTextarea
 
 from ..models import Campaign, Message, MessageReason, OutreachTask, message_reason_text
+from ..services.campaigns import TASK_TEXT_FIELDS, task_save, task_texts_check
 from ..services.messaging import message_cancel, message_retry
 
 
@@ -42,8 +45,32 @@ class CampaignFilter(admin.SimpleListFilter):
         return queryset.filter(campaign_id=self.value()) if self.value() else queryset
 
 
+class OutreachTaskForm(forms.ModelForm):
+    """A task by hand: a script from the library can be inserted into its call script,
+    filled in for the task's player (`ScriptInsertTextarea`); a {variable} left unfilled
+    is refused (`task_texts_check`, the service's rule, shown on the form)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "script" in self.fields:
+            self.fields["script"].widget = ScriptInsertTextarea(
+                attrs={"rows": 8, "cols": 80}, player_id=self.instance.player_id if self.instance.pk else None
+            )
+
+    def clean(self):
+        data = super().clean()
+        values = {name: data.get(name, getattr(self.instance, name)) for name in TASK_TEXT_FIELDS}
+        try:
+            task_texts_check(values=values)
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                self.add_error(name if name in self.fields else None, errors)
+        return data
+
+
 @admin.register(OutreachTask)
 class OutreachTaskAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
+    form = OutreachTaskForm
     list_display = [  # fits 1366 px (crm.admin_columns)
         text_column("title_text", _("title"), width="16em", ordering="title"),
         player_column(),
@@ -86,6 +113,9 @@ class OutreachTaskAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
             # The CRM's title is shown, not edited, where the title field would be.
             fields = ["title_display" if f == "title" else f for f in fields]
         return fields
+
+    def save_model(self, request, obj, form, change):
+        task_save(task=obj, actor=request.user)
 
 
 @admin.register(Message)

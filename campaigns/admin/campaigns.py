@@ -17,9 +17,10 @@ from django.utils.translation import pgettext_lazy
 
 from crm.admin_readonly import ReadOnlyAdminMixin
 from crm.cells import csv_writer
+from crm.names import staff_name
 from crm.privacy import can_view_personal_data, masked
 from crm.sources import source_text
-from players.models import ContactOutcome
+from players.models import CallScript, ContactOutcome
 from players.selectors import player_scope_q
 
 from ..models import Campaign, CampaignStatus, OutreachTask, WorklistTask
@@ -56,6 +57,7 @@ class CampaignForm(forms.ModelForm):
             "name",
             "goal",
             "channel",
+            "call_script",
             "subject",
             "template",
             "start_date",
@@ -84,7 +86,15 @@ class CampaignForm(forms.ModelForm):
             for name in ("channel", "holdout_percent"):
                 self.fields[name].disabled = True
         variables = ", ".join(f"{{{name}}}" for name in TEMPLATE_VARIABLES)
-        self.fields["template"].help_text = _("Variables: %(variables)s") % {"variables": variables}
+        self.fields["template"].help_text = _(
+            "For SMS, e-mail or in-game mail (a phone campaign's script comes from the script library). "
+            "Variables: %(variables)s"
+        ) % {"variables": variables}
+        if "call_script" in self.fields:  # the library's scripts in use, the campaign's own kept
+            scripts = CallScript.objects.filter(enabled=True)
+            if self.instance.call_script_id:
+                scripts = scripts | CallScript.objects.filter(pk=self.instance.call_script_id)
+            self.fields["call_script"].queryset = scripts.order_by("category", "name")
 
     def clean(self):
         cleaned = super().clean()
@@ -109,7 +119,7 @@ class CampaignAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["name", "goal", "owner", "status", "launched_at", "launched_by"]}),
-        (_("How"), {"fields": ["channel", "subject", "template", "start_date", "due_date"]}),
+        (_("How"), {"fields": ["channel", "call_script", "subject", "template", "start_date", "due_date"]}),
         (_("Who"), {"fields": ["segment_summary", "holdout_percent", "team"]}),
     ]
 
@@ -301,7 +311,8 @@ class WorklistAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         when = request.GET.get("when")
         shown = tasks_when(mine, when=when, today=today) if when in WHENS else mine
         paginator = Paginator(
-            shown.select_related("player", "player__tier", "player__manager", "campaign"), WORKLIST_PAGE_SIZE
+            shown.select_related("player", "player__tier", "player__manager", "campaign__call_script"),
+            WORKLIST_PAGE_SIZE,
         )
         paginator.count = {WHEN_OVERDUE: counts.overdue, WHEN_TODAY: counts.today, WHEN_LATER: counts.later}.get(
             when, counts.total
@@ -316,11 +327,13 @@ class WorklistAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         sections = []
         for task in page.object_list:
             script = task.script
-            if not script and task.campaign_id:
+            if not script and task.campaign_id and task.campaign.call_script_id:
+                # a campaign's call: its script from the library, filled in for the player and me
+                text = task.campaign.call_script.text()
                 try:
-                    script = template_render(task.campaign.template, player=task.player)
+                    script = template_render(text, player=task.player, extra={"me": staff_name(request.user)})
                 except ValidationError:
-                    script = task.campaign.template
+                    script = text
             phone = task.player.phone
             key = task_when(task, today)
             if not sections or sections[-1]["key"] != key:

@@ -64,6 +64,7 @@ class GreetingRuleForm(forms.ModelForm):
             "tags",
             "task_lead_days",
             "task_title",
+            "call_script",
             "message_channel",
             "send_time",
             "subject",
@@ -98,6 +99,7 @@ class GreetingRuleAdmin(admin.ModelAdmin):
                 "fields": [
                     "task_lead_days",
                     "task_title",
+                    "call_script",
                     "message_channel",
                     "send_time",
                     "subject",

@@ -61,8 +61,18 @@ class Campaign(models.Model):
         _("subject"), max_length=200, blank=True, help_text=_("Email subject; may use variables.")
     )
     template = models.TextField(
-        _("message or call script"),
-        help_text=_("The message text, or the call script (话术) for phone tasks. Variables such as {nickname}."),
+        _("message"),
+        blank=True,
+        help_text=_("The message text for SMS, e-mail or in-game mail. Variables such as {nickname}."),
+    )
+    call_script = models.ForeignKey(
+        "players.CallScript",
+        verbose_name=_("call script"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text=_("For phone-call tasks: the script (话术) from the script library, filled in for each player."),
     )
     start_date = models.DateField(_("start"))
     due_date = models.DateField(_("due"))
@@ -152,6 +162,23 @@ class Campaign(models.Model):
                 template_validate(getattr(self, field))
             except ValidationError as exc:
                 errors[field] = exc.messages
+        if self.channel == CampaignChannel.PHONE_TASK:
+            # a call's script comes from the script library, not from free text here
+            if not self.call_script_id:
+                errors["call_script"] = [_("Choose the call script from the script library.")]
+            else:  # a greeting call's script speaks of an occasion a campaign has not got
+                from players.templating import SCRIPT_USE, USE_VARIABLES
+
+                try:
+                    template_validate(self.call_script.text(), extra_variables=USE_VARIABLES[SCRIPT_USE])
+                except ValidationError as exc:
+                    errors["call_script"] = exc.messages
+            if self.template.strip() and "template" not in errors:
+                errors["template"] = [
+                    _("A phone campaign's script comes from the script library: leave the message empty.")
+                ]
+        elif not self.template.strip() and "template" not in errors:
+            errors["template"] = [_("A message needs a text.")]
         try:
             segment_validate(self.segment)
         except ValidationError as exc:

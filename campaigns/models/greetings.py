@@ -158,7 +158,19 @@ class GreetingRule(models.Model):
     )
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     template = models.TextField(
-        _("message / call script"), blank=True, help_text=_("Variables in braces, e.g. {nickname}; checked when saved.")
+        _("message"),
+        blank=True,
+        help_text=_("The automatic message. Variables in braces, e.g. {nickname}; checked when saved."),
+    )
+    call_script = models.ForeignKey(
+        "players.CallScript",
+        verbose_name=_("call script"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="greeting_rules",
+        limit_choices_to={"category": "greeting_call"},
+        help_text=_("For the call task: a greeting-call script from the script library, filled in for each player."),
     )
     minor_template = models.TextField(
         _("text for minors"),
@@ -216,6 +228,10 @@ class GreetingRule(models.Model):
             errors["message_channel"] = _("A rule needs a call task, a message, or both.")
         if self.message_channel and not self.template.strip():
             errors["template"] = _("A message needs a text.")
+        if not self.message_channel and self.template.strip():
+            errors["template"] = _("A call's script comes from the script library: choose it as the call script.")
+        if self.call_script_id and self.task_lead_days is None:
+            errors["call_script"] = _("A call script needs a call task: set the call task lead.")
         for field in ("template", "minor_template", "task_title", "subject"):
             if field not in errors and getattr(self, field):
                 from ..templating import template_validate

@@ -32,6 +32,8 @@ from django.utils.translation import gettext as _
 
 from players.models import ContactChannel, ContactOutcome, Payment, PaymentKind, Player
 from players.services import contact_log_create
+from players.services.scripts import script_used
+from players.templating import unresolved_errors
 
 from .. import sql_dialect
 from ..models import (
@@ -148,6 +150,8 @@ def campaign_launch(*, campaign: Campaign, actor=None, now: datetime | None = No
                 )
                 created += made
                 offset += unmanaged
+                if campaign.call_script_id:  # each call task is one use of the library's script
+                    script_used(script_id=campaign.call_script_id, times=made, now=now)
     Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.LAUNCHING).update(status=CampaignStatus.LAUNCHED)
     campaign.refresh_from_db()
     counts = CampaignTarget.objects.filter(campaign=campaign).aggregate(
@@ -300,6 +304,32 @@ def _texts_python(campaign, low, high, now) -> list[tuple[int, str, str]]:
             body, subject = campaign.template, campaign.subject
         rows.append((player.pk, subject[:200], body))
     return rows
+
+
+# --- Tasks ---------------------------------------------------------------------
+
+TASK_TEXT_FIELDS = ("script", "note")
+
+
+def task_texts_check(*, values: dict) -> None:
+    """A task's script and note are saved only with every {variable} filled in (a script
+    inserted from the library for a player without, say, a tier keeps {tier} for staff to
+    complete). Raises a ValidationError naming the field."""
+    errors = unresolved_errors(values, TASK_TEXT_FIELDS)
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def task_save(*, task: OutreachTask, actor) -> OutreachTask:
+    """Create or edit a task by hand (the admin's task form): its texts checked
+    (`task_texts_check`), then the model's own rules."""
+    task_texts_check(values={name: getattr(task, name) for name in TASK_TEXT_FIELDS})
+    if task.pk is None and actor is not None and task.created_by_id is None:
+        task.created_by = actor
+    task.full_clean()
+    task.save()
+    return task
 
 
 # --- Outcomes ------------------------------------------------------------------

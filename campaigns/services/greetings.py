@@ -34,8 +34,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.calendar import birthday_keys_on, days, festival_dates, solar_keys_on, yearly_dates
+from crm.names import staff_name
 from players.models import NOT_ERASED, Player
 from players.services.birthdays import birthdays_refresh
+from players.services.scripts import script_used
 from vip.models import Tier
 
 from .. import sql_dialect
@@ -54,7 +56,7 @@ from ..models import (
     TaskTitle,
     occasion_text,
 )
-from ..sql_templating import SqlValue, sql_template
+from ..sql_templating import SQL_VARIABLES, SqlValue, sql_template
 from ..templating import template_render
 from . import greetings_sql
 from .gifts import gift_description, gift_description_sql, gifts_grant
@@ -335,16 +337,29 @@ def _sql_texts(rule: GreetingRule, occasion: date) -> _SqlTexts:
         players_label = occasion_label(rule, occasion)
 
     def render(text: str, label: str):
-        extra = {"occasion": label, "occasion_date": occasion.isoformat(), "gift": gift}
+        # {me} in a call script: who calls, the player's manager (the task's assignee)
+        extra = {
+            "occasion": label,
+            "occasion_date": occasion.isoformat(),
+            "gift": gift,
+            "me": SqlValue(SQL_VARIABLES["manager"]),
+        }
         return sql_template(text, today=timezone.localdate(), zone=settings.TIME_ZONE, extra=extra)
 
     return _SqlTexts(
         render(rule.task_title or _default_title_template(label, occasion), label),
-        render(rule.template if not rule.message_channel else "", label),
+        render(_call_script_text(rule), label),
         render(rule.subject, players_label),
         render(rule.template, players_label),
         render(_minor_template(rule), players_label),
     )
+
+
+def _call_script_text(rule: GreetingRule) -> str:
+    """The call task's script: the rule's greeting-call script from the library (empty without)."""
+    if rule.task_lead_days is None or not rule.call_script_id:
+        return ""
+    return rule.call_script.text()
 
 
 def _minor_template(rule: GreetingRule) -> str:
@@ -390,7 +405,7 @@ def _texts_python(*, rule: GreetingRule, occasion: date, token: str, source: str
             (
                 player.pk,
                 _task_title(rule, player, label, occasion, gift) if rule.task_lead_days is not None else "",
-                _render(rule.template, player, label, occasion, gift) if not rule.message_channel else "",
+                _render(_call_script_text(rule), player, label, occasion, gift),
                 _render(rule.subject, player, players_label, occasion, gift)[:200] if rule.subject else "",
                 _render(rule.template, player, players_label, occasion, gift) if rule.message_channel else "",
                 _render(_minor_template(rule), player, players_label, occasion, None),
@@ -406,7 +421,9 @@ def _extra(label: str, occasion: date, gift: GiftEntry | None) -> dict:
 def _render(text: str, player: Player, label: str, occasion: date, gift: GiftEntry | None) -> str:
     if not text:
         return ""
-    return template_render(text, player=player, extra=_extra(label, occasion, gift))
+    # {me} in a call script: who calls, the player's manager (the task's assignee)
+    extra = {**_extra(label, occasion, gift), "me": staff_name(player.manager if player.manager_id else None)}
+    return template_render(text, player=player, extra=extra)
 
 
 def _task_title(rule: GreetingRule, player: Player, label: str, occasion: date, gift: GiftEntry | None) -> str:
@@ -446,7 +463,7 @@ def _greet_claims(
             _texts_python(rule=rule, occasion=occasion, token=token, source=source)
         )
     if rule.task_lead_days is not None:
-        greetings_sql.tasks_insert(
+        made = greetings_sql.tasks_insert(
             token=token,
             source=source,
             title=texts.sql("title"),
@@ -460,6 +477,8 @@ def _greet_claims(
             now=now,
             today=today,
         )
+        if rule.call_script_id and made:  # each call task is one use of the library's script
+            script_used(script_id=rule.call_script_id, times=made, now=now)
     if rule.message_channel:
         otherwise = _send_time(rule, occasion, player_zone_named(""), now)
         messages_insert_select(

@@ -5,6 +5,15 @@ import pytest
 from campaigns.models import GreetingRule
 
 _rule_names = itertools.count(1)
+_script_names = itertools.count(1)
+
+
+def library_script(text: str, category: str):
+    """A script of the library (话术库) whose purpose is `text`."""
+    from players.models import CallScript
+    from players.services.scripts import script_save
+
+    return script_save(script=CallScript(name=f"script {next(_script_names)}", category=category, step_purpose=text))
 
 
 @pytest.fixture
@@ -16,6 +25,9 @@ def make_rule(db):
         fields.setdefault("occasion", "birthday")
         if "message_channel" not in fields and "task_lead_days" not in fields:
             fields["task_lead_days"] = 1
+        if not fields.get("message_channel") and fields.get("template"):
+            # a call's script comes from the library: `template=` names its text here
+            fields["call_script"] = library_script(fields.pop("template"), "greeting_call")
         rule = GreetingRule(**fields)
         rule.full_clean()
         rule.save()
@@ -37,6 +49,9 @@ def make_campaign(db, supervisor):
     def make(team=None, **fields):
         fields.setdefault("name", "Win back quiet whales")
         fields.setdefault("template", "您好 {nickname}，好久不见！")
+        if fields.get("channel", "phone_task") == "phone_task" and "call_script" not in fields:
+            # a phone campaign's script comes from the library: `template=` names its text here
+            fields["call_script"] = library_script(fields.pop("template"), "win_back")
         fields.setdefault("start_date", date(2026, 11, 22))
         fields.setdefault("due_date", date(2026, 11, 30))
         fields.setdefault("segment", {})

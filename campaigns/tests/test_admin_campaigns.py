@@ -2,12 +2,20 @@ import csv
 import io
 from datetime import date, timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus, OutreachTask, TaskStatus
 from campaigns.services.campaigns import campaign_launch
-from players.models import ContactLog
+from campaigns.tests.fixtures import library_script
+from players.models import CallScript, ContactLog
+
+
+@pytest.fixture
+def script(db):
+    """The win-back script of the library (话术库) the phone campaigns use."""
+    return library_script("{nickname}您好，我是{manager}", "win_back")
 
 
 def _form_data(**overrides):
@@ -15,8 +23,9 @@ def _form_data(**overrides):
         "name": "Call quiet whales",
         "goal": "win_back",
         "channel": "phone_task",
+        "call_script": str(CallScript.objects.get(category="win_back").pk),
         "subject": "",
-        "template": "{nickname}您好，我是{manager}",
+        "template": "",
         "start_date": "2026-11-22",
         "due_date": "2026-11-29",
         "holdout_percent": "10",
@@ -28,7 +37,7 @@ def _form_data(**overrides):
     return data
 
 
-def test_supervisor_creates_a_campaign_with_a_segment(client, supervisor):
+def test_supervisor_creates_a_campaign_with_a_segment(client, supervisor, script):
     client.force_login(supervisor)
     response = client.post(reverse("admin:campaigns_campaign_add"), _form_data())
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -40,15 +49,29 @@ def test_supervisor_creates_a_campaign_with_a_segment(client, supervisor):
     assert "players now" in page.content.decode()  # 启动 is clicked in crm/tests/test_browser_supervisor_day.py
 
 
-def test_unknown_variable_is_an_error_on_the_form(client, supervisor):
+def test_unknown_variable_is_an_error_on_the_form(client, supervisor, script):
     client.force_login(supervisor)
-    response = client.post(reverse("admin:campaigns_campaign_add"), _form_data(template="Hi {nick}"))
+    response = client.post(reverse("admin:campaigns_campaign_add"), _form_data(channel="sms", template="Hi {nick}"))
     assert response.status_code == 200
     assert "{nick}" in str(response.context["adminform"].form.errors["template"])
     assert not Campaign.objects.exists()
 
 
-def test_launch_from_the_admin_then_results_page_and_csv(client, supervisor, make_player, manager, tiers):
+def test_a_phone_campaigns_script_comes_from_the_library(client, supervisor, script):
+    """Issue 22: not free text inside the campaign's template."""
+    client.force_login(supervisor)
+    response = client.post(
+        reverse("admin:campaigns_campaign_add"), _form_data(call_script="", template="{nickname}您好，我是{manager}")
+    )
+    errors = response.context["adminform"].form.errors
+    assert "call_script" in errors and "script library" in str(errors["template"])
+    greeting = library_script("{nickname}，{occasion}快乐！", "greeting_call")
+    response = client.post(reverse("admin:campaigns_campaign_add"), _form_data(call_script=str(greeting.pk)))
+    assert "{occasion}" in str(response.context["adminform"].form.errors["call_script"])
+    assert not Campaign.objects.exists()
+
+
+def test_launch_from_the_admin_then_results_page_and_csv(client, supervisor, make_player, manager, tiers, script):
     for _ in range(5):
         make_player(manager=manager, tier=tiers["V3"], last_login_at=timezone.now() - timedelta(days=30))
     client.force_login(supervisor)

@@ -82,3 +82,50 @@ def test_default_greeting_titles_and_campaign_cancel_notes_become_codes(make_rul
         assert written.title_text == "玉兔 生日回访" and written.title_code == ""
         assert blocked.status_reason == "opted_out" and blocked.note == ""
         assert blocked.note_text == "玩家已退订营销消息。"
+
+
+def test_call_scripts_in_templates_move_into_the_library(make_player, supervisor):
+    """0016: a phone campaign's and a call-only greeting rule's script become library entries
+    (one per distinct text), linked as the call script; messages stay where they are."""
+    from campaigns.models import Campaign, GreetingRule
+    from players.models import CallScript
+
+    scripts_0016 = import_module("campaigns.migrations.0016_call_scripts_from_the_library")
+    CallScript.objects.create(name="回访大户", category="return_visit", step_purpose="已有的话术")
+    day = date(2026, 11, 22)
+
+    def campaign(name, channel, template, goal="vip_care"):
+        return Campaign.objects.create(
+            name=name, goal=goal, channel=channel, template=template, start_date=day, due_date=day
+        )
+
+    first = campaign("回访大户", "phone_task", "{nickname}您好，我是{manager}")
+    again = campaign("回访大户二期", "phone_task", "{nickname}您好，我是{manager}")
+    winback = campaign("召回", "phone_task", "{nickname}，好久不见", goal="win_back")
+    mail = campaign("邮件", "sms", "{nickname}，礼包已发放")
+    call = GreetingRule.objects.create(
+        name="生日电话", occasion="birthday", task_lead_days=1, template="{occasion}快乐"
+    )
+    both = GreetingRule.objects.create(
+        name="生日双管", occasion="birthday", task_lead_days=1, message_channel="sms", template="生日快乐"
+    )
+
+    scripts_0016.scripts_into_the_library(apps, None)
+
+    for row in (first, again, winback, mail, call, both):
+        row.refresh_from_db()
+    assert first.call_script == again.call_script and first.template == again.template == ""
+    assert (first.call_script.name, first.call_script.category) == ("回访大户 (2)", "return_visit")
+    assert first.call_script.step_purpose == "{nickname}您好，我是{manager}"
+    assert (winback.call_script.category, winback.call_script.name) == ("win_back", "召回")
+    assert (mail.call_script, mail.template) == (None, "{nickname}，礼包已发放")
+    assert (call.call_script.category, call.call_script.step_purpose, call.template) == (
+        "greeting_call",
+        "{occasion}快乐",
+        "",
+    )
+    assert (both.call_script, both.template) == (None, "生日快乐")
+
+    scripts_0016.scripts_back_into_templates(apps, None)
+    first.refresh_from_db(), call.refresh_from_db()
+    assert (first.template, call.template) == ("{nickname}您好，我是{manager}", "{occasion}快乐")

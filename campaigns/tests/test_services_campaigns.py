@@ -41,7 +41,7 @@ def _players(n, **fields):
 
 def test_unknown_template_variable_is_refused_at_save(make_campaign):
     with pytest.raises(ValidationError) as info:
-        make_campaign(template="Hi {nick_name}")
+        make_campaign(channel="sms", template="Hi {nick_name}")
     assert "template" in info.value.message_dict and "{nick_name}" in info.value.message_dict["template"][0]
 
 

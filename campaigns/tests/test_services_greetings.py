@@ -17,6 +17,7 @@ from campaigns.models import (
     GiftEntry,
     Greeting,
     GreetingOccasion,
+    GreetingRule,
     GreetingStatus,
     Message,
     OutreachTask,
@@ -82,6 +83,50 @@ def test_a_greeting_call_title_reads_in_the_readers_language(make_rule, make_pla
         assert task.title_text == "2026-11-23 生日：致电 寿星"
     with translation.override("en"):
         assert task.title_text == "Birthday on 2026-11-23: call 寿星"
+
+
+@pytest.mark.parametrize("sql_texts", [True, False])
+def test_a_greeting_calls_script_comes_from_the_library_beside_the_message(make_rule, make_player, manager, sql_texts):
+    """Issue 22: a greeting call's script is the library's (steps, {me}, the occasion), the
+    rule's text is its message; each call task counts one use of the script."""
+    from players.models import CallScript
+    from players.services.scripts import script_save
+
+    manager.last_name, manager.first_name = "李", "娜"
+    manager.save()
+    script = script_save(
+        script=CallScript(
+            name="生日问候",
+            category="greeting_call",
+            step_verify="您好！请问是{nickname}吗？",
+            step_introduce="我是您的专属客服{me}。",
+            step_purpose="{occasion}快到了，祝您生日快乐！",
+        )
+    )
+    make_rule(
+        occasion="birthday",
+        task_lead_days=1,
+        call_script=script,
+        message_channel="in_game",
+        template="{nickname}生日快乐",
+    )
+    player = make_player(birthday=date(1990, 11, 23), nickname="寿星", manager=manager)
+
+    with translation.override("zh-hans"):
+        greetings_run(on=RUN_DAY, deliver=False, sql_texts=sql_texts)
+
+    (task,) = tasks_of(player)
+    assert task.script == "您好！请问是寿星吗？\n我是您的专属客服李娜。\n生日快到了，祝您生日快乐！"
+    assert Message.objects.get(player=player).body == "寿星生日快乐"
+    script.refresh_from_db()
+    assert script.usage_count == 1 and script.last_used_at is not None
+
+
+def test_a_greeting_rule_refuses_a_call_script_typed_into_its_message(db):
+    rule = GreetingRule(name="生日电话", occasion="birthday", task_lead_days=1, template="祝{nickname}生日快乐")
+    with pytest.raises(ValidationError) as error:
+        rule.full_clean()
+    assert "script library" in error.value.message_dict["template"][0]
 
 
 def test_a_rules_own_task_title_is_kept_as_written(make_rule, make_player, manager):
@@ -704,7 +749,7 @@ def test_texts_rendered_by_postgresql_equal_texts_rendered_in_python(
         occasion="birthday",
         task_lead_days=0,
         task_title="{occasion} {occasion_date}: {nickname} ({gift})",
-        template="请祝 {nickname} {occasion}快乐，礼物 {gift}",
+        template="我是{me}，请祝 {nickname} {occasion}快乐，礼物 {gift}",  # the call's library script
         gift_kind="value",
         gift_value=Decimal("5"),
     )

@@ -10,6 +10,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, Greeting, GreetingRule, OutreachTask, TaskStatus
 from campaigns.services.campaigns import campaign_launch, campaign_save
 from campaigns.services.greetings import greetings_run
+from campaigns.tests.fixtures import library_script
 from crm.calendar import lunar_of, lunar_to_solar
 from crm.tests.browser import login, no_horizontal_scroll, shot
 from crm.tests.test_browser_supervisor_day import PASSWORD, _staff, in_chinese, tiles
@@ -35,7 +36,7 @@ def book(base_data):
     campaign = campaign_save(
         campaign=Campaign(
             name="周末活动邀请",
-            template="{nickname}您好，我是您的专属客服{manager}。",
+            call_script=library_script("{nickname}您好，我是您的专属客服{manager}。", "return_visit"),
             start_date=today - timedelta(days=1),
             due_date=today + timedelta(days=6),
             segment={"tier_min": 5},

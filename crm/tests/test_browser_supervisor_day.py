@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus, OutreachTask
 from campaigns.services.campaigns import campaign_save
+from campaigns.tests.fixtures import library_script
 from crm.tests.browser import VIEWPORT, login, no_horizontal_scroll, shot
 from players.models import PayerStatusChange, Player
 from vip.models import Tier
@@ -59,7 +60,10 @@ def team(base_data):
     campaign = campaign_save(
         campaign=Campaign(
             name="唤回沉默大户",
-            template="{nickname}您好，我是您的专属客服{manager}，新赛季礼包已经为您准备好了。",
+            # the call's script from the library (话术库): {me} is whoever makes the call
+            call_script=library_script(
+                "{nickname}您好，我是您的专属客服{me}，新赛季礼包已经为您准备好了。", "win_back"
+            ),
             start_date=today,
             due_date=today + timedelta(days=14),
             segment={"tier_min": 3},

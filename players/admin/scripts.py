@@ -14,17 +14,21 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.admin_columns import short_time
 
-from ..models import SCRIPT_EXTRA_VARIABLES, CallScript
+from ..models import SCRIPT_EXTRA_VARIABLES, CallScript, ScriptCategory
 from ..selectors import players_visible_to
 from ..services.scripts import script_insert, script_save
-from ..templating import TEMPLATE_VARIABLES
+from ..templating import TEMPLATE_VARIABLES, USE_VARIABLES
 
 
 def _variables_help() -> str:
     names = [*TEMPLATE_VARIABLES, *SCRIPT_EXTRA_VARIABLES]
-    return _("Variables: %(names)s ({me}: your own name). Checked when saved.") % {
+    text = _("Variables: %(names)s ({me}: your own name). Checked when saved.") % {
         "names": ", ".join(f"{{{name}}}" for name in names)
     }
+    greeting = USE_VARIABLES.get(ScriptCategory.GREETING_CALL)
+    if greeting:
+        text += " " + _("Greeting calls also: %(names)s.") % {"names": ", ".join(f"{{{name}}}" for name in greeting)}
+    return text
 
 
 class ScriptInsertTextarea(forms.Textarea):

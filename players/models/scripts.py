@@ -11,6 +11,12 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+def _script_use_variables():
+    from ..templating import SCRIPT_USE, USE_VARIABLES
+
+    return USE_VARIABLES[SCRIPT_USE]
+
+
 class ScriptCategory(models.TextChoices):
     RETURN_VISIT = "return_visit", _("Outbound return visit")
     COMPLAINT = "complaint", _("Complaint handling")
@@ -73,11 +79,20 @@ class CallScript(models.Model):
         errors = {}
         for field, _label in SCRIPT_STEPS:
             try:
-                template_validate(getattr(self, field), extra_variables=SCRIPT_EXTRA_VARIABLES)
+                template_validate(getattr(self, field), extra_variables=self.use_variables())
             except ValidationError as exc:
                 errors[field] = exc.messages
         if errors:
             raise ValidationError(errors)
+
+    def use_variables(self) -> list[str]:
+        """The variables its use supplies: {me}, and a greeting call's occasion and gift."""
+        from ..templating import SCRIPT_USE, USE_VARIABLES
+
+        names = list(USE_VARIABLES[SCRIPT_USE])
+        if self.category == ScriptCategory.GREETING_CALL:
+            names += list(USE_VARIABLES.get(ScriptCategory.GREETING_CALL, {}))
+        return names
 
     def text(self) -> str:
         """The steps in order, one paragraph each (before variables are filled in)."""
@@ -85,4 +100,4 @@ class CallScript(models.Model):
 
 
 # Besides the player's variables: the person calling, filled in when the script is used.
-SCRIPT_EXTRA_VARIABLES = ("me",)
+SCRIPT_EXTRA_VARIABLES = tuple(_script_use_variables())

@@ -43,5 +43,14 @@ def script_insert(*, script: CallScript, player: Player, actor, now: datetime | 
     now = now or timezone.now()
     player = Player.objects.select_related("tier", "manager").get(pk=player.pk)
     text = template_render_partial(script.text(), player=player, extra={"me": staff_name(actor)}, now=now)
-    CallScript.objects.filter(pk=script.pk).update(usage_count=F("usage_count") + 1, last_used_at=now)
+    script_used(script_id=script.pk, now=now)
     return text
+
+
+def script_used(*, script_id: int, times: int = 1, now: datetime | None = None) -> None:
+    """Count uses of a script: one per insertion, one per call task a campaign or a greeting
+    rule hands out with it."""
+    if times > 0:
+        CallScript.objects.filter(pk=script_id).update(
+            usage_count=F("usage_count") + times, last_used_at=now or timezone.now()
+        )

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import ContactLog, ContactLogChange, Player
-from ..templating import unresolved_check
+from ..templating import unresolved_errors
 
 # What staff may change on a logged contact (who logged it, its source and when it was
 # recorded are facts, not edits).
@@ -52,12 +52,7 @@ def contact_log_check(*, values: dict, changed=None) -> None:
                 if contact_day >= today
                 else _("The follow-up date cannot come before the day of the contact.")
             ]
-    for name in ("topic", "summary"):
-        if changed is None or name in changed:
-            try:
-                unresolved_check(values.get(name) or "", field=name)
-            except ValidationError as exc:
-                errors.update(exc.message_dict)
+    errors.update(unresolved_errors(values, [n for n in ("topic", "summary") if changed is None or n in changed]))
     if errors:
         raise ValidationError(errors)
 
