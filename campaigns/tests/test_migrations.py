@@ -85,12 +85,12 @@ def test_default_greeting_titles_and_campaign_cancel_notes_become_codes(make_rul
 
 
 def test_call_scripts_in_templates_move_into_the_library(make_player, supervisor):
-    """0016: a phone campaign's and a call-only greeting rule's script become library entries
+    """0017: a phone campaign's and a call-only greeting rule's script become library entries
     (one per distinct text), linked as the call script; messages stay where they are."""
     from campaigns.models import Campaign, GreetingRule
     from players.models import CallScript
 
-    scripts_0016 = import_module("campaigns.migrations.0016_call_scripts_from_the_library")
+    scripts_0017 = import_module("campaigns.migrations.0017_call_scripts_from_the_library")
     CallScript.objects.create(name="回访大户", category="return_visit", step_purpose="已有的话术")
     day = date(2026, 11, 22)
 
@@ -110,7 +110,7 @@ def test_call_scripts_in_templates_move_into_the_library(make_player, supervisor
         name="生日双管", occasion="birthday", task_lead_days=1, message_channel="sms", template="生日快乐"
     )
 
-    scripts_0016.scripts_into_the_library(apps, None)
+    scripts_0017.scripts_into_the_library(apps, None)
 
     for row in (first, again, winback, mail, call, both):
         row.refresh_from_db()
@@ -126,6 +126,6 @@ def test_call_scripts_in_templates_move_into_the_library(make_player, supervisor
     )
     assert (both.call_script, both.template) == (None, "生日快乐")
 
-    scripts_0016.scripts_back_into_templates(apps, None)
+    scripts_0017.scripts_back_into_templates(apps, None)
     first.refresh_from_db(), call.refresh_from_db()
     assert (first.template, call.template) == ("{nickname}您好，我是{manager}", "{occasion}快乐")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0014_greeting_text_for_minors'),
+        ('campaigns', '0015_message_sms_providers'),
         ('players', '0024_minor_refund_and_checklist_choices_after_surveys'),
     ]
 

@@ -52,7 +52,7 @@ def scripts_back_into_templates(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0015_year_spend_table'),
+        ('campaigns', '0016_year_spend_table'),
         ('players', '0024_minor_refund_and_checklist_choices_after_surveys'),
     ]
 
