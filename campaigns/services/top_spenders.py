@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from players.models import Payment, PaymentKind, Player, player_is_erased
+from players.models import NOT_ERASED, Payment, PaymentKind, Player, player_is_erased
 
 from ..models import OutreachTask, PlayerYearSpend, TaskKind, TaskTitle, YearSpendBuild
 from .gifts import gift_budget_rooms, month_of
@@ -163,7 +163,7 @@ def key_customers(
     *, start: date, end: date, exclude: set[int] | frozenset = frozenset(), players=None, with_players: bool = True
 ) -> list[TopSpender]:
     """The key customers (重点客户) beyond the top N: players tagged CRM_KEY_CUSTOMER_TAG, or at or
-    above the tier CRM_KEY_CUSTOMER_MIN_TIER, except `exclude` (the top spenders already
+    above the tier CRM_KEY_CUSTOMER_MIN_TIER (not erased on request), except `exclude` (the top spenders already
     booked), with their net spend from `start` to `end` (0 when they spent nothing), highest
     first. `players` (a queryset) limits who is returned."""
     from vip.models import Tier
@@ -171,14 +171,14 @@ def key_customers(
     ids: set[int] = set()
     tag = settings.CRM_KEY_CUSTOMER_TAG
     if tag:
-        ids |= set(Player.objects.filter(tags__name=tag).values_list("pk", flat=True))
+        ids |= set(Player.objects.filter(NOT_ERASED, tags__name=tag).values_list("pk", flat=True))
     tier = (
         Tier.objects.filter(name=settings.CRM_KEY_CUSTOMER_MIN_TIER).first()
         if settings.CRM_KEY_CUSTOMER_MIN_TIER
         else None
     )
     if tier is not None:
-        ids |= set(Player.objects.filter(tier__level__gte=tier.level).values_list("pk", flat=True))
+        ids |= set(Player.objects.filter(NOT_ERASED, tier__level__gte=tier.level).values_list("pk", flat=True))
     ids -= set(exclude)
     if ids and players is not None:
         ids &= set(players.filter(pk__in=ids).values_list("pk", flat=True))
