@@ -65,31 +65,36 @@ def _present(rule: DuplicateRule) -> str:
     return " AND ".join(conditions)
 
 
-def _rule_pairs_sql(rule: DuplicateRule) -> str:
-    """(a, b, one flag per rule): the pairs of accounts this rule finds, a < b."""
+def _rule_values_sql(rule: DuplicateRule) -> str:
+    """(id, k0, k1...): the accounts whose value for this rule is held by 2 to the cap of them,
+    in one pass over the players (a window count per value)."""
     keys = _key(rule, "p")
     named = ", ".join(f"{key} AS k{n}" for n, key in enumerate(keys))
-    partition = ", ".join(f"k{n}" for n in range(len(keys)))
-    joined = " AND ".join(f"x.k{n} = y.k{n}" for n in range(len(keys)))
-    flags = ", ".join(f"{1 if other is rule else 0} AS f_{other.code}" for other in DUPLICATE_RULES)
+    columns = ", ".join(f"k{n}" for n in range(len(keys)))
     return (
-        f"SELECT x.id AS a, y.id AS b, {flags} FROM "
-        f"(SELECT id, {partition} FROM (SELECT p.id, {named}, COUNT(*) OVER (PARTITION BY {', '.join(keys)}) AS n "
-        f"FROM {connection.ops.quote_name(Player._meta.db_table)} p WHERE {_present(rule)} AND p.erased_at IS NULL) v "
-        f"WHERE n BETWEEN 2 AND {max_group()}) x "
-        f"JOIN (SELECT id, {partition} FROM (SELECT p.id, {named}, COUNT(*) OVER (PARTITION BY {', '.join(keys)}) AS n "
+        f"SELECT id, {columns} FROM (SELECT p.id, {named}, COUNT(*) OVER (PARTITION BY {', '.join(keys)}) AS n "
         f"FROM {connection.ops.quote_name(Player._meta.db_table)} p WHERE {_present(rule)} AND p.erased_at IS NULL) w "
-        f"WHERE n BETWEEN 2 AND {max_group()}) y ON {joined} AND x.id < y.id"
+        f"WHERE n BETWEEN 2 AND {max_group()}"
     )
+
+
+def _rule_pairs_sql(rule: DuplicateRule) -> str:
+    """(a, b, one flag per rule): the pairs of accounts this rule finds, a < b (a self-join
+    of the rule's values, `v_<code>`, read once)."""
+    joined = " AND ".join(f"x.k{n} = y.k{n}" for n in range(len(rule.fields)))
+    flags = ", ".join(f"{1 if other is rule else 0} AS f_{other.code}" for other in DUPLICATE_RULES)
+    values = f"v_{rule.code}"
+    return f"SELECT x.id AS a, y.id AS b, {flags} FROM {values} x JOIN {values} y ON {joined} AND x.id < y.id"
 
 
 def _found_sql() -> str:
     """One row per pair: which rules matched and the score (the weights' sum, at most 100)."""
+    values = ", ".join(f"v_{rule.code} AS ({_rule_values_sql(rule)})" for rule in DUPLICATE_RULES)
     union = " UNION ALL ".join(_rule_pairs_sql(rule) for rule in DUPLICATE_RULES)
     flags = ", ".join(f"MAX(f_{rule.code}) AS f_{rule.code}" for rule in DUPLICATE_RULES)
     weighted = " + ".join(f"MAX(f_{rule.code}) * {rule.weight}" for rule in DUPLICATE_RULES)
     return (
-        f"SELECT a, b, {flags}, CASE WHEN {weighted} > 100 THEN 100 ELSE {weighted} END AS score "
+        f"WITH {values} SELECT a, b, {flags}, CASE WHEN {weighted} > 100 THEN 100 ELSE {weighted} END AS score "
         f"FROM ({union}) pairs GROUP BY a, b"
     )
 
