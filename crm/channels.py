@@ -116,3 +116,27 @@ def message_backends_setting(env) -> dict:
             }
         backends[channel] = {"BACKEND": MESSAGE_BACKENDS[name], "OPTIONS": options}
     return backends
+
+
+CAP_PERIODS = ("day", "week", "month")
+
+
+def message_caps_setting(value: str) -> dict[str, tuple[str, int]]:
+    """`CRM_MESSAGE_CAPS` from its text, "channel:period:count,...", e.g.
+    "sms:day:1,in_game:week:3": at most `count` marketing messages on the channel in the
+    player's calendar `period` (day, week from Monday, month). A wrong entry stops the
+    start with the entry named."""
+    caps = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            channel, period, count = (piece.strip() for piece in entry.split(":"))
+            count = int(count)
+        except ValueError:
+            raise ValueError(f"CRM_MESSAGE_CAPS: {entry!r} is not channel:period:count") from None
+        if channel not in MESSAGE_CHANNELS or period not in CAP_PERIODS or count < 0:
+            raise ValueError(
+                f"CRM_MESSAGE_CAPS: {entry!r}: the channel is one of {', '.join(MESSAGE_CHANNELS)}, "
+                f"the period one of {', '.join(CAP_PERIODS)}, the count 0 or more"
+            )
+        caps[channel] = (period, count)
+    return caps

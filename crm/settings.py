@@ -10,7 +10,7 @@ import environ
 from django.utils.translation import gettext_lazy as _
 
 from crm.api.schema_description import DESCRIPTION as API_DESCRIPTION
-from crm.channels import message_backends_setting
+from crm.channels import message_backends_setting, message_caps_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -302,8 +302,12 @@ CRM_SMS_MARKETING_HOURS = (
     env.str("CRM_SMS_MARKETING_HOURS_START", default="08:00"),
     env.str("CRM_SMS_MARKETING_HOURS_END", default="21:00"),
 )
-# Fatigue rules shared by every automatic message.
+# Fatigue rules shared by every automatic marketing message (service messages are exempt):
+# a cap per channel in the player's calendar day, week (Monday to Sunday) or month, e.g.
+# CRM_MESSAGE_CAPS=sms:day:1,in_game:week:3,email:month:4; a channel not named there has
+# CRM_MESSAGES_PER_WEEK a calendar week (0 = no cap).
 CRM_MESSAGES_PER_WEEK = env.int("CRM_MESSAGES_PER_WEEK", default=2)
+CRM_MESSAGE_CAPS = message_caps_setting(env.str("CRM_MESSAGE_CAPS", default=""))
 CRM_QUIET_HOURS = (env.str("CRM_QUIET_HOURS_START", default="22:00"), env.str("CRM_QUIET_HOURS_END", default="09:00"))
 # Batches of the nightly churn scan run at once on PostgreSQL (one connection each).
 CRM_CHURN_SCAN_WORKERS = env.int("CRM_CHURN_SCAN_WORKERS", default=2)

@@ -11,7 +11,7 @@ from crm.sources import source_text
 from players.admin.scoping import PlayerScopedAdminMixin
 from players.admin.scripts import ScriptInsertTextarea
 
-from ..models import Campaign, Message, MessageReason, OutreachTask, message_reason_text
+from ..models import Campaign, Message, MessageReason, NoSendDay, OutreachTask, message_reason_text
 from ..services.campaigns import TASK_TEXT_FIELDS, task_save, task_texts_check
 from ..services.messaging import message_cancel, message_retry
 
@@ -194,6 +194,13 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
     def has_retry_permission(self, request):
         return request.user.has_perm("campaigns.retry_message")
+
+
+@admin.register(NoSendDay)
+class NoSendDayAdmin(admin.ModelAdmin):
+    list_display = [date_column("date", NoSendDay._meta.get_field("date").verbose_name), "note"]
+    date_hierarchy = "date"
+    search_fields = ["note"]
 
 
 from . import greetings, winback  # noqa: E402, F401

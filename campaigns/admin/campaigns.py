@@ -62,6 +62,7 @@ class CampaignForm(forms.ModelForm):
             "template",
             "start_date",
             "due_date",
+            "priority",
             "holdout_percent",
             "team",
             "owner",
@@ -85,6 +86,8 @@ class CampaignForm(forms.ModelForm):
         if launched:
             for name in ("channel", "holdout_percent"):
                 self.fields[name].disabled = True
+        # Optional on the form: left empty, a campaign has the default priority.
+        self.fields["priority"].required = False
         variables = ", ".join(f"{{{name}}}" for name in TEMPLATE_VARIABLES)
         self.fields["template"].help_text = _(
             "For SMS, e-mail or in-game mail (a phone campaign's script comes from the script library). "
@@ -95,6 +98,10 @@ class CampaignForm(forms.ModelForm):
             if self.instance.call_script_id:
                 scripts = scripts | CallScript.objects.filter(pk=self.instance.call_script_id)
             self.fields["call_script"].queryset = scripts.order_by("category", "name")
+
+    def clean_priority(self):
+        value = self.cleaned_data.get("priority")
+        return Campaign._meta.get_field("priority").default if value is None else value
 
     def clean(self):
         cleaned = super().clean()
@@ -119,7 +126,10 @@ class CampaignAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["name", "goal", "owner", "status", "launched_at", "launched_by"]}),
-        (_("How"), {"fields": ["channel", "call_script", "subject", "template", "start_date", "due_date"]}),
+        (
+            _("How"),
+            {"fields": ["channel", "call_script", "subject", "template", "start_date", "due_date", "priority"]},
+        ),
         (_("Who"), {"fields": ["segment_summary", "holdout_percent", "team"]}),
     ]
 

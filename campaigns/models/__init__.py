@@ -1,11 +1,14 @@
 """Outreach work for VIP managers (tasks) and automatic messages to players."""
 
+from contextlib import suppress
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext, pgettext_lazy
 
 from crm.channels import Channel, message_channel_choices
 from crm.formatting import money
@@ -226,6 +229,18 @@ class MessageReason(models.TextChoices):
             "Configure it (CRM_MESSAGE_BACKENDS), then retry the message."
         ),
     )
+    CHANNEL_CAP = (
+        "channel_cap",
+        _("%(channel)s limit reached: at most %(cap)s marketing messages a %(period)s, in the player's calendar."),
+    )
+    CAP_PRIORITY = (
+        "cap_priority",
+        _(
+            "The last %(channel)s message allowed this %(period)s went to the higher-priority campaign "
+            "“%(campaign)s”; this one waits for the next %(period)s."
+        ),
+    )
+    NO_SEND_DAY = "no_send_day", _("No marketing messages go out on %(day)s (a no-sending day).")
     NO_PHONE = "no_phone", _("The player has no mobile number.")
     SMS_DAYTIME = (
         "sms_daytime",
@@ -247,9 +262,24 @@ class MessageReason(models.TextChoices):
     )
 
 
+CAP_PERIOD_LABELS = {
+    "day": pgettext_lazy("cap period", "day"),
+    "week": pgettext_lazy("cap period", "week"),
+    "month": pgettext_lazy("cap period", "month"),
+}
+
+
 def _reason_params_text(params: dict) -> dict:
-    """A provider's reason parameters in words: its name, and what its code means (the
-    provider's own words when the code is not in the registry `campaigns.sms_codes`)."""
+    """Reason parameters in words: a channel's and a cap period's names; a provider's name
+    and what its code means (the provider's own words when the code is not in the registry
+    `campaigns.sms_codes`)."""
+    if "channel" in params and params["channel"] in Channel.values:
+        params = {**params, "channel": Channel(params["channel"]).label}
+    if "period" in params and params["period"] in CAP_PERIOD_LABELS:
+        params = {**params, "period": CAP_PERIOD_LABELS[params["period"]]}
+    if "day" in params:
+        with suppress(TypeError, ValueError):
+            params = {**params, "day": date_format(date.fromisoformat(params["day"]), "DATE_FORMAT")}
     if "provider" not in params:
         return params
     provider, code = params.get("provider", ""), params.get("code", "")
@@ -348,6 +378,23 @@ class Message(ErasedPlayerRefusedMixin, models.Model):
     @property
     def status_reason_text(self) -> str:
         return message_reason_text(self.status_reason, self.status_params)
+
+
+class NoSendDay(models.Model):
+    """A day on which no automatic marketing message goes out (a day of national mourning,
+    the gaokao, a day the studio chooses), in the player's own calendar. Service messages
+    still go. Messages due that day wait for the next day that is not one (and not quiet)."""
+
+    date = models.DateField(_("date"), unique=True)
+    note = models.CharField(_("why"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("no-sending day")
+        verbose_name_plural = _("no-sending days")
+
+    def __str__(self):
+        return self.date.isoformat()
 
 
 from .campaign import (  # noqa: E402,F401

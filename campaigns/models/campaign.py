@@ -84,6 +84,15 @@ class Campaign(models.Model):
             "Share of the segment left out on purpose, as the control group that results are measured against."
         ),
     )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"),
+        default=50,
+        validators=[MaxValueValidator(100)],
+        help_text=_(
+            "0–100. When two campaigns compete for a player's last message allowed on a channel, "
+            "the higher priority is sent and the other waits, with the reason."
+        ),
+    )
     holdout_seed = models.PositiveIntegerField(
         _("holdout seed"),
         default=_new_holdout_seed,

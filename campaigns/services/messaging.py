@@ -39,14 +39,14 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.channels import Channel
+from crm.channels import MESSAGE_CHANNELS, Channel
 from players.models import ConsentPurpose, ContactOutcome, Player
 from players.selectors.consents import consent_block_reason, consent_block_reason_sql, consent_join_sql
 from players.services import contact_log_create
 
 from .. import sql_dialect
 from ..channels import ChannelBackend, ChannelNotConfigured, DeliveryError, SendResult, backend_for
-from ..models import Message, MessageReason, MessageStatus, OutreachTask, TaskKind, TaskStatus
+from ..models import Message, MessageReason, MessageStatus, NoSendDay, OutreachTask, TaskKind, TaskStatus
 
 logger = logging.getLogger("campaigns.messages")
 
@@ -292,42 +292,81 @@ def _window_end(*, player: Player, at: datetime, start: time, end: time) -> date
     return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
 
 
-def weekly_cap_until(*, player: Player, at: datetime) -> datetime | None:
-    """When the player may get another message under the weekly cap, or None if now."""
-    cap = getattr(settings, "CRM_MESSAGES_PER_WEEK", 2)
-    if not cap or cap <= 0:
-        return None
-    sent = list(
-        Message.objects.filter(player=player, status__in=OUT_STATUSES, sent_at__gt=at - WEEK, sent_at__lte=at)
-        .order_by("sent_at")
-        .values_list("sent_at", flat=True)
+def message_caps() -> dict[str, tuple[str, int]]:
+    """Each message channel's cap on marketing messages: (calendar period, count), from
+    CRM_MESSAGE_CAPS, else CRM_MESSAGES_PER_WEEK a week; channels without a cap left out."""
+    weekly = getattr(settings, "CRM_MESSAGES_PER_WEEK", 2)
+    caps = dict.fromkeys(MESSAGE_CHANNELS, ("week", weekly))
+    caps.update(getattr(settings, "CRM_MESSAGE_CAPS", {}) or {})
+    return {channel: (period, count) for channel, (period, count) in caps.items() if count and count > 0}
+
+
+def cap_period_bounds(*, zone: ZoneInfo, at: datetime, period: str) -> tuple[datetime, datetime]:
+    """The player's calendar day, week (Monday to Sunday) or month around `at`, in their
+    time zone, as (start, end) instants."""
+    day = at.astimezone(zone).date()
+    if period == "day":
+        start, end = day, day + timedelta(days=1)
+    elif period == "week":
+        start = day - timedelta(days=day.weekday())
+        end = start + timedelta(days=7)
+    else:
+        start = day.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1)
+    return (
+        datetime.combine(start, time(0), tzinfo=zone).astimezone(UTC),
+        datetime.combine(end, time(0), tzinfo=zone).astimezone(UTC),
     )
-    if len(sent) < cap:
-        return None
-    # The window frees a slot when the (len - cap + 1)-th most recent leaves it.
-    return sent[len(sent) - cap] + WEEK + timedelta(seconds=1)
 
 
-def fatigue_postpone_until(
-    *, player: Player, at: datetime, channel: str = "", is_marketing: bool = False
-) -> tuple[datetime | None, str, dict]:
+def channel_cap_until(*, message: Message, player: Player, at: datetime) -> tuple[datetime | None, str, dict]:
+    """(when, why, parameters) if the channel's cap holds this marketing message back at
+    `at`, else (None, "", {}). Counted in the player's calendar period: messages sent (or
+    handed to a provider) on the channel for marketing. While a slot is left, a due message
+    of a higher-priority campaign for the same player and channel takes it first: this one
+    waits for the next period, naming that campaign."""
+    cap = message_caps().get(message.channel)
+    if cap is None or not message.is_marketing:
+        return None, "", {}
+    period, limit = cap
+    start, end = cap_period_bounds(zone=player_zone(player), at=at, period=period)
+    params = {"cap": limit, "channel": message.channel, "period": period}
+    same = Message.objects.filter(player=player, channel=message.channel, is_marketing=True)
+    sent = same.filter(status__in=OUT_STATUSES, sent_at__gte=start, sent_at__lt=end).count()
+    if sent >= limit:
+        return end, MessageReason.CHANNEL_CAP, params
+    priority = message.campaign.priority if message.campaign_id else 0
+    rivals = list(
+        same.filter(status__in=DUE_STATUSES, scheduled_for__lte=at, campaign__priority__gt=priority)
+        .exclude(pk=message.pk)
+        .order_by("-campaign__priority", "scheduled_for", "id")
+        .values_list("campaign__name", flat=True)[: limit - sent]
+    )
+    if len(rivals) >= limit - sent:
+        return end, MessageReason.CAP_PRIORITY, {**params, "campaign": rivals[0]}
+    return None, "", {}
+
+
+def fatigue_postpone_until(*, message: Message, player: Player, at: datetime) -> tuple[datetime | None, str, dict]:
     """(when the message may go, why: `MessageReason` codes, their parameters) if the
-    fatigue rules hold it back at `at`, else (None, "", {}). A promotional SMS also waits
-    for the daytime (CRM_SMS_MARKETING_HOURS)."""
-    until, reasons, params = None, [], {}
-    capped = weekly_cap_until(player=player, at=at)
-    if capped:
-        until = capped
-        reasons.append(MessageReason.WEEKLY_CAP)
-        params["cap"] = settings.CRM_MESSAGES_PER_WEEK
+    fatigue rules hold it back at `at`, else (None, "", {}): the channel's cap (marketing
+    only), quiet hours, and for a promotional SMS the daytime (CRM_SMS_MARKETING_HOURS)."""
+    until, reason, params = channel_cap_until(message=message, player=player, at=at)
+    reasons = [reason] if reason else []
+    channel, is_marketing = message.channel, message.is_marketing
     windows = [(MessageReason.QUIET_HOURS, quiet_hours_end)]
+    if is_marketing:
+        windows.append((MessageReason.NO_SEND_DAY, no_send_day_end))
     if channel == Channel.SMS and is_marketing:
         windows.append((MessageReason.SMS_DAYTIME, sms_daytime_start))
     for _round in range(3):  # the end of one window may fall in the other (quiet till 09:00, day from 08:00)
         moved = False
         for reason, window_end in windows:
-            later = window_end(player=player, at=until or at)
+            before = until or at
+            later = window_end(player=player, at=before)
             if later:
+                if reason == MessageReason.NO_SEND_DAY and "day" not in params:
+                    params["day"] = before.astimezone(player_zone(player)).date().isoformat()
                 until, moved = later, True
                 if reason not in reasons:
                     reasons.append(reason)
@@ -336,6 +375,29 @@ def fatigue_postpone_until(
     if MessageReason.SMS_DAYTIME in reasons:
         params["start"], params["end"] = (str(v) for v in settings.CRM_SMS_MARKETING_HOURS)
     return until, " ".join(reasons), params
+
+
+def _no_send_dates(zone: ZoneInfo, at: datetime) -> set[str]:
+    day = at.astimezone(zone).date()
+    return {
+        d.isoformat()
+        for d in NoSendDay.objects.filter(date__gte=day, date__lt=day + timedelta(days=62)).values_list(
+            "date", flat=True
+        )
+    }
+
+
+def no_send_day_end(*, player: Player, at: datetime) -> datetime | None:
+    """The start of the player's next local day that is not a no-sending day, if `at`
+    falls on one (`NoSendDay`), else None."""
+    zone = player_zone(player)
+    dates = _no_send_dates(zone, at)
+    day = at.astimezone(zone).date()
+    if day.isoformat() not in dates:
+        return None
+    while day.isoformat() in dates:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 # --- Delivery ------------------------------------------------------------------
@@ -403,7 +465,7 @@ def _backend(channel: str, backends: dict) -> ChannelBackend | ChannelNotConfigu
 def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> tuple[str, Message | None]:
     message = (
         Message.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("player")
+        .select_related("player", "campaign")
         .filter(pk=message_id, status__in=DUE_STATUSES, scheduled_for__lte=now)
         .first()
     )
@@ -420,9 +482,7 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> t
         _message_set(message, status=MessageStatus.CANCELLED, status_reason=reason, status_params={})
         return "cancelled", message
 
-    until, reason, params = fatigue_postpone_until(
-        player=player, at=now, channel=message.channel, is_marketing=message.is_marketing
-    )
+    until, reason, params = fatigue_postpone_until(message=message, player=player, at=now)
     if until:
         _message_set(
             message, status=MessageStatus.POSTPONED, scheduled_for=until, status_reason=reason, status_params=params

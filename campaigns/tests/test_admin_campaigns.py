@@ -49,6 +49,16 @@ def test_supervisor_creates_a_campaign_with_a_segment(client, supervisor, script
     assert "players now" in page.content.decode()  # 启动 is clicked in crm/tests/test_browser_supervisor_day.py
 
 
+def test_a_campaigns_priority_is_set_on_the_form_bounded_and_defaulted(client, supervisor, script):
+    client.force_login(supervisor)
+    url = reverse("admin:campaigns_campaign_add")
+    response = client.post(url, _form_data(priority="101"))
+    assert response.status_code == 200 and "priority" in response.context["adminform"].form.errors
+    assert client.post(url, _form_data(name="春节大促", priority="80")).status_code == 302
+    assert client.post(url, _form_data(name="日常")).status_code == 302  # no priority given: the default
+    assert dict(Campaign.objects.values_list("name", "priority")) == {"春节大促": 80, "日常": 50}
+
+
 def test_unknown_variable_is_an_error_on_the_form(client, supervisor, script):
     client.force_login(supervisor)
     response = client.post(reverse("admin:campaigns_campaign_add"), _form_data(channel="sms", template="Hi {nick}"))

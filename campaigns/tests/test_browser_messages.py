@@ -40,7 +40,11 @@ def test_a_supervisor_reads_why_messages_were_not_sent_in_chinese(page, live_ser
     page.wait_for_selector("#result_list")
     listing = page.locator("#result_list").inner_text()
     shot(page, "messages-reasons-chinese")
-    assert "渠道 in_game 未配置发送后端" in listing and "该玩家拒绝通过此渠道接收此类信息。" in listing
+    assert (
+        "渠道 游戏内 未配置发送后端" in listing
+        and "in_game" not in listing
+        and "该玩家拒绝通过此渠道接收此类信息。" in listing
+    )
     assert "channel_not_configured" not in listing and "consent_refused" not in listing
 
     page.goto(f"{base}/admin/campaigns/message/{failed_and_cancelled.pk}/change/")

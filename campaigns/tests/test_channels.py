@@ -198,9 +198,10 @@ def test_an_unconfigured_channel_fails_the_message_with_a_reason_a_supervisor_re
     message.refresh_from_db()
     assert counts["failed"] == 1 and counts["sent"] == 0
     assert message.status == "failed" and not ContactLog.objects.filter(player=player).exists()
-    assert "No delivery backend is configured for the channel in_game" in message.status_reason_text
+    with translation.override("en"):
+        assert "No delivery backend is configured for the channel In-game" in message.status_reason_text
     with translation.override("zh-hans"):
-        assert "未配置" in message.status_reason_text
+        assert "渠道 游戏内 未配置" in message.status_reason_text and "in_game" not in message.status_reason_text
     # and the system check warns about it
     assert [w.id for w in _check_message_channels(None)] == ["campaigns.W001"]
 

@@ -217,8 +217,8 @@ def test_configured_quiet_hours_and_default_zone(settings, make_player, recordin
     assert Message.objects.get().scheduled_for == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
 
-def test_weekly_cap_postpones_the_third_message_until_a_slot_frees(make_player, recording):
-    # given a player who got 2 messages this week (default cap 2)
+def test_weekly_cap_postpones_the_third_message_to_the_players_next_week(make_player, recording):
+    # given a player who got 2 messages this calendar week (default cap 2, Monday to Sunday)
     player = make_player()
     monday = SHANGHAI_MORNING
     with time_machine.travel(monday, tick=False):
@@ -230,30 +230,31 @@ def test_weekly_cap_postpones_the_third_message_until_a_slot_frees(make_player, 
         # when a third is due the same week
         third = message_queue(player=player, channel="sms", body="3", source="c:3")
         assert messages_deliver_due()["postponed"] == 1
-    # then it waits (not dropped) until 7 days after the first, at a time that is not quiet
+    # then it waits (not dropped) for the player's next week: Monday, out of quiet hours
     third.refresh_from_db()
-    assert third.status == MessageStatus.POSTPONED and "Weekly limit of 2" in third.status_reason_text
-    assert monday + timedelta(days=7) < third.scheduled_for <= monday + timedelta(days=7, minutes=1)
-    with time_machine.travel(third.scheduled_for - timedelta(seconds=2), tick=False):
+    assert third.status == MessageStatus.POSTPONED
+    assert "at most 2 marketing messages a week" in third.status_reason_text
+    next_monday_nine = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+    assert third.scheduled_for == next_monday_nine
+    with time_machine.travel(next_monday_nine - timedelta(seconds=2), tick=False):
         assert messages_deliver_due()["sent"] == 0
-    with time_machine.travel(third.scheduled_for, tick=False):
+    with time_machine.travel(next_monday_nine, tick=False):
         assert messages_deliver_due()["sent"] == 1
     assert Message.objects.filter(status=MessageStatus.SENT).count() == 3
 
 
 def test_cap_release_falling_in_quiet_hours_moves_to_morning(make_player, recording):
     player = make_player()
-    night_before = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)  # 23:00 Shanghai, 7 days earlier
-    for i, at in enumerate([night_before, night_before + timedelta(hours=9)]):
+    for i, at in enumerate([datetime(2026, 11, 23, 1, 30, tzinfo=UTC), datetime(2026, 11, 23, 2, 30, tzinfo=UTC)]):
         Message.objects.create(
             player=player, channel="sms", body="old", source=f"old:{i}", status="sent", sent_at=at, scheduled_for=at
         )
     message = message_queue(player=player, channel="sms", body="new", source="c:new")
     messages_deliver_due(now=datetime(2026, 11, 23, 6, 0, tzinfo=UTC))
     message.refresh_from_db()
-    # the first slot frees at 23:00 Shanghai, which is quiet: so 09:00 next morning
-    assert message.scheduled_for == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-    assert "Weekly limit" in message.status_reason_text and "Quiet hours" in message.status_reason_text
+    # the week's slots free at midnight on Monday in Shanghai, which is quiet: so 09:00 that morning
+    assert message.scheduled_for == datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    assert "limit reached" in message.status_reason_text and "Quiet hours" in message.status_reason_text
 
 
 def test_retry_puts_a_failed_message_back(make_player):

@@ -590,14 +590,13 @@ def test_weekly_cap_postpones_the_birthday_message(make_rule, make_player, setti
     with time_machine.travel(datetime(2026, 11, 22, 10, 5, tzinfo=SHANGHAI), tick=False):
         greetings_run()
 
-    # then it is postponed until a slot frees (7 days after the Nov 17 message), not dropped
+    # then it waits for the player's next calendar week (Monday, after quiet hours), not dropped
     message = Message.objects.get(source__startswith="greeting:")
     assert message.status == "postponed"
-    assert message.scheduled_for > datetime(2026, 11, 24, 12, tzinfo=SHANGHAI)
-    assert message.scheduled_for < datetime(2026, 11, 24, 12, 1, tzinfo=SHANGHAI)
-    assert "Weekly" in message.status_reason_text
+    assert message.scheduled_for == datetime(2026, 11, 23, 9, tzinfo=SHANGHAI)
+    assert "at most 2 marketing messages a week" in message.status_reason_text
 
-    with time_machine.travel(datetime(2026, 11, 24, 12, 5, tzinfo=SHANGHAI), tick=False):
+    with time_machine.travel(datetime(2026, 11, 23, 9, 5, tzinfo=SHANGHAI), tick=False):
         greetings_run()
     message.refresh_from_db()
     assert message.status == "sent"

@@ -1,0 +1,247 @@
+"""Caps per channel in the player's own calendar, service messages exempt, campaign
+priority over a player's last allowed message, and no-sending days. Every moment is
+pinned (`now=`), so the hour the suite runs at never matters."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import translation
+
+from campaigns.channels import ChannelBackend
+from campaigns.models import Campaign, Message, MessageReason, MessageStatus, NoSendDay
+from campaigns.services.messaging import message_queue, messages_deliver_due
+from crm.channels import message_caps_setting
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LONDON = ZoneInfo("Europe/London")
+# A Monday far enough ahead that the consents recorded now are in force.
+MONDAY = date(2031, 12, 1)
+
+
+class KeepBackend(ChannelBackend):
+    sent: list = []
+
+    def send(self, message):
+        KeepBackend.sent.append(message.pk)
+
+
+@pytest.fixture
+def keep(settings):
+    KeepBackend.sent = []
+    settings.CRM_MESSAGE_BACKENDS = {
+        channel: {"BACKEND": "campaigns.tests.test_message_caps.KeepBackend", "OPTIONS": {}}
+        for channel in ("sms", "in_game", "email")
+    }
+    settings.CRM_QUIET_HOURS = ("22:00", "09:00")
+    settings.CRM_SMS_MARKETING_HOURS = ("08:00", "21:00")
+    settings.CRM_MESSAGES_PER_WEEK = 3
+    settings.CRM_MESSAGE_CAPS = {"sms": ("day", 1)}
+    return KeepBackend
+
+
+@pytest.fixture
+def player(make_player, consent):
+    return consent(make_player(), "sms", "email")
+
+
+def at(day, hour, minute=0, zone=SHANGHAI):
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+
+def test_one_marketing_sms_a_day_in_the_players_calendar(keep, player):
+    # given a promotional SMS sent at 10:00 in Shanghai
+    message_queue(player=player, channel="sms", body="1", source="c:1", send_at=at(MONDAY, 10))
+    assert messages_deliver_due(now=at(MONDAY, 10))["sent"] == 1
+
+    # when a second is due the same day
+    second = message_queue(player=player, channel="sms", body="2", source="c:2", send_at=at(MONDAY, 20))
+    assert messages_deliver_due(now=at(MONDAY, 20))["postponed"] == 1
+
+    # then it waits for the player's next day, out of quiet hours, and says why in both languages
+    second.refresh_from_db()
+    assert second.scheduled_for == at(MONDAY + timedelta(days=1), 9)
+    assert second.status_reason == "channel_cap quiet_hours"
+    with translation.override("en"):
+        assert "SMS limit reached: at most 1 marketing messages a day" in second.status_reason_text
+    with translation.override("zh-hans"):
+        assert "每天最多 1 条" in second.status_reason_text and "channel_cap" not in second.status_reason_text
+    assert messages_deliver_due(now=second.scheduled_for)["sent"] == 1
+
+
+def test_the_day_is_the_players_own(keep, make_player, consent, settings):
+    # given a player in London, quiet hours off
+    settings.CRM_QUIET_HOURS = ("00:00", "00:00")
+    settings.CRM_SMS_MARKETING_HOURS = ("00:00", "00:00")
+    london = consent(make_player(timezone="Europe/London"), "sms")
+    late = at(MONDAY, 23, 30, LONDON)  # already Tuesday in Shanghai
+    message_queue(player=london, channel="sms", body="1", source="c:1", send_at=late)
+    assert messages_deliver_due(now=late)["sent"] == 1
+
+    # when the next one is due after London's midnight: a new day for them
+    after_midnight = at(MONDAY + timedelta(days=1), 0, 30, LONDON)
+    message_queue(player=london, channel="sms", body="2", source="c:2", send_at=after_midnight)
+    assert messages_deliver_due(now=after_midnight)["sent"] == 1
+
+    # and a third the same London day waits for the next London midnight
+    third = message_queue(player=london, channel="sms", body="3", source="c:3", send_at=after_midnight)
+    messages_deliver_due(now=after_midnight + timedelta(minutes=1))
+    third.refresh_from_db()
+    assert third.scheduled_for == at(MONDAY + timedelta(days=2), 0, 0, LONDON)
+
+
+def test_caps_are_per_channel_and_service_messages_are_exempt(keep, player):
+    message_queue(player=player, channel="sms", body="1", source="c:1", send_at=at(MONDAY, 10))
+    messages_deliver_due(now=at(MONDAY, 10))
+
+    # the SMS cap is reached; e-mail has its own (3 a week), and a service SMS has none
+    mail = message_queue(player=player, channel="email", body="m", source="c:mail", send_at=at(MONDAY, 11))
+    service = message_queue(
+        player=player, channel="sms", body="您的工单已处理", source="case:1", is_marketing=False, send_at=at(MONDAY, 11)
+    )
+    promo = message_queue(player=player, channel="sms", body="2", source="c:2", send_at=at(MONDAY, 11))
+    counts = messages_deliver_due(now=at(MONDAY, 11))
+
+    assert counts["sent"] == 2 and counts["postponed"] == 1
+    assert {m.pk for m in Message.objects.filter(status=MessageStatus.SENT)} >= {mail.pk, service.pk}
+    promo.refresh_from_db()
+    assert promo.status == MessageStatus.POSTPONED
+
+
+def test_a_calendar_week_from_monday(keep, player):
+    # e-mail: 3 a week (CRM_MESSAGES_PER_WEEK); the fourth waits for next Monday
+    for i in range(4):
+        message_queue(player=player, channel="email", body=str(i), source=f"m:{i}", send_at=at(MONDAY, 10))
+    counts = messages_deliver_due(now=at(MONDAY + timedelta(days=2), 10))
+    assert counts["sent"] == 3 and counts["postponed"] == 1
+    waiting = Message.objects.get(status=MessageStatus.POSTPONED)
+    assert waiting.scheduled_for == at(MONDAY + timedelta(days=7), 9)
+    with translation.override("en"):
+        assert "at most 3 marketing messages a week" in waiting.status_reason_text
+
+
+def _campaign(name, priority):
+    return Campaign.objects.create(
+        name=name, channel="sms", template="x", start_date=MONDAY, due_date=MONDAY, priority=priority
+    )
+
+
+def test_the_higher_priority_campaign_wins_the_last_message_and_the_other_says_why(keep, player):
+    # given two campaigns' SMS due for one player, the lower priority's first in the queue
+    low = message_queue(
+        player=player,
+        channel="sms",
+        body="low",
+        source="c:low",
+        campaign=_campaign("周末小活动", 20),
+        send_at=at(MONDAY, 10),
+    )
+    high = message_queue(
+        player=player,
+        channel="sms",
+        body="high",
+        source="c:high",
+        campaign=_campaign("春节大促", 80),
+        send_at=at(MONDAY, 10, 5),
+    )
+
+    # when delivery runs with one SMS left today
+    counts = messages_deliver_due(now=at(MONDAY, 10, 10))
+
+    # then the higher priority went and the other waits, naming it
+    low.refresh_from_db()
+    high.refresh_from_db()
+    assert counts["sent"] == 1 and high.status == MessageStatus.SENT and low.status == MessageStatus.POSTPONED
+    assert low.status_reason.startswith(MessageReason.CAP_PRIORITY)
+    with translation.override("en"):
+        assert "went to the higher-priority campaign “春节大促”" in low.status_reason_text
+    with translation.override("zh-hans"):
+        assert "优先级更高的活动“春节大促”" in low.status_reason_text
+    assert low.scheduled_for == at(MONDAY + timedelta(days=1), 9)
+
+
+def test_equal_priorities_go_in_their_order(keep, player):
+    first = message_queue(
+        player=player, channel="sms", body="a", source="c:a", campaign=_campaign("A", 50), send_at=at(MONDAY, 10)
+    )
+    message_queue(
+        player=player, channel="sms", body="b", source="c:b", campaign=_campaign("B", 50), send_at=at(MONDAY, 10, 5)
+    )
+    messages_deliver_due(now=at(MONDAY, 10, 10))
+    first.refresh_from_db()
+    assert first.status == MessageStatus.SENT
+
+
+def test_no_marketing_on_a_no_sending_day_but_service_goes(keep, player):
+    NoSendDay.objects.create(date=MONDAY, note="全国哀悼日")
+    promo = message_queue(player=player, channel="email", body="促销", source="c:1", send_at=at(MONDAY, 10))
+    service = message_queue(
+        player=player, channel="email", body="工单", source="case:1", is_marketing=False, send_at=at(MONDAY, 10)
+    )
+
+    counts = messages_deliver_due(now=at(MONDAY, 10))
+
+    promo.refresh_from_db()
+    service.refresh_from_db()
+    assert counts["sent"] == 1 and service.status == MessageStatus.SENT
+    assert promo.status == MessageStatus.POSTPONED and promo.scheduled_for == at(MONDAY + timedelta(days=1), 9)
+    with translation.override("zh-hans"):
+        text = promo.status_reason_text
+    assert "禁发日" in text and "2031" in text and "no_send_day" not in text
+
+
+def test_two_no_sending_days_in_a_row(keep, player):
+    NoSendDay.objects.bulk_create([NoSendDay(date=MONDAY), NoSendDay(date=MONDAY + timedelta(days=1))])
+    promo = message_queue(player=player, channel="email", body="促销", source="c:1", send_at=at(MONDAY, 10))
+    messages_deliver_due(now=at(MONDAY, 10))
+    promo.refresh_from_db()
+    assert promo.scheduled_for == at(MONDAY + timedelta(days=2), 9)
+
+
+def test_caps_setting_is_read_and_checked():
+    assert message_caps_setting("sms:day:1, in_game:week:3,email:month:4") == {
+        "sms": ("day", 1),
+        "in_game": ("week", 3),
+        "email": ("month", 4),
+    }
+    assert message_caps_setting("") == {}
+    for wrong in ("sms:day", "sms:year:1", "pigeon:day:1", "sms:day:x", "sms:day:-1"):
+        with pytest.raises(ValueError, match="CRM_MESSAGE_CAPS"):
+            message_caps_setting(wrong)
+
+
+def test_a_month_cap_counts_the_calendar_month(keep, player, settings):
+    settings.CRM_MESSAGE_CAPS = {"email": ("month", 1)}
+    end_of_month = datetime(2031, 12, 31, 10, tzinfo=SHANGHAI)
+    message_queue(player=player, channel="email", body="1", source="c:1", send_at=end_of_month)
+    messages_deliver_due(now=end_of_month)
+    second = message_queue(player=player, channel="email", body="2", source="c:2", send_at=end_of_month)
+    messages_deliver_due(now=end_of_month)
+    second.refresh_from_db()
+    assert second.scheduled_for == datetime(2032, 1, 1, 9, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def test_a_supervisor_keeps_the_no_sending_calendar_and_a_manager_may_not(client, supervisor, manager):
+    from django.urls import reverse
+
+    add = reverse("admin:campaigns_nosendday_add")
+    client.force_login(manager)
+    assert client.post(add, {"date": "2031-12-25", "note": "x"}).status_code == 403
+    client.force_login(supervisor)
+    response = client.post(add, {"date": "2031-12-25", "note": "全国哀悼日"})
+    assert response.status_code == 302 and NoSendDay.objects.get().note == "全国哀悼日"
+    # a day twice is refused with the field named
+    response = client.post(add, {"date": "2031-12-25", "note": "again"})
+    assert response.status_code == 200 and "date" in response.context["adminform"].form.errors
+
+
+def test_the_no_sending_days_list_pins_its_queries(client, supervisor, django_assert_num_queries):
+    from django.urls import reverse
+
+    NoSendDay.objects.bulk_create(NoSendDay(date=MONDAY + timedelta(days=i), note=f"{i}") for i in range(20))
+    client.force_login(supervisor)
+    url = reverse("admin:campaigns_nosendday_changelist")
+    client.get(url)  # warm the session and permission caches
+    with django_assert_num_queries(9):  # as many for 20 days as for 2
+        response = client.get(url)
+    assert response.status_code == 200 and len(response.context["cl"].result_list) == 20
