@@ -145,3 +145,42 @@ def test_rebuild_projects_tier_and_payer_status_from_the_ledger(make_player, pay
     assert (player.total_spend, player.tier) == (Decimal("100.00"), tiers["V3"])
     assert TierChange.objects.filter(player=player).latest("id").reason == TierChangeReason.REBUILD
     assert player.payer_status == PayerStatus.ACTIVE
+
+
+def test_the_fingerprint_is_the_digest_of_the_sorted_json_stored_fingerprints_were_made_of():
+    """payment_fingerprint writes the JSON out by hand for speed; a stored fingerprint was the
+    SHA-256 of json.dumps(content, sort_keys=True), and a retry must still match it."""
+    import hashlib
+    import json
+
+    from players.models import PaymentKind
+    from players.services.ledger import payment_fingerprint
+
+    def reference(*, account_id, kind, amount, currency, occurred_at, server="", order_id="", product="",
+                  refund_of=""):  # fmt: skip
+        content = {
+            "account_id": str(account_id),
+            "kind": kind,
+            "amount": str(Decimal(amount).quantize(Decimal("0.01"))),
+            "currency": currency.upper(),
+            "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+            "server": server or "",
+            "order_id": order_id or "",
+            "product": product or "",
+            "refund_of": refund_of or "",
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    shanghai = timezone.get_fixed_timezone(480)
+    cases = [
+        {"account_id": "10086", "kind": "purchase", "amount": Decimal("648"), "currency": "cny",
+         "occurred_at": datetime(2026, 11, 22, 10, 0, tzinfo=shanghai)},
+        {"account_id": 10086, "kind": PaymentKind.REFUND, "amount": "6.5", "currency": "USD",
+         "occurred_at": datetime(2026, 11, 22, 2, 0, 0, 123456, tzinfo=UTC), "server": "s1",
+         "order_id": 'ord "42"\\n\t', "product": "6480 钻石 💎\u2028", "refund_of": "ord-1"},
+        {"account_id": "玩家\x7f\x01", "kind": "purchase", "amount": Decimal("1000000.00"), "currency": "CNY",
+         "occurred_at": datetime(2000, 1, 1, tzinfo=UTC), "server": None, "order_id": None, "product": "",
+         "refund_of": None},
+    ]  # fmt: skip
+    for case in cases:
+        assert payment_fingerprint(**case) == reference(**case), case
