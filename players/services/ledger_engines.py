@@ -29,8 +29,9 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum, Value
@@ -88,13 +89,21 @@ def ledger_totals(prefix: str = "") -> dict:
     }
 
 
+class AppendedPlayer(NamedTuple):
+    """A player an append inserted for, with the birthday the minors' check reads (not a
+    model instance: making a thousand of those cost more than the rest of the batch's Python)."""
+
+    pk: int
+    birthday: date | None
+
+
 @dataclass
 class Appended:
     """What `append` did: the events inserted ({event_id: (payment id, player id)}) and
     their players, with their birthday (the minors' check)."""
 
     inserted: dict[str, tuple[int, int]] = field(default_factory=dict)
-    players: list[Player] = field(default_factory=list)
+    players: list[AppendedPlayer] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,7 @@ class LedgerEngine:
         appended = Appended(inserted={p.event_id: (p.pk, p.player_id) for p in new})
         birthdays = dict(players.values())
         ids = sorted({p.player_id for p in new})
-        appended.players = [Player(id=pk, birthday=birthdays[pk]) for pk in ids]
+        appended.players = [AppendedPlayer(pk, birthdays[pk]) for pk in ids]
         if mark:
             self.projection_mark(player_ids=ids, now=now, ledger=True)
         return appended
@@ -334,7 +343,7 @@ class PostgresLedgerEngine(LedgerEngine):
         rows = prepared_fetchall(_append_statement(mark), params)
         appended = Appended()
         for player_id, birthday, payment_ids, event_ids in rows:
-            appended.players.append(Player(id=player_id, birthday=birthday))
+            appended.players.append(AppendedPlayer(player_id, birthday))
             appended.inserted.update(zip(event_ids, ((pk, player_id) for pk in payment_ids), strict=True))
         return appended
 

@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import MinorSpendFlag, MinorSpendRule, Payment, PaymentKind, Player
+from ..models import MinorSpendFlag, MinorSpendRule, Payment, PaymentKind
 from ..selectors.minors import ADULT_AGE, age_on, born_after, spend_cap
 
 
@@ -33,9 +33,9 @@ def _month_bounds(moment: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def minor_payments_flag(*, players: list[Player], payment_ids: list[int], earliest: datetime, now: datetime) -> int:
+def minor_payments_flag(*, players: list, payment_ids: list[int], earliest: datetime, now: datetime) -> int:
     """Flag the payments among `payment_ids` (purchases just inserted) that players
-    under 18 made over their caps. `players` carry their birthday; `earliest` is the
+    under 18 made over their caps. `players` carry `pk` and `birthday`; `earliest` is the
     earliest payment time in the batch. Returns the flags raised."""
     cutoff = born_after(_local_date(earliest), ADULT_AGE)
     minors = {p.pk: p.birthday for p in players if p.birthday is not None and p.birthday > cutoff}
