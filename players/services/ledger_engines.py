@@ -269,7 +269,9 @@ def _append_sql(mark: bool) -> str:
         " ON CONFLICT (source, source_ref, event_id) DO NOTHING"
         " RETURNING id, player_id, event_id)"
         + (
-            # the players "to project", in player order (one lock order); an existing mark keeps its time
+            # the players "to project", in player order (one lock order); an existing mark keeps its
+            # time, and is locked all the same (DO UPDATE ... WHERE locks a row it does not change):
+            # a projection must not take it, and miss this payment, before this transaction commits
             f", mark AS (INSERT INTO {_PENDING} (player_id, since, ledger)"
             " SELECT DISTINCT player_id, %s::timestamptz, TRUE FROM new ORDER BY player_id"
             f" ON CONFLICT (player_id) DO UPDATE SET ledger = TRUE WHERE NOT {_PENDING}.ledger)"
@@ -319,6 +321,13 @@ def _recompute_sql(scope: str, ledger_scope: str) -> str:
         " SELECT lk.id, lk.birthday, COALESCE(upd.total_spend, lk.total_spend), lk.tier_id, lk.tier_since,"
         " lk.tier_pinned_until, lk.tier_below_since, lk.total_spend FROM lk LEFT JOIN upd ON upd.id = lk.id"
         " ORDER BY lk.id"
+    )
+
+
+@functools.cache
+def _lock_sql(scope: str) -> str:
+    return (
+        f"SELECT p.id FROM {Player._meta.db_table} p WHERE {scope.format(col='p.id')} ORDER BY p.id FOR NO KEY UPDATE"
     )
 
 
@@ -380,18 +389,21 @@ class PostgresLedgerEngine(LedgerEngine):
     def totals_recompute(self, *, player_ids, ledger_ids) -> list[Recomputed]:
         ids = sorted({int(pk) for pk in player_ids})
         recount = sorted({int(pk) for pk in ledger_ids} & set(ids))
+        # The rows are locked by a statement of their own first: the recomputation's snapshot
+        # must begin after the lock is granted, so that it sees the payment of a writer it
+        # waited for (a single event, which projects itself and leaves no mark).
         if len(ids) == 1:
             # One player (a single event): scalar parameters, so the prepared statement's
             # generic plan is the custom one (players.services.prepared).
-            ledger_scope = "{col} = %(ledger_id)s"
-            rows = prepared_fetchall(
-                _recompute_sql("{col} = %(id)s", ledger_scope),
-                {"id": ids[0], "ledger_id": recount[0] if recount else 0},
-            )
+            params = {"id": ids[0], "ledger_id": recount[0] if recount else 0}
+            prepared_fetchall(_lock_sql("{col} = %(id)s"), params)
+            rows = prepared_fetchall(_recompute_sql("{col} = %(id)s", "{col} = %(ledger_id)s"), params)
         else:
+            scope = "{col} = ANY(%(ids)s::bigint[])"
             rows = planned_fetchall(
-                _recompute_sql("{col} = ANY(%(ids)s::bigint[])", "{col} = ANY(%(ledger_ids)s::bigint[])"),
+                _recompute_sql(scope, "{col} = ANY(%(ledger_ids)s::bigint[])"),
                 {"ids": ids, "ledger_ids": recount},
+                first=_lock_sql(scope),
             )
         return [
             Recomputed(player=Player.from_db(connection.alias, PLAYER_STATE_FIELDS, state), spend_before=before)

@@ -71,11 +71,15 @@ def planned_fetchone(statement: str, params) -> tuple | None:
         return cursor.fetchone() if cursor.description is not None else None
 
 
-def planned_fetchall(statement: str, params) -> list[tuple]:
-    """`planned_fetchone`'s twin: every row."""
-    with server_cursor() as settings_cursor, server_cursor() as cursor:
+def planned_fetchall(statement: str, params, *, first: str | None = None) -> list[tuple]:
+    """`planned_fetchone`'s twin: every row. `first` (with the same parameters) runs
+    before it in the same round trip; `statement` still starts after `first` is done (its
+    snapshot too)."""
+    with server_cursor() as settings_cursor, server_cursor() as first_cursor, server_cursor() as cursor:
         with connection.connection.pipeline():
             settings_cursor.execute("SET LOCAL jit = off")
+            if first:
+                first_cursor.execute(first, params)
             cursor.execute(statement, params)
         return cursor.fetchall() if cursor.description is not None else []
 

@@ -243,3 +243,43 @@ def test_the_beat_runs_the_projection_every_minute_as_a_safety_net():
     entry = app.conf.beat_schedule["players.project_pending"]
     assert entry["task"] == "players.project_pending"
     assert entry["schedule"].minute == set(range(60))
+
+
+def test_a_projection_waiting_for_a_single_events_lock_counts_that_event(
+    requires_postgres, transactional_db, tiers, settings, django_capture_on_commit_callbacks
+):
+    """A single event projects itself and leaves no mark; a worker projecting the same
+    player at that moment waits for its row lock and must then count its payment (its
+    recomputation starts after the lock, not before)."""
+    import threading
+    import time
+
+    settings.CELERY_BROKER_URL = BROKER
+    with django_capture_on_commit_callbacks(execute=False):  # no task queued: this test is the worker
+        payments_record_batch(
+            events=[purchase("b1", "x", "100"), purchase("b2", "y", "6")], source="api", source_ref="1"
+        )
+    recorded, done = threading.Event(), threading.Event()
+
+    def single_event_held_open():
+        from django.db import connection
+
+        try:
+            with transaction.atomic():
+                payment_record(account_id="x", event_id="s1", kind="purchase", amount=Decimal("900"),
+                               currency="CNY", occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
+                recorded.set()
+                time.sleep(1.5)  # its player's row stays locked until this commits
+        finally:
+            connection.close()
+            done.set()
+
+    writer = threading.Thread(target=single_event_held_open)
+    writer.start()
+    assert recorded.wait(30)
+    projection_run()  # takes the batch's mark, waits for the single event's lock
+    writer.join(30)
+    assert done.is_set()
+
+    assert totals("x")[:3] == (Decimal("1000.00"), 2, "V5")
+    assert players_totals_rebuild() == []
