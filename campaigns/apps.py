@@ -32,9 +32,12 @@ class CampaignsConfig(AppConfig):
         # a greeting call's script may use the occasion and the gift (filled in by the greetings run)
         template_use_variables_register("greeting_call", GREETING_VARIABLES)
 
-        from .privacy import player_tables_register
+        from players.services.privacy import erasure_hook_add
+
+        from .privacy import player_erased_close, player_tables_register
 
         player_tables_register()  # tasks, messages, greetings, gifts in a player's data file and erasure
+        erasure_hook_add(player_erased_close)  # an erasure cancels the player's open tasks and queued messages
 
         from players.services.surveys import survey_delivery_set, survey_follow_up_set
 

@@ -12,6 +12,18 @@ def _message_reason(message) -> str:
     return message.status_reason_text
 
 
+def player_erased_close(*, player, values, now) -> dict[str, int]:
+    """The erasure's hook (players.services.privacy, same transaction): nothing stays open
+    for the player here either; each table through its writer."""
+    from .services.campaigns import tasks_cancel_erased
+    from .services.messaging import messages_cancel_erased
+
+    return {
+        "tasks cancelled": tasks_cancel_erased(player_id=player.pk),
+        "messages cancelled": messages_cancel_erased(player_id=player.pk),
+    }
+
+
 def player_tables_register() -> None:
     from players.services.privacy import PlayerTable, player_table_register
 

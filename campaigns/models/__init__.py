@@ -221,6 +221,7 @@ class MessageReason(models.TextChoices):
     WEEKLY_CAP = "weekly_cap", _("Weekly limit of %(cap)s messages reached.")
     QUIET_HOURS = "quiet_hours", _("Quiet hours.")
     GREETING_SKIPPED = "greeting_skipped", _("Greeting skipped by staff.")
+    ERASED = "erased", _("Personal data erased on request (PIPL Art. 47).")
     CANCELLED_BY = "cancelled_by", _("Cancelled by %(user)s.")
     CHANNEL_NOT_CONFIGURED = (
         "channel_not_configured",

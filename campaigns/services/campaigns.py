@@ -43,6 +43,7 @@ from ..models import (
     CampaignStatus,
     CampaignTarget,
     Message,
+    MessageReason,
     MessageStatus,
     OutreachTask,
     TaskKind,
@@ -371,6 +372,15 @@ def task_outcome_record(
     if task.campaign_id:
         _target_contacted(campaign_id=task.campaign_id, player_id=task.player_id, at=now, outcome=outcome)
     return task
+
+
+def tasks_cancel_erased(*, player_id: int) -> int:
+    """The player's personal data was erased on request (players.services.privacy, through
+    `campaigns.privacy`): their open tasks of every kind leave the worklists, cancelled
+    with the reason (the task's page reads it)."""
+    return OutreachTask.objects.filter(player_id=player_id, status=TaskStatus.OPEN).update(
+        status=TaskStatus.CANCELLED, status_reason=MessageReason.ERASED
+    )
 
 
 def _target_contacted(*, campaign_id: int, player_id: int, at: datetime, outcome: str) -> None:

@@ -689,6 +689,15 @@ def message_cancel(*, message: Message, reason: str, params: dict | None = None)
     return message
 
 
+def messages_cancel_erased(*, player_id: int) -> int:
+    """The player's personal data was erased on request (players.services.privacy, through
+    `campaigns.privacy`): every message not yet handed to a provider is cancelled, with
+    the reason."""
+    return Message.objects.filter(player_id=player_id, status__in=DUE_STATUSES).update(
+        status=MessageStatus.CANCELLED, status_reason=MessageReason.ERASED, status_params={}
+    )
+
+
 def messages_cancel_refused(*, keys: list[tuple[int, str, str]], now: datetime) -> int:
     """A refusal or withdrawal came into force (players.services.consents hook): cancel
     the player's unsent messages of that channel and purpose, and their open campaign and

@@ -29,6 +29,7 @@ from players.admin.scoping import PlayerScopedAdminMixin
 from ..case_events import case_event_text
 from ..models import (
     CASE_CHECKLISTS,
+    ERASED_CLOSE_REASON,
     Case,
     CaseStatus,
     CompensationApprovalRule,
@@ -70,6 +71,7 @@ from ..services.feedback import (
     feedback_topics_merge,
 )
 from ..services.service_records import (
+    CHANGE_REASON_ERASED,
     CONTACT_EDITABLE_FIELDS,
     contact_log_check,
     contact_log_create,
@@ -79,6 +81,8 @@ from .scripts import ScriptInsertTextarea
 
 LIST_TEXT_LENGTH = 60
 RECENT_CHANGES = 20
+# Why the CRM changed a contact by itself (a change's "reason"), in the reader's language.
+CHANGE_REASONS = {CHANGE_REASON_ERASED: ERASED_CLOSE_REASON}
 
 
 def _short(text: str, length: int = LIST_TEXT_LENGTH) -> str:
@@ -227,6 +231,8 @@ class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         fields = {name: ContactLog._meta.get_field(name) for name in self.fields}
 
         def shown(name, value):  # a choice by its label, in the reader's language
+            if name == "reason":  # why the CRM changed it, read from its code
+                return CHANGE_REASONS.get(value, "")
             choices = dict(fields[name].flatchoices) if name in fields and fields[name].choices else {}
             return free_text_for(user, str(choices.get(value, "" if value is None else value)))
 
@@ -234,7 +240,7 @@ class ContactLogAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
             (
                 when(change.changed_at),
                 change.actor or _("system"),
-                fields[name].verbose_name if name in fields else name,
+                fields[name].verbose_name if name in fields else _("reason") if name == "reason" else name,
                 shown(name, old),
                 shown(name, new),
             )

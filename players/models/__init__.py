@@ -41,6 +41,7 @@ from .payer_status import (  # noqa: F401
     RiskBand,
 )
 from .privacy import (  # noqa: F401
+    ERASED_CLOSE_REASON,
     NOT_ERASED,
     DataRequest,
     DataRequestKind,
@@ -48,6 +49,7 @@ from .privacy import (  # noqa: F401
     DeliveryMethod,
     ErasedPlayerRefusedMixin,
     player_erased_error,
+    player_erased_text,
     player_is_erased,
     player_not_erased,
 )

@@ -18,6 +18,11 @@ from .profile import Player
 NOT_ERASED = models.Q(erased_at__isnull=True)
 
 
+# Why what was open for the player (a task, a message, a follow-up, a survey) was closed
+# by the erasure, in the reader's language.
+ERASED_CLOSE_REASON = _("Personal data erased on request (PIPL Art. 47).")
+
+
 def player_is_erased(player) -> bool:
     return player is not None and player.erased_at is not None
 
@@ -25,11 +30,16 @@ def player_is_erased(player) -> bool:
 def player_erased_error() -> ValidationError:
     """The refusal, in the reader's language: an error of the whole form (every form shows
     it, whichever fields it has), coded "erased"."""
-    message = gettext(
+    return ValidationError({NON_FIELD_ERRORS: [ValidationError(player_erased_text(), code="erased")]})
+
+
+def player_erased_text() -> str:
+    """What an erasure means for the work on the player, in the reader's language: the
+    refusal's words, and the notice the player page shows where its add links were."""
+    return gettext(
         "This player's personal data was erased on request (PIPL Art. 47): "
         "nothing new is recorded for them, and they are no longer contacted."
     )
-    return ValidationError({NON_FIELD_ERRORS: [ValidationError(message, code="erased")]})
 
 
 def player_not_erased(player) -> None:

@@ -123,15 +123,19 @@ def follow_ups_due(*, user=None, day: date | None = None, include_overdue: bool 
     )
 
 
-def player_next_follow_up(*, player) -> ContactLog | None:
-    """The player's earliest follow-up still open (by the rule of follow_ups_due: no later
-    contact by staff has answered it), or None."""
+def follow_ups_open(*, player):
+    """The player's follow-ups still open (by the rule of follow_ups_due: no later contact
+    by staff has answered them), earliest first."""
     return (
         ContactLog.objects.filter(player=player, next_follow_up__isnull=False)
         .filter(~Exists(_later_contact_by_staff()))
         .order_by("next_follow_up", "contacted_at", "pk")
-        .first()
     )
+
+
+def player_next_follow_up(*, player) -> ContactLog | None:
+    """The player's earliest follow-up still open, or None."""
+    return follow_ups_open(player=player).first()
 
 
 # --- feedback --------------------------------------------------------------------------------
@@ -154,6 +158,7 @@ __all__ = [
     "cases_visible_to",
     "feedback_board",
     "follow_ups_due",
+    "follow_ups_open",
     "player_case_events",
     "player_next_follow_up",
 ]

@@ -786,8 +786,15 @@ def player_erase(*, player: Player, values: set[str]) -> dict[str, int]:
     counts["import rows"] = _import_files_erase(values)
     counts["export records"] = _scrub_rows(ExportRecord, "filters", values)
     counts["admin log"] = _admin_log_erase(player, values)
+    # Nothing stays open for them: their follow-ups leave the worklists, their surveys expire,
+    # and the apps above close their own (tasks, messages) through their writers.
+    from .service_records import contact_follow_ups_close_erased
+    from .surveys import surveys_expire_erased
+
+    counts["follow-ups closed"] = contact_follow_ups_close_erased(player=player, now=now)
+    counts["surveys expired"] = surveys_expire_erased(player=player)
     for hook in ERASURE_HOOKS:
-        hook(player=player, values=values)
+        counts.update(hook(player=player, values=values, now=now) or {})
     return counts
 
 
@@ -833,8 +840,15 @@ def _admin_log_erase(player: Player, values: set[str]) -> int:
     return touched + _scrub_rows(LogEntry, "object_repr", values) + _scrub_rows(LogEntry, "change_message", values)
 
 
-# Higher apps add what their tables need beyond the registry (set in AppConfig.ready).
+# Higher apps add what their tables need beyond the registry (set in AppConfig.ready):
+# `hook(player=, values=, now=)` runs in the erasure's transaction, after the player row is
+# marked erased, and may return {label: rows} for the request's counts.
 ERASURE_HOOKS: list[Callable] = []
+
+
+def erasure_hook_add(hook: Callable) -> None:
+    if hook not in ERASURE_HOOKS:
+        ERASURE_HOOKS.append(hook)
 
 
 _register_own_tables()

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import ContactLog, ContactLogChange, Player
+from ..selectors.service_records import follow_ups_open
 from ..templating import unresolved_errors
 
 # What staff may change on a logged contact (who logged it, its source and when it was
@@ -124,3 +125,27 @@ def contact_log_update(*, contact: ContactLog, data: dict, actor) -> ContactLog:
     contact.save(update_fields=[name for name in CONTACT_EDITABLE_FIELDS if name in changes])
     ContactLogChange.objects.create(contact=contact, changes=changes, actor=actor, changed_at=timezone.now())
     return contact
+
+
+# The reason an automatic change records beside the fields it changed ({"reason": [None, code]}),
+# read in the reader's language by the contact's change history.
+CHANGE_REASON_ERASED = "erased"
+
+
+def contact_follow_ups_close_erased(*, player: Player, now: datetime) -> int:
+    """The player's personal data was erased on request (players.services.privacy): their
+    open follow-ups leave the worklists (no contact can answer them any more), each change
+    recorded with the reason."""
+    contacts = list(follow_ups_open(player=player))
+    for contact in contacts:
+        ContactLog.objects.filter(pk=contact.pk).update(next_follow_up=None)
+        ContactLogChange.objects.create(
+            contact=contact,
+            changes={
+                "next_follow_up": [_recorded(contact.next_follow_up), None],
+                "reason": [None, CHANGE_REASON_ERASED],
+            },
+            actor=None,
+            changed_at=now,
+        )
+    return len(contacts)

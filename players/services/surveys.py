@@ -140,6 +140,14 @@ def survey_deliver(*, survey_id: int, reminder: bool = False) -> bool:
     return True
 
 
+def surveys_expire_erased(*, player) -> int:
+    """The player's personal data was erased on request (players.services.privacy): the
+    surveys still waiting for their answer expire (no reminder, no answer taken)."""
+    return SatisfactionSurvey.objects.filter(player=player, status=SurveyStatus.SENT).update(
+        status=SurveyStatus.EXPIRED
+    )
+
+
 def surveys_remind(*, now: datetime | None = None) -> int:
     """One reminder, CRM_SURVEY_REMIND_AFTER_HOURS after sending, for surveys still
     unanswered; surveys past their link's validity expire."""
