@@ -11,6 +11,7 @@ from crm.workplace.dashboard import dashboard_sections
 from crm.workplace.forms import ContactQuickForm
 from crm.workplace.player_actions import quick_actions
 from crm.workplace.timeline import player_timeline
+from players.models import player_erased_text
 
 register = template.Library()
 
@@ -34,6 +35,8 @@ def player_workplace(context, player):
         if user.has_perm("players.add_contactlog") and not player.erased_at
         else None,
         "contact_url": reverse("workplace:log_contact", args=[player.pk]),
+        # erased on request: no quick action, and the page says why where they were
+        "erased_notice": player_erased_text() if player.erased_at else "",
         "today": timezone.localdate(),
     }
 

@@ -20,7 +20,7 @@ from crm.privacy import can_view_personal_data, masked
 from players.admin.scoping import PlayerScopedAdminMixin
 
 from ..filters import LAST_LOGIN_CHOICES, NO_MANAGER, player_filter_apply, spend_band_choices
-from ..models import Payment, Player, Tag
+from ..models import Payment, Player, Tag, player_erased_text
 from ..selectors import is_scoped, player_distinct_values, player_search_q
 from ..selectors.consents import consent_overview
 from ..services import player_update
@@ -424,11 +424,16 @@ class PlayerAdmin(PlayerPrivacyAdminMixin, PlayerExportMixin, PlayerScopedAdminM
                 _("History"),
             )
         ]
-        if user is not None and user.has_perm("players.record_consent"):
-            links.insert(0, (reverse("admin:players_consentevent_add") + f"?player={obj.pk}", _("Record consent")))
+        if obj.erased_at:  # erased on request: no consent is recorded any more (the refusal says why)
+            notice = format_html('<p class="crm-erased-notice" id="consent-erased">{}</p>', player_erased_text())
+        else:
+            notice = ""
+            if user is not None and user.has_perm("players.record_consent"):
+                links.insert(0, (reverse("admin:players_consentevent_add") + f"?player={obj.pk}", _("Record consent")))
         return format_html(
-            "{}<p>{}</p>",
+            "{}{}<p>{}</p>",
             table,
+            notice,
             format_html_join(" ", '<a class="button" href="{}">{}</a>', links),
         )
 
