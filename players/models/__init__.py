@@ -52,6 +52,7 @@ from .privacy import (  # noqa: F401
     player_erased_text,
     player_is_erased,
     player_not_erased,
+    players_erased_locked,
 )
 from .profile import (  # noqa: F401
     ContactChannel,

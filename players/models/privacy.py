@@ -4,7 +4,7 @@ confirmed and how it was delivered; written only by `players.services.privacy`."
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -48,14 +48,32 @@ def player_not_erased(player) -> None:
         raise player_erased_error()
 
 
+def players_erased_locked(player_ids) -> bool:
+    """Whether any of these players is erased on request, read from the database, not from
+    the rows a request loaded earlier. Inside a transaction (every writer's) the player rows
+    are locked (FOR NO KEY UPDATE, in id order) until it ends: an erasure (which locks its
+    player FOR UPDATE) either committed before and is seen here, or waits for this writer to
+    commit and then erases what it wrote. Writers of one player serialise on the row; the
+    other player's rows are not touched (no key lock: foreign keys to the player still insert)."""
+    ids = sorted({pk for pk in player_ids if pk is not None})
+    if not ids:
+        return False
+    rows = Player.objects.filter(pk__in=ids).order_by("pk")
+    if transaction.get_connection(rows.db).in_atomic_block:
+        rows = rows.select_for_update(no_key=True)
+    return any(erased_at is not None for erased_at in rows.values_list("erased_at", flat=True))
+
+
 class ErasedPlayerRefusedMixin:
     """A model of rows about a player (`player` foreign key): a new row for a player
-    erased on request is refused by `full_clean()` (an edit of an older row is not)."""
+    erased on request is refused by `full_clean()` (an edit of an older row is not). The
+    check reads the player row under a lock (`players_erased_locked`), so an erasure
+    committing while the row is being written cannot let it in."""
 
     def clean(self):
         super().clean()
-        if self._state.adding and self.player_id is not None:
-            player_not_erased(self.player)
+        if self._state.adding and self.player_id is not None and players_erased_locked([self.player_id]):
+            raise player_erased_error()
 
 
 class DataRequestKind(models.TextChoices):

@@ -29,7 +29,6 @@ from crm.api.fields import text_is_clean
 from crm.channels import CONSENT_CHANNELS
 
 from ..models import (
-    NOT_ERASED,
     Consent,
     ConsentEvent,
     ConsentPurpose,
@@ -37,6 +36,7 @@ from ..models import (
     ConsentStatus,
     Player,
     player_erased_error,
+    players_erased_locked,
 )
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,8 @@ def consents_record(
     if source not in ConsentSource.values:
         raise ValueError(f"unknown consent source {source!r}")
     granting = sorted({item.player_id for item in items if item.status == ConsentStatus.GRANTED})
-    for start in range(0, len(granting), CHUNK):
-        if Player.objects.filter(pk__in=granting[start : start + CHUNK]).exclude(NOT_ERASED).exists():
+    for start in range(0, len(granting), CHUNK):  # the one check, under the players' row locks
+        if players_erased_locked(granting[start : start + CHUNK]):
             raise player_erased_error()
     events = ConsentEvent.objects.bulk_create(
         [
