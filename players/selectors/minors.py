@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, CharField, Value, When
+from django.db.models import Case, CharField, Q, Value, When
 from django.utils import timezone
 
 from ..models.minors import ADULT_AGE, CHILD_AGE, MinorBand, age_on, born_after
@@ -48,6 +48,18 @@ def minor_band(today: date | None = None) -> Case:
         default=None,
         output_field=CharField(),
     )
+
+
+def minor_q(band: str, today: date | None = None) -> Q:
+    """Players in `band` on `today`: MINOR is every minor (under 18, children included),
+    CHILD those under 14, ADULT those with a birthday making them 18 or over (the player
+    list's filter; the same cut-offs as `minor_band`)."""
+    today = today or timezone.localdate()
+    if band == MinorBand.CHILD:
+        return Q(birthday__gt=born_after(today, CHILD_AGE))
+    if band == MinorBand.MINOR:
+        return Q(birthday__gt=minor_cutoff(today))
+    return Q(birthday__lte=minor_cutoff(today))
 
 
 @dataclass(frozen=True)

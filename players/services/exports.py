@@ -71,10 +71,10 @@ DERIVED_COLUMNS = [
     ("first_paid_at", "first_paid_at"),
     ("last_paid_at", "last_paid_at"),
     ("payer_status", "payer_status"),
-]
-# Derived from personal data: only for exporters who may see it (Player.PERSONAL_DERIVED_FIELDS's
-# rule). The minor band by the date of birth on the day of the export; the import reads the birthday.
-PERSONAL_DERIVED_COLUMNS = [
+    # The minor band by the date of birth on the day of the export, for every exporter: it is
+    # what a VIP team must know (no marketing to a minor, the spending caps, a guardian's consent
+    # under 14) and it is not the birthday (that stays a personal column). As on the customer
+    # card, the player page and the player list's filter. The import reads the birthday.
     ("minor", "minor"),
 ]
 DERIVED_ZH = {
@@ -100,20 +100,16 @@ CHOICE_COLUMNS = {
 BOOL_WORDS = {"zh": ("是", "否"), "en": ("yes", "no")}
 
 
-def derived_annotations(*, personal: bool) -> dict:
+def derived_annotations() -> dict:
     """The columns the export annotates: per channel the marketing consent in force, and
-    the minor band by the date of birth (with personal data)."""
-    return {**consent_annotations(), **({"minor": minor_band()} if personal else {})}
+    the minor band by the date of birth (for every exporter)."""
+    return {**consent_annotations(), "minor": minor_band()}
 
 
 def derived_headers() -> dict[str, str]:
     """{header, normalised as the import reads headers: column} of the derived columns in
     either language: the import names them as not read, whatever file they come back in."""
-    return {
-        normalise_header(header): name
-        for name, _lookup in DERIVED_COLUMNS + PERSONAL_DERIVED_COLUMNS
-        for header in (name, DERIVED_ZH[name])
-    }
+    return {normalise_header(header): name for name, _lookup in DERIVED_COLUMNS for header in (name, DERIVED_ZH[name])}
 
 
 def consent_annotations() -> dict:
@@ -136,7 +132,7 @@ def export_language(language: str | None = None) -> str:
 def export_columns(*, personal: bool) -> list[tuple[str, str | None]]:
     if not personal:
         return GAME_COLUMNS + STAFF_COLUMNS + DERIVED_COLUMNS
-    return GAME_COLUMNS + PERSONAL_COLUMNS + STAFF_COLUMNS + DERIVED_COLUMNS + PERSONAL_DERIVED_COLUMNS
+    return GAME_COLUMNS + PERSONAL_COLUMNS + STAFF_COLUMNS + DERIVED_COLUMNS
 
 
 def export_headers(columns, *, language: str | None = None) -> list[str]:
@@ -196,7 +192,7 @@ def players_export_rows(
     if personal:
         queryset = queryset.annotate(phone_text=Cast("phone", CharField()))
         lookups = ["phone_text" if lookup == "phone" else lookup for lookup in lookups]
-    queryset = queryset.annotate(**derived_annotations(personal=personal))
+    queryset = queryset.annotate(**derived_annotations())
     rows = queryset.order_by("pk").values_list("pk", *lookups)
     through = Player.tags.through
     tags_at = [name for name, _lookup in columns].index("tags")

@@ -202,3 +202,28 @@ def test_the_checklist_action_through_the_admin(client, supervisor, make_player,
     assert list(case.checklist) == ["guardian_identity"]
     other = make_case(make_player(), actor=supervisor, category="complaint")
     assert client.get(reverse("admin:players_case_action", args=[other.pk, "checklist"])).status_code == 403
+
+
+def test_staff_without_the_personal_data_permission_see_the_band_on_the_card_and_in_the_list(
+    client, operations, make_player
+):
+    """The band (not the birthday) for everyone who may see the player (the export: test_admin_exports)."""
+    from crm.workplace.customer_card import customer_card
+
+    child = make_player(account_id="c-1", birthday=born(12), nickname="小明")
+    make_player(account_id="t-1", birthday=born(16), nickname="小红")
+    adult = make_player(account_id="a-1", birthday=born(30), nickname="老王")
+    make_player(account_id="u-1", nickname="无名")
+    assert not operations.has_perm("players.view_personal_data")
+
+    card = customer_card(player=child, user=operations)
+    assert "14" in card.minor and card.birthday != str(child.birthday)
+    client.force_login(operations)
+    listing = reverse("admin:players_player_changelist")
+    found = {
+        band: {p.account_id for p in client.get(listing, {"minor": band}).context["cl"].result_list}
+        for band in ("minor", "child", "adult")
+    }
+    assert found == {"minor": {"c-1", "t-1"}, "child": {"c-1"}, "adult": {adult.account_id}}
+    page = client.get(listing, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "未满14周岁：敏感个人信息" in page  # the filter reads in the user's language
