@@ -12,7 +12,7 @@ def _message_reason(message) -> str:
     return message.status_reason_text
 
 
-def player_erased_close(*, player, values, now) -> dict[str, int]:
+def player_erased_close(*, player, values) -> dict[str, int]:
     """The erasure's hook (players.services.privacy, same transaction): nothing stays open
     for the player here either; each table through its writer."""
     from .services.campaigns import tasks_cancel_erased

@@ -794,7 +794,9 @@ def player_erase(*, player: Player, values: set[str]) -> dict[str, int]:
     counts["follow-ups closed"] = contact_follow_ups_close_erased(player=player, now=now)
     counts["surveys expired"] = surveys_expire_erased(player=player)
     for hook in ERASURE_HOOKS:
-        counts.update(hook(player=player, values=values, now=now) or {})
+        done = hook(player=player, values=values)
+        if isinstance(done, dict):  # {label: rows} for the request's counts
+            counts.update(done)
     return counts
 
 
@@ -841,7 +843,7 @@ def _admin_log_erase(player: Player, values: set[str]) -> int:
 
 
 # Higher apps add what their tables need beyond the registry (set in AppConfig.ready):
-# `hook(player=, values=, now=)` runs in the erasure's transaction, after the player row is
+# `hook(player=, values=)` runs in the erasure's transaction, after the player row is
 # marked erased, and may return {label: rows} for the request's counts.
 ERASURE_HOOKS: list[Callable] = []
 

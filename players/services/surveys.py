@@ -31,6 +31,7 @@ from ..models import (
     SurveyStatus,
     SurveyVia,
     player_is_erased,
+    players_erased_locked,
 )
 from ..models.surveys import RETURN_VISIT
 from ..selectors.surveys import survey_is_low
@@ -83,7 +84,9 @@ def _channel_for(player) -> str:
 
 
 def _create(**fields) -> SatisfactionSurvey | None:
-    if player_is_erased(fields["player"]):  # erased on request: no longer asked anything
+    # Erased on request: no longer asked anything. The row is read under a lock: an erasure
+    # committing meanwhile is seen, or waits for this survey and then expires it.
+    if players_erased_locked([fields["player"].pk]):
         return None
     try:
         with transaction.atomic():
