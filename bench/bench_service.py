@@ -189,6 +189,9 @@ def _generate(now, managers, book, rng) -> int:
                 satisfaction,
                 "",
                 now,
+                "round_the_clock",  # the SLA clock, the escalation level (issue 22) and the checklist
+                0,  # (issue 20): NOT NULL without a database default
+                "{}",
             )
         )
     _copy(
@@ -219,6 +222,9 @@ def _generate(now, managers, book, rng) -> int:
             "satisfaction",
             "satisfaction_note",
             "updated_at",
+            "sla_clock",
+            "escalation_level",
+            "checklist",
         ],
         case_rows,
     )
