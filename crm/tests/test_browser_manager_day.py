@@ -57,9 +57,15 @@ def book(base_data):
                 birthday=day.replace(year=1990),
             )
         )
-    # 寿星0 celebrates the lunar anniversary: born in 1990 on the lunar date of tomorrow
-    tomorrow = lunar_of(today + timedelta(days=1))
-    born[0].birthday = lunar_to_solar(1990, tomorrow.month, min(tomorrow.day, 29))
+    # 寿星0 celebrates the lunar anniversary: born in 1990 on the lunar date of a coming day.
+    # Not a 30th (1990's month may lack it, and the anniversary would fall on the 29th:
+    # today, already greeted), nor a leap month.
+    coming = next(
+        lunar
+        for lunar in (lunar_of(today + timedelta(days=d)) for d in range(1, 5))
+        if lunar.day <= 29 and not lunar.is_leap_month
+    )
+    born[0].birthday = lunar_to_solar(1990, coming.month, coming.day)
     born[0].birthday_is_lunar = True
     born[0].save(update_fields=["birthday", "birthday_is_lunar"])
     birthdays_refresh(player_ids=[p.pk for p in born])
