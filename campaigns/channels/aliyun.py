@@ -11,13 +11,9 @@ out_id and the phone number.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from . import Receipt
-from .sms import SmsProviderBackend
-
-PROVIDER_ZONE = ZoneInfo("Asia/Shanghai")  # the providers' receipts give Beijing time
+from .sms import SmsProviderBackend, beijing_time
 
 
 class AliyunSmsBackend(SmsProviderBackend):
@@ -129,17 +125,10 @@ def parse_receipts(payload) -> list[Receipt]:
                 batch=str(item.get("out_id") or "")[:40],
                 code=str(item.get("err_code") or "")[:64],
                 detail=str(item.get("err_msg") or "")[:200],
-                at=_beijing_time(item.get("report_time")),
+                at=beijing_time(item.get("report_time")),
             )
         )
     return receipts
-
-
-def _beijing_time(value) -> datetime | None:
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=PROVIDER_ZONE)
-    except (TypeError, ValueError):
-        return None
 
 
 RECEIPT_ACK = {"code": 0, "msg": "接收成功"}

@@ -10,9 +10,22 @@ reach the provider (nothing sent: retry), an answer with an error code (the regi
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from ..models import MessageReason
 from ..sms_codes import FAIL, UNREACHABLE, code_outcome
 from . import ChannelBackend, ChannelNotConfigured, SendResult
+
+PROVIDER_ZONE = ZoneInfo("Asia/Shanghai")  # both providers' receipts give Beijing time
+
+
+def beijing_time(value) -> datetime | None:
+    """A receipt's 'YYYY-MM-DD hh:mm:ss' in Beijing time, aware; None when unreadable."""
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=PROVIDER_ZONE)
+    except (TypeError, ValueError):
+        return None
 
 
 class SmsProviderBackend(ChannelBackend):

@@ -11,13 +11,9 @@ echoes our SessionContext, the batch handle made of our message ids. The receipt
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from . import Receipt
-from .sms import SmsProviderBackend
-
-PROVIDER_ZONE = ZoneInfo("Asia/Shanghai")  # the providers' receipts give Beijing time
+from .sms import SmsProviderBackend, beijing_time
 
 
 class TencentSmsBackend(SmsProviderBackend):
@@ -120,17 +116,10 @@ def parse_receipts(payload) -> list[Receipt]:
                 provider_ref=str(item["sid"])[:64],
                 code=str(item.get("errmsg") or "")[:64],
                 detail=str(item.get("description") or "")[:200],
-                at=_beijing_time(item.get("user_receive_time")),
+                at=beijing_time(item.get("user_receive_time")),
             )
         )
     return receipts
-
-
-def _beijing_time(value) -> datetime | None:
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=PROVIDER_ZONE)
-    except (TypeError, ValueError):
-        return None
 
 
 RECEIPT_ACK = {"result": 0, "errmsg": "OK"}
