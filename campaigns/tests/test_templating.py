@@ -1,9 +1,8 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from campaigns.templating import TEMPLATE_VARIABLES, template_render, template_validate
 
@@ -50,7 +49,7 @@ def test_every_documented_variable_renders(make_player, manager, tiers):
     # given a player with every value set
     manager.first_name, manager.last_name = "Li", "Na"
     manager.save()
-    now = timezone.now()
+    now = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # noon in Shanghai: whole days whatever the hour CI runs
     player = make_player(
         nickname="龙王",
         level=88,
