@@ -148,7 +148,7 @@ def test_a_supervisor_sees_the_team_with_charts(page, live_server, base_data):
     )
     # the chart is drawn after the page's scripts run: wait for it, under load too
     with contextlib.suppress(PlaywrightTimeoutError):
-        page.wait_for_function(chart_drawn, timeout=10_000)
+        page.wait_for_function(chart_drawn, timeout=30_000)
     drawn = page.evaluate(chart_drawn)
     assert drawn, "the revenue chart was not drawn (is crm/static/crm/vendor/chart.umd.min.js installed? make install)"
     assert no_horizontal_scroll(page)
