@@ -376,6 +376,12 @@ def festival_dates(festival: str, start: date, end: date) -> list[date]:
     return yearly_dates(is_lunar=kind == "lunar", month=month, day=day, start=start, end=end)
 
 
+def festival_next(festival: str, on_or_after: date) -> date | None:
+    """The festival's first day on or after a day (None past the checked range)."""
+    found = festival_dates(festival, on_or_after, on_or_after + timedelta(days=400))
+    return found[0] if found else None
+
+
 def festival_is_lunar(festival: str) -> bool:
     """Whether a festival is kept by the lunar calendar (春节, 除夕...; not 元旦 or 清明)."""
     return festival in Festival.values and FESTIVAL_RULES[Festival(festival)][0] in ("lunar", "year_end")

@@ -15,6 +15,12 @@ A day is a working day when
 The working hours of a working day are `CRM_WORKING_HOURS` (local time, `TIME_ZONE`),
 e.g. ``09:00-18:00`` or ``09:00-12:00,13:30-18:00`` for a lunch break.
 
+A statutory holiday's *break* (放假) is the run of consecutive days off by the statutory
+calendar around it: the holidays, the 调休 days off and the weekend days between or beside
+them (Spring Festival 2026: 02-15 .. 02-23, nine days). `statutory_break(day)` names the
+holidays whose break holds a day; the "no marketing on these days" rules
+(`campaigns.NoSendDay`) ask it, so a holiday needs no second copy as a list of dates.
+
 `working_add(moment, seconds=...)` moves a moment by working time (negative: back);
 `working_seconds_between(a, b)` counts the working time between two moments. Both
 accept any moment, inside working hours or not: 2 working hours from Friday 17:00
@@ -31,7 +37,7 @@ from datetime import date, datetime, time, timedelta
 import holidays
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -229,6 +235,79 @@ def working_seconds_between(start: datetime, end: datetime) -> int:
                 total += (b - a).total_seconds()
         day += timedelta(days=1)
     return int(total)
+
+
+# --- statutory holidays and their breaks ------------------------------------------------------
+class StatutoryHoliday(models.TextChoices):
+    """The holidays of the State Council's schedule (全国年节及纪念日放假办法)."""
+
+    NEW_YEAR = "new_year", gettext_lazy("New Year's Day")
+    SPRING_FESTIVAL = "spring_festival", gettext_lazy("Spring Festival")
+    QINGMING = "qingming", gettext_lazy("Qingming Festival")
+    LABOUR_DAY = "labour_day", gettext_lazy("Labour Day")
+    DRAGON_BOAT = "dragon_boat", gettext_lazy("Dragon Boat Festival")
+    MID_AUTUMN = "mid_autumn", gettext_lazy("Mid-Autumn Festival")
+    NATIONAL_DAY = "national_day", gettext_lazy("National Day")
+
+
+# The `holidays` package's English names (" (observed)" removed); a holiday it names
+# otherwise (a one-off such as 2015-09-03) still makes a break, of no listed holiday.
+_HOLIDAY_OF_NAME = {
+    "New Year's Day": StatutoryHoliday.NEW_YEAR,
+    "Chinese New Year's Eve": StatutoryHoliday.SPRING_FESTIVAL,
+    "Chinese New Year (Spring Festival)": StatutoryHoliday.SPRING_FESTIVAL,
+    "Chinese New Year Extended Holiday": StatutoryHoliday.SPRING_FESTIVAL,
+    "Tomb-Sweeping Day": StatutoryHoliday.QINGMING,
+    "Labor Day": StatutoryHoliday.LABOUR_DAY,
+    "Dragon Boat Festival": StatutoryHoliday.DRAGON_BOAT,
+    "Mid-Autumn Festival": StatutoryHoliday.MID_AUTUMN,
+    "National Day": StatutoryHoliday.NATIONAL_DAY,
+}
+OTHER_HOLIDAY = "other"
+_LONGEST_BREAK = 15  # days; the longest ever was 10 (Spring Festival 2020 was extended)
+
+
+def _statutory_off(day: date) -> bool:
+    statutory = _statutory(day.year, "en_US")
+    return day in statutory or (day.weekday() >= 5 and not statutory.is_working_day(day))
+
+
+@functools.lru_cache(maxsize=4096)
+def statutory_break(day: date) -> frozenset[str]:
+    """The statutory holidays (`StatutoryHoliday` values, `OTHER_HOLIDAY` for one the list
+    lacks) whose break holds `day`; empty on a working day or an ordinary weekend.
+    Company days off are not statutory and play no part."""
+    if not _statutory_off(day):
+        return frozenset()
+    run = [day]
+    for step in (-1, 1):
+        other = day + timedelta(days=step)
+        while len(run) < _LONGEST_BREAK and _statutory_off(other):
+            run.append(other)
+            other += timedelta(days=step)
+    found = set()
+    for other in run:
+        statutory = _statutory(other.year, "en_US")
+        if other not in statutory:
+            continue
+        for name in statutory.get_list(other):
+            if name.startswith("Day off"):  # a 调休 day off: part of the break, not a holiday of its own
+                continue
+            found.add(_HOLIDAY_OF_NAME.get(name.removesuffix(" (observed)"), OTHER_HOLIDAY))
+    if not found and any(other in _statutory(other.year, "en_US") for other in run):
+        found.add(OTHER_HOLIDAY)  # only 调休 days off in sight: a break whose holiday lies beyond the window
+    return frozenset(found)
+
+
+def statutory_break_days(first: date, last: date, *, holiday: str | None = None) -> list[date]:
+    """The days in [first, last] in the break of `holiday` (of any statutory holiday: None)."""
+    found = []
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        holidays = statutory_break(day)
+        if holidays and (holiday is None or holiday in holidays):
+            found.append(day)
+    return found
 
 
 # --- the clock of a rule: round the clock or working hours ----------------------------------

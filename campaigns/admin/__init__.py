@@ -1,17 +1,30 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from crm.admin_columns import date_column, player_column, text_column, time_column
+from crm.admin_columns import date_column, player_column, short_date, text_column, time_column
 from crm.names import staff_name
 from crm.sources import source_text
+from crm.workdays import statutory_break_days
 from players.admin.scoping import PlayerScopedAdminMixin
 from players.admin.scripts import ScriptInsertTextarea
 
-from ..models import Campaign, Message, MessageReason, NoSendDay, OutreachTask, message_reason_text
+from ..models import (
+    NO_SEND_ALL_HOLIDAYS,
+    Campaign,
+    Message,
+    MessageReason,
+    NoSendDay,
+    OutreachTask,
+    message_reason_text,
+)
 from ..services.campaigns import TASK_TEXT_FIELDS, task_save, task_texts_check
 from ..services.messaging import message_cancel, message_retry
 
@@ -198,9 +211,44 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(NoSendDay)
 class NoSendDayAdmin(admin.ModelAdmin):
-    list_display = [date_column("date", NoSendDay._meta.get_field("date").verbose_name), "note"]
+    """Dates, and statutory holidays every year: the holidays' dates come from the one
+    calendar service (crm.workdays), never typed in again."""
+
+    list_display = ["when", "note", "this_year"]
     date_hierarchy = "date"
     search_fields = ["note"]
+    fields = ["date", "holiday", "note"]
+
+    @admin.display(description=_("date"), ordering="date")
+    def when(self, obj):
+        return str(obj) if obj.date is None else short_date(obj.date)
+
+    @admin.display(description=_("this year"))
+    def this_year(self, obj):
+        """For a holiday: the days of its break this year (and next, once this one is past)."""
+        if obj.date is not None:
+            return ""
+        today = timezone.localdate()
+        holiday = None if obj.holiday == NO_SEND_ALL_HOLIDAYS else obj.holiday
+        days = statutory_break_days(today, today + timedelta(days=365), holiday=holiday)
+        runs = []
+        for day in days:
+            if runs and (day - runs[-1][-1]).days == 1:
+                runs[-1].append(day)
+            else:
+                runs.append([day])
+        return format_html_join(
+            ", ",
+            "{}",
+            (
+                (
+                    short_date(run[0])
+                    if len(run) == 1
+                    else format_html("{} – {}", short_date(run[0]), short_date(run[-1])),
+                )
+                for run in runs[:3]
+            ),
+        )
 
 
 from . import greetings, winback  # noqa: E402, F401

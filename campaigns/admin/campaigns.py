@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from crm.admin_readonly import ReadOnlyAdminMixin
+from crm.calendar import festival_next
 from crm.cells import csv_writer
 from crm.names import staff_name
 from crm.privacy import can_view_personal_data, masked
@@ -60,6 +61,7 @@ class CampaignForm(forms.ModelForm):
             "call_script",
             "subject",
             "template",
+            "festival",
             "start_date",
             "due_date",
             "priority",
@@ -86,8 +88,10 @@ class CampaignForm(forms.ModelForm):
         if launched:
             for name in ("channel", "holdout_percent"):
                 self.fields[name].disabled = True
-        # Optional on the form: left empty, a campaign has the default priority.
+        # Optional on the form: left empty, a campaign has the default priority; a festival
+        # campaign's dates are the festival's next day.
         self.fields["priority"].required = False
+        self.fields["start_date"].required = self.fields["due_date"].required = False
         variables = ", ".join(f"{{{name}}}" for name in TEMPLATE_VARIABLES)
         self.fields["template"].help_text = _(
             "For SMS, e-mail or in-game mail (a phone campaign's script comes from the script library). "
@@ -105,6 +109,16 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        festival = cleaned.get("festival")
+        if festival and not cleaned.get("start_date") and "start_date" not in self.errors:
+            cleaned["start_date"] = self.instance.start_date = festival_next(festival, timezone.localdate())
+        if not cleaned.get("start_date") and "start_date" not in self.errors:
+            self.add_error("start_date", forms.Field.default_error_messages["required"])
+        elif not cleaned.get("due_date") and "due_date" not in self.errors:
+            if festival:
+                cleaned["due_date"] = self.instance.due_date = cleaned["start_date"]
+            else:
+                self.add_error("due_date", forms.Field.default_error_messages["required"])
         raw = {key[len(SEGMENT_PREFIX) :]: value for key, value in cleaned.items() if key.startswith(SEGMENT_PREFIX)}
         raw = {k: (str(v) if hasattr(v, "as_tuple") else v) for k, v in raw.items()}
         try:
@@ -117,7 +131,18 @@ class CampaignForm(forms.ModelForm):
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
-    list_display = ["name", "goal", "channel", "status", "start_date", "due_date", "holdout_percent", "owner", "links"]
+    list_display = [
+        "name",
+        "goal",
+        "channel",
+        "status",
+        "festival",
+        "start_date",
+        "due_date",
+        "holdout_percent",
+        "owner",
+        "links",
+    ]
     list_filter = ["status", "goal", "channel"]
     list_select_related = ["owner"]
     search_fields = ["name"]
@@ -128,7 +153,18 @@ class CampaignAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "goal", "owner", "status", "launched_at", "launched_by"]}),
         (
             _("How"),
-            {"fields": ["channel", "call_script", "subject", "template", "start_date", "due_date", "priority"]},
+            {
+                "fields": [
+                    "channel",
+                    "call_script",
+                    "subject",
+                    "template",
+                    "festival",
+                    "start_date",
+                    "due_date",
+                    "priority",
+                ]
+            },
         ),
         (_("Who"), {"fields": ["segment_summary", "holdout_percent", "team"]}),
     ]

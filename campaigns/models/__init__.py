@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -381,21 +382,70 @@ class Message(ErasedPlayerRefusedMixin, models.Model):
         return message_reason_text(self.status_reason, self.status_params)
 
 
+NO_SEND_ALL_HOLIDAYS = "all"
+
+
+def no_send_holiday_choices():
+    from crm.workdays import StatutoryHoliday
+
+    return [(NO_SEND_ALL_HOLIDAYS, _("Every statutory holiday")), *StatutoryHoliday.choices]
+
+
 class NoSendDay(models.Model):
     """A day on which no automatic marketing message goes out (a day of national mourning,
-    the gaokao, a day the studio chooses), in the player's own calendar. Service messages
+    the gaokao, a day the studio chooses), in the player's own calendar; or, every year,
+    the break of a statutory holiday (清明节, or every one), as the one calendar service
+    (`crm.workdays.statutory_break`) has it, holidays and 调休 included. Service messages
     still go. Messages due that day wait for the next day that is not one (and not quiet)."""
 
-    date = models.DateField(_("date"), unique=True)
+    date = models.DateField(
+        _("date"),
+        unique=True,
+        null=True,
+        blank=True,
+        error_messages={"unique": _("This date is already a no-sending day.")},
+    )
+    holiday = models.CharField(
+        _("statutory holiday"),
+        max_length=20,
+        blank=True,
+        choices=no_send_holiday_choices,
+        help_text=_(
+            "Instead of a date: every year, the whole break of this statutory holiday "
+            "(the holidays, the 调休 days off and the weekend between them)."
+        ),
+    )
     note = models.CharField(_("why"), max_length=200, blank=True)
 
     class Meta:
-        ordering = ["date"]
+        ordering = [models.F("date").asc(nulls_first=True), "holiday"]
         verbose_name = _("no-sending day")
         verbose_name_plural = _("no-sending days")
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(date__isnull=False) & models.Q(holiday=""))
+                | (models.Q(date__isnull=True) & ~models.Q(holiday="")),
+                name="no_send_day_date_or_holiday",
+                violation_error_message=_("Give either a date or a statutory holiday, not both."),
+            ),
+            models.UniqueConstraint(
+                fields=["holiday"],
+                condition=~models.Q(holiday=""),
+                name="no_send_day_holiday_once",
+                violation_error_message=_("This statutory holiday is already a no-sending day."),
+            ),
+        ]
 
     def __str__(self):
+        if self.date is None:
+            return str(_("%(holiday)s (every year)") % {"holiday": self.get_holiday_display()})
         return self.date.isoformat()
+
+    def clean(self):
+        if self.date is None and not self.holiday:
+            raise ValidationError({"date": _("Give a date, or choose a statutory holiday.")})
+        if self.date is not None and self.holiday:
+            raise ValidationError({"holiday": _("Give either a date or a statutory holiday, not both.")})
 
 
 from .campaign import (  # noqa: E402,F401

@@ -2,6 +2,7 @@
 managers or automatic messages), and the control group that proves what it brought back."""
 
 import secrets
+from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from crm.calendar import FESTIVAL_CHOICES, festival_choice_label, festival_dates, festival_next
 from crm.channels import Channel, message_channel_choices
 from players.models import ContactOutcome
 
@@ -73,6 +75,16 @@ class Campaign(models.Model):
         on_delete=models.PROTECT,
         related_name="campaigns",
         help_text=_("For phone-call tasks: the script (话术) from the script library, filled in for each player."),
+    )
+    festival = models.CharField(
+        _("festival"),
+        max_length=20,
+        choices=FESTIVAL_CHOICES,
+        blank=True,
+        help_text=_(
+            "Optional: a festival or solar term the campaign goes out on (除夕, 清明, 冬至...). "
+            "Its start is that day; left empty, the festival's next day is filled in."
+        ),
     )
     start_date = models.DateField(_("start"))
     due_date = models.DateField(_("due"))
@@ -194,8 +206,25 @@ class Campaign(models.Model):
             errors["segment"] = exc.messages
         if self.channel == CampaignChannel.EMAIL and not self.subject:
             errors["subject"] = [_("An email needs a subject.")]
+        if (
+            self.festival
+            and self.start_date
+            and self.start_date not in festival_dates(self.festival, self.start_date, self.start_date)
+        ):
+            errors["start_date"] = [festival_start_error(self.festival, self.start_date)]
         if errors:
             raise ValidationError(errors)
+
+
+def festival_start_error(festival: str, start: date) -> str:
+    following = festival_next(festival, start)
+    params = {"festival": festival_choice_label(festival), "start": start.isoformat()}
+    if following is None:
+        return _("%(festival)s does not fall on %(start)s.") % params
+    return _("%(festival)s does not fall on %(start)s: its next day is %(next)s.") % {
+        **params,
+        "next": following.isoformat(),
+    }
 
 
 REACHED_OUTCOMES = (ContactOutcome.REACHED, ContactOutcome.REFUSED, ContactOutcome.PROMISED_RETURN)

@@ -40,13 +40,23 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.channels import MESSAGE_CHANNELS, Channel
+from crm.workdays import StatutoryHoliday, statutory_break
 from players.models import ConsentPurpose, ContactOutcome, Player
 from players.selectors.consents import consent_block_reason, consent_block_reason_sql, consent_join_sql
 from players.services import contact_log_create
 
 from .. import sql_dialect
 from ..channels import ChannelBackend, ChannelNotConfigured, DeliveryError, SendResult, backend_for
-from ..models import Message, MessageReason, MessageStatus, NoSendDay, OutreachTask, TaskKind, TaskStatus
+from ..models import (
+    NO_SEND_ALL_HOLIDAYS,
+    Message,
+    MessageReason,
+    MessageStatus,
+    NoSendDay,
+    OutreachTask,
+    TaskKind,
+    TaskStatus,
+)
 
 logger = logging.getLogger("campaigns.messages")
 
@@ -377,26 +387,64 @@ def fatigue_postpone_until(*, message: Message, player: Player, at: datetime) ->
     return until, " ".join(reasons), params
 
 
-def _no_send_dates(zone: ZoneInfo, at: datetime) -> set[str]:
-    day = at.astimezone(zone).date()
-    return {
-        d.isoformat()
-        for d in NoSendDay.objects.filter(date__gte=day, date__lt=day + timedelta(days=62)).values_list(
-            "date", flat=True
-        )
-    }
+NO_SEND_HORIZON_DAYS = 62
+
+
+class NoSendCalendar:
+    """Which days no marketing goes out, from the `NoSendDay` rows read once: the dates
+    declared, and the breaks of the statutory holidays chosen as the one calendar service
+    (`crm.workdays.statutory_break`) has them."""
+
+    def __init__(self, first: date, last: date):
+        self.dates, self.holidays = {}, {}
+        for day, holiday, note in NoSendDay.objects.filter(
+            Q(date__gte=first, date__lte=last) | Q(date__isnull=True)
+        ).values_list("date", "holiday", "note"):
+            if day is None:
+                self.holidays[holiday] = note
+            else:
+                self.dates[day] = note
+
+    def why(self, day: date) -> str | None:
+        """None on a day marketing goes out; else why not (the note, else the holiday)."""
+        if day in self.dates:
+            return self.dates[day] or str(_("No-sending day"))
+        if self.holidays:
+            holidays = statutory_break(day)
+            for holiday, note in self.holidays.items():
+                if holidays and (holiday == NO_SEND_ALL_HOLIDAYS or holiday in holidays):
+                    if note:
+                        return note
+                    named = [str(StatutoryHoliday(h).label) for h in sorted(holidays) if h in StatutoryHoliday.values]
+                    return " · ".join(named) or str(_("Statutory holiday"))
+        return None
+
+
+def no_send_days(first: date, last: date) -> dict[date, str]:
+    """{day: why} for the no-sending days in [first, last]."""
+    calendar = NoSendCalendar(first, last)
+    found = {}
+    day = first
+    while day <= last:
+        why = calendar.why(day)
+        if why is not None:
+            found[day] = why
+        day += timedelta(days=1)
+    return found
 
 
 def no_send_day_end(*, player: Player, at: datetime) -> datetime | None:
     """The start of the player's next local day that is not a no-sending day, if `at`
-    falls on one (`NoSendDay`), else None."""
+    falls on one, else None."""
     zone = player_zone(player)
-    dates = _no_send_dates(zone, at)
     day = at.astimezone(zone).date()
-    if day.isoformat() not in dates:
+    calendar = NoSendCalendar(day, day + timedelta(days=NO_SEND_HORIZON_DAYS))
+    if calendar.why(day) is None:
         return None
-    while day.isoformat() in dates:
+    for _n in range(NO_SEND_HORIZON_DAYS):
         day += timedelta(days=1)
+        if calendar.why(day) is None:
+            break
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 

@@ -1,10 +1,12 @@
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.models import Campaign, CampaignStatus, OutreachTask, TaskStatus
 from campaigns.services.campaigns import campaign_launch
@@ -175,3 +177,63 @@ def test_worklist_is_empty_for_a_new_manager(client, make_staff):
     response = client.get(reverse("admin:campaigns_worklisttask_changelist"))
     assert response.status_code == 200 and "No open tasks. Well done." in response.content.decode()
     assert date.today()  # the page renders without tasks
+
+
+# --- a campaign on a festival or a solar term (crm.calendar) ------------------------------
+NOW = datetime(2026, 12, 6, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.mark.parametrize(
+    ("festival", "day"),
+    [
+        ("chuxi", date(2027, 2, 5)),  # 腊月廿九: lunar 2026's twelfth month has 29 days
+        ("dongzhi", date(2026, 12, 22)),  # a solar term
+        ("xiaonian_south", date(2027, 1, 31)),  # 腊月廿四
+        ("laba", date(2027, 1, 15)),
+    ],
+)
+def test_a_campaign_on_a_festival_starts_on_its_next_day(client, supervisor, script, festival, day):
+    client.force_login(supervisor)
+    with time_machine.travel(NOW, tick=False):
+        response = client.post(
+            reverse("admin:campaigns_campaign_add"), _form_data(festival=festival, start_date="", due_date="")
+        )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    campaign = Campaign.objects.get()
+    assert (campaign.festival, campaign.start_date, campaign.due_date) == (festival, day, day)
+
+
+def test_a_festival_campaigns_start_must_be_the_festival(client, supervisor, script):
+    client.force_login(supervisor)
+    url = reverse("admin:campaigns_campaign_add")
+    with translation.override("zh-hans"):
+        response = client.post(
+            url,
+            _form_data(festival="qingming", start_date="2027-04-04", due_date="2027-04-10"),
+            HTTP_ACCEPT_LANGUAGE="zh-hans",
+        )
+        errors = response.context["adminform"].form.errors
+        assert response.status_code == 200
+        assert errors["start_date"] == ["清明节 不在 2027-04-04：下一次是 2027-04-05。"]
+    response = client.post(url, _form_data(festival="qingming'); DROP TABLE campaigns_campaign;--"))
+    assert response.status_code == 200 and "festival" in response.context["adminform"].form.errors
+    response = client.post(url, _form_data(start_date="", due_date=""))  # no festival: the dates are needed
+    errors = response.context["adminform"].form.errors
+    assert response.status_code == 200 and "start_date" in errors
+    assert not Campaign.objects.exists()
+
+
+def test_a_festival_campaigns_messages_go_out_on_the_festival(make_campaign, make_player):
+    from campaigns.models import Message
+
+    make_player()
+    campaign = make_campaign(
+        channel="in_game",
+        festival="chuxi",
+        template="{nickname}，除夕快乐！",
+        start_date=date(2027, 2, 5),
+        due_date=date(2027, 2, 5),
+    )
+    campaign_launch(campaign=campaign, now=NOW)
+    message = Message.objects.get(campaign=campaign)
+    assert message.scheduled_for == datetime(2027, 2, 5, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import translation
 
 from campaigns.channels import ChannelBackend
@@ -245,3 +246,95 @@ def test_the_no_sending_days_list_pins_its_queries(client, supervisor, django_as
     with django_assert_num_queries(9):  # as many for 20 days as for 2
         response = client.get(url)
     assert response.status_code == 200 and len(response.context["cl"].result_list) == 20
+
+
+# --- statutory holidays as no-sending days (the calendar service: crm.workdays) ------------
+QINGMING_2031 = date(2031, 4, 5)  # a Saturday: the break is 04-05 .. 04-07 (Monday in lieu)
+
+
+def test_a_statutory_holiday_chosen_once_keeps_marketing_off_its_whole_break_every_year(keep, player):
+    # given 清明 as a no-sending holiday: no date typed in, the calendar knows its days
+    NoSendDay.objects.create(holiday="qingming")
+    promo = message_queue(player=player, channel="email", body="促销", source="c:1", send_at=at(QINGMING_2031, 10))
+    service = message_queue(
+        player=player, channel="email", body="工单", source="case:1", is_marketing=False, send_at=at(QINGMING_2031, 10)
+    )
+
+    # when the messages fall due on the first day of the break
+    counts = messages_deliver_due(now=at(QINGMING_2031, 10))
+
+    # then the service message goes, the promotion waits for Tuesday 04-08 after the break
+    promo.refresh_from_db()
+    assert counts["sent"] == 1 and service.pk in keep.sent
+    assert promo.status == MessageStatus.POSTPONED
+    assert promo.scheduled_for == at(date(2031, 4, 8), 9)
+    with translation.override("zh-hans"):
+        assert "2031年4月5日 为禁发日" in promo.status_reason_text
+
+
+def test_another_holidays_break_and_an_ordinary_weekend_are_not_held(keep, player):
+    NoSendDay.objects.create(holiday="qingming")
+    national_day = message_queue(
+        player=player, channel="email", body="国庆", source="c:1", send_at=at(date(2031, 10, 2), 10)
+    )
+    weekend = message_queue(
+        player=player, channel="email", body="周末", source="c:2", send_at=at(date(2031, 4, 12), 10)
+    )
+    messages_deliver_due(now=at(date(2031, 10, 2), 10))
+    assert {national_day.pk, weekend.pk} <= set(keep.sent)
+
+
+def test_every_statutory_holiday_holds_marketing_in_the_players_own_calendar(keep, make_player, consent):
+    # given every statutory holiday chosen, and a player in London: 2031-10-01 00:30 there
+    # is 07:30 in Shanghai, National Day in both calendars; 2031-09-30 20:00 in London
+    # (already 10-01 in Shanghai) is still an ordinary Tuesday for that player
+    NoSendDay.objects.create(holiday="all", note="假期不打扰")
+    londoner = consent(make_player(timezone="Europe/London"), "email")
+    eve = message_queue(
+        player=londoner, channel="email", body="a", source="c:1", send_at=at(date(2031, 9, 30), 20, zone=LONDON)
+    )
+    messages_deliver_due(now=at(date(2031, 9, 30), 20, zone=LONDON))
+    assert eve.pk in keep.sent
+
+    during = message_queue(
+        player=londoner, channel="email", body="b", source="c:2", send_at=at(date(2031, 10, 1), 10, zone=LONDON)
+    )
+    messages_deliver_due(now=at(date(2031, 10, 1), 10, zone=LONDON))
+    during.refresh_from_db()
+    assert during.status == MessageStatus.POSTPONED
+    assert during.scheduled_for == at(date(2031, 10, 6), 9, zone=LONDON)  # Monday after the break
+
+
+def test_a_no_sending_day_is_a_date_or_a_holiday_and_each_once(client, supervisor):
+    from django.urls import reverse
+
+    add = reverse("admin:campaigns_nosendday_add")
+    client.force_login(supervisor)
+
+    def post(data):
+        response = client.post(add, {"date": "", "holiday": "", "note": "", **data})
+        form = response.context["adminform"].form if response.status_code == 200 else None
+        return response.status_code, (form.errors if form else {})
+
+    status, errors = post({})
+    assert status == 200 and "date" in errors
+    status, errors = post({"date": "2031-04-05", "holiday": "qingming"})
+    assert status == 200 and "holiday" in errors
+    status, errors = post({"holiday": "tomb_sweeping'); DROP TABLE x;--"})
+    assert status == 200 and "holiday" in errors
+    assert post({"holiday": "qingming", "note": "清明不发营销"})[0] == 302
+    status, errors = post({"holiday": "qingming"})
+    assert status == 200 and errors  # the same holiday twice
+    assert NoSendDay.objects.get().holiday == "qingming"
+
+
+def test_the_no_sending_list_shows_a_holidays_days_this_year(client, supervisor):
+    from django.urls import reverse
+
+    NoSendDay.objects.create(holiday="spring_festival")
+    client.force_login(supervisor)
+    with time_machine.travel(datetime(2026, 1, 10, 12, tzinfo=SHANGHAI), tick=False), translation.override("zh-hans"):
+        page = client.get(reverse("admin:campaigns_nosendday_changelist"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    text = page.content.decode()
+    assert "春节（每年）" in text
+    assert 'title="2026-02-15"' in text and 'title="2026-02-23"' in text  # the 2026 break, nine days

@@ -2,7 +2,7 @@
 from the `holidays` package, the company's days off, working hours, and arithmetic on
 working time. Expected values are typed in from the State Council's notices."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -121,3 +121,30 @@ def test_the_company_days_off_list_pays_no_query_per_row(superuser):
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(many) == len(few)
+
+
+# --- statutory holidays' breaks (for the no-sending rules) ---------------------------------
+def test_a_statutory_break_runs_over_its_holidays_调休_days_off_and_weekends():
+    from crm.workdays import StatutoryHoliday, statutory_break, statutory_break_days
+
+    # Spring Festival 2026 (State Council): 02-15 (Sun) .. 02-23 (Mon), nine days; the
+    # make-up Saturdays 02-14 and 02-28 are not in it
+    spring = statutory_break_days(date(2026, 2, 1), date(2026, 3, 1), holiday=StatutoryHoliday.SPRING_FESTIVAL)
+    assert spring == [date(2026, 2, 15 + n) for n in range(9)]
+    # 2023: Mid-Autumn and National Day made one break, 09-29 .. 10-06
+    assert statutory_break(date(2023, 10, 3)) == {StatutoryHoliday.MID_AUTUMN, StatutoryHoliday.NATIONAL_DAY}
+    assert statutory_break_days(date(2023, 9, 25), date(2023, 10, 10)) == [
+        date(2023, 9, 29) + timedelta(days=n) for n in range(8)
+    ]
+    # an ordinary weekend and a working day are no break
+    assert statutory_break(date(2026, 3, 7)) == frozenset() and statutory_break(date(2026, 3, 9)) == frozenset()
+    # a one-off holiday the list does not name still makes a break (2015-09-03 .. 09-05)
+    assert statutory_break(date(2015, 9, 4)) == {"other"}
+
+
+@pytest.mark.django_db
+def test_a_company_day_off_is_no_statutory_break(supervisor):
+    from crm.workdays import statutory_break
+
+    company_day_off_save(day=date(2026, 3, 9), reason="公司年会", actor=supervisor)
+    assert not day_info(date(2026, 3, 9)).working and statutory_break(date(2026, 3, 9)) == frozenset()

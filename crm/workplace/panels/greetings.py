@@ -1,6 +1,7 @@
 """Greetings (crm.calendar): my players' birthdays, solar and lunar, and the
 festivals of this week (the traditional ones, and any solar term an active greeting
-rule greets on), birthdays found through the birthday index (Player.birthday_md)."""
+rule greets on), the working calendar's holidays, 调休 and company days off, the days
+no marketing goes out, birthdays found through the birthday index (Player.birthday_md)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import GreetingOccasion, GreetingRule
+from campaigns.services.messaging import no_send_days
 from crm.calendar import TRADITIONAL_FESTIVALS, Festival, birthday_keys_on, festival_choice_label, festivals_between
 from crm.privacy import can_view_personal_data
 from crm.workdays import DayKind, days_between
@@ -21,6 +23,17 @@ from ..registry import MY_DAY, PANEL_ROWS, PanelContent, PanelRequest, Row, admi
 
 WEEK = 7
 BIRTHDAY_CAP = 50
+
+
+def _runs(days: list) -> list[list]:
+    """Consecutive dates grouped: [d1, d2, d4] -> [[d1, d2], [d4]]."""
+    runs: list[list] = []
+    for day in days:
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
 
 
 def birthdays_in(user, days) -> list[tuple]:
@@ -99,6 +112,21 @@ def birthdays_and_festivals(ctx: PanelRequest) -> PanelContent:
                     meta=meta(first.day) if first is last else f"{meta(first.day)} – {meta(last.day)}",
                     badge=first.label,
                     badge_colour="#2e7d32" if first.working else "#6d4c41",
+                ),
+            )
+        )
+    # No marketing goes out on these days (campaigns.NoSendDay: dates, and statutory holidays' breaks).
+    no_send = no_send_days(days[0], days[-1])
+    for run in _runs(sorted(no_send)):
+        first, last = run[0], run[-1]
+        dated.append(
+            (
+                first,
+                Row(
+                    text=" · ".join(dict.fromkeys(no_send[day] for day in run)),
+                    meta=meta(first) if first == last else f"{meta(first)} – {meta(last)}",
+                    badge=str(_("No-sending day")),
+                    badge_colour="#455a64",
                 ),
             )
         )
