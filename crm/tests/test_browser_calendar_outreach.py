@@ -49,6 +49,7 @@ def test_qingming_as_a_no_sending_holiday_and_a_campaign_on_chuxi(page, live_ser
         page.goto(f"{base}/admin/campaigns/nosendday/add/")
         page.select_option("select[name=holiday]", label="清明节")
         page.locator("input[name=_save]").click()
+        page.wait_for_selector(".errornote")
         assert "该法定节假日已是禁发日" in " ".join(page.locator("ul.errorlist").all_inner_texts())
         page.goto(f"{base}/admin/campaigns/nosendday/add/")
         page.fill("input[name=date]", "2027-05-01")
