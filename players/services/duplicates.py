@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from ..models import Player
 from ..models.duplicates import DUPLICATE_RULES, DuplicateCandidate, DuplicateRule, DuplicateStatus
+from .profile_engines import profile_engine
 
 REVIEW_PERMISSION = "players.review_duplicates"
 FOUND_TABLE = "players_duplicate_found"
@@ -110,8 +111,7 @@ def duplicates_find(*, now=None) -> DuplicatesFound:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {FOUND_TABLE}")
         cursor.execute(f"CREATE TEMPORARY TABLE {FOUND_TABLE} AS {_found_sql()}")
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {FOUND_TABLE}")
+        profile_engine().temp_table_analyze(cursor, FOUND_TABLE)
         cursor.execute(
             f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM {FOUND_TABLE} f "
             f"WHERE f.a = {table}.player_a_id AND f.b = {table}.player_b_id)"

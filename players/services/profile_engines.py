@@ -12,6 +12,14 @@ both over the same cases (on PostgreSQL it compares the two):
 - `lunar_keys_write`: the greeting key of players with a lunar birthday. The key depends
   only on the date of birth, so each distinct date (a few tens of thousands at most) is
   converted once; on PostgreSQL one UPDATE joins them in, elsewhere chunked bulk updates.
+- `table_write_lock`: a set-based writer that judges from what is already written (a
+  server merge: "was this server merged already?") holds off every other writer of its
+  table until it commits. PostgreSQL locks the table (readers go on); SQLite has one
+  writer at a time anyway, and a second transaction that read before the first wrote
+  cannot commit a write after it.
+- `temp_table_analyze`: after filling a temporary table that the next statements join
+  (the duplicate finder's pairs), PostgreSQL is told its size (autovacuum never analyses
+  a temporary table, and its plans would assume a few hundred rows); SQLite plans without.
 """
 
 from __future__ import annotations
@@ -66,6 +74,13 @@ class ProfileEngine:
             Player.objects.bulk_update(batch, ["birthday_md"])
             changed += len(batch)
         return changed
+
+    def table_write_lock(self, model) -> None:
+        """Until this transaction ends, no other transaction writes `model`'s table (nor
+        takes this lock); reads go on. Call it inside `transaction.atomic()`."""
+
+    def temp_table_analyze(self, cursor, table: str) -> None:
+        """Tell the planner the size of the temporary `table` just filled."""
 
 
 class _PlayerCard:
@@ -134,6 +149,13 @@ class PostgresProfileEngine(ProfileEngine):
                 [dates, keys, *scope_params],
             )
             return cursor.rowcount
+
+    def table_write_lock(self, model) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {connection.ops.quote_name(model._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE")
+
+    def temp_table_analyze(self, cursor, table: str) -> None:
+        cursor.execute(f"ANALYZE {table}")
 
 
 _PORTABLE = ProfileEngine()

@@ -45,6 +45,7 @@ from django.utils.translation import gettext as _
 
 from ..models import Player
 from ..models.servers import ServerMerge, ServerMergeSource
+from .profile_engines import profile_engine
 
 MAX_OLD_SERVERS = 100
 SERVER_ID = re.compile(r"^[^\s\x00-\x1f\x7f,;]{1,32}$")
@@ -158,9 +159,7 @@ def server_merge(
     started = time.monotonic()
     now = now or timezone.now()
     with transaction.atomic():
-        if connection.vendor == "postgresql":  # two merges at once would judge "already merged" on stale data
-            with connection.cursor() as cursor:
-                cursor.execute("LOCK TABLE players_servermergesource IN SHARE ROW EXCLUSIVE MODE")
+        profile_engine().table_write_lock(ServerMergeSource)  # two at once would judge "already merged" on stale data
         plan = server_merge_plan(game=game, old_servers=old_servers, new_server=new_server)
         merge = ServerMerge.objects.create(
             game=plan.game,

@@ -3,14 +3,15 @@
 Every case runs through each engine the database can run (on PostgreSQL both, on SQLite
 the portable one) and must give the expected outcome, hence the same one."""
 
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, connections, transaction
 
 from crm.calendar import birthday_key
-from players.models import Player
+from players.models import Player, ServerMerge, ServerMergeSource
 from players.services.profile_engines import PostgresProfileEngine, ProfileEngine, profile_engine
 from vip.models import Tier
 
@@ -75,3 +76,63 @@ def test_lunar_keys_are_written_only_where_they_differ(name):
     keys = dict(Player.objects.values_list("account_id", "birthday_md"))
     assert keys == {"l1": right, "l2": right, "l3": 101}
     assert engine.lunar_keys_write(lunar, lambda d: birthday_key(d, True)) == 0
+
+
+def _from_another_connection(statements: list[str]) -> list:
+    """Run the statements in one transaction on a connection of its own (another thread):
+    per statement, "done" or the database's error (the transaction ends at the first)."""
+    outcomes = []
+
+    def run():
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                for sql in statements:
+                    cursor.execute(sql)
+                    outcomes.append("done")
+        except DatabaseError as exc:
+            outcomes.append(exc)
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    return outcomes
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["portable", "postgresql"])
+def test_a_table_write_lock_lets_its_own_transaction_write_and_holds_off_others(name):
+    engine = _engines().get(name)
+    if engine is None:
+        pytest.skip("the PostgreSQL engine needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    with transaction.atomic():
+        engine.table_write_lock(ServerMergeSource)
+        merge = ServerMerge.objects.create(game="", new_server="s9", merged_at=datetime(2026, 12, 1, tzinfo=UTC))
+        ServerMergeSource.objects.create(merge=merge, server="s1", accounts=3)
+        if name == "postgresql":
+            table = connection.ops.quote_name(ServerMergeSource._meta.db_table)
+            read, write = _from_another_connection(
+                [f"SELECT COUNT(*) FROM {table}", f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE NOWAIT"]
+            )
+            assert read == "done"  # others read on
+            assert "lock" in str(write)  # what a writer takes is not granted until the commit
+    assert list(ServerMergeSource.objects.values_list("server", "accounts")) == [("s1", 3)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["portable", "postgresql"])
+def test_a_temporary_table_analysed_keeps_its_rows_and_postgresql_learns_its_size(name):
+    engine = _engines().get(name)
+    if engine is None:
+        pytest.skip("the PostgreSQL engine needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE engine_analysed (a integer)")
+        cursor.execute("INSERT INTO engine_analysed (a) VALUES (2), (3), (4), (5)")
+        engine.temp_table_analyze(cursor, "engine_analysed")
+        cursor.execute("SELECT COUNT(*), SUM(a) FROM engine_analysed")
+        assert cursor.fetchone() == (4, 14)
+        if name == "postgresql":
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'engine_analysed'")
+            assert cursor.fetchone()[0] == 4
+        cursor.execute("DROP TABLE engine_analysed")
