@@ -404,9 +404,17 @@ def campaign_results_refresh(*, campaign: Campaign) -> None:
         return  # nothing drawn yet
     if campaign.is_automatic:
         _targets_sync_messages(campaign=campaign)
+    targets_returns_mark(campaign=campaign)
+
+
+def targets_returns_mark(*, campaign: Campaign, portable: bool = False) -> int:
+    """Mark the targets who logged in within RETURN_WINDOW after their reference time as
+    returned (at that login); how many. On PostgreSQL one UPDATE ... FROM, elsewhere (or
+    with `portable`) the ORM's UPDATE with a subquery: the same rule, and
+    `test_results_are_the_same_through_each_database_statement` runs both."""
     # Every reference time is at or after the launch: looking only at players who logged
     # in since then lets PostgreSQL start from the last-login index.
-    if sql_dialect.is_postgresql():
+    if sql_dialect.is_postgresql() and not portable:
         sql = (
             f"UPDATE {CampaignTarget._meta.db_table} t SET returned_at = p.last_login_at "
             f"FROM {Player._meta.db_table} p WHERE p.id = t.player_id AND t.campaign_id = %s "
@@ -415,8 +423,8 @@ def campaign_results_refresh(*, campaign: Campaign) -> None:
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [campaign.pk, campaign.launched_at, RETURN_WINDOW])
-        return
-    CampaignTarget.objects.filter(
+            return cursor.rowcount
+    return CampaignTarget.objects.filter(
         Q(player__last_login_at__gt=campaign.launched_at),
         campaign=campaign,
         returned_at__isnull=True,
@@ -569,7 +577,7 @@ def campaign_results(*, campaign: Campaign, refresh: bool = True) -> CampaignRes
         group = groups[bool(row["is_holdout"])]
         group.targeted, group.contacted = row["targeted"], row["contacted"]
         group.reached, group.returned = row["reached"], row["returned"]
-    for is_holdout, paid, revenue in _payments_by_group(campaign=campaign):
+    for is_holdout, paid, revenue in payments_by_group(campaign=campaign):
         group = groups[bool(is_holdout)]
         group.paid = paid
         group.revenue = Decimal(revenue or 0).quantize(Decimal("0.01"))
@@ -581,10 +589,11 @@ def campaign_results(*, campaign: Campaign, refresh: bool = True) -> CampaignRes
     return CampaignResults(campaign=campaign, treated=treated, holdout=holdout, uplifts=uplifts)
 
 
-def _payments_by_group(*, campaign: Campaign):
+def payments_by_group(*, campaign: Campaign, portable: bool = False) -> list[tuple]:
     """(is_holdout, players who paid, revenue) from the ledger, within the pay window of
-    each target's reference time."""
-    if sql_dialect.is_postgresql():
+    each target's reference time. On PostgreSQL one statement, elsewhere (or with
+    `portable`) the ORM's: the same rule, run both by the parity test."""
+    if sql_dialect.is_postgresql() and not portable:
         # Straight from targets to the ledger by player id (the ORM would join players too).
         sql = (
             "SELECT t.is_holdout, COUNT(DISTINCT t.player_id) FILTER (WHERE p.kind = %s), "

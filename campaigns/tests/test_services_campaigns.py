@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone, translation
 
 from campaigns.models import (
@@ -20,6 +21,8 @@ from campaigns.services.campaigns import (
     campaign_results,
     campaign_save,
     holdout_bucket,
+    payments_by_group,
+    targets_returns_mark,
     task_outcome_record,
     two_proportion_z_test,
 )
@@ -316,6 +319,59 @@ def test_results_on_a_constructed_scenario(make_campaign, supervisor, pay, manag
     assert returned.difference == pytest.approx(15.0)
     assert returned.verdict.startswith("The campaign worked: 40.0 % returned against 25.0 %")
     assert results.uplifts[1].verdict.startswith("Too few")
+
+
+@time_machine.travel(datetime(2027, 2, 1, tzinfo=UTC), tick=False)
+@pytest.mark.parametrize("statement", ["portable", "postgresql"])
+def test_results_are_the_same_through_each_database_statement(make_campaign, pay, statement):
+    """Returns and payments per group: PostgreSQL's own statements and the ORM's are one
+    rule (on PostgreSQL both run over the same cases; on SQLite the ORM's)."""
+    if statement == "postgresql" and connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's statements need PostgreSQL: run with DATABASE_URL=postgres://...")
+    portable = statement == "portable"
+    # given targets called at different times after the launch
+    campaign = make_campaign(holdout_percent=50)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.LAUNCHED, launched_at=LAUNCH)
+    campaign.refresh_from_db()
+    players = _players(7)
+    called = [LAUNCH, LAUNCH + timedelta(days=2), LAUNCH, LAUNCH + timedelta(days=5), LAUNCH, LAUNCH, LAUNCH]
+    CampaignTarget.objects.bulk_create(
+        CampaignTarget(campaign=campaign, player=p, is_holdout=i >= 5, reference_at=called[i])
+        for i, p in enumerate(players)
+    )
+    logins = [
+        LAUNCH + timedelta(days=3),  # within 14 days: returned
+        LAUNCH + timedelta(days=1),  # before its own reference time: not
+        LAUNCH + timedelta(days=14),  # on the last moment of the window: returned
+        LAUNCH + timedelta(days=19, seconds=1),  # a second after its window: not
+        None,  # never logged in
+        LAUNCH - timedelta(days=1),  # before the launch: not
+        LAUNCH + timedelta(days=13),  # held out, returned
+    ]
+    for player, login in zip(players, logins, strict=True):
+        Player.objects.filter(pk=player.pk).update(last_login_at=login)
+    pay(players[0], "648.00", at=LAUNCH + timedelta(days=1))
+    pay(players[0], "98.00", at=LAUNCH + timedelta(days=30))  # the window's last moment
+    pay(players[0], "6.00", kind="refund", at=LAUNCH + timedelta(days=2), refund_of="")
+    pay(players[1], "328.00", at=LAUNCH + timedelta(days=1))  # before its reference time
+    pay(players[3], "30.00", at=LAUNCH + timedelta(days=34))  # within its own window
+    pay(players[4], "6.00", at=LAUNCH - timedelta(days=9))
+    pay(players[4], "1.00", kind="refund", at=LAUNCH + timedelta(days=3), refund_of="")  # only a refund within
+    pay(players[2], "1000.00", at=LAUNCH + timedelta(days=31))  # too late
+    pay(players[6], "68.00", at=LAUNCH - timedelta(hours=1))  # before the launch
+    pay(players[5], "12.00", at=LAUNCH + timedelta(days=29))
+    # when
+    marked = targets_returns_mark(campaign=campaign, portable=portable)
+    groups = sorted(payments_by_group(campaign=campaign, portable=portable))
+    # then
+    returned = dict(CampaignTarget.objects.filter(campaign=campaign).values_list("player_id", "returned_at"))
+    assert marked == 3
+    assert [returned[p.pk] for p in players] == [logins[0], None, logins[2], None, None, None, logins[6]]
+    assert [(is_holdout, paid, Decimal(revenue)) for is_holdout, paid, revenue in groups] == [
+        (False, 2, Decimal("769.00")),  # 648 + 98 - 6 + 30 - 1
+        (True, 1, Decimal("12.00")),
+    ]
+    assert targets_returns_mark(campaign=campaign, portable=portable) == 0
 
 
 def test_results_of_a_campaign_with_no_effect(make_campaign, supervisor):
