@@ -12,7 +12,15 @@ from django.contrib.auth import get_user_model
 from import_export import fields, resources, widgets
 
 from .models import Payment, Player
-from .tabular import PLAYER_TEMPLATE_FIELDS, CellError, parse_date, parse_datetime, parse_phone, text
+from .tabular import (
+    PAYMENT_TEMPLATE_FIELDS,
+    PLAYER_TEMPLATE_FIELDS,
+    CellError,
+    parse_date,
+    parse_datetime,
+    parse_phone,
+    text,
+)
 
 
 class _ParsingWidget(widgets.Widget):
@@ -102,18 +110,7 @@ class PaymentResource(resources.ModelResource):
 
     class Meta:
         model = Payment
-        fields = (
-            "account_id",
-            "event_id",
-            "kind",
-            "amount",
-            "currency",
-            "occurred_at",
-            "server",
-            "order_id",
-            "product",
-            "refund_of",
-        )
+        fields = tuple(PAYMENT_TEMPLATE_FIELDS)  # an export reads back through the import
         export_order = fields
 
     def import_data(self, *args, **kwargs):

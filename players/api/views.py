@@ -185,12 +185,9 @@ class PaymentBatchView(APIView):
         client = request.auth
         allowed, positions, forbidden = _events_by_server(client, _events(request), with_event_id=True)
         result = payments_record_batch(events=allowed, source=PaymentSource.API, source_ref=str(client.pk))
-        for error in result.errors:
-            error["index"] = positions[error["index"]]
         for _index, event_id, stored, received in result.conflict_digests:
             conflict_log(client, event_id, stored, received)
-        result.errors += forbidden
-        return Response(result.as_dict())
+        return _batch_response(result, positions, forbidden)
 
 
 class LoginBatchView(APIView):
@@ -203,11 +200,7 @@ class LoginBatchView(APIView):
     def post(self, request):
         client = request.auth
         allowed, positions, forbidden = _events_by_server(client, _events(request), with_event_id=False)
-        result = logins_record_batch(events=allowed)
-        for error in result.errors:
-            error["index"] = positions[error["index"]]
-        result.errors += forbidden
-        return Response(result.as_dict())
+        return _batch_response(logins_record_batch(events=allowed), positions, forbidden)
 
 
 def _events_by_server(client, events: list, *, with_event_id: bool) -> tuple[list, list[int], list[dict]]:
@@ -226,6 +219,15 @@ def _events_by_server(client, events: list, *, with_event_id: bool) -> tuple[lis
         error["fields"] = {"server": [_("This API client may not write for this server.")]}
         forbidden.append(error)
     return allowed, positions, forbidden
+
+
+def _batch_response(result, positions: list[int], forbidden: list[dict]) -> Response:
+    """A batch's answer: the service numbered the events it was given, the client's
+    numbers are their positions in the request; then the events refused by server."""
+    for error in result.errors:
+        error["index"] = positions[error["index"]]
+    result.errors += forbidden
+    return Response(result.as_dict())
 
 
 def _account_id_valid(account_id: str) -> bool:
