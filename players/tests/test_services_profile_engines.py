@@ -16,11 +16,14 @@ from players.services.profile_engines import PostgresProfileEngine, ProfileEngin
 from vip.models import Tier
 
 
-def _engines() -> dict:
-    engines = {"portable": ProfileEngine()}
-    if connection.vendor == "postgresql":
-        engines["postgresql"] = PostgresProfileEngine()
-    return engines
+@pytest.fixture(params=["portable", "postgresql"])
+def engine(request):
+    """Each engine in turn; PostgreSQL's is skipped, with the reason, on SQLite."""
+    if request.param == "portable":
+        return ProfileEngine()
+    if connection.vendor != "postgresql":
+        pytest.skip("the PostgreSQL engine needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    return PostgresProfileEngine()
 
 
 def test_the_chosen_engine_is_the_databases():
@@ -28,11 +31,7 @@ def test_the_chosen_engine_is_the_databases():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", ["portable", "postgresql"])
-def test_the_player_card_reads_the_same_through_each_engine(name):
-    engine = _engines().get(name)
-    if engine is None:
-        pytest.skip("the PostgreSQL engine needs PostgreSQL: run with DATABASE_URL=postgres://...")
+def test_the_player_card_reads_the_same_through_each_engine(engine):
     gold = Tier.objects.create(name="测试档", level=97, min_spend=Decimal("987654"), colour="#c90")
     seen = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
     Player.objects.create(
@@ -61,11 +60,7 @@ def test_the_player_card_reads_the_same_through_each_engine(name):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", ["portable", "postgresql"])
-def test_lunar_keys_are_written_only_where_they_differ(name):
-    engine = _engines().get(name)
-    if engine is None:
-        pytest.skip("the PostgreSQL engine needs PostgreSQL: run with DATABASE_URL=postgres://...")
+def test_lunar_keys_are_written_only_where_they_differ(engine):
     born = date(1990, 2, 3)
     right = birthday_key(born, True)
     stale = Player.objects.create(account_id="l1", birthday=born, birthday_is_lunar=True, birthday_md=101)
@@ -101,16 +96,12 @@ def _from_another_connection(statements: list[str]) -> list:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", ["portable", "postgresql"])
-def test_a_table_write_lock_lets_its_own_transaction_write_and_holds_off_others(name):
-    engine = _engines().get(name)
-    if engine is None:
-        pytest.skip("the PostgreSQL engine needs PostgreSQL: run with DATABASE_URL=postgres://...")
+def test_a_table_write_lock_lets_its_own_transaction_write_and_holds_off_others(engine):
     with transaction.atomic():
         engine.table_write_lock(ServerMergeSource)
         merge = ServerMerge.objects.create(game="", new_server="s9", merged_at=datetime(2026, 12, 1, tzinfo=UTC))
         ServerMergeSource.objects.create(merge=merge, server="s1", accounts=3)
-        if name == "postgresql":
+        if isinstance(engine, PostgresProfileEngine):
             table = connection.ops.quote_name(ServerMergeSource._meta.db_table)
             read, write = _from_another_connection(
                 [f"SELECT COUNT(*) FROM {table}", f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE NOWAIT"]
@@ -121,18 +112,14 @@ def test_a_table_write_lock_lets_its_own_transaction_write_and_holds_off_others(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", ["portable", "postgresql"])
-def test_a_temporary_table_analysed_keeps_its_rows_and_postgresql_learns_its_size(name):
-    engine = _engines().get(name)
-    if engine is None:
-        pytest.skip("the PostgreSQL engine needs PostgreSQL: run with DATABASE_URL=postgres://...")
+def test_a_temporary_table_analysed_keeps_its_rows_and_postgresql_learns_its_size(engine):
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMPORARY TABLE engine_analysed (a integer)")
         cursor.execute("INSERT INTO engine_analysed (a) VALUES (2), (3), (4), (5)")
         engine.temp_table_analyze(cursor, "engine_analysed")
         cursor.execute("SELECT COUNT(*), SUM(a) FROM engine_analysed")
         assert cursor.fetchone() == (4, 14)
-        if name == "postgresql":
+        if isinstance(engine, PostgresProfileEngine):
             cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'engine_analysed'")
             assert cursor.fetchone()[0] == 4
         cursor.execute("DROP TABLE engine_analysed")
