@@ -155,6 +155,10 @@ class _Calendar:
         if day.weekday() >= 5:
             if statutory.is_working_day(day):
                 return Day(day, DayKind.MAKE_UP)
+            holidays = statutory_break(day)
+            if holidays:  # a weekend inside a holiday's break (放假) is part of the holiday
+                names = [str(StatutoryHoliday(h).label) for h in sorted(holidays) if h in StatutoryHoliday.values]
+                return Day(day, DayKind.HOLIDAY, " · ".join(names))
             return Day(day, DayKind.WEEKEND)
         return Day(day, DayKind.WORKDAY)
 

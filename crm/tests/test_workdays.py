@@ -40,6 +40,8 @@ def test_2026_spring_festival_holidays_and_make_up_days():
     assert kinds[date(2026, 2, 24)] == DayKind.WORKDAY
     assert kinds[date(2026, 2, 28)] == DayKind.MAKE_UP
     assert kinds[date(2026, 3, 1)] == DayKind.WEEKEND
+    # the weekend inside the break is part of the holiday (放假 02-15 .. 02-23), not a weekend
+    assert kinds[date(2026, 2, 15)] == kinds[date(2026, 2, 21)] == DayKind.HOLIDAY
 
 
 @pytest.mark.django_db
