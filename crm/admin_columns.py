@@ -56,24 +56,22 @@ def _attr(obj, path: str):
     return obj
 
 
-def time_column(path: str, description, *, ordering: str | None = None):
+def _short_column(path: str, description, shorten, ordering: str | None):
     def column(obj):
-        return short_time(_attr(obj, path))
+        return shorten(_attr(obj, path))
 
     column.short_description = description
     column.admin_order_field = ordering or path
     column.__name__ = f"{path}_short"
     return column
+
+
+def time_column(path: str, description, *, ordering: str | None = None):
+    return _short_column(path, description, short_time, ordering)
 
 
 def date_column(path: str, description, *, ordering: str | None = None):
-    def column(obj):
-        return short_date(_attr(obj, path))
-
-    column.short_description = description
-    column.admin_order_field = ordering or path
-    column.__name__ = f"{path}_short"
-    return column
+    return _short_column(path, description, short_date, ordering)
 
 
 def text_column(path: str, description, *, width: str = "", ordering: str | None = None):
