@@ -35,7 +35,7 @@ install: $(STAMP) $(CHARTJS).map
 	$(TEST_SETTINGS) $(MANAGE) compile_catalogues
 
 .env:
-	printf 'DEBUG=true\nCRM_SMS_BACKEND=console\nCRM_IN_GAME_BACKEND=console\nSECRET_KEY=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	printf 'DEBUG=true\nCRM_SMS_BACKEND=console\nCRM_IN_GAME_BACKEND=console\nCRM_WECHAT_BACKEND=console\nSECRET_KEY=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
 
 ## make demo: install, migrate SQLite, load demo data, print logins, serve the admin.
 demo: install .env

@@ -77,6 +77,14 @@ class CampaignsConfig(AppConfig):
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "campaigns.refresh_campaign_results", {"task": "campaigns.refresh_campaign_results", "schedule": 900.0}
         )
+        # WeCom: customers and tags every 15 minutes (cursor-resumable), the group-message
+        # tasks' results every 10.
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "campaigns.wecom_sync", {"task": "campaigns.wecom_sync", "schedule": 900.0}
+        )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "campaigns.wecom_results", {"task": "campaigns.wecom_results", "schedule": 600.0}
+        )
 
 
 def _check_message_channels(app_configs, **kwargs):
@@ -88,7 +96,7 @@ def _check_message_channels(app_configs, **kwargs):
     return [
         Warning(
             f"No delivery backend for message channel {channel!r}: its messages fail (visible in the admin).",
-            hint=f"Set CRM_{channel.upper()}_BACKEND (webhook, email, or console for a demo).",
+            hint=f"Set CRM_{channel.upper()}_BACKEND (webhook, email, aliyun or tencent for SMS, wecom for WeChat, or console for a demo).",
             id="campaigns.W001",
         )
         for channel in unconfigured_channels()

@@ -19,6 +19,7 @@ FAIL = "failed"
 SMS_PROVIDERS = {
     "aliyun": _("Aliyun SMS"),
     "tencent": _("Tencent Cloud SMS"),
+    "wecom": _("WeCom"),  # not SMS, but answers with codes alike (campaigns/channels/wecom.py)
 }
 
 _THROTTLED = _("too many requests: throttled")
@@ -89,6 +90,19 @@ SMS_CODES: dict[str, dict[str, tuple[str, object]]] = {
         "AuthFailure.SignatureExpire": (RETRY, _AUTH),
         "AuthFailure.SecretIdNotFound": (FAIL, _AUTH),
         "UnauthorizedOperation.SmsSdkAppIdVerifyFail": (FAIL, _AUTH),
+    },
+    # WeCom's global error codes (全局错误码) its external-contact calls answer with.
+    "wecom": {
+        "-1": (RETRY, _SYSTEM),
+        "45009": (RETRY, _("WeCom's limit of calls a minute was reached")),
+        "45033": (RETRY, _("too many calls to WeCom at once")),
+        "40001": (FAIL, _("WeCom refused the company's secret: check CRM_WECOM_SECRET")),
+        "40013": (FAIL, _("WeCom does not know the company id: check CRM_WECOM_CORP_ID")),
+        "48002": (FAIL, _("the secret may not call WeCom's customer contact API")),
+        "40003": (FAIL, _("the member's WeCom userid is not valid")),
+        "60111": (FAIL, _("WeCom has no member with this userid")),
+        "84061": (FAIL, _("the member and the customer are not contacts in WeCom")),
+        "40096": (FAIL, _("the customer's external userid is not valid")),
     },
 }
 

@@ -34,3 +34,28 @@ def top_spender_visits(on: str | None = None) -> dict:
 
     start, end, spenders, created = top_spender_visits_create(on=date.fromisoformat(on) if on else None)
     return {"start": start.isoformat(), "end": end.isoformat(), "ranked": len(spenders), "created": created}
+
+
+@shared_task(name="campaigns.wecom_sync", ignore_result=True)
+def wecom_sync() -> dict:
+    """WeCom's customers and tags (campaigns.services.wecom.wecom_sync); nothing while WeCom
+    is not configured (the WeChat channel's messages then fail visibly, `manage.py check` warns)."""
+    from .channels import ChannelNotConfigured
+    from .services.wecom import wecom_sync as sync
+
+    try:
+        return sync()
+    except ChannelNotConfigured as exc:
+        return {"not_configured": str(exc)}
+
+
+@shared_task(name="campaigns.wecom_results", ignore_result=True)
+def wecom_results() -> dict:
+    """The results of the WeCom group-message tasks still waiting (wecom_results_read)."""
+    from .channels import ChannelNotConfigured
+    from .services.wecom import wecom_results_read
+
+    try:
+        return wecom_results_read()
+    except ChannelNotConfigured as exc:
+        return {"not_configured": str(exc)}

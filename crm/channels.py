@@ -29,6 +29,8 @@ class Channel(TextChoices):
 # until CRM_<CHANNEL>_BACKEND names one; "console" only ever by explicit choice).
 MESSAGE_CHANNELS: dict[str, str | None] = {
     Channel.SMS.value: None,
+    # WeChat through WeCom (企业微信) external contacts: a task the serving member confirms.
+    Channel.WECHAT.value: None,
     Channel.IN_GAME.value: None,
     Channel.EMAIL.value: "email",
 }
@@ -56,12 +58,32 @@ MESSAGE_BACKENDS = {
     "email": "campaigns.channels.EmailBackend",
     "aliyun": "campaigns.channels.aliyun.AliyunSmsBackend",
     "tencent": "campaigns.channels.tencent.TencentSmsBackend",
+    "wecom": "campaigns.channels.wecom.WecomBackend",
 }
 
 # Backends that serve only some channels (an SMS provider cannot deliver in-game mail).
 MESSAGE_BACKEND_CHANNELS: dict[str, tuple[str, ...]] = {
     MESSAGE_BACKENDS["aliyun"]: (Channel.SMS.value,),
     MESSAGE_BACKENDS["tencent"]: (Channel.SMS.value,),
+    MESSAGE_BACKENDS["wecom"]: (Channel.WECHAT.value,),
+}
+
+# WeCom's options (CRM_WECHAT_BACKEND=wecom): the company's id, the secret of its customer
+# contact (客户联系) or of an app allowed to call it, and the API's address (a local fake in
+# tests). The contacts' sync reads the same options.
+WECOM_OPTIONS: dict[str, tuple[str, str]] = {
+    "corp_id": ("CRM_WECOM_CORP_ID", ""),
+    "secret": ("CRM_WECOM_SECRET", ""),
+    "api_base_url": ("CRM_WECOM_API_BASE_URL", "https://qyapi.weixin.qq.com/cgi-bin/"),
+}
+
+# WeCom's own limit of group messages a customer receives (the company's setting in
+# 群发助手 -> 群发规则): as many a month as the month has days (the default), 7 a week or 1
+# a day. It is the WeChat channel's cap unless CRM_MESSAGE_CAPS names one.
+WECOM_CUSTOMER_LIMITS: dict[str, tuple[str, int | str]] = {
+    "month": ("month", "days"),
+    "week": ("week", 7),
+    "day": ("day", 1),
 }
 
 # A provider's options: option name -> (environment variable, default). Secrets only
@@ -108,6 +130,9 @@ def message_backends_setting(env) -> dict:
         if name in SMS_PROVIDER_OPTIONS:
             options = {key: env.str(var, default=default) for key, (var, default) in SMS_PROVIDER_OPTIONS[name].items()}
             options["timeout"] = env.float("CRM_SMS_PROVIDER_TIMEOUT", default=10.0)
+        elif name == "wecom":
+            options = {key: env.str(var, default=default) for key, (var, default) in WECOM_OPTIONS.items()}
+            options["timeout"] = env.float("CRM_WECOM_TIMEOUT", default=10.0)
         else:
             options = {
                 "url": env.str(f"CRM_{channel.upper()}_WEBHOOK_URL", default=""),
@@ -121,19 +146,23 @@ def message_backends_setting(env) -> dict:
 CAP_PERIODS = ("day", "week", "month")
 
 
-def message_caps_setting(value: str) -> dict[str, tuple[str, int]]:
+def message_caps_setting(value: str, *, wecom_limit: str = "month") -> dict[str, tuple[str, int | str]]:
     """`CRM_MESSAGE_CAPS` from its text, "channel:period:count,...", e.g.
     "sms:day:1,in_game:week:3": at most `count` marketing messages on the channel in the
-    player's calendar `period` (day, week from Monday, month). A wrong entry stops the
-    start with the entry named."""
-    caps = {}
+    player's calendar `period` (day, week from Monday, month; a month's count may be
+    "days": as many as the month has). A wrong entry stops the start with the entry named.
+    The WeChat channel's cap is WeCom's customer limit (`wecom_limit`, a key of
+    WECOM_CUSTOMER_LIMITS) unless the text names one."""
+    if wecom_limit not in WECOM_CUSTOMER_LIMITS:
+        raise ValueError(f"CRM_WECOM_CUSTOMER_LIMIT: {wecom_limit!r} is one of {', '.join(WECOM_CUSTOMER_LIMITS)}")
+    caps: dict[str, tuple[str, int | str]] = {Channel.WECHAT.value: WECOM_CUSTOMER_LIMITS[wecom_limit]}
     for entry in filter(None, (part.strip() for part in value.split(","))):
         try:
             channel, period, count = (piece.strip() for piece in entry.split(":"))
-            count = int(count)
+            count = count if (period, count) == ("month", "days") else int(count)
         except ValueError:
             raise ValueError(f"CRM_MESSAGE_CAPS: {entry!r} is not channel:period:count") from None
-        if channel not in MESSAGE_CHANNELS or period not in CAP_PERIODS or count < 0:
+        if channel not in MESSAGE_CHANNELS or period not in CAP_PERIODS or (count != "days" and count < 0):
             raise ValueError(
                 f"CRM_MESSAGE_CAPS: {entry!r}: the channel is one of {', '.join(MESSAGE_CHANNELS)}, "
                 f"the period one of {', '.join(CAP_PERIODS)}, the count 0 or more"

@@ -307,7 +307,13 @@ CRM_SMS_MARKETING_HOURS = (
 # CRM_MESSAGE_CAPS=sms:day:1,in_game:week:3,email:month:4; a channel not named there has
 # CRM_MESSAGES_PER_WEEK a calendar week (0 = no cap).
 CRM_MESSAGES_PER_WEEK = env.int("CRM_MESSAGES_PER_WEEK", default=2)
-CRM_MESSAGE_CAPS = message_caps_setting(env.str("CRM_MESSAGE_CAPS", default=""))
+# WeCom's limit of group messages per customer (its company setting): month (as many as the
+# month has days, WeCom's default), week (7) or day (1); the WeChat channel's cap.
+CRM_WECOM_CUSTOMER_LIMIT = env.str("CRM_WECOM_CUSTOMER_LIMIT", default="month")
+# A WeCom group-message task its member has not sent after this many days expires: its
+# customers' messages fail with the reason (WeCom: CRM_WECHAT_BACKEND=wecom, CRM_WECOM_*).
+CRM_WECOM_TASK_DAYS = env.int("CRM_WECOM_TASK_DAYS", default=3)
+CRM_MESSAGE_CAPS = message_caps_setting(env.str("CRM_MESSAGE_CAPS", default=""), wecom_limit=CRM_WECOM_CUSTOMER_LIMIT)
 CRM_QUIET_HOURS = (env.str("CRM_QUIET_HOURS_START", default="22:00"), env.str("CRM_QUIET_HOURS_END", default="09:00"))
 # Batches of the nightly churn scan run at once on PostgreSQL (one connection each).
 CRM_CHURN_SCAN_WORKERS = env.int("CRM_CHURN_SCAN_WORKERS", default=2)

@@ -251,5 +251,5 @@ class NoSendDayAdmin(admin.ModelAdmin):
         )
 
 
-from . import greetings, winback  # noqa: E402, F401
+from . import greetings, wecom, winback  # noqa: E402, F401
 from .campaigns import CampaignAdmin, WorklistAdmin  # noqa: E402,F401

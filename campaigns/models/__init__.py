@@ -262,6 +262,24 @@ class MessageReason(models.TextChoices):
         "provider_undelivered",
         _("%(provider)s reports it was not delivered to the phone: %(what)s (%(code)s)."),
     )
+    WECOM_NOT_LINKED = (
+        "wecom_not_linked",
+        _("The player is not a WeCom customer of any team member (no external contact linked)."),
+    )
+    WECOM_WAITING = (
+        "wecom_waiting",
+        _("In a WeCom group message task for %(member)s: it goes when they confirm it in WeCom."),
+    )
+    WECOM_NOT_CUSTOMER = (
+        "wecom_not_customer",
+        _("WeCom did not take it: the player is not %(member)s's customer in WeCom."),
+    )
+    WECOM_NOT_FRIEND = "wecom_not_friend", _("Not sent: the player is no longer %(member)s's contact in WeCom.")
+    WECOM_OVER_LIMIT = (
+        "wecom_over_limit",
+        _("Not sent: the player already received as many group messages as WeCom allows this period."),
+    )
+    WECOM_EXPIRED = "wecom_expired", _("Not sent: %(member)s did not send the WeCom group message in time.")
 
 
 CAP_PERIOD_LABELS = {
@@ -470,3 +488,11 @@ from .greetings import (  # noqa: E402, F401
     occasion_text,
 )
 from .top_spenders import PlayerYearSpend, YearSpendBuild  # noqa: E402, F401
+from .wecom import (  # noqa: E402, F401
+    WecomContact,
+    WecomMember,
+    WecomSyncCursor,
+    WecomTag,
+    WecomTask,
+    WecomTaskStatus,
+)

@@ -308,7 +308,7 @@ def message_caps() -> dict[str, tuple[str, int]]:
     weekly = getattr(settings, "CRM_MESSAGES_PER_WEEK", 2)
     caps = dict.fromkeys(MESSAGE_CHANNELS, ("week", weekly))
     caps.update(getattr(settings, "CRM_MESSAGE_CAPS", {}) or {})
-    return {channel: (period, count) for channel, (period, count) in caps.items() if count and count > 0}
+    return {channel: (period, count) for channel, (period, count) in caps.items() if count == "days" or count > 0}
 
 
 def cap_period_bounds(*, zone: ZoneInfo, at: datetime, period: str) -> tuple[datetime, datetime]:
@@ -340,6 +340,8 @@ def channel_cap_until(*, message: Message, player: Player, at: datetime) -> tupl
         return None, "", {}
     period, limit = cap
     start, end = cap_period_bounds(zone=player_zone(player), at=at, period=period)
+    if limit == "days":  # as many as the player's month has days (WeCom's default rule)
+        limit = (end.astimezone(player_zone(player)) - start.astimezone(player_zone(player))).days
     params = {"cap": limit, "channel": message.channel, "period": period}
     same = Message.objects.filter(player=player, channel=message.channel, is_marketing=True)
     sent = same.filter(status__in=OUT_STATUSES, sent_at__gte=start, sent_at__lt=end).count()
@@ -459,7 +461,8 @@ def retry_delay(attempts: int) -> timedelta:
 def messages_deliver_due(*, now: datetime | None = None, limit: int = 1000) -> dict:
     """Send up to `limit` due messages. Returns counts by what happened:
     sent, postponed, retrying, failed, cancelled, skipped (claimed by another worker),
-    uncertain (handed to a provider that did not answer: not sent again).
+    uncertain (handed to a provider that did not answer: not sent again), task (held by the
+    provider as a task a person confirms: WeCom).
 
     A backend that sends in batches (`batch_size` > 1, the SMS providers) gets the
     messages that pass the rules claimed (status sending, counted by the cap) and
@@ -634,6 +637,19 @@ def _message_record_result(message: Message, result: SendResult, attempts: int, 
         )
         _message_contact_log(message, now)
         return "sent"
+    if result.outcome == "task":
+        # The provider holds it as a task a person confirms (WeCom's add_msg_template):
+        # still sending, counted by the cap; reading the task's results settles it.
+        _message_set(
+            message,
+            status=MessageStatus.SENDING,
+            attempts=attempts,
+            sent_at=now,
+            provider_ref=result.provider_ref[:64],
+            status_reason=reason,
+            status_params=params,
+        )
+        return "task"
     error = result.error or f"attempt {attempts}: {reason}"
     if result.outcome == "uncertain":
         _message_set(
@@ -673,23 +689,56 @@ def _message_record_result(message: Message, result: SendResult, attempts: int, 
     return "retrying"
 
 
-def _message_contact_log(message: Message, at: datetime) -> None:
+def _message_contact_log(message: Message, at: datetime, *, staff=None, sent: bool = True) -> None:
     contact_log_create(
         player=message.player,
-        staff=None,
+        staff=staff,
         channel=message.channel,  # one channel registry: a message channel is a contact channel
         contacted_at=at,
         topic=message.subject[:200],  # the channel column names the channel, in the reader's language
         summary=message.body,
-        outcome=ContactOutcome.MESSAGE_SENT,
+        outcome=ContactOutcome.MESSAGE_SENT if sent else ContactOutcome.MESSAGE_NOT_SENT,
         source=f"message:{message.pk}",
     )
+
+
+@transaction.atomic
+def message_task_result_record(*, message_id: int, task_ref: str, result: SendResult, at: datetime, staff=None) -> str:
+    """What a provider's task (WeCom's group message, `provider_ref` = `task_ref`) made of a
+    message, read back later: sent (at `at`, by `staff`) or not, recorded on the message and
+    in the contact log either way. A message no longer waiting on that task is "skipped"."""
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("player")
+        .filter(pk=message_id, status=MessageStatus.SENDING, provider_ref=task_ref)
+        .first()
+    )
+    if message is None:
+        return "skipped"
+    if result.outcome == "sent":
+        _message_set(message, status=MessageStatus.SENT, sent_at=at, status_reason="", status_params={})
+        _message_contact_log(message, at, staff=staff)
+        return "sent"
+    _message_set(
+        message,
+        status=MessageStatus.FAILED,
+        sent_at=None,
+        last_error=result.error[:1000],
+        status_reason=result.reason,
+        status_params=result.params or {},
+    )
+    # The reason stays on the message (read in the reader's language); the log says "not sent".
+    _message_contact_log(message, at, staff=staff, sent=False)
+    return "failed"
 
 
 def _messages_sending_abandoned(*, now: datetime) -> int:
     """Messages a dead worker left handed to a provider with no answer: failed as
     uncertain (never sent again automatically); a receipt still settles them."""
-    abandoned = Message.objects.filter(status=MessageStatus.SENDING, sent_at__lt=now - SENDING_ABANDONED_AFTER)
+    # A WeCom task (provider_ref set while sending) waits for its member's confirmation: not abandoned.
+    abandoned = Message.objects.filter(
+        status=MessageStatus.SENDING, provider_ref="", sent_at__lt=now - SENDING_ABANDONED_AFTER
+    )
     count = 0
     for message in abandoned.only("pk", "channel"):
         try:

@@ -175,7 +175,7 @@ def test_backend_for_reads_settings(settings):
 def test_settings_are_built_from_the_registry_and_console_only_by_choice():
     env = environ.Env()
     with mock.patch.dict(os.environ, {"CRM_SMS_BACKEND": "webhook"}, clear=False):
-        for name in ("CRM_IN_GAME_BACKEND", "CRM_EMAIL_BACKEND"):
+        for name in ("CRM_IN_GAME_BACKEND", "CRM_EMAIL_BACKEND", "CRM_WECHAT_BACKEND"):
             os.environ.pop(name, None)
         backends = message_backends_setting(env)
     assert set(backends) == {"sms", "email"} <= set(MESSAGE_CHANNELS)

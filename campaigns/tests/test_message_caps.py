@@ -204,8 +204,9 @@ def test_caps_setting_is_read_and_checked():
         "sms": ("day", 1),
         "in_game": ("week", 3),
         "email": ("month", 4),
+        "wechat": ("month", "days"),  # WeCom's own limit, unless named (campaigns/tests/test_wecom.py)
     }
-    assert message_caps_setting("") == {}
+    assert message_caps_setting("") == {"wechat": ("month", "days")}
     for wrong in ("sms:day", "sms:year:1", "pigeon:day:1", "sms:day:x", "sms:day:-1"):
         with pytest.raises(ValueError, match="CRM_MESSAGE_CAPS"):
             message_caps_setting(wrong)

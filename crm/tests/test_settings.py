@@ -37,6 +37,10 @@ def production_env(tmp_path, **overrides):
         "CRM_IN_GAME_BACKEND": "webhook",
         "CRM_IN_GAME_WEBHOOK_URL": "https://game.example.com/mail",
         "CRM_IN_GAME_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        # WeChat through the company's WeCom
+        "CRM_WECHAT_BACKEND": "wecom",
+        "CRM_WECOM_CORP_ID": "ww0123456789abcdef",
+        "CRM_WECOM_SECRET": secrets.token_urlsafe(32),
         **overrides,
     }
 

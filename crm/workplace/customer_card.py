@@ -62,6 +62,10 @@ class CustomerCard:
     minor_flags_url: str = ""
     # Marketing reach per channel: (channel, whether it may be used, the consent in words).
     consents: list[tuple[str, bool, str]] = field(default_factory=list)
+    # The player as a WeCom customer: who serves them there and their tags, or why not.
+    wecom: str = ""
+    wecom_linked: bool = False
+    wecom_url: str = ""
 
 
 def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
@@ -161,7 +165,27 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
         if user.has_perm("players.view_minorspendflag")
         else "",
         consents=consents,
+        **_wecom(player, user),
     )
+
+
+def _wecom(player, user) -> dict:
+    """The WeCom link: "王芳 · 高价值, 月卡" (the serving member, the customer's tags), or
+    why there is none; a link to the customer's record for staff who may see it."""
+    from campaigns.models import WecomContact
+
+    contact = WecomContact.objects.filter(player=player).select_related("member__user").first()
+    if contact is None:
+        return {"wecom": _("not a WeCom customer (not linked)")}
+    tags = ", ".join(contact.tags.filter(deleted=False).values_list("name", flat=True))
+    member = staff_name(contact.member.user) if contact.member else _("no member serves them now")
+    return {
+        "wecom": _("served by %(member)s") % {"member": member} + (f" · {tags}" if tags else ""),
+        "wecom_linked": contact.member_id is not None,
+        "wecom_url": admin_url("campaigns_wecomcontact_change", contact.pk)
+        if user.has_perm("campaigns.view_wecomcontact")
+        else "",
+    }
 
 
 def _birthday(player, user, today: date) -> tuple[str, str]:

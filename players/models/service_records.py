@@ -77,6 +77,7 @@ class ContactOutcome(models.TextChoices):
     WRONG_NUMBER = "wrong_number", _("Wrong number")
     PROMISED_RETURN = "promised_return", _("Promised to return")
     MESSAGE_SENT = "message_sent", _("Message sent")
+    MESSAGE_NOT_SENT = "message_not_sent", _("Message not sent")
     OTHER = "other", _("Other")
 
 

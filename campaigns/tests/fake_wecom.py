@@ -1,0 +1,199 @@
+"""A local fake of WeCom's server API (qyapi.weixin.qq.com/cgi-bin/) on 127.0.0.1, for
+wechatpy's client to talk to, written from WeCom's documentation:
+
+- `gettoken?corpid&corpsecret` gives an access token (40013 for an unknown company, 40001
+  for a wrong secret); `expire_token()` makes WeCom answer the next call with 42001 (the
+  client fetches a new token and tries again).
+- `externalcontact/get_corp_tag_list`: the company's tag groups and tags.
+- `externalcontact/batch/get_by_user` (userid, cursor, limit up to 100): a member's
+  customers, a page at a time, with `next_cursor`; 60111 for an unknown member.
+- `externalcontact/add_msg_template` (chat_type single, sender, external_userid up to
+  10,000, text): a task for the member, its `msgid`, and `fail_list` (customers who are
+  not the sender's).
+- `externalcontact/get_groupmsg_send_result` (msgid, userid, limit up to 1,000, cursor):
+  each customer's status, 0 not sent, 1 sent, 2 not a contact, 3 over the customer's
+  limit; `member_sends(msgid, ...)` plays the member confirming the task in WeCom.
+
+`fail_next[path] = (errcode, errmsg)` makes the next call to that path fail (e.g. 45009,
+45033: WeCom's limits of calls). Every call is in `calls` as (path, params, body).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeWecom:
+    def __init__(self, *, corp_id: str = "wwfakecorp0001", secret: str = "fake-contact-secret", users=()):
+        self.corp_id, self.secret = corp_id, secret
+        self.tokens: set[str] = set()
+        self.token_fetches = 0
+        self.calls: list[tuple[str, dict, dict]] = []
+        self.fail_next: dict[str, tuple[int, str]] = {}
+        # the company's members (userid -> [{external_contact, follow_info}]): others are unknown (60111)
+        self.members: dict[str, list[dict]] = {userid: [] for userid in users}
+        self.tag_groups: list[dict] = []
+        self.tasks: dict[str, dict] = {}  # msgid -> {sender, external_userid, text, results}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}/cgi-bin/"
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- what the test sets up ---------------------------------------------------------
+
+    def add_customer(self, userid: str, external_userid: str, *, name="", mobiles=(), tags=(), remark="", at=0):
+        self.members.setdefault(userid, []).append(
+            {
+                "external_contact": {"external_userid": external_userid, "name": name, "type": 1},
+                "follow_info": {
+                    "userid": userid,
+                    "remark": remark,
+                    "createtime": at or 1700000000,
+                    "tag_id": list(tags),
+                    "remark_mobiles": list(mobiles),
+                },
+            }
+        )
+
+    def expire_token(self):
+        self.tokens.clear()
+
+    def member_sends(self, msgid: str, *, sent=(), not_friend=(), over_limit=(), at: int = 1700003600):
+        """The member confirmed the task in WeCom: these customers' results."""
+        results = self.tasks[msgid]["results"]
+        for status, who in ((1, sent), (2, not_friend), (3, over_limit)):
+            for external_userid in who:
+                results[external_userid] = (status, at if status == 1 else 0)
+
+    # --- the API ---------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, body: bytes) -> dict:
+        parsed = urllib.parse.urlsplit(raw_path)
+        path = parsed.path.removeprefix("/cgi-bin/")
+        params = dict(urllib.parse.parse_qsl(parsed.query))
+        data = json.loads(body or b"{}") if method == "POST" else {}
+        with self._lock:
+            self.calls.append((path, params, data))
+            if path == "gettoken":
+                return self._token(params)
+            if params.get("access_token") not in self.tokens:
+                return {"errcode": 42001, "errmsg": "access_token expired"}
+            if path in self.fail_next:
+                code, message = self.fail_next.pop(path)
+                return {"errcode": code, "errmsg": message}
+            handler = {
+                "externalcontact/get_corp_tag_list": self._tags,
+                "externalcontact/batch/get_by_user": self._by_user,
+                "externalcontact/add_msg_template": self._add_template,
+                "externalcontact/get_groupmsg_send_result": self._send_result,
+            }.get(path)
+            if handler is None:
+                return {"errcode": 404, "errmsg": f"no such API {path}"}
+            return handler(data)
+
+    def _token(self, params):
+        if params.get("corpid") != self.corp_id:
+            return {"errcode": 40013, "errmsg": "invalid corpid"}
+        if params.get("corpsecret") != self.secret:
+            return {"errcode": 40001, "errmsg": "invalid credential"}
+        self.token_fetches += 1
+        token = uuid.uuid4().hex
+        self.tokens.add(token)
+        return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}
+
+    def _tags(self, data):
+        return {"errcode": 0, "errmsg": "ok", "tag_group": self.tag_groups}
+
+    def _by_user(self, data):
+        userid = data.get("userid") or ""
+        if userid not in self.members:
+            return {"errcode": 60111, "errmsg": f"invalid userid {userid}"}
+        limit = min(int(data.get("limit") or 50), 100)
+        start = int(data.get("cursor") or 0)
+        page = self.members[userid][start : start + limit]
+        more = start + limit < len(self.members[userid])
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "external_contact_list": page,
+            "next_cursor": str(start + limit) if more else "",
+        }
+
+    def _add_template(self, data):
+        sender = data.get("sender") or ""
+        if data.get("chat_type", "single") != "single":
+            return {"errcode": 40058, "errmsg": "chat_type"}
+        if sender not in self.members:
+            return {"errcode": 60111, "errmsg": f"invalid userid {sender}"}
+        wanted = data.get("external_userid") or []
+        if not wanted or len(wanted) > 10000:
+            return {"errcode": 40058, "errmsg": "external_userid: 1 to 10000"}
+        if not (data.get("text") or {}).get("content"):
+            return {"errcode": 40058, "errmsg": "text.content is empty"}
+        mine = {c["external_contact"]["external_userid"] for c in self.members[sender]}
+        fail = [e for e in wanted if e not in mine]
+        msgid = "msg" + uuid.uuid4().hex[:24]
+        self.tasks[msgid] = {
+            "sender": sender,
+            "external_userid": [e for e in wanted if e in mine],
+            "text": data["text"]["content"],
+            "results": {e: (0, 0) for e in wanted if e in mine},
+        }
+        return {"errcode": 0, "errmsg": "ok", "fail_list": fail, "msgid": msgid}
+
+    def _send_result(self, data):
+        task = self.tasks.get(data.get("msgid") or "")
+        if task is None:
+            return {"errcode": 41063, "errmsg": "msgid not found"}
+        if data.get("userid") != task["sender"]:
+            return {"errcode": 60111, "errmsg": "invalid userid"}
+        limit = min(int(data.get("limit") or 500), 1000)
+        start = int(data.get("cursor") or 0)
+        rows = sorted(task["results"].items())
+        page = rows[start : start + limit]
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "next_cursor": str(start + limit) if start + limit < len(rows) else "",
+            "send_list": [
+                {"external_userid": e, "userid": task["sender"], "status": status, "send_time": at}
+                for e, (status, at) in page
+            ],
+        }
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                data = json.dumps(fake.handle(self.command, self.path, body), ensure_ascii=False).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
