@@ -70,6 +70,17 @@ class FakeWecom:
             }
         )
 
+    def task_made(self, sender: str, external_userids: list[str], text: str) -> str:
+        """A task as add_msg_template makes it (for a test's given state); its msgid."""
+        msgid = "msg" + uuid.uuid4().hex[:24]
+        self.tasks[msgid] = {
+            "sender": sender,
+            "external_userid": list(external_userids),
+            "text": text,
+            "results": dict.fromkeys(external_userids, (0, 0)),
+        }
+        return msgid
+
     def expire_token(self):
         self.tokens.clear()
 

@@ -26,7 +26,7 @@ from campaigns.models import (
 )
 from campaigns.services.campaigns import campaign_launch
 from campaigns.services.messaging import message_queue, messages_deliver_due
-from campaigns.services.wecom import wecom_contact_link, wecom_results_read, wecom_sync
+from campaigns.services.wecom import wecom_contact_link, wecom_results_read, wecom_sync, wecom_task_record
 from campaigns.tests.fake_wecom import FakeWecom
 from crm.channels import message_caps_setting
 from players.models import ContactLog, ContactOutcome, Player
@@ -308,17 +308,32 @@ def test_results_read_back_record_each_customers_result_in_the_contact_log(wecom
 
 
 def test_results_are_read_a_thousand_at_a_time_with_the_cursor(wecom, team):
+    # given a task of 1,001 customers, as delivery leaves it (made in bulk: delivery is tested above)
     players = _customers(wecom, team, 1001)
-    _queue(players)
-    messages_deliver_due(now=LAUNCH, limit=2000)
-    task = WecomTask.objects.get()
-    wecom.member_sends(task.msgid, sent=[f"wm{p.account_id}" for p in players], at=SENT_AT)
+    member = team["wang"][1]
+    msgid = wecom.task_made(member.userid, [f"wm{p.account_id}" for p in players], "周末见")
+    messages = Message.objects.bulk_create(
+        Message(
+            player=p,
+            channel="wechat",
+            body="周末见",
+            source=f"bulk:{p.pk}",
+            status=MessageStatus.SENDING,
+            scheduled_for=LAUNCH,
+            sent_at=LAUNCH,
+            provider_ref=msgid,
+        )
+        for p in players
+    )
+    wecom_task_record(msgid=msgid, member=member, messages=messages, customers=1001, refused=0)
+    wecom.member_sends(msgid, sent=[f"wm{p.account_id}" for p in players], at=SENT_AT)
 
     assert wecom_results_read(now=LAUNCH + timedelta(hours=1))["sent"] == 1001
 
     pages = [c[2] for c in wecom.calls if c[0] == "externalcontact/get_groupmsg_send_result"]
     assert [(p["limit"], p["cursor"]) for p in pages] == [(1000, ""), (1000, "1000")]
     assert ContactLog.objects.filter(outcome=ContactOutcome.MESSAGE_SENT).count() == 1001
+    assert WecomTask.objects.get().status == WecomTaskStatus.DONE
 
 
 def test_reading_results_stopped_by_wecoms_limit_is_taken_up_next_time(wecom, team):
