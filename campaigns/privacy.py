@@ -27,7 +27,7 @@ def player_erased_close(*, player, values) -> dict[str, int]:
 def player_tables_register() -> None:
     from players.services.privacy import PlayerTable, player_table_register
 
-    from .models import CampaignTarget, GiftEntry, Greeting, Message, OutreachTask, PlayerYearSpend
+    from .models import CampaignTarget, GiftEntry, Greeting, Message, OutreachTask, PlayerYearSpend, WecomContact
 
     player_table_register(
         PlayerTable(
@@ -61,3 +61,14 @@ def player_tables_register() -> None:
         PlayerTable(GiftEntry, "player", scrub=("reason",), keep=("kind", "item", "code", "source"), hidden=("source",))
     )
     player_table_register(PlayerTable(PlayerYearSpend, "player"))  # sums of the ledger, kept as it is
+    # The player's WeCom customer: their WeChat name and the member's remark are erased; WeCom's
+    # id for them stays (it names nobody outside WeCom, and keeps the sync from re-adding them).
+    player_table_register(
+        PlayerTable(
+            WecomContact,
+            "player",
+            erase={"name": "", "remark": ""},
+            keep=("external_userid",),
+            hidden=("external_userid",),
+        )
+    )

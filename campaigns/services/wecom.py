@@ -198,11 +198,13 @@ def _page_record(member: WecomMember, page: dict, *, state: WecomSyncCursor, now
         )
         if contact is None:
             contact = WecomContact(external_userid=external_userid)
-        contact.name = str(external.get("name") or "")[:100]
+        erased = contact.player is not None and contact.player.erased_at is not None
+        # An erased player's WeChat name and remark are not stored again (PIPL Art. 47).
+        contact.name = "" if erased else str(external.get("name") or "")[:100]
         contact.synced_at = now
         if contact.member_id is None or contact.member_id == member.pk or _is_manager(member, contact.player):
             contact.member = member
-            contact.remark = str(follow.get("remark") or "")[:100]
+            contact.remark = "" if erased else str(follow.get("remark") or "")[:100]
             contact.added_at = _stamp(follow.get("createtime"))
         if contact.player_id is None:
             contact.player = _player_by_mobiles(follow.get("remark_mobiles") or [])

@@ -508,3 +508,19 @@ def test_the_command_syncs_and_reads_results(wecom, team, capsys):
     out = capsys.readouterr().out
     assert '"contacts": 1' in out and '"results"' in out
     assert Counter(WecomContact.objects.values_list("member__userid", flat=True)) == {"WangFang": 1}
+
+
+def test_an_erased_players_wechat_name_is_erased_and_not_synced_again(wecom, team, erase):
+    wang = team["wang"][0]
+    player = Player.objects.create(account_id="gone", nickname="龙王", phone="+8613800138000", manager=wang)
+    wecom.add_customer("WangFang", "wmGONE", name="龙王本人", remark="张三 138", mobiles=["13800138000"])
+    wecom_sync(now=LAUNCH)
+    assert WecomContact.objects.get(player=player).name == "龙王本人"
+
+    erase(player)
+    contact = WecomContact.objects.get(external_userid="wmGONE")
+    assert (contact.name, contact.remark) == ("", "")
+
+    wecom_sync(now=LAUNCH + timedelta(minutes=15))
+    contact.refresh_from_db()
+    assert (contact.name, contact.remark) == ("", "")
