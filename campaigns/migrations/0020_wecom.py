@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0018_campaign_priority_caps_no_sending_days'),
+        ('campaigns', '0019_campaign_festival_no_send_statutory_holidays'),
         ('players', '0028_contact_outcome_message_not_sent'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
