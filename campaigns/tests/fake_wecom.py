@@ -15,7 +15,8 @@ wechatpy's client to talk to, written from WeCom's documentation:
   limit; `member_sends(msgid, ...)` plays the member confirming the task in WeCom.
 
 `fail_next[path] = (errcode, errmsg)` makes the next call to that path fail (e.g. 45009,
-45033: WeCom's limits of calls). Every call is in `calls` as (path, params, body).
+45033: WeCom's limits of calls). Every call with a valid token is in `calls` as (path,
+params, body).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class FakeWecom:
         self.corp_id, self.secret = corp_id, secret
         self.tokens: set[str] = set()
         self.token_fetches = 0
+        self.expired_calls = 0  # calls refused for an expired (or unknown) token
         self.calls: list[tuple[str, dict, dict]] = []
         self.fail_next: dict[str, tuple[int, str]] = {}
         # the company's members (userid -> [{external_contact, follow_info}]): others are unknown (60111)
@@ -99,11 +101,12 @@ class FakeWecom:
         params = dict(urllib.parse.parse_qsl(parsed.query))
         data = json.loads(body or b"{}") if method == "POST" else {}
         with self._lock:
-            self.calls.append((path, params, data))
             if path == "gettoken":
                 return self._token(params)
             if params.get("access_token") not in self.tokens:
+                self.expired_calls += 1
                 return {"errcode": 42001, "errmsg": "access_token expired"}
+            self.calls.append((path, params, data))
             if path in self.fail_next:
                 code, message = self.fail_next.pop(path)
                 return {"errcode": code, "errmsg": message}

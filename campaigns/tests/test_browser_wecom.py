@@ -3,6 +3,7 @@ there, their tags; a link to the customer's record for a supervisor), and a supe
 reading the per-manager group-message tasks' results after they were read back from the
 (fake) WeCom. Every moment is pinned."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,7 +35,7 @@ def _staff(username, role, last, first):
 def wecom_team(base_data, settings, make_campaign, supervisor):
     settings.CRM_QUIET_HOURS = ("22:00", "09:00")
     settings.CRM_MESSAGE_CAPS = message_caps_setting("", wecom_limit="month")
-    fake = FakeWecom(corp_id=f"wwbrowser{id(settings):x}", users=("WangFang", "LiQiang")).start()
+    fake = FakeWecom(corp_id=f"ww{uuid.uuid4().hex[:16]}", users=("WangFang", "LiQiang")).start()
     settings.CRM_MESSAGE_BACKENDS = {
         **settings.CRM_MESSAGE_BACKENDS,
         "wechat": {

@@ -5,6 +5,7 @@ task per member, WeCom's per-customer limit, and the results read back into the 
 and the contact log. Every moment is pinned (`now=`): the hour the suite runs at never
 matters."""
 
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -55,8 +56,9 @@ def _use(settings, fake, **extra):
 def wecom(settings, db):
     settings.CRM_QUIET_HOURS = ("22:00", "09:00")
     settings.CRM_MESSAGE_CAPS = message_caps_setting("", wecom_limit="month")
-    # a company id of its own: the access token is cached per company, never shared between tests
-    fake = FakeWecom(corp_id=f"wwtest{id(settings):x}", users=("WangFang", "LiQiang")).start()
+    # a company id of its own: the access token is cached (Django's cache) per company, never
+    # taken from another test
+    fake = FakeWecom(corp_id=f"ww{uuid.uuid4().hex[:16]}", users=("WangFang", "LiQiang")).start()
     _use(settings, fake)
     yield fake
     fake.stop()
@@ -171,7 +173,7 @@ def test_an_expired_token_is_fetched_again_and_the_call_repeated(wecom, team):
     counts = wecom_sync(now=LAUNCH + timedelta(minutes=15))
 
     assert counts["contacts"] == 2 and counts["errors"] == 0
-    assert wecom.token_fetches == 2
+    assert wecom.token_fetches == 2 and wecom.expired_calls == 1
     assert set(WecomContact.objects.values_list("external_userid", flat=True)) == {"wmA", "wmB"}
 
 
