@@ -61,3 +61,19 @@ def test_api_reads_and_writes_of_a_player_with_far_times_still_answer(stored_out
         assert api.put(f"/api/v1/players/{account_id}/", {"nickname": "改名"}).status_code == 200
     # shown as stored, in UTC, where the CRM's zone cannot write the time
     assert shown == {"far-future": "9999-12-31T23:59:59Z", "far-past": "0001-01-01T00:00:00Z"}
+
+
+def test_the_team_figures_are_all_computed_beside_a_payment_dated_in_year_9999(
+    stored_out_of_range, make_player, pay, fresh_dashboard_cache
+):
+    """On PostgreSQL the revenue trend once truncated such a payment to '10000-01-01',
+    which the driver cannot read: the figure failed and the supervisors' revenue chart
+    vanished from the dashboard. Every figure is computed, and the far payment (outside
+    the chart's twelve months) is not counted in it."""
+    from crm.workplace.aggregates import _registered, dashboard_refresh
+
+    pay(make_player(account_id="this-month", server="s1"), "30.00")
+    snapshot = dashboard_refresh()
+    assert set(snapshot["data"]) == set(_registered())
+    trend = snapshot["data"]["revenue_trend"]
+    assert len(trend) == 12 and sum(amount for _start, amount in trend) == 30

@@ -53,6 +53,12 @@ def month_starts(now: datetime, months: int = TREND_MONTHS) -> list[datetime]:
     return starts[::-1]
 
 
+def next_month_start(start: datetime) -> datetime:
+    """The first instant (local time) of the month after the one `start` begins."""
+    year, month = (start.year, start.month + 1) if start.month < 12 else (start.year + 1, 1)
+    return timezone.make_aware(datetime(year, month, 1))
+
+
 def money_whole(amount) -> str:
     """¥350,038: a tile has no room for cents."""
     symbol = CURRENCY_SYMBOLS.get(settings.CRM_BASE_CURRENCY, settings.CRM_BASE_CURRENCY + " ")
@@ -120,11 +126,16 @@ def overdue_by_manager(now: datetime) -> list[tuple[int | None, int]]:
 
 @aggregate("revenue_trend")
 def revenue_trend(now: datetime) -> list[tuple[datetime, Decimal]]:
-    """Net revenue per month over the last 12 months (local months)."""
+    """Net revenue per month over the last 12 months (local months).
+
+    Bounded above too: one stored payment dated in year 9999 (an old row, a database
+    edit) would otherwise be truncated to a month PostgreSQL cannot return, and the
+    whole chart would vanish from the dashboard."""
     starts = month_starts(now)
+    end = next_month_start(starts[-1])
     by_month = {
         timezone.localtime(row["month"]).date(): (row["purchases"] or Decimal(0)) - (row["refunds"] or Decimal(0))
-        for row in Payment.objects.filter(occurred_at__gte=starts[0])
+        for row in Payment.objects.filter(occurred_at__gte=starts[0], occurred_at__lt=end)
         .annotate(month=TruncMonth("occurred_at"))
         .order_by()
         .values("month")
