@@ -70,6 +70,20 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 @pytest.fixture(autouse=True)
+def _no_cache_left_behind():
+    """Every test starts with an empty in-process cache: the dashboard's team figures,
+    filter choices and throttle counters another test cached on this worker would
+    otherwise be read instead of this test's own (seen: a supervisor's revenue chart
+    missing after a test whose figures had failed on a far-dated payment)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    for cache in caches.all():
+        if isinstance(cache, LocMemCache):
+            cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_language_left_active():
     """Every test starts in the default language: a page rendered in zh-hans, or a task run
     under translation.activate, would otherwise leave Chinese active for the next test on

@@ -117,7 +117,7 @@ def test_a_managers_morning_in_the_browser(page, live_server, morning):
     shot(page, "08-player-page-chinese")
 
 
-def test_a_supervisor_sees_the_team_with_charts(page, live_server, base_data):
+def test_a_supervisor_sees_the_team_with_charts(page, live_server, base_data, fresh_dashboard_cache):
     from players.services import payment_record
 
     boss = get_user_model().objects.create_user(username="boss", password="browser-pw-2", is_staff=True)
@@ -149,7 +149,8 @@ def test_a_supervisor_sees_the_team_with_charts(page, live_server, base_data):
     # the chart is drawn after the page's scripts run: wait for it, under load too
     with contextlib.suppress(PlaywrightTimeoutError):
         page.wait_for_function(chart_drawn, timeout=30_000)
-    drawn = page.evaluate(chart_drawn)
-    assert drawn, "the revenue chart was not drawn (is crm/static/crm/vendor/chart.umd.min.js installed? make install)"
+    assert page.locator("#panel-revenue_trend canvas").count() == 1, "the revenue panel is missing"
+    assert page.evaluate("typeof Chart") != "undefined", "Chart.js did not load (make install fetches it)"
+    assert page.evaluate(chart_drawn), "the revenue chart was not drawn"
     assert no_horizontal_scroll(page)
     shot(page, "09-dashboard-supervisor")
