@@ -39,6 +39,13 @@ class CampaignsConfig(AppConfig):
         player_tables_register()  # tasks, messages, greetings, gifts in a player's data file and erasure
         erasure_hook_add(player_erased_close)  # an erasure cancels the player's open tasks and queued messages
 
+        from players.services.persons import person_table_register
+
+        from .models import GiftEntry, Message, OutreachTask
+
+        for model in (OutreachTask, Message, GiftEntry):
+            person_table_register(model)  # a merge of two people moves their tasks, messages and gifts
+
         from players.services.surveys import survey_delivery_set, survey_follow_up_set
 
         from .services.surveys import survey_follow_up_task, survey_message_send

@@ -161,6 +161,9 @@ ROLE_PERMISSIONS = {
         "players.view_servermerge",
         "players.view_duplicatecandidate",
         "players.review_duplicates",
+        # one person behind several accounts: merge two people, undo a merge
+        "players.merge_people",
+        "players.view_personmerge",
     ],
     "Operations": [
         "players.view_player",

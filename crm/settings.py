@@ -320,6 +320,11 @@ CRM_CHURN_SCAN_WORKERS = env.int("CRM_CHURN_SCAN_WORKERS", default=2)
 # The projection of accepted events (totals, tier, payer status) is logged as lagging
 # (players.projection, WARNING) when its oldest unapplied event is older than this.
 CRM_PROJECTION_LAG_WARN_SECONDS = env.float("CRM_PROJECTION_LAG_WARN_SECONDS", default=30.0)
+# VIP people (several game accounts of one person): the tier scheme counts the spend of
+# the person (every linked account, "person") or of each account alone ("account").
+CRM_VIP_TIER_BASIS = env.str("CRM_VIP_TIER_BASIS", default="person")
+# How long a merge of two people may be undone, in days.
+CRM_PERSON_MERGE_UNDO_DAYS = env.int("CRM_PERSON_MERGE_UNDO_DAYS", default=30)
 CRM_PLAYER_DEFAULT_TIMEZONE = env.str("CRM_PLAYER_DEFAULT_TIMEZONE", default="Asia/Shanghai")
 # Failed deliveries are retried after 1, 2, 4, 8 ... minutes, then marked failed.
 CRM_MESSAGE_MAX_ATTEMPTS = env.int("CRM_MESSAGE_MAX_ATTEMPTS", default=5)

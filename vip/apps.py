@@ -21,6 +21,12 @@ class VipConfig(AppConfig):
 
         player_tables_register()  # tier and manager history in a player's data file and erasure
 
+        from players.services.persons import person_table_register
+
+        from .models import ManagerAssignment
+
+        person_table_register(ManagerAssignment)  # the manager's history is the VIP person's
+
         # Scripts and messages may say how much more the player spends to keep the tier.
         from players.templating import template_variable_provide
 

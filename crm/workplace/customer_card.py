@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.db.models import Count, Min
 from django.utils import timezone
@@ -23,6 +24,7 @@ from players.models import OPEN_STATUSES, Case, ConsentPurpose, ContactLog, Mino
 from players.models.payer_status import ChurnReason, PlayerChurn
 from players.selectors import player_net_spend_since
 from players.selectors.consents import consent_overview
+from players.selectors.persons import person_accounts_of
 from players.selectors.service_records import player_next_follow_up
 from vip.selectors import tier_progress
 
@@ -66,6 +68,42 @@ class CustomerCard:
     wecom: str = ""
     wecom_linked: bool = False
     wecom_url: str = ""
+    # The VIP person's game accounts (empty for a person of one account), the main one first,
+    # and what they spent together.
+    accounts: list[LinkedAccount] = field(default_factory=list)
+    spend_person: str = ""
+
+
+@dataclass(frozen=True)
+class LinkedAccount:
+    account_id: str
+    server: str
+    nickname: str
+    tier: str
+    spend: str
+    is_main: bool
+    is_this: bool
+    url: str
+
+
+def _linked_accounts(player) -> tuple[list[LinkedAccount], str]:
+    accounts = person_accounts_of(player)
+    if len(accounts) < 2:
+        return [], ""
+    rows = [
+        LinkedAccount(
+            account_id=str(_("(personal data erased)")) if account.erased_at else str(account.account_id),
+            server=account.server or "–",
+            nickname=account.nickname or "–",
+            tier=account.tier.name if account.tier else "–",
+            spend=money(account.total_spend),
+            is_main=account.person_account_id is None,
+            is_this=account.pk == player.pk,
+            url=admin_url("players_player_change", account.pk),
+        )
+        for account in accounts
+    ]
+    return rows, money(sum((a.total_spend for a in accounts), Decimal(0)))
 
 
 def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
@@ -122,6 +160,7 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
         phone = player.phone.as_national if can_view_personal_data(user) else masked("phone", player.phone)
 
     birthday, lunar_birthday = _birthday(player, user, today)
+    accounts, spend_person = _linked_accounts(player)
 
     return CustomerCard(
         tier_name=player.tier.name if player.tier else "",
@@ -165,6 +204,8 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
         if user.has_perm("players.view_minorspendflag")
         else "",
         consents=consents,
+        accounts=accounts,
+        spend_person=spend_person,
         **_wecom(player, user),
     )
 

@@ -3,4 +3,16 @@ the player list and page (`profile`), payer status and churn (`payer_status`), c
 cases and feedback (`service_records`), the script library (`scripts`), imports and exports (`imports`), a player's data on
 request and erasure (`privacy`). `scoping` is what every admin over player data shares (vip's and campaigns' too)."""
 
-from . import consents, duplicates, minors, payer_status, privacy, profile, scripts, servers, service_records, surveys  # noqa: F401  (registers their admins)
+from . import (  # noqa: F401  (registers their admins)
+    consents,
+    duplicates,
+    minors,
+    payer_status,
+    persons,
+    privacy,
+    profile,
+    scripts,
+    servers,
+    service_records,
+    surveys,
+)

@@ -5,8 +5,9 @@ review actions "not the same person" / "to review again"."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -17,6 +18,7 @@ from crm.privacy import can_view_personal_data, masked
 from ..models.duplicates import DUPLICATE_RULES, DuplicateCandidate
 from ..selectors.duplicates import duplicate_scope_q
 from ..services.duplicates import REVIEW_PERMISSION, duplicates_dismiss, duplicates_reopen
+from ..services.persons import MERGE_PERMISSION
 from .scoping import PlayerScopedAdminMixin
 
 
@@ -41,7 +43,7 @@ def _reasons(obj, *, clear: bool):
 
 @admin.register(DuplicateCandidate)
 class DuplicateCandidateAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["score", "account_a", "account_b", "reasons", "status", "found"]
+    list_display = ["score", "account_a", "account_b", "reasons", "status", "found", "merge_link"]
     list_display_links = ["score"]
     list_filter = ["status", *[rule.flag for rule in DUPLICATE_RULES]]
     list_select_related = ["player_a", "player_b"]
@@ -56,7 +58,7 @@ class DuplicateCandidateAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         return admin.ModelAdmin.get_queryset(self, request).filter(duplicate_scope_q(request.user))
 
     def get_list_display(self, request):
-        return self._reasons_for(request, self.list_display)
+        return self.get_list_display_for_merge(request, self._reasons_for(request, self.list_display))
 
     def get_fields(self, request, obj=None):
         return self._reasons_for(request, self.fields)
@@ -94,6 +96,16 @@ class DuplicateCandidateAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("why"))
     def reasons_masked(self, obj):
         return _reasons(obj, clear=False)
+
+    @admin.display(description=_("merge"))
+    def merge_link(self, obj):
+        url = reverse("admin:players_personmerge_add")
+        return format_html(
+            '<a class="button" href="{}?a={}&amp;b={}">{}</a>', url, obj.player_a_id, obj.player_b_id, _("Merge…")
+        )
+
+    def get_list_display_for_merge(self, request, names):
+        return list(names) if request.user.has_perm(MERGE_PERMISSION) else [n for n in names if n != "merge_link"]
 
     @admin.display(description=_("found"), ordering="found_at")
     def found(self, obj):

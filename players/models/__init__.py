@@ -1,6 +1,6 @@
 """Players' models, one module per area (the same names as in services/, selectors/, admin/):
 profile, ledger, payer_status (churn), service_records (contacts, cases, feedback), imports, privacy (data requests),
-consents, minors, servers (server merges), duplicates (possible duplicates)."""
+consents, minors, servers (server merges), duplicates (possible duplicates), persons (VIP people)."""
 
 from .consents import (  # noqa: F401
     Consent,
@@ -40,6 +40,7 @@ from .payer_status import (  # noqa: F401
     ReasonFlagsMixin,
     RiskBand,
 )
+from .persons import PersonMerge, PersonMergeKind  # noqa: F401, E402
 from .privacy import (  # noqa: F401
     ERASED_CLOSE_REASON,
     NOT_ERASED,

@@ -122,6 +122,19 @@ class Player(models.Model):
         ),
     )
 
+    # The VIP person: a person is their main account; an account linked to it points there
+    # (one level: a main account points nowhere). Written only by players.services.persons.
+    person_account = models.ForeignKey(
+        "self",
+        verbose_name=_("main account (VIP person)"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="linked_accounts",
+        db_index=False,  # player_person_linked: only the few linked accounts are indexed
+    )
+
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)
     # Set by players.services.privacy.erasure_confirm: the personal data is gone, the
@@ -137,6 +150,7 @@ class Player(models.Model):
             "updated_at",
             "birthday_md",
             "erased_at",
+            "person_account",
         ],
         m2m_fields=[tags],
     )
@@ -177,10 +191,19 @@ class Player(models.Model):
             models.Index(fields=["nickname"], name="player_nickname_prefix", opclasses=["varchar_pattern_ops"]),
             # Search by real name (exact); half the players have none, so only those who do.
             models.Index(fields=["real_name"], name="player_real_name", condition=~models.Q(real_name="")),
+            # A person's linked accounts: a partial index, so a million unlinked accounts cost nothing.
+            models.Index(
+                fields=["person_account"], name="player_person_linked", condition=models.Q(person_account__isnull=False)
+            ),
             # Two more search indexes exist on PostgreSQL only (migration 0012): the phone's
             # last four digits and the reversed account id (an account id without its prefix).
         ]
         constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(person_account=models.F("pk")),
+                name="player_person_not_self",
+                violation_error_message=_("An account cannot be linked to itself."),
+            ),
             models.CheckConstraint(
                 condition=models.Q(total_spend__gte=0),
                 name="player_total_spend_not_negative",

@@ -39,14 +39,22 @@ def players_visible_to(user):
 def player_net_spend_since(*, player, since):
     """Purchases minus refunds in the base currency after `since` (the ledger's rule for
     spend in a period: tier windows, this month's spend on the customer card)."""
+    return accounts_net_spend_since(player_ids=[player.pk], since=since)
+
+
+def accounts_net_spend_since(*, player_ids, since):
+    """The same rule over several accounts (a VIP person's); `since` None: their lifetime."""
     from decimal import Decimal
 
     from django.db.models import Sum, Value
     from django.db.models.functions import Coalesce
 
-    from ..models import PaymentKind
+    from ..models import Payment, PaymentKind
 
-    totals = player.payments.filter(occurred_at__gt=since).aggregate(
+    payments = Payment.objects.filter(player_id__in=list(player_ids))
+    if since is not None:
+        payments = payments.filter(occurred_at__gt=since)
+    totals = payments.aggregate(
         purchases=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.PURCHASE)), Value(Decimal(0))),
         refunds=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.REFUND)), Value(Decimal(0))),
     )

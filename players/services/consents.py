@@ -211,3 +211,58 @@ def consent_history_purge(*, now: datetime | None = None) -> int:
     if deleted:
         log.info("consent history purged: %s records superseded before %s", deleted, cutoff.isoformat())
     return deleted
+
+
+# --- VIP people: a merge brings the later consent in force to the person kept -----------
+_CONSENT_VALUES = (
+    "status",
+    "source",
+    "occurred_at",
+    "recorded_at",
+    "evidence",
+    "recorded_by_id",
+    "recorded_via",
+    "event_id",
+)
+
+
+def consents_take_later(*, from_ids: list[int], to_id: int) -> list[dict]:
+    """Before a merge moves the consent rows of `from_ids` to `to_id`: where both hold a
+    consent of one channel and purpose, the one given later comes into force on `to_id`
+    (this module's rule); the other stays where it was. Returns the overwritten rows' former
+    values, for `consents_take_later_undo`."""
+    held = {(c.channel, c.purpose): c for c in Consent.objects.select_for_update().filter(player_id=to_id)}
+    later: dict[tuple[str, str], Consent] = {}
+    for row in Consent.objects.filter(player_id__in=from_ids).order_by("occurred_at", "pk"):
+        key = (row.channel, row.purpose)
+        if key in held and row.occurred_at > held[key].occurred_at:
+            later[key] = row
+    snapshot = []
+    for key, row in later.items():
+        mine = held[key]
+        snapshot.append(
+            {
+                "pk": mine.pk,
+                "before": {k: _jsonable(getattr(mine, k)) for k in _CONSENT_VALUES},
+                "after_recorded_at": row.recorded_at.isoformat(),
+            }
+        )
+        Consent.objects.filter(pk=mine.pk).update(**{k: getattr(row, k) for k in _CONSENT_VALUES})
+    return snapshot
+
+
+def consents_take_later_undo(snapshot: list[dict]) -> None:
+    """Put back the consents a merge overwrote, unless one was recorded since (a refusal
+    recorded after the merge stays in force)."""
+    for item in snapshot:
+        values = {
+            k: datetime.fromisoformat(v) if k in ("occurred_at", "recorded_at") and v else v
+            for k, v in item["before"].items()
+        }
+        Consent.objects.filter(pk=item["pk"], recorded_at=datetime.fromisoformat(item["after_recorded_at"])).update(
+            **values
+        )
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, datetime) else value

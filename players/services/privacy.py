@@ -146,6 +146,7 @@ def _register_own_tables() -> None:
         FeedbackReport,
         PayerStatusChange,
         Payment,
+        PersonMerge,
         PlayerChurn,
         SatisfactionSurvey,
     )
@@ -271,6 +272,18 @@ def _register_own_tables() -> None:
     # Which rules matched two accounts (no value is stored); an erasure deletes the player's
     # pairs (players.services.duplicates.duplicates_forget, an erasure hook).
     player_table_register(PlayerTable(DuplicateCandidate, "player_a", also_paths=("player_b",), keep=("status",)))
+    # A merge of two people: the profile values it kept to undo it are personal (erased:
+    # a merge of an erased person is not undone); which values and rows moved are not.
+    player_table_register(
+        PlayerTable(
+            PersonMerge,
+            "winner",
+            also_paths=("loser",),
+            erase={"before": {}},
+            scrub=("note",),
+            keep=("kind", "kept_from_loser", "moves", "request_id"),
+        )
+    )
     player_table_register(
         PlayerTable(
             DataRequest,

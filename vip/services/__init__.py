@@ -6,13 +6,17 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from players.models import Player
-from players.selectors import player_net_spend_since
+from players.selectors import accounts_net_spend_since, player_net_spend_since
+from players.selectors.persons import person_accounts
+from players.services.ledger_engines import PLAYER_STATE_FIELDS
 
 from ..models import ManagerAssignment, Tier, TierChange, TierChangeReason
 
@@ -21,8 +25,36 @@ def tiers_ordered() -> list[Tier]:
     return list(Tier.objects.order_by("level"))
 
 
-def player_window_spend(*, player: Player, window_days: int | None, now: datetime) -> Decimal:
-    """Net spend counted by a tier: lifetime, or within the last `window_days`."""
+TIER_BASIS_PERSON, TIER_BASIS_ACCOUNT = "person", "account"
+
+
+def tier_basis() -> str:
+    """Whose spend the tier scheme counts: the VIP person's (every linked account, the
+    default) or each account's alone (setting CRM_VIP_TIER_BASIS)."""
+    basis = getattr(settings, "CRM_VIP_TIER_BASIS", TIER_BASIS_PERSON)
+    return TIER_BASIS_ACCOUNT if basis == TIER_BASIS_ACCOUNT else TIER_BASIS_PERSON
+
+
+def tier_accounts(player_ids) -> dict[int, tuple[int, ...]]:
+    """For each of these accounts whose tier counts other accounts' spend too: every
+    account counted (its person's). Empty per account, and for accounts alone."""
+    if tier_basis() == TIER_BASIS_ACCOUNT:
+        return {}
+    return person_accounts(player_ids)
+
+
+def player_window_spend(
+    *, player: Player, window_days: int | None, now: datetime, accounts: tuple[int, ...] | None = None
+) -> Decimal:
+    """Net spend counted by a tier: lifetime, or within the last `window_days`; of the
+    player's person (`accounts`: every account counted, as `tier_accounts` says; looked
+    up when None) or of the account alone. The one spend rule of every tier."""
+    if accounts is None:
+        accounts = tier_accounts([player.pk]).get(player.pk, ())
+    if len(accounts) > 1:
+        if window_days is None:
+            return Player.objects.filter(pk__in=accounts).aggregate(s=Sum("total_spend"))["s"] or Decimal(0)
+        return accounts_net_spend_since(player_ids=accounts, since=now - timedelta(days=window_days))
     if window_days is None:
         return player.total_spend
     return player_net_spend_since(player=player, since=now - timedelta(days=window_days))
@@ -38,14 +70,18 @@ def spend_to_keep_tier(player: Player, now: datetime) -> Decimal | str:
     return max(tier.min_spend - spent, Decimal(0)).quantize(Decimal("0.01"))
 
 
-def tier_qualified(*, player: Player, tiers: list[Tier], now: datetime) -> Tier | None:
-    """The highest tier whose spend rule the player meets today."""
+def tier_qualified(
+    *, player: Player, tiers: list[Tier], now: datetime, accounts: tuple[int, ...] | None = None
+) -> Tier | None:
+    """The highest tier whose spend rule the player (their person, by `tier_basis`) meets today."""
+    if accounts is None:
+        accounts = tier_accounts([player.pk]).get(player.pk, ())
     spend_by_window: dict[int | None, Decimal] = {}
     best = None
     for tier in tiers:
         if tier.window_days not in spend_by_window:
             spend_by_window[tier.window_days] = player_window_spend(
-                player=player, window_days=tier.window_days, now=now
+                player=player, window_days=tier.window_days, now=now, accounts=accounts
             )
         if spend_by_window[tier.window_days] >= tier.min_spend:
             best = tier
@@ -74,12 +110,20 @@ def tiers_evaluate(
     now = now or timezone.now()
     tiers = tiers if tiers is not None else tiers_ordered()
     by_id = {t.pk: t for t in tiers}
+    groups = tier_accounts([p.pk for p in players])
+    if groups:  # a person's tier is every linked account's: evaluate the others too
+        known = {p.pk for p in players}
+        missing = sorted({pk for group in groups.values() for pk in group} - known)
+        if missing:
+            others = list(Player.objects.filter(pk__in=missing).only(*PLAYER_STATE_FIELDS))
+            players = [*players, *others]
+            groups.update(tier_accounts(missing))
     moves: list[tuple[Player, Tier | None]] = []
     for player in players:
         if player.tier_pinned_until and player.tier_pinned_until > now:
             continue
         current = by_id.get(player.tier_id) if player.tier_id else None
-        qualified = tier_qualified(player=player, tiers=tiers, now=now)
+        qualified = tier_qualified(player=player, tiers=tiers, now=now, accounts=groups.get(player.pk, ()))
         if _level(qualified) > _level(current) or (reason in _LOWERING_REASONS and _level(qualified) < _level(current)):
             moves.append((player, qualified))
     if not moves:
@@ -164,9 +208,10 @@ def tiers_review(*, now: datetime | None = None, batch_size: int = 2000) -> dict
     )
     ids = list(candidates)
     for start in range(0, len(ids), batch_size):
+        groups = tier_accounts(ids[start : start + batch_size])
         for player in Player.objects.filter(pk__in=ids[start : start + batch_size]).select_related("tier"):
             with transaction.atomic():
-                qualified = tier_qualified(player=player, tiers=tiers, now=now)
+                qualified = tier_qualified(player=player, tiers=tiers, now=now, accounts=groups.get(player.pk, ()))
                 if _level(qualified) >= _level(player.tier):
                     if player.tier_below_since:
                         Player.objects.filter(pk=player.pk).update(tier_below_since=None)
@@ -205,6 +250,17 @@ def players_assign_manager(*, players, manager, actor, note: str = "") -> int:
         if manager
         else players.filter(manager__isnull=False).select_for_update().values_list("pk", "manager_id")
     )
+    # The manager is the VIP person's: every account of a person moves with it.
+    ids = {pk for pk, _old in moving}
+    linked: set[int] = set()
+    for start in range(0, len(moving), 5000):
+        for group in person_accounts([pk for pk, _old in moving[start : start + 5000]]).values():
+            linked.update(group)
+    linked -= ids
+    if linked:
+        others = Player.objects.filter(pk__in=sorted(linked))
+        others = others.exclude(manager=manager) if manager else others.filter(manager__isnull=False)
+        moving += list(others.select_for_update().values_list("pk", "manager_id"))
     if not moving:
         return 0
     ManagerAssignment.objects.bulk_create(

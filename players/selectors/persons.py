@@ -1,0 +1,55 @@
+"""Reads about VIP people: which accounts make one person.
+
+A person is their main account (`person_account` empty) and the accounts linked to it.
+Almost every account is a person of one account, so each read asks the partial index
+`player_person_linked` first and returns nothing for them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import F, Q
+
+from ..models import Player
+
+
+def person_of(player: Player) -> Player:
+    """The person's main account (the player itself when it is one)."""
+    if player.person_account_id:
+        return Player.objects.get(pk=player.person_account_id)
+    return player
+
+
+def person_accounts(player_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
+    """For each of these accounts that belongs to a person of several accounts: every
+    account of that person, the main account first. Accounts alone are left out (two
+    index probes, the second only when a person was found)."""
+    ids = sorted({int(pk) for pk in player_ids})
+    if not ids:
+        return {}
+    mains = set(
+        Player.objects.filter(Q(pk__in=ids, person_account__isnull=False) | Q(person_account__in=ids)).values_list(
+            "person_account_id", flat=True
+        )
+    )
+    if not mains:
+        return {}
+    members: dict[int, list[int]] = defaultdict(list)
+    for pk, main in (
+        Player.objects.filter(person_account__in=sorted(mains)).order_by("pk").values_list("pk", "person_account_id")
+    ):
+        members[main].append(pk)
+    groups = {main: (main, *linked) for main, linked in members.items()}
+    wanted = set(ids)
+    return {pk: group for group in groups.values() for pk in group if pk in wanted}
+
+
+def person_accounts_of(player: Player) -> list[Player]:
+    """Every account of the player's person (main first), the player's alone when it has none linked."""
+    main_id = player.person_account_id or player.pk
+    return list(
+        Player.objects.filter(Q(pk=main_id) | Q(person_account=main_id))
+        .select_related("tier")
+        .order_by(F("person_account_id").asc(nulls_first=True), "pk")
+    )
