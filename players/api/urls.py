@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import consents, views
+from . import consents, persons, views
 
 urlpatterns = [
     path("payments/", views.PaymentView.as_view(), name="api-payments"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("surveys/answer/", views.SurveyAnswerView.as_view(), name="api-survey-answer"),
     path("players/<str:account_id>/", views.PlayerDetailView.as_view(), name="api-player"),
     path("players/<str:account_id>/consents/", consents.PlayerConsentsView.as_view(), name="api-player-consents"),
+    path("players/<str:account_id>/person/", persons.PlayerPersonView.as_view(), name="api-player-person"),
 ]

@@ -40,7 +40,7 @@ from .payer_status import (  # noqa: F401
     ReasonFlagsMixin,
     RiskBand,
 )
-from .persons import PersonMerge, PersonMergeKind  # noqa: F401, E402
+from .persons import PersonLinkRequest, PersonMerge, PersonMergeKind  # noqa: F401, E402
 from .privacy import (  # noqa: F401
     ERASED_CLOSE_REASON,
     NOT_ERASED,

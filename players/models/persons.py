@@ -64,3 +64,39 @@ class PersonMerge(models.Model):
 
     def __str__(self):
         return _("Merge of people #%(id)s") % {"id": self.pk}
+
+
+class PersonLinkRequest(models.Model):
+    """A game server's link or unlink request, once per API client and request id: a retry
+    with the same request id and body is answered as the first was; with another body it
+    is a conflict. `fingerprint` is the digest of what was asked; `result` the answer."""
+
+    client = models.ForeignKey(
+        "crm.ApiClient", verbose_name=_("API client"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    request_id = models.CharField(_("request id"), max_length=128)
+    fingerprint = models.CharField(_("request digest"), max_length=64)
+    merge = models.ForeignKey(
+        PersonMerge,
+        verbose_name=_("merge of people"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    result = models.JSONField(_("answer"), default=dict)
+    received_at = models.DateTimeField(_("received at"))
+
+    class Meta:
+        verbose_name = _("account link request")
+        verbose_name_plural = _("account link requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "request_id"],
+                name="person_link_request_once",
+                violation_error_message=_("This request id was already used by this API client."),
+            )
+        ]
+
+    def __str__(self):
+        return self.request_id

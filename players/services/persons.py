@@ -20,6 +20,8 @@ each), has the projection recompute their tiers and payer status, and records al
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,12 +29,12 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import PersonMerge, PersonMergeKind, Player, player_erased_error
+from ..models import PersonLinkRequest, PersonMerge, PersonMergeKind, Player, player_erased_error
 from ..selectors import players_visible_to
 from .birthdays import birthdays_refresh
 from .consents import consents_take_later, consents_take_later_undo
@@ -41,6 +43,11 @@ from .profile import players_assign_manager
 from .projection import REBUILD, players_project
 
 MERGE_PERMISSION = "players.merge_people"
+
+
+class LinkConflict(ValidationError):
+    """A link or unlink the accounts' present state does not allow (the API's 409)."""
+
 
 # The person's own profile values (the manager and the tags are the person's too, and
 # move through their own writers). The game's values (nickname, server, level, logins)
@@ -375,11 +382,11 @@ def account_link(*, person: Player, account: Player, actor, request_id: str = ""
     if (account.person_account_id or account.pk) == main:
         return None
     if account.linked_accounts.exists():
-        raise ValidationError(
+        raise LinkConflict(
             {"account_id": [_("This account is the main account of another person: merge the two people instead.")]}
         )
     if account.person_account_id:
-        raise ValidationError({"account_id": [_("This account is linked to another person: unlink it first.")]})
+        raise LinkConflict({"account_id": [_("This account is linked to another person: unlink it first.")]})
     return persons_merge(
         winner=person, loser=account, actor=actor, kind=PersonMergeKind.LINK, request_id=request_id, now=now
     )
@@ -395,7 +402,7 @@ def account_unlink(*, account: Player, actor, request_id: str = "", now=None) ->
     account = Player.objects.select_for_update().get(pk=account.pk)
     if not account.person_account_id:
         if account.linked_accounts.exists():
-            raise ValidationError({"account_id": [_("This is the person's main account: unlink the others.")]})
+            raise LinkConflict({"account_id": [_("This is the person's main account: unlink the others.")]})
         return None
     main_id = account.person_account_id
     Player.objects.filter(pk=account.pk).update(person_account=None, updated_at=now)
@@ -411,3 +418,66 @@ def account_unlink(*, account: Player, actor, request_id: str = "", now=None) ->
         merged_at=now,
         request_id=request_id,
     )
+
+
+# --- the game API: link and unlink, once per request id ----------------------------------
+LINK, UNLINK = "link", "unlink"
+
+
+def _fingerprint(action: str, account_id: str, person_account_id: str | None) -> str:
+    raw = json.dumps([action, account_id, person_account_id], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def person_accounts_answer(player: Player, *, server: str = "") -> dict:
+    """The person of `player` as the API tells it: the main account's id and every account's
+    id (only those of `server` for a client bound to one server)."""
+    main_id = Player.objects.filter(pk=player.pk).values_list("person_account_id", flat=True).get() or player.pk
+    accounts = Player.objects.filter(Q(pk=main_id) | Q(person_account=main_id))
+    if server:
+        accounts = accounts.filter(server=server)
+    main = Player.objects.filter(pk=main_id).values_list("account_id", flat=True).get()
+    return {"person_account_id": main, "accounts": list(accounts.order_by("pk").values_list("account_id", flat=True))}
+
+
+@transaction.atomic
+def account_link_request(
+    *,
+    client,
+    request_id: str,
+    action: str,
+    account: Player,
+    person: Player | None = None,
+    now: datetime | None = None,
+) -> tuple[str, dict]:
+    """A game server links `account` to the person of `person` (LINK) or takes it out of its
+    person (UNLINK), exactly once per (client, request id): ("linked" | "unlinked" |
+    "unchanged", the answer) the first time; ("duplicate", the first answer) for a retry
+    with the same body; ("conflict", {}) for the same request id with another body, and
+    nothing changes. A refusal (ValidationError) keeps nothing, the request id included."""
+    now = now or timezone.now()
+    fingerprint = _fingerprint(action, account.account_id, person.account_id if person else None)
+    try:
+        with transaction.atomic():  # concurrent copies wait here on the unique key, then read the first
+            request = PersonLinkRequest.objects.create(
+                client=client, request_id=request_id, fingerprint=fingerprint, received_at=now
+            )
+    except IntegrityError:
+        stored = PersonLinkRequest.objects.get(client=client, request_id=request_id)
+        if stored.fingerprint != fingerprint:
+            return "conflict", {}
+        return "duplicate", stored.result
+    if action == LINK:
+        merge = account_link(person=person, account=account, actor=None, request_id=request_id, now=now)
+        outcome = "linked" if merge else "unchanged"
+    else:
+        merge = account_unlink(account=account, actor=None, request_id=request_id, now=now)
+        outcome = "unlinked" if merge else "unchanged"
+    if merge:
+        merge.note = f"api:{client.name}"[:500]
+        merge.save(update_fields=["note"])
+    result = {"status": outcome, "request_id": request_id, "account_id": account.account_id}
+    result.update(person_accounts_answer(account, server=client.server))
+    request.result, request.merge = result, merge
+    request.save(update_fields=["result", "merge"])
+    return outcome, result

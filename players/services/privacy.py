@@ -146,6 +146,7 @@ def _register_own_tables() -> None:
         FeedbackReport,
         PayerStatusChange,
         Payment,
+        PersonLinkRequest,
         PersonMerge,
         PlayerChurn,
         SatisfactionSurvey,
@@ -282,6 +283,15 @@ def _register_own_tables() -> None:
             erase={"before": {}},
             scrub=("note",),
             keep=("kind", "kept_from_loser", "moves", "request_id"),
+        )
+    )
+    # A game server's link request: its id, digest and answer (game account ids) are not personal.
+    player_table_register(
+        PlayerTable(
+            PersonLinkRequest,
+            "merge__winner",
+            also_paths=("merge__loser",),
+            keep=("request_id", "fingerprint", "result"),
         )
     )
     player_table_register(
