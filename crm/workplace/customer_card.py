@@ -24,7 +24,7 @@ from players.models import OPEN_STATUSES, Case, ConsentPurpose, ContactLog, Mino
 from players.models.payer_status import ChurnReason, PlayerChurn
 from players.selectors import player_net_spend_since
 from players.selectors.consents import consent_overview
-from players.selectors.persons import person_accounts_of
+from players.selectors.persons import person_accounts_of, person_of
 from players.selectors.service_records import player_next_follow_up
 from vip.selectors import tier_progress
 
@@ -133,33 +133,36 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
         days = (now - player.last_paid_at).days
         reasons = [_("no purchase for %(days)d days") % {"days": days}]
 
-    follow_up = player_next_follow_up(player=player)
-    cases = Case.objects.filter(player=player, status__in=OPEN_STATUSES).aggregate(n=Count("pk"), due=Min("sla_due_at"))
-    last = ContactLog.objects.filter(player=player).select_related("staff").order_by("-contacted_at", "-pk").first()
+    # What belongs to the VIP person (contacts, cases, consents, personal data, the manager)
+    # is read from their main account; the game's facts and the money from this account.
+    person = person_of(player)
+    follow_up = player_next_follow_up(player=person)
+    cases = Case.objects.filter(player=person, status__in=OPEN_STATUSES).aggregate(n=Count("pk"), due=Min("sla_due_at"))
+    last = ContactLog.objects.filter(player=person).select_related("staff").order_by("-contacted_at", "-pk").first()
 
     minor = ""
-    if player.is_child:
+    if person.is_child:
         minor = _("Minor under 14: no marketing; personal information is sensitive (guardian's consent)")
-    elif player.is_minor:
+    elif person.is_minor:
         minor = _("Minor: no marketing")
     minor_flags = MinorSpendFlag.objects.filter(player=player, reviewed_at__isnull=True).count()
     consents = [
         (
             str(row["channel_label"]),
-            row["live"] and not player.is_minor,
+            row["live"] and not person.is_minor,
             str(row["consent"].get_status_display())
             if row["consent"]
             else (_("no record: needs consent") if row["opt_in"] else _("no record: allowed")),
         )
-        for row in consent_overview(player)
+        for row in consent_overview(person)
         if row["purpose"] == ConsentPurpose.MARKETING
     ]
 
     phone = ""
-    if player.phone:
-        phone = player.phone.as_national if can_view_personal_data(user) else masked("phone", player.phone)
+    if person.phone:
+        phone = person.phone.as_national if can_view_personal_data(user) else masked("phone", person.phone)
 
-    birthday, lunar_birthday = _birthday(player, user, today)
+    birthday, lunar_birthday = _birthday(person, user, today)
     accounts, spend_person = _linked_accounts(player)
 
     return CustomerCard(
@@ -175,8 +178,8 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
         status=str(player.get_payer_status_display()),
         status_code=player.payer_status,
         reasons=reasons,
-        manager=staff_name(player.manager) or _("(nobody)"),
-        preferred_channel=str(player.get_preferred_channel_display()) if player.preferred_channel else "–",
+        manager=staff_name(person.manager) or _("(nobody)"),
+        preferred_channel=str(person.get_preferred_channel_display()) if person.preferred_channel else "–",
         phone=phone or "–",
         birthday=birthday,
         lunar_birthday=lunar_birthday,
@@ -184,7 +187,7 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
         follow_up_overdue=bool(follow_up and follow_up.next_follow_up < today),
         open_cases=cases["n"],
         cases_overdue=bool(cases["due"] and cases["due"] < now),
-        cases_url=admin_url("players_case_changelist", player__id__exact=player.pk)
+        cases_url=admin_url("players_case_changelist", player__id__exact=person.pk)
         if user.has_perm("players.view_case")
         else "",
         last_contact_at=last.contacted_at if last else None,

@@ -39,11 +39,14 @@ def players_visible_to(user):
 def player_net_spend_since(*, player, since):
     """Purchases minus refunds in the base currency after `since` (the ledger's rule for
     spend in a period: tier windows, this month's spend on the customer card)."""
-    return accounts_net_spend_since(player_ids=[player.pk], since=since)
+    from decimal import Decimal
+
+    return accounts_net_spend_by_account(player_ids=[player.pk], since=since).get(player.pk, Decimal(0))
 
 
-def accounts_net_spend_since(*, player_ids, since):
-    """The same rule over several accounts (a VIP person's); `since` None: their lifetime."""
+def accounts_net_spend_by_account(*, player_ids, since) -> dict:
+    """The same rule for each of these accounts, in one query: {account: net spend} (an
+    account without payments in the period is left out)."""
     from decimal import Decimal
 
     from django.db.models import Sum, Value
@@ -51,14 +54,16 @@ def accounts_net_spend_since(*, player_ids, since):
 
     from ..models import Payment, PaymentKind
 
-    payments = Payment.objects.filter(player_id__in=list(player_ids))
-    if since is not None:
-        payments = payments.filter(occurred_at__gt=since)
-    totals = payments.aggregate(
-        purchases=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.PURCHASE)), Value(Decimal(0))),
-        refunds=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.REFUND)), Value(Decimal(0))),
+    rows = (
+        Payment.objects.filter(player_id__in=list(player_ids), occurred_at__gt=since)
+        .values("player_id")
+        .annotate(
+            purchases=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.PURCHASE)), Value(Decimal(0))),
+            refunds=Coalesce(Sum("amount_base", filter=Q(kind=PaymentKind.REFUND)), Value(Decimal(0))),
+        )
+        .order_by()
     )
-    return totals["purchases"] - totals["refunds"]
+    return {row["player_id"]: row["purchases"] - row["refunds"] for row in rows}
 
 
 # Shortest term matched as the end of an account id ("100123" finds "demo-100123"):

@@ -24,15 +24,15 @@ def person_of(player: Player) -> Player:
 def person_accounts(player_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
     """For each of these accounts that belongs to a person of several accounts: every
     account of that person, the main account first. Accounts alone are left out (two
-    index probes, the second only when a person was found)."""
+    three index probes, the last only when a person was found)."""
     ids = sorted({int(pk) for pk in player_ids})
     if not ids:
         return {}
+    # Two probes, not one OR: each uses its index (the primary key; player_person_linked).
     mains = set(
-        Player.objects.filter(Q(pk__in=ids, person_account__isnull=False) | Q(person_account__in=ids)).values_list(
-            "person_account_id", flat=True
-        )
+        Player.objects.filter(pk__in=ids, person_account__isnull=False).values_list("person_account_id", flat=True)
     )
+    mains |= set(Player.objects.filter(person_account__in=ids).values_list("person_account_id", flat=True))
     if not mains:
         return {}
     members: dict[int, list[int]] = defaultdict(list)

@@ -67,13 +67,15 @@ def _present(rule: DuplicateRule) -> str:
 
 
 def _rule_values_sql(rule: DuplicateRule) -> str:
-    """(id, k0, k1...): the accounts whose value for this rule is held by 2 to the cap of them,
-    in one pass over the players (a window count per value)."""
+    """(id, person, k0, k1...): the accounts whose value for this rule is held by 2 to the cap
+    of them, in one pass over the players (a window count per value); `person` is the VIP
+    person's main account (accounts already linked to one person are no candidates)."""
     keys = _key(rule, "p")
     named = ", ".join(f"{key} AS k{n}" for n, key in enumerate(keys))
     columns = ", ".join(f"k{n}" for n in range(len(keys)))
     return (
-        f"SELECT id, {columns} FROM (SELECT p.id, {named}, COUNT(*) OVER (PARTITION BY {', '.join(keys)}) AS n "
+        f"SELECT id, person, {columns} FROM (SELECT p.id, COALESCE(p.person_account_id, p.id) AS person, "
+        f"{named}, COUNT(*) OVER (PARTITION BY {', '.join(keys)}) AS n "
         f"FROM {connection.ops.quote_name(Player._meta.db_table)} p WHERE {_present(rule)} AND p.erased_at IS NULL) w "
         f"WHERE n BETWEEN 2 AND {max_group()}"
     )
@@ -85,7 +87,7 @@ def _rule_pairs_sql(rule: DuplicateRule) -> str:
     joined = " AND ".join(f"x.k{n} = y.k{n}" for n in range(len(rule.fields)))
     flags = ", ".join(f"{1 if other is rule else 0} AS f_{other.code}" for other in DUPLICATE_RULES)
     values = f"v_{rule.code}"
-    return f"SELECT x.id AS a, y.id AS b, {flags} FROM {values} x JOIN {values} y ON {joined} AND x.id < y.id"
+    return f"SELECT x.id AS a, y.id AS b, {flags} FROM {values} x JOIN {values} y ON {joined} AND x.id < y.id AND x.person <> y.person"
 
 
 def _found_sql() -> str:

@@ -93,6 +93,15 @@ def test_a_supervisor_merges_a_duplicate_pair_side_by_side_and_undoes_it(page, l
     shot(page, "persons-02-card-two-accounts-zh")
     main = Player.objects.get(pk=s1.pk)
     assert (main.qq, main.tier.name) == ("88886666", "V5")
+    # the linked account's page: the same person (the contact logged on it before is the person's now)
+    page.locator("#person-accounts").get_by_role("link", name="200317").click()
+    assert "当前账号" in page.locator("tr[data-account='200317']").inner_text()
+    assert (
+        "回访" in page.locator("[data-fact=last_contact]").inner_text()
+        or "电话" in page.locator("[data-fact=last_contact]").inner_text()
+    )
+    assert "V5" in page.locator(".wp-card-head").inner_text()
+    shot(page, "persons-02b-linked-account-card-zh")
     assert ContactLog.objects.get().player_id == s1.pk
 
     # undo from the list of merges

@@ -238,3 +238,42 @@ def test_undo_only_within_the_period_and_the_latest_merge_first(make_player, sup
     person_merge_undo(merge=later, actor=supervisor)
     person_merge_undo(merge=old, actor=supervisor)
     assert set(Player.objects.filter(pk__in=[a.pk, b.pk, c.pk]).values_list("person_account", flat=True)) == {None}
+
+
+def test_a_person_s_window_spend_is_the_sum_of_each_account_s_by_the_ledger_s_rule(make_player, pay, tiers):
+    from players.selectors import player_net_spend_since
+    from vip.services import persons_window_spend
+
+    now = timezone.now()
+    a, b, c = make_player(), make_player(), make_player()
+    pay(a, "100.00", at=now - timedelta(days=40))  # outside a 30-day window
+    pay(a, "50.00", at=now - timedelta(days=3))
+    pay(b, "80.00", at=now - timedelta(days=2))
+    pay(b, "30.00", kind="refund", at=now - timedelta(days=1))
+    groups = [(a.pk, b.pk), (c.pk,)]
+
+    windowed = persons_window_spend(groups=groups, window_days=30, now=now)
+    lifetime = persons_window_spend(groups=groups, window_days=None, now=now)
+
+    since = now - timedelta(days=30)
+    assert windowed[(a.pk, b.pk)] == player_net_spend_since(player=a, since=since) + player_net_spend_since(
+        player=b, since=since
+    )
+    assert windowed[(a.pk, b.pk)] == Decimal("100.00")
+    assert lifetime[(a.pk, b.pk)] == Decimal("200.00") and lifetime[(c.pk,)] == windowed[(c.pk,)] == 0
+
+
+def test_accounts_of_one_person_are_no_longer_possible_duplicates(make_player, supervisor):
+    from players.models import DuplicateCandidate
+    from players.services.duplicates import duplicates_find
+
+    a = make_player(phone="+8613812345678")
+    b = make_player(phone="+8613812345678")
+    c = make_player(phone="+8613812345678")
+    duplicates_find()
+    assert DuplicateCandidate.objects.count() == 3
+
+    persons_merge(winner=a, loser=b, actor=supervisor)
+    duplicates_find()
+
+    assert {(d.player_a_id, d.player_b_id) for d in DuplicateCandidate.objects.all()} == {(a.pk, c.pk), (b.pk, c.pk)}

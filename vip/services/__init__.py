@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from players.models import Player
-from players.selectors import accounts_net_spend_since, player_net_spend_since
+from players.selectors import accounts_net_spend_by_account, player_net_spend_since
 from players.selectors.persons import person_accounts
 from players.services.ledger_engines import PLAYER_STATE_FIELDS
 
@@ -43,6 +43,21 @@ def tier_accounts(player_ids) -> dict[int, tuple[int, ...]]:
     return person_accounts(player_ids)
 
 
+def persons_window_spend(
+    *, groups: Iterable[tuple[int, ...]], window_days: int | None, now: datetime
+) -> dict[tuple[int, ...], Decimal]:
+    """Net spend counted by a tier for each VIP person (the tuple of their accounts):
+    lifetime (the sum of their accounts' totals), or within the last `window_days` (the
+    ledger's net spend of those days); one query for every person asked about."""
+    groups = set(groups)
+    members = sorted({pk for group in groups for pk in group})
+    if window_days is None:
+        per_account = dict(Player.objects.filter(pk__in=members).values_list("pk", "total_spend"))
+    else:
+        per_account = accounts_net_spend_by_account(player_ids=members, since=now - timedelta(days=window_days))
+    return {group: sum((per_account.get(pk, Decimal(0)) for pk in group), Decimal(0)) for group in groups}
+
+
 def player_window_spend(
     *, player: Player, window_days: int | None, now: datetime, accounts: tuple[int, ...] | None = None
 ) -> Decimal:
@@ -52,9 +67,7 @@ def player_window_spend(
     if accounts is None:
         accounts = tier_accounts([player.pk]).get(player.pk, ())
     if len(accounts) > 1:
-        if window_days is None:
-            return Player.objects.filter(pk__in=accounts).aggregate(s=Sum("total_spend"))["s"] or Decimal(0)
-        return accounts_net_spend_since(player_ids=accounts, since=now - timedelta(days=window_days))
+        return persons_window_spend(groups=[accounts], window_days=window_days, now=now)[accounts]
     if window_days is None:
         return player.total_spend
     return player_net_spend_since(player=player, since=now - timedelta(days=window_days))
@@ -71,12 +84,19 @@ def spend_to_keep_tier(player: Player, now: datetime) -> Decimal | str:
 
 
 def tier_qualified(
-    *, player: Player, tiers: list[Tier], now: datetime, accounts: tuple[int, ...] | None = None
+    *,
+    player: Player,
+    tiers: list[Tier],
+    now: datetime,
+    accounts: tuple[int, ...] | None = None,
+    spend_by_window: dict[int | None, Decimal] | None = None,
 ) -> Tier | None:
-    """The highest tier whose spend rule the player (their person, by `tier_basis`) meets today."""
+    """The highest tier whose spend rule the player (their person, by `tier_basis`) meets
+    today. `spend_by_window`: the spend per tier window when the caller read it for many
+    people at once (`persons_window_spend`)."""
     if accounts is None:
         accounts = tier_accounts([player.pk]).get(player.pk, ())
-    spend_by_window: dict[int | None, Decimal] = {}
+    spend_by_window = dict(spend_by_window or {})
     best = None
     for tier in tiers:
         if tier.window_days not in spend_by_window:
@@ -86,6 +106,19 @@ def tier_qualified(
         if spend_by_window[tier.window_days] >= tier.min_spend:
             best = tier
     return best
+
+
+def _persons_spend(groups: dict[int, tuple[int, ...]], tiers: list[Tier], now: datetime) -> dict[int, dict]:
+    """{account: {window: spend of its person}} for the accounts of people of several
+    accounts, every window the tiers use, one query per window."""
+    people = set(groups.values())
+    if not people:
+        return {}
+    by_window = {
+        window: persons_window_spend(groups=people, window_days=window, now=now)
+        for window in {t.window_days for t in tiers}
+    }
+    return {pk: {window: spend[group] for window, spend in by_window.items()} for pk, group in groups.items()}
 
 
 def _level(tier: Tier | None) -> int:
@@ -112,18 +145,23 @@ def tiers_evaluate(
     by_id = {t.pk: t for t in tiers}
     groups = tier_accounts([p.pk for p in players])
     if groups:  # a person's tier is every linked account's: evaluate the others too
-        known = {p.pk for p in players}
-        missing = sorted({pk for group in groups.values() for pk in group} - known)
+        groups = {pk: group for group in set(groups.values()) for pk in group}
+        missing = sorted(set(groups) - {p.pk for p in players})
         if missing:
-            others = list(Player.objects.filter(pk__in=missing).only(*PLAYER_STATE_FIELDS))
-            players = [*players, *others]
-            groups.update(tier_accounts(missing))
+            players = [*players, *Player.objects.filter(pk__in=missing).only(*PLAYER_STATE_FIELDS)]
+    persons_spend = _persons_spend(groups, tiers, now)
     moves: list[tuple[Player, Tier | None]] = []
     for player in players:
         if player.tier_pinned_until and player.tier_pinned_until > now:
             continue
         current = by_id.get(player.tier_id) if player.tier_id else None
-        qualified = tier_qualified(player=player, tiers=tiers, now=now, accounts=groups.get(player.pk, ()))
+        qualified = tier_qualified(
+            player=player,
+            tiers=tiers,
+            now=now,
+            accounts=groups.get(player.pk, ()),
+            spend_by_window=persons_spend.get(player.pk),
+        )
         if _level(qualified) > _level(current) or (reason in _LOWERING_REASONS and _level(qualified) < _level(current)):
             moves.append((player, qualified))
     if not moves:
@@ -209,9 +247,16 @@ def tiers_review(*, now: datetime | None = None, batch_size: int = 2000) -> dict
     ids = list(candidates)
     for start in range(0, len(ids), batch_size):
         groups = tier_accounts(ids[start : start + batch_size])
+        persons_spend = _persons_spend(groups, tiers, now)
         for player in Player.objects.filter(pk__in=ids[start : start + batch_size]).select_related("tier"):
             with transaction.atomic():
-                qualified = tier_qualified(player=player, tiers=tiers, now=now, accounts=groups.get(player.pk, ()))
+                qualified = tier_qualified(
+                    player=player,
+                    tiers=tiers,
+                    now=now,
+                    accounts=groups.get(player.pk, ()),
+                    spend_by_window=persons_spend.get(player.pk),
+                )
                 if _level(qualified) >= _level(player.tier):
                     if player.tier_below_since:
                         Player.objects.filter(pk=player.pk).update(tier_below_since=None)
