@@ -38,6 +38,7 @@ def main() -> None:
         from players.services.ledger_engines import PLAYER_STATE_FIELDS
         from players.services.persons import person_merge_undo, persons_merge
         from players.services.projection import REBUILD, players_project
+        from vip.services import tiers_evaluate
 
         rng = random.Random(21)
         ids = list(Player.objects.order_by("pk").values_list("pk", flat=True))
@@ -82,22 +83,37 @@ def main() -> None:
 
         batches = [rng.sample(ids, BATCH) for _ in range(ROUNDS)]
 
-        def project(basis: str, batch: list[int]) -> float:
+        def timed(basis: str, batch: list[int], step) -> float:
             settings.CRM_VIP_TIER_BASIS = basis
             players = list(Player.objects.filter(pk__in=batch).only(*PLAYER_STATE_FIELDS))
             began = time.perf_counter()
             try:
                 with transaction.atomic():
-                    players_project(players=players, reason="payment", trigger="payment")
+                    step(players)
                     raise Rollback
             except Rollback:
                 pass
             return (time.perf_counter() - began) * 1000
 
-        per_account, per_person = [], []
-        for batch in batches:
-            per_account.append(project("account", batch))
-            per_person.append(project("person", batch))
+        def projection(players):
+            players_project(players=players, reason="payment", trigger="payment")
+
+        def tier_step(players):
+            tiers_evaluate(players=players, reason="payment")
+
+        # Alternating which runs first (a rolled-back run leaves dead row versions the next one
+        # on the same rows steps over), each batch measured both ways.
+        figures = {
+            ("account", "projection"): [],
+            ("person", "projection"): [],
+            ("account", "tier"): [],
+            ("person", "tier"): [],
+        }
+        for n, batch in enumerate(batches):
+            order = ["account", "person"] if n % 2 == 0 else ["person", "account"]
+            for name, step in (("tier", tier_step), ("projection", projection)):
+                for basis in order:
+                    figures[(basis, name)].append(timed(basis, batch, step))
         settings.CRM_VIP_TIER_BASIS = "person"
 
         # two whales, the pair a supervisor merges
@@ -109,15 +125,24 @@ def main() -> None:
         person_merge_undo(merge=merge, actor=None)
         undo_ms = (time.perf_counter() - began) * 1000
 
-        ratios = [p / a for p, a in zip(per_person, per_account, strict=True)]
+        def ratio(name):
+            pairs = zip(figures[("person", name)], figures[("account", name)], strict=True)
+            return statistics.median(p / a for p, a in pairs)
+
+        def row(basis, name):
+            return " / ".join(f"{v:.0f}" for v in figures[(basis, name)])
+
         report(
             f"VIP people: {PEOPLE:,} people of 3 accounts among {len(ids):,} players",
             [
                 ("link + project the 30,000 accounts, s", f"{linked_s:.1f}", "-"),
                 ("linked accounts whose tier ≠ the ledger's", f"{mismatches:,} of {checked:,}", "0"),
-                ("project 1,000 players per account, ms", " / ".join(f"{v:.0f}" for v in per_account), "-"),
-                ("project 1,000 players per person, ms", " / ".join(f"{v:.0f}" for v in per_person), "-"),
-                ("per person / per account (median)", f"{statistics.median(ratios):.2f}", "≈ 1"),
+                ("tier step, 1,000 players per account, ms", row("account", "tier"), "-"),
+                ("tier step, 1,000 players per person, ms", row("person", "tier"), "-"),
+                ("  per person / per account (median)", f"{ratio('tier'):.2f}", "-"),
+                ("projection, 1,000 players per account, ms", row("account", "projection"), "-"),
+                ("projection, 1,000 players per person, ms", row("person", "projection"), "-"),
+                ("  per person / per account (median)", f"{ratio('projection'):.2f}", "≈ 1"),
                 ("merge two whales, ms", f"{merge_ms:.0f} ({merge.rows_moved} rows moved)", "-"),
                 ("undo it, ms", f"{undo_ms:.0f}", "-"),
             ],

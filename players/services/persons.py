@@ -223,6 +223,8 @@ def persons_merge(
     by_pk = {p.pk: p for p in accounts}
     if main_w not in by_pk or main_l not in by_pk:
         raise ValidationError({"loser": [_("This account no longer exists.")]})
+    if by_pk[main_w].person_account_id or by_pk[main_l].person_account_id:  # merged meanwhile (read before the lock)
+        raise ValidationError({"loser": [_("These people changed meanwhile: open the merge again.")]})
     _check(actor, accounts)
     if main_w == main_l:
         raise ValidationError({"loser": [_("These accounts are already one person.")]})
