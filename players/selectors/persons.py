@@ -36,11 +36,11 @@ def person_accounts(player_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
     if not mains:
         return {}
     members: dict[int, list[int]] = defaultdict(list)
-    for pk, main in (
-        Player.objects.filter(person_account__in=sorted(mains)).order_by("pk").values_list("pk", "person_account_id")
-    ):
+    # No ORDER BY: with statistics from before accounts were linked, PostgreSQL would walk
+    # the primary key in order over every player (1.5 s at 1M) rather than the partial index.
+    for pk, main in Player.objects.filter(person_account__in=sorted(mains)).values_list("pk", "person_account_id"):
         members[main].append(pk)
-    groups = {main: (main, *linked) for main, linked in members.items()}
+    groups = {main: (main, *sorted(linked)) for main, linked in members.items()}
     wanted = set(ids)
     return {pk: group for group in groups.values() for pk in group if pk in wanted}
 

@@ -272,13 +272,13 @@ def persons_merge(
     moves = {label: rows for label, rows in moves.items() if rows}
 
     Player.objects.filter(pk__in=losers).update(person_account=w.pk, updated_at=now)
-    manager = get_user_model().objects.filter(pk=manager_id).first() if manager_id else None
-    players_assign_manager(
-        players=Player.objects.filter(pk__in=everyone),
-        manager=manager,
-        actor=actor,
-        note=_("merge of people"),
-    )
+    if any(p.manager_id != manager_id for p in accounts):  # the manager's own rule (and permission) decides
+        players_assign_manager(
+            players=Player.objects.filter(pk__in=everyone),
+            manager=get_user_model().objects.filter(pk=manager_id).first() if manager_id else None,
+            actor=actor,
+            note=_("merge of people"),
+        )
     _project(everyone, actor, now)
     return PersonMerge.objects.create(
         kind=kind,
@@ -361,7 +361,10 @@ def person_merge_undo(*, merge: PersonMerge, actor, now: datetime | None = None)
     for pk, (_person_id, manager_id) in before["accounts"].items():
         by_manager[manager_id].append(int(pk))
     User = get_user_model()
+    now_managed = dict(Player.objects.filter(pk__in=account_ids).values_list("pk", "manager_id"))
     for manager_id, ids in by_manager.items():
+        if all(now_managed.get(pk) == manager_id for pk in ids):
+            continue
         players_assign_manager(
             players=Player.objects.filter(pk__in=ids),
             manager=User.objects.filter(pk=manager_id).first() if manager_id else None,

@@ -277,3 +277,27 @@ def test_accounts_of_one_person_are_no_longer_possible_duplicates(make_player, s
     duplicates_find()
 
     assert {(d.player_a_id, d.player_b_id) for d in DuplicateCandidate.objects.all()} == {(a.pk, c.pk), (b.pk, c.pk)}
+
+
+def test_the_merge_screen_and_the_list_show_a_scoped_user_only_their_own_players(
+    client, make_player, manager, other_manager, supervisor
+):
+    from django.contrib.auth.models import Permission
+
+    manager.user_permissions.add(*Permission.objects.filter(codename__in=["merge_people", "view_personmerge"]))
+    mine, also_mine = make_player(manager=manager), make_player(manager=manager)
+    theirs, also_theirs = make_player(manager=other_manager), make_player(manager=other_manager)
+    persons_merge(winner=theirs, loser=also_theirs, actor=supervisor)
+    client.force_login(manager)
+
+    assert client.get(f"/admin/players/personmerge/add/?a={mine.pk}&b={theirs.pk}").status_code == 404
+    assert (
+        client.post("/admin/players/personmerge/add/", {"a": mine.pk, "b": theirs.pk, "keep": "a"}).status_code == 404
+    )
+    assert client.get("/admin/players/personmerge/").context["cl"].result_count == 0  # another book's merge
+    answer = client.post(
+        "/admin/players/personmerge/add/", {"a": mine.pk, "b": also_mine.pk, "keep": "b", "take_qq": "a"}
+    )
+    assert answer.status_code == 302
+    assert Player.objects.get(pk=mine.pk).person_account_id == also_mine.pk
+    assert client.get("/admin/players/personmerge/").context["cl"].result_count == 1
