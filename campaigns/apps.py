@@ -41,10 +41,10 @@ class CampaignsConfig(AppConfig):
 
         from players.services.persons import person_table_register
 
-        from .models import GiftEntry, Message, OutreachTask
+        from .models import GiftEntry, Message, OutreachTask, WecomContact
 
-        for model in (OutreachTask, Message, GiftEntry):
-            person_table_register(model)  # a merge of two people moves their tasks, messages and gifts
+        for model in (OutreachTask, Message, GiftEntry, WecomContact):
+            person_table_register(model)  # a merge of two people moves their tasks, messages, gifts, WeCom link
 
         from players.services.surveys import survey_delivery_set, survey_follow_up_set
 

@@ -209,7 +209,7 @@ def customer_card(*, player, user, now: datetime | None = None) -> CustomerCard:
         consents=consents,
         accounts=accounts,
         spend_person=spend_person,
-        **_wecom(player, user),
+        **_wecom(person, user),
     )
 
 

@@ -167,6 +167,8 @@ def _move(table: PersonTable, from_ids: list[int], to_id: int) -> dict[str, list
         for constraint in model._meta.constraints
         if isinstance(constraint, models.UniqueConstraint) and field in constraint.fields
     ]
+    if model._meta.get_field(field).unique:  # one row per player (a one-to-one): the winner's stays
+        keys.append([])
     for key in keys:
         held = model._default_manager.filter(**{field: to_id}, **{name: OuterRef(name) for name in key})
         rows = rows.exclude(Exists(held))

@@ -301,3 +301,20 @@ def test_the_merge_screen_and_the_list_show_a_scoped_user_only_their_own_players
     assert answer.status_code == 302
     assert Player.objects.get(pk=mine.pk).person_account_id == also_mine.pk
     assert client.get("/admin/players/personmerge/").context["cl"].result_count == 1
+
+
+def test_a_one_per_player_row_moves_only_when_the_winner_has_none_and_undo_puts_it_back(make_player, supervisor):
+    from campaigns.models import WecomContact
+
+    winner, loser, third = make_player(), make_player(), make_player()
+    WecomContact.objects.create(external_userid="wm-loser", player=loser, synced_at=timezone.now())
+    first = persons_merge(winner=winner, loser=loser, actor=supervisor)
+    assert WecomContact.objects.get(external_userid="wm-loser").player_id == winner.pk  # the winner had none
+
+    WecomContact.objects.create(external_userid="wm-third", player=third, synced_at=timezone.now())
+    second = persons_merge(winner=winner, loser=third, actor=supervisor)
+    assert WecomContact.objects.get(external_userid="wm-third").player_id == third.pk  # the winner's stays
+
+    person_merge_undo(merge=second, actor=supervisor)
+    person_merge_undo(merge=first, actor=supervisor)
+    assert WecomContact.objects.get(external_userid="wm-loser").player_id == loser.pk
