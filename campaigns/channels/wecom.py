@@ -157,11 +157,7 @@ class WecomBackend(ChannelBackend):
                     error=f"wecom unreachable: {detail}",
                 )
         return SendResult(
-            message.pk,
-            "uncertain",
-            reason=MessageReason.PROVIDER_UNCERTAIN,
-            params={"provider": self.provider},
-            error=f"wecom did not answer: {detail}",
+            message.pk, "uncertain", reason=MessageReason.WECOM_UNCERTAIN, error=f"wecom did not answer: {detail}"
         )
 
 

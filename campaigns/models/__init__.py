@@ -280,6 +280,13 @@ class MessageReason(models.TextChoices):
         _("Not sent: the player already received as many group messages as WeCom allows this period."),
     )
     WECOM_EXPIRED = "wecom_expired", _("Not sent: %(member)s did not send the WeCom group message in time.")
+    WECOM_UNCERTAIN = (
+        "wecom_uncertain",
+        _(
+            "WeCom did not answer: the group message task may exist in WeCom. It is not made again "
+            "automatically; look in WeCom's group messages (群发助手) before retrying it by hand."
+        ),
+    )
 
 
 CAP_PERIOD_LABELS = {

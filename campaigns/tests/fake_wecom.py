@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,7 @@ class FakeWecom:
         self.tokens: set[str] = set()
         self.token_fetches = 0
         self.expired_calls = 0  # calls refused for an expired (or unknown) token
+        self.hang = 0.0  # seconds add_msg_template takes to answer (after making the task)
         self.calls: list[tuple[str, dict, dict]] = []
         self.fail_next: dict[str, tuple[int, str]] = {}
         # the company's members (userid -> [{external_contact, follow_info}]): others are unknown (60111)
@@ -53,6 +55,7 @@ class FakeWecom:
         return self
 
     def stop(self):
+        self.hang = 0
         self._server.shutdown()
         self._server.server_close()
 
@@ -199,6 +202,8 @@ class FakeWecom:
             def _answer(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 data = json.dumps(fake.handle(self.command, self.path, body), ensure_ascii=False).encode()
+                if fake.hang and "add_msg_template" in self.path:
+                    time.sleep(fake.hang)  # took the task, answers too late
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -526,3 +526,31 @@ def test_an_erased_players_wechat_name_is_erased_and_not_synced_again(wecom, tea
     wecom_sync(now=LAUNCH + timedelta(minutes=15))
     contact.refresh_from_db()
     assert (contact.name, contact.remark) == ("", "")
+
+
+def test_no_answer_to_a_task_means_it_is_not_made_again(wecom, team, settings):
+    # given WeCom takes the task and answers after our timeout
+    _use(settings, wecom, timeout=1)
+    wecom.hang = 2.5
+    players = _customers(wecom, team, 2)
+    _queue(players)
+
+    assert messages_deliver_due(now=LAUNCH)["uncertain"] == 2
+
+    message = Message.objects.get(player=players[0])
+    assert message.status == MessageStatus.FAILED and message.status_reason == MessageReason.WECOM_UNCERTAIN
+    with translation.override("zh-hans"):
+        assert message.status_reason_text.startswith("企业微信未应答：该群发任务可能已在企业微信中创建。")
+    wecom.hang = 0
+    messages_deliver_due(now=LAUNCH + timedelta(hours=1))
+    assert len(wecom.tasks) == 1  # WeCom has one task; none made twice
+
+
+def test_an_unreachable_wecom_is_retried_as_nothing_was_made(wecom, team, settings):
+    players = _customers(wecom, team, 1)
+    _queue(players)
+    _use(settings, wecom, api_base_url="http://127.0.0.1:9/cgi-bin/")  # nothing listens there
+
+    assert messages_deliver_due(now=LAUNCH)["retrying"] == 1
+    message = Message.objects.get()
+    assert message.status == MessageStatus.QUEUED and message.status_params["code"] == "unreachable"
