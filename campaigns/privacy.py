@@ -72,3 +72,5 @@ def player_tables_register() -> None:
             hidden=("external_userid",),
         )
     )
+    # The company's tags on that customer (names of the company's, not the player's words): in the data file.
+    player_table_register(PlayerTable(WecomContact.tags.through, "wecomcontact__player"))
