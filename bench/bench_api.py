@@ -123,7 +123,7 @@ def _free_port():
 
 
 @contextmanager
-def gunicorn(dbname):
+def gunicorn(dbname, key):
     port = _free_port()
     SCOPE["bind"] = f"127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -152,14 +152,15 @@ def gunicorn(dbname):
     )
     try:
         deadline = time.time() + 60
-        while time.time() < deadline:
+        while time.time() < deadline:  # serving once the health check answers the client
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/api/v1/ready/")
-                conn.getresponse().read()
-                break
+                conn.request("GET", "/api/v1/health/", headers={"Authorization": f"Bearer {key}"})
+                if conn.getresponse().status == 200:
+                    break
             except OSError:
-                time.sleep(0.3)
+                pass
+            time.sleep(0.3)
         yield port
     finally:
         process.terminate()
@@ -623,7 +624,7 @@ def main() -> None:
         random.shuffle(accounts)
         credentials = _credentials(dbname)
         raw_4_done, raw_4_elapsed, _errors = raw_limit(dbname, accounts, 4)
-        with gunicorn(dbname) as port, celery_worker(dbname):
+        with gunicorn(dbname, credentials["key"]) as port, celery_worker(dbname):
             client = SignedClient(port, credentials)
             run = uuid.uuid4().hex[:8]
             # warm both workers (imports, connections, caches)

@@ -1,7 +1,8 @@
 """A real gunicorn for tests that need separate worker processes (per-process caches,
 SQLite locking between processes): migrate a fresh SQLite file, create an API client,
-start `gunicorn crm.wsgi -k crm.server.SyncWorker -w N` on a free port and wait for
-/api/v1/ready/. Used by crm/tests/test_api_client_changes.py and
+start `gunicorn crm.wsgi -k crm.server.SyncWorker -w N` on a free port and wait until
+GET /api/v1/health/ answers 200 with the client's key (the application loaded, its
+database reached). Used by crm/tests/test_api_client_changes.py and
 players/tests/test_api_concurrency.py."""
 
 import json
@@ -71,12 +72,14 @@ def gunicorn_serving(db_path: Path, client_name: str, *, workers: int = 2, **ext
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
+        headers = {"Authorization": f"Bearer {credentials['key']}"}
         for _ in range(150):
             try:
-                requests.get(base_url + "/api/v1/ready/", timeout=5)
-                break
+                if requests.get(base_url + "/api/v1/health/", headers=headers, timeout=5).status_code == 200:
+                    break
             except requests.RequestException:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         yield Serving(base_url, credentials, env, db_path)
     finally:
         server.terminate()

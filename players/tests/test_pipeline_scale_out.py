@@ -91,17 +91,21 @@ def _process(args: list[str], env: dict):
 
 
 @contextmanager
-def _api_server(name: str, queue: str):
+def _api_server(name: str, queue: str, key: str):
     port = free_port()
     args = [sys.executable, "-m", "gunicorn", "crm.wsgi", "-k", "crm.server.SyncWorker", "-w", "2"]
     with _process([*args, "-b", f"127.0.0.1:{port}", "--log-level", "warning"], _env(name, queue)):
         base_url = f"http://127.0.0.1:{port}"
-        for _ in range(150):
+        for _ in range(150):  # serving once the health check answers the client
             try:
-                requests.get(base_url + "/api/v1/ready/", timeout=5)
-                break
+                health = requests.get(
+                    base_url + "/api/v1/health/", headers={"Authorization": f"Bearer {key}"}, timeout=5
+                )
+                if health.status_code == 200:
+                    break
             except requests.RequestException:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         yield base_url
 
 
@@ -198,7 +202,7 @@ def test_two_servers_and_two_workers_converge_after_a_worker_dies_mid_projection
     logins = {"events": [{"account_id": a, "occurred_at": timezone.now().isoformat()} for a in accounts[1:]]}
 
     with ExitStack() as stack:
-        servers = [stack.enter_context(_api_server(f"crm-api-{x}", queue)) for x in "ab"]
+        servers = [stack.enter_context(_api_server(f"crm-api-{x}", queue, client.key)) for x in "ab"]
         workers = {f"crm-worker-{x}": stack.enter_context(_worker(f"crm-worker-{x}", queue)) for x in "ab"}
 
         # The test holds the hot player's row (FOR SHARE: payments may still name it): the
