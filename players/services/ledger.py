@@ -164,9 +164,13 @@ def payment_record(
         raise result.refused[0]
     status, payment_id, player_id = result.outcomes[0]
     if status != "created":
-        return PaymentResult(
-            payment=Payment.objects.get(pk=payment_id), status=status, fingerprint=event["fingerprint"]
+        # The stored event as the exactly-once check read it (no second read): its other
+        # fields load if they are asked for.
+        fingerprint = event["fingerprint"] if status == "duplicate" else result.conflict_digests[0][2]
+        stored = Payment.from_db(
+            Payment.objects.db, ["id", "player_id", "fingerprint"], [payment_id, player_id, fingerprint]
         )
+        return PaymentResult(payment=stored, status=status, fingerprint=event["fingerprint"])
     payment = Payment(
         id=payment_id,
         player_id=player_id,
@@ -265,7 +269,7 @@ def _payments_store(*, valid, source, source_ref, actor, project_now: bool) -> P
     if purchases:
         events = [event for _i, event in purchases]
         appended = engine.append(
-            events=events, source=source, source_ref=source_ref, actor_id=actor_id, now=now, mark=mark
+            events=events, source=source, source_ref=source_ref, actor_id=actor_id, now=now, mark=mark, lock=project_now
         )
         inserted = appended.inserted
         # Not inserted: stored before (a repeat), or its account has no player yet.
@@ -276,7 +280,13 @@ def _payments_store(*, valid, source, source_ref, actor, project_now: bool) -> P
             players_ensure(accounts={e["account_id"]: e["server"] for e in unknown}, actor=actor, now=now)
             _erased_accounts_follow(unknown)
             more = engine.append(
-                events=unknown, source=source, source_ref=source_ref, actor_id=actor_id, now=now, mark=mark
+                events=unknown,
+                source=source,
+                source_ref=source_ref,
+                actor_id=actor_id,
+                now=now,
+                mark=mark,
+                lock=project_now,
             )
             inserted = {**inserted, **more.inserted}
             appended.players += more.players
@@ -313,7 +323,10 @@ def _payments_store(*, valid, source, source_ref, actor, project_now: bool) -> P
                 {"index": index, "event_id": event["event_id"], "error": "invalid", "fields": exc.message_dict}
             )
     if project_now and result.player_ids:
-        players_project_ledger(player_ids=result.player_ids, ledger_ids=result.player_ids, actor=actor, now=now)
+        # locked: by the append (purchases) or by the refund's check (_refund_store)
+        players_project_ledger(
+            player_ids=result.player_ids, ledger_ids=result.player_ids, actor=actor, now=now, locked=True
+        )
     return result
 
 

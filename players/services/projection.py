@@ -98,15 +98,20 @@ class Projected:
 
 @transaction.atomic(savepoint=False)  # stands or falls with the caller's transaction (and its claim)
 def players_project_ledger(
-    *, player_ids: Iterable[int], ledger_ids: Iterable[int], actor=None, now: datetime | None = None
+    *,
+    player_ids: Iterable[int],
+    ledger_ids: Iterable[int],
+    actor=None,
+    now: datetime | None = None,
+    locked: bool = False,
 ) -> Projected:
-    """The projection of these players, now: lock them, set the totals of `ledger_ids`
-    (whose payments moved) to what the ledger adds up to, then their tier (a player
-    whose spend fell may also fall: the refund's rule) and everyone's payer status (a
-    login may clear "no login"). Idempotent."""
+    """The projection of these players, now: lock them (unless this transaction has:
+    `locked`), set the totals of `ledger_ids` (whose payments moved) to what the ledger
+    adds up to, then their tier (a player whose spend fell may also fall: the refund's
+    rule) and everyone's payer status (a login may clear "no login"). Idempotent."""
     now = now or timezone.now()
     ledger_ids = {int(pk) for pk in ledger_ids}
-    recomputed = ledger_engine().totals_recompute(player_ids=player_ids, ledger_ids=ledger_ids)
+    recomputed = ledger_engine().totals_recompute(player_ids=player_ids, ledger_ids=ledger_ids, locked=locked)
     groups: dict[tuple[str, str, bool], list[Player]] = {}
     for row in recomputed:
         if row.player.pk not in ledger_ids:

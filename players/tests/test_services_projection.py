@@ -283,3 +283,44 @@ def test_a_projection_waiting_for_a_single_events_lock_counts_that_event(
 
     assert totals("x")[:3] == (Decimal("1000.00"), 2, "V5")
     assert players_totals_rebuild() == []
+
+
+def test_a_single_event_waiting_for_another_single_events_lock_counts_that_event(
+    requires_postgres, transactional_db, tiers
+):
+    """A single event locks its player in the append's own statement; a second single event
+    for the same player waits there, and its recomputation (a later statement) must count
+    the first one's payment once it has committed."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    payment_record(account_id="x", event_id="s0", kind="purchase", amount=Decimal("100"), currency="CNY",
+                   occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
+    recorded, done = threading.Event(), threading.Event()
+
+    def first_held_open():
+        try:
+            with transaction.atomic():
+                payment_record(account_id="x", event_id="s1", kind="purchase", amount=Decimal("900"),
+                               currency="CNY", occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
+                recorded.set()
+                time.sleep(1.5)  # its player's row stays locked until this commits
+        finally:
+            connection.close()
+            done.set()
+
+    writer = threading.Thread(target=first_held_open)
+    writer.start()
+    assert recorded.wait(30)
+    started = time.monotonic()
+    payment_record(account_id="x", event_id="s2", kind="purchase", amount=Decimal("6"), currency="CNY",
+                   occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
+    waited = time.monotonic() - started
+    writer.join(30)
+    assert done.is_set()
+
+    assert waited > 0.5  # it did wait for the first one's lock
+    assert totals("x")[:3] == (Decimal("1006.00"), 3, "V5")
+    assert players_totals_rebuild() == []
