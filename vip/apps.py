@@ -14,6 +14,14 @@ class VipConfig(AppConfig):
 
         # The rule that a payment moves a tier runs in every projection of the ledger.
         projection_step_add(tiers_evaluate)
+        # ... with the tiers it keeps (tiers_for_events), forgotten when a tier changes.
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import Tier
+        from .services import tiers_changed
+
+        post_save.connect(tiers_changed, sender=Tier, dispatch_uid="vip_tiers_changed_save")
+        post_delete.connect(tiers_changed, sender=Tier, dispatch_uid="vip_tiers_changed_delete")
         # Imports move players between managers through the one assignment service.
         manager_assigner_set(assign=players_assign_manager, allowed=manager_assign_allowed)
 
