@@ -56,9 +56,13 @@ def _logins_apply(*, latest: dict[str, tuple], actor, now) -> tuple[set[int], se
     """Mark the players "to project", then move their last logins: the mark first, the
     event path's lock order (players.services.projection). Returns the players marked
     and those whose last login moved."""
-    ids = players_ensure(accounts={a: server for a, (_at, server) in latest.items()}, actor=actor, now=now)
-    pairs = sorted((ids[a], at) for a, (at, _server) in latest.items())
     engine = ledger_engine()
-    engine.projection_mark(player_ids=[pk for pk, _at in pairs], now=now, ledger=False)
+    ids = engine.accounts_mark(accounts=list(latest), now=now, ledger=False)
+    missing = {a: server for a, (_at, server) in latest.items() if a not in ids}
+    if missing:  # new accounts (or erased ones, found by their digest)
+        ensured = players_ensure(accounts=missing, actor=actor, now=now)
+        engine.projection_mark(player_ids=list(ensured.values()), now=now, ledger=False)
+        ids.update(ensured)
+    pairs = sorted((ids[a], at) for a, (at, _server) in latest.items())
     moved = engine.last_logins_move(pairs=pairs)
     return {pk for pk, _at in pairs}, moved

@@ -16,8 +16,9 @@ PostgreSQL it compares the PostgreSQL statements with the portable ones):
   what the ledger adds up to (`ledger_totals`: net spend, purchase count, first and last
   purchase), writing only the rows that differ. Idempotent: the projection may run
   twice, or after a crash.
-- `projection_mark`, `projection_claim`, `projection_lag`: the durable "to project"
-  marks (add, take the oldest for one transaction, how old the oldest is).
+- `projection_mark`, `accounts_mark`, `projection_claim`, `projection_lag`: the durable
+  "to project" marks (add, by player or by account; take the oldest for one transaction;
+  how old the oldest is).
 - `last_logins_move`: move players' last login forward, never backward.
 
 Nothing else inserts into the Payment table (`players.services.ledger` calls
@@ -197,6 +198,14 @@ class LedgerEngine:
         )
         if ledger:
             ProjectionPending.objects.filter(player_id__in=ids, ledger=False).update(ledger=True)
+
+    def accounts_mark(self, *, accounts: Sequence[str], now: datetime, ledger: bool) -> dict[str, int]:
+        """`projection_mark` for the players of these accounts (distinct account ids):
+        {account id: player id} of those that are players (the others are not marked)."""
+        found = dict(Player.objects.filter(account_id__in=list(accounts)).values_list("account_id", "id"))
+        if found:
+            self.projection_mark(player_ids=list(found.values()), now=now, ledger=ledger)
+        return found
 
     def projection_claim(self, *, limit: int, player_ids: Sequence[int] | None = None) -> list[Claimed]:
         """Take (delete) up to `limit` marks, oldest first (of `player_ids` only, when
@@ -379,6 +388,22 @@ class PostgresLedgerEngine(LedgerEngine):
                 f" ON CONFLICT (player_id) {action}",
                 [now, ledger, sorted(set(player_ids))],
             )
+
+    def accounts_mark(self, *, accounts, now, ledger) -> dict[str, int]:
+        # Finding the players and marking them in one statement (a data-modifying CTE always
+        # runs to its end): one round trip, and no thousand account ids quoted into the SQL.
+        action = f"DO UPDATE SET ledger = TRUE WHERE NOT {_PENDING}.ledger" if ledger else "DO NOTHING"
+        with server_cursor() as cursor:
+            cursor.execute(
+                f"WITH p AS MATERIALIZED (SELECT p.id, p.account_id FROM {Player._meta.db_table} p"
+                " JOIN unnest(%b::text[]) AS u(a) ON p.account_id = u.a),"
+                f" m AS (INSERT INTO {_PENDING} (player_id, since, ledger)"
+                " SELECT id, %b::timestamptz, %b::boolean FROM p ORDER BY id"
+                f" ON CONFLICT (player_id) {action})"
+                " SELECT account_id, id FROM p",
+                [list(accounts), now, ledger],
+            )
+            return dict(cursor.fetchall())
 
     def projection_claim(self, *, limit, player_ids=None) -> list[Claimed]:
         with server_cursor() as cursor:

@@ -169,6 +169,25 @@ def test_each_engine_marks_coalesce_keep_the_oldest_time_and_claim_oldest_first(
 
 
 @pytest.mark.parametrize("name", ["portable", "postgresql"])
+def test_each_engine_marks_by_account_and_names_the_players_it_found(db, name):
+    engines = _engines()
+    if name not in engines:
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
+    engine = engines[name]
+    a, b = (Player.objects.create(account_id=f"{name}-{x}") for x in "ab")
+    engine.projection_mark(player_ids=[b.pk], now=T0, ledger=True)
+
+    found = engine.accounts_mark(
+        accounts=[a.account_id, b.account_id, f"{name}-nobody"], now=T0 + timedelta(seconds=3), ledger=False
+    )
+
+    assert found == {a.account_id: a.pk, b.account_id: b.pk}
+    marks = {m.player_id: (m.since, m.ledger) for m in ProjectionPending.objects.all()}
+    assert marks == {a.pk: (T0 + timedelta(seconds=3), False), b.pk: (T0, True)}  # b's mark kept as it was
+    assert engine.accounts_mark(accounts=[f"{name}-nobody"], now=T0, ledger=False) == {}
+
+
+@pytest.mark.parametrize("name", ["portable", "postgresql"])
 def test_each_engine_moves_last_logins_only_forward(db, name):
     engines = _engines()
     if name not in engines:
