@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .models import ApiClient, CompanyDayOff
-from .services import api_client_create, api_client_disable, api_client_enable, api_client_rotate
+from .services import api_client_create, api_client_disable, api_client_enable, api_client_rotate, api_client_update
 from .workdays import company_day_off_delete, company_day_off_save, statutory_day_info
 
 
@@ -31,7 +31,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name", "game", "server"])
+            api_client_update(client=obj, name=obj.name, game=obj.game, server=obj.server)
             return
         credentials = api_client_create(name=obj.name, game=obj.game, server=obj.server)
         obj.pk = credentials.client.pk

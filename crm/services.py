@@ -56,6 +56,16 @@ def api_client_create(*, name: str, game: str = "", server: str = "") -> ApiCred
 
 
 @transaction.atomic
+def api_client_update(*, client: ApiClient, name: str, game: str = "", server: str = "") -> ApiClient:
+    """A staff edit of what the client is called and which game and server it writes for.
+    Saved, so every worker forgets the old binding at once (authentication's change signal)."""
+    client.name, client.game, client.server = name.strip(), game.strip(), server.strip()
+    client.full_clean()
+    client.save(update_fields=["name", "game", "server"])
+    return client
+
+
+@transaction.atomic
 def api_client_rotate(*, client: ApiClient) -> ApiCredentials:
     """New key and signing secret; the old ones stop working at once."""
     key, prefix, secret = _new_credentials()
