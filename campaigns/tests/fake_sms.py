@@ -25,13 +25,15 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from zoneinfo import ZoneInfo
+
+from .fake_server import LoopbackServer
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # receipts give the provider's local time
 
 
-class FakeProvider:
+class FakeProvider(LoopbackServer):
     name = ""
 
     def __init__(self, *, key_id: str, secret: str):
@@ -44,21 +46,11 @@ class FakeProvider:
         self.hang = 0.0  # seconds to sleep before answering
         self.http_status = 200
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._listen()
 
     @property
     def endpoint(self) -> str:
-        return f"127.0.0.1:{self._server.server_port}"
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self.hang = 0
-        self._server.shutdown()
-        self._server.server_close()
+        return f"127.0.0.1:{self.port}"
 
     def _handler(self):
         fake = self

@@ -26,10 +26,12 @@ import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .fake_server import LoopbackServer
 
 
-class FakeWecom:
+class FakeWecom(LoopbackServer):
     def __init__(self, *, corp_id: str = "wwfakecorp0001", secret: str = "fake-contact-secret", users=()):
         self.corp_id, self.secret = corp_id, secret
         self.tokens: set[str] = set()
@@ -43,21 +45,11 @@ class FakeWecom:
         self.tag_groups: list[dict] = []
         self.tasks: dict[str, dict] = {}  # msgid -> {sender, external_userid, text, results}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._listen()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}/cgi-bin/"
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self.hang = 0
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}/cgi-bin/"
 
     # --- what the test sets up ---------------------------------------------------------
 
