@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -125,6 +125,10 @@ class PersonMergeAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         source = request.POST if request.method == "POST" else request.GET
+        if "a" not in source and "b" not in source:
+            # the list's "Add" button: a merge starts from a pair of possible duplicates
+            self.message_user(request, _("Choose two people: open the merge from a possible duplicate."))
+            return redirect("admin:players_duplicatecandidate_changelist")
         try:
             ids = [int(source.get("a", "")), int(source.get("b", ""))]
         except ValueError:

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from players.models import Consent, ContactLog, Payment, PersonMerge, Player
 from players.services import contact_log_create
@@ -318,3 +318,17 @@ def test_a_one_per_player_row_moves_only_when_the_winner_has_none_and_undo_puts_
     person_merge_undo(merge=second, actor=supervisor)
     person_merge_undo(merge=first, actor=supervisor)
     assert WecomContact.objects.get(external_userid="wm-loser").player_id == loser.pk
+
+
+def test_the_merge_lists_add_button_leads_to_the_possible_duplicates(client, supervisor):
+    """A merge starts from a pair: the bare add page (the list's "Add" button) says so and
+    opens the possible duplicates, rather than a 404."""
+    client.force_login(supervisor)
+    response = client.get("/admin/players/personmerge/add/", follow=True)
+    assert response.redirect_chain[-1][0] == "/admin/players/duplicatecandidate/"
+    assert [str(m) for m in response.context["messages"]] == [
+        "Choose two people: open the merge from a possible duplicate."
+    ]
+    with translation.override("zh-hans"):
+        response = client.get("/admin/players/personmerge/add/", follow=True, headers={"accept-language": "zh-hans"})
+    assert [str(m) for m in response.context["messages"]] == ["请选择两位客户：从“可能重复的账号”打开合并。"]
