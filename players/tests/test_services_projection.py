@@ -4,14 +4,17 @@ and payer status follow after the commit, in this process without a broker or on
 Celery worker with one; a single event is current when it returns; a crash between the
 two loses nothing."""
 
+import contextlib
 import logging
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.celery import app
@@ -49,6 +52,31 @@ def history(account_id):
         list(TierChange.objects.filter(player=player).order_by("id").values_list("to_tier__name", "reason")),
         list(PayerStatusChange.objects.filter(player=player).order_by("id").values_list("to_status", "trigger")),
     )
+
+
+@contextlib.contextmanager
+def single_event_held_open(*, account_id: str, event_id: str, amount: str):
+    """A single event recorded in another thread whose transaction stays open 1.5 s (its
+    player's row locked) while the block runs; it has committed when the block ends."""
+    recorded, done = threading.Event(), threading.Event()
+
+    def held_open():
+        try:
+            with transaction.atomic():
+                payment_record(account_id=account_id, event_id=event_id, kind="purchase", amount=Decimal(amount),
+                               currency="CNY", occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
+                recorded.set()
+                time.sleep(1.5)  # its player's row stays locked until this commits
+        finally:
+            connection.close()
+            done.set()
+
+    writer = threading.Thread(target=held_open)
+    writer.start()
+    assert recorded.wait(30)
+    yield
+    writer.join(30)
+    assert done.is_set()
 
 
 def test_without_a_broker_a_batch_is_projected_in_process_before_it_returns(tiers, settings):
@@ -251,35 +279,14 @@ def test_a_projection_waiting_for_a_single_events_lock_counts_that_event(
     """A single event projects itself and leaves no mark; a worker projecting the same
     player at that moment waits for its row lock and must then count its payment (its
     recomputation starts after the lock, not before)."""
-    import threading
-    import time
 
     settings.CELERY_BROKER_URL = BROKER
     with django_capture_on_commit_callbacks(execute=False):  # no task queued: this test is the worker
         payments_record_batch(
             events=[purchase("b1", "x", "100"), purchase("b2", "y", "6")], source="api", source_ref="1"
         )
-    recorded, done = threading.Event(), threading.Event()
-
-    def single_event_held_open():
-        from django.db import connection
-
-        try:
-            with transaction.atomic():
-                payment_record(account_id="x", event_id="s1", kind="purchase", amount=Decimal("900"),
-                               currency="CNY", occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
-                recorded.set()
-                time.sleep(1.5)  # its player's row stays locked until this commits
-        finally:
-            connection.close()
-            done.set()
-
-    writer = threading.Thread(target=single_event_held_open)
-    writer.start()
-    assert recorded.wait(30)
-    projection_run()  # takes the batch's mark, waits for the single event's lock
-    writer.join(30)
-    assert done.is_set()
+    with single_event_held_open(account_id="x", event_id="s1", amount="900"):
+        projection_run()  # takes the batch's mark, waits for the single event's lock
 
     assert totals("x")[:3] == (Decimal("1000.00"), 2, "V5")
     assert players_totals_rebuild() == []
@@ -291,35 +298,13 @@ def test_a_single_event_waiting_for_another_single_events_lock_counts_that_event
     """A single event locks its player in the append's own statement; a second single event
     for the same player waits there, and its recomputation (a later statement) must count
     the first one's payment once it has committed."""
-    import threading
-    import time
-
-    from django.db import connection
-
     payment_record(account_id="x", event_id="s0", kind="purchase", amount=Decimal("100"), currency="CNY",
                    occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
-    recorded, done = threading.Event(), threading.Event()
-
-    def first_held_open():
-        try:
-            with transaction.atomic():
-                payment_record(account_id="x", event_id="s1", kind="purchase", amount=Decimal("900"),
-                               currency="CNY", occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
-                recorded.set()
-                time.sleep(1.5)  # its player's row stays locked until this commits
-        finally:
-            connection.close()
-            done.set()
-
-    writer = threading.Thread(target=first_held_open)
-    writer.start()
-    assert recorded.wait(30)
-    started = time.monotonic()
-    payment_record(account_id="x", event_id="s2", kind="purchase", amount=Decimal("6"), currency="CNY",
-                   occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
-    waited = time.monotonic() - started
-    writer.join(30)
-    assert done.is_set()
+    with single_event_held_open(account_id="x", event_id="s1", amount="900"):
+        started = time.monotonic()
+        payment_record(account_id="x", event_id="s2", kind="purchase", amount=Decimal("6"), currency="CNY",
+                       occurred_at=timezone.now(), source="api", source_ref="1")  # fmt: skip
+        waited = time.monotonic() - started
 
     assert waited > 0.5  # it did wait for the first one's lock
     assert totals("x")[:3] == (Decimal("1006.00"), 3, "V5")
