@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -27,16 +28,25 @@ CACHE_TIMEOUT = 7 * 24 * 3600
 REFRESH_MINUTES = 10
 
 _AGGREGATES: dict[str, Callable[[datetime], object]] = {}
+_LABELS: dict[str, object] = {}
 
 
-def aggregate(key: str):
-    """Decorator: register a team figure under a unique key."""
+def aggregate(key: str, *, label):
+    """Decorator: register a team figure under a unique key. `label` names it to a
+    supervisor when it could not be computed."""
 
     def register(fn):
         _AGGREGATES[key] = fn
+        _LABELS[key] = label
         return fn
 
     return register
+
+
+def failed_labels(snapshot: dict) -> list[str]:
+    """What a supervisor reads for the figures the last refresh could not compute."""
+    _registered()
+    return [str(_LABELS.get(key, key)) for key in snapshot.get("failed", ())]
 
 
 def _registered() -> dict[str, Callable[[datetime], object]]:
@@ -48,18 +58,21 @@ def _registered() -> dict[str, Callable[[datetime], object]]:
 def dashboard_refresh(*, now: datetime | None = None) -> dict:
     """Compute every team figure and cache them. Returns what was cached.
 
-    A figure whose query fails is logged and left out (its panel hides); the others
-    are still refreshed."""
+    A figure whose query fails is logged and left out (its panel hides, and the
+    section names it); the others are still refreshed."""
     now = now or timezone.now()
-    data, timings = {}, {}
+    data, timings, failed = {}, {}, []
     for key, fn in _registered().items():
         start = time.perf_counter()
         try:
-            data[key] = fn(now)
+            # a savepoint: on PostgreSQL a failed query would otherwise abort the figures after it
+            with transaction.atomic():
+                data[key] = fn(now)
         except Exception:
             logger.exception("dashboard figure %s failed", key)
+            failed.append(key)
         timings[key] = round((time.perf_counter() - start) * 1000)
-    snapshot = {"computed_at": now, "data": data, "timings_ms": timings}
+    snapshot = {"computed_at": now, "data": data, "timings_ms": timings, "failed": failed}
     try:
         cache.set(CACHE_KEY, snapshot, CACHE_TIMEOUT)
     except Exception:

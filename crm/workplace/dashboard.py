@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from players.models import Player
 from players.selectors import sees_all_players
 
-from .aggregates import dashboard_snapshot
+from .aggregates import dashboard_snapshot, failed_labels
 from .registry import MY_DAY, TEAM, Panel, PanelContent, PanelRequest, panels
 
 
@@ -22,6 +22,7 @@ class Section:
     panels: list[tuple[Panel, PanelContent]] = field(default_factory=list)
     computed_at: datetime | None = None
     note: object = ""
+    failed: list[str] = field(default_factory=list)
 
 
 def sees_team(user) -> bool:
@@ -46,7 +47,15 @@ def dashboard_sections(request) -> list[Section]:
             sections.append(Section(TEAM, _("The team"), note=_("The team figures cannot be read right now.")))
         else:
             ctx = PanelRequest(request=request, user=user, today=today, team=snapshot["data"])
-            sections.append(Section(TEAM, _("The team"), _built(TEAM, ctx), computed_at=snapshot["computed_at"]))
+            sections.append(
+                Section(
+                    TEAM,
+                    _("The team"),
+                    _built(TEAM, ctx),
+                    computed_at=snapshot["computed_at"],
+                    failed=failed_labels(snapshot),
+                )
+            )
     return sections
 
 

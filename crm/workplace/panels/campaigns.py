@@ -17,7 +17,7 @@ RECENT_DAYS = 90
 SHOWN = 8
 
 
-@aggregate("campaigns")
+@aggregate("campaigns", label=_("Recent campaigns"))
 def campaign_figures(now: datetime) -> list[dict]:
     """Per recent campaign: targets, reached and returned, treated and holdout apart."""
     recent = list(

@@ -56,7 +56,7 @@ def overdue_cases(ctx: PanelRequest) -> PanelContent:
     )
 
 
-@aggregate("cases")
+@aggregate("cases", label=_("Cases: SLA met, overdue and escalated"))
 def case_figures(now: datetime) -> dict:
     """SLA met over the cases resolved in the last 30 days; open cases overdue or escalated."""
     since = now - timedelta(days=SLA_DAYS)

@@ -20,7 +20,7 @@ def colour(hex_colour: str) -> dict:
     return {"borderColor": hex_colour, "backgroundColor": hex_colour}
 
 
-@aggregate("churn")
+@aggregate("churn", label=_("Churn and recovery per month"))
 def churn_figures(now: datetime) -> dict:
     report = churn_report(now=now, months=12)
     months = []

@@ -19,7 +19,7 @@ from ..registry import PANEL_ROWS, TEAM, PanelContent, PanelRequest, Row, Tile, 
 DAYS = 30
 
 
-@aggregate("satisfaction")
+@aggregate("satisfaction", label=_("Satisfaction, 30 days"))
 def satisfaction_figures(now: datetime) -> dict:
     since = now - timedelta(days=DAYS)
     surveys = SatisfactionSurvey.objects.filter(sent_at__gte=since)

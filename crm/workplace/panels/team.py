@@ -68,7 +68,7 @@ def money_whole(amount) -> str:
 # --- aggregates (computed by the periodic refresh) ---------------------------
 
 
-@aggregate("tiers")
+@aggregate("tiers", label=_("Players and revenue per tier"))
 def tier_figures(now: datetime) -> dict:
     """Players per tier and net revenue of the last 30 days per (current) tier."""
     since = now - timedelta(days=REVENUE_DAYS)
@@ -86,12 +86,12 @@ def tier_figures(now: datetime) -> dict:
     return {"since": since, "players": players, "revenue": revenue}
 
 
-@aggregate("at_risk_vips")
+@aggregate("at_risk_vips", label=_("At-risk VIPs"))
 def at_risk_vips(now: datetime) -> int:
     return Player.objects.filter(payer_status=PayerStatus.AT_RISK, tier__isnull=False).count()
 
 
-@aggregate("lapsed_this_month")
+@aggregate("lapsed_this_month", label=_("Stopped paying this month"))
 def lapsed_this_month(now: datetime) -> dict:
     """Payers whose 30-day silence began this month: last paid between (month start −
     30 days) and (now − 30 days). The churn tracking's transitions replace it once present."""
@@ -101,7 +101,7 @@ def lapsed_this_month(now: datetime) -> dict:
     return {"count": count, "low": low, "high": high}
 
 
-@aggregate("outreach")
+@aggregate("outreach", label=_("Outreach success, 30 days"))
 def outreach_figures(now: datetime) -> dict:
     """Outreach tasks finished in the last 30 days and how many reached the player."""
     since = now - timedelta(days=REVENUE_DAYS)
@@ -110,7 +110,7 @@ def outreach_figures(now: datetime) -> dict:
     return {"since": since, **figures}
 
 
-@aggregate("overdue_by_manager")
+@aggregate("overdue_by_manager", label=_("Overdue tasks per manager"))
 def overdue_by_manager(now: datetime) -> list[tuple[int | None, int]]:
     """Open tasks past their due date, per assignee, most first (top 15)."""
     today = timezone.localdate(now)
@@ -124,7 +124,7 @@ def overdue_by_manager(now: datetime) -> list[tuple[int | None, int]]:
     return {"today": today, "rows": [(r["assignee_id"], r["n"]) for r in rows]}
 
 
-@aggregate("revenue_trend")
+@aggregate("revenue_trend", label=_("Revenue per month"))
 def revenue_trend(now: datetime) -> list[tuple[datetime, Decimal]]:
     """Net revenue per month over the last 12 months (local months).
 
