@@ -24,7 +24,8 @@ from decimal import Decimal
 from bench.common import bench_database, report, timed
 
 DAY = date(2027, 9, 15)
-TARGET_SECONDS = 20
+# the greetings issue (24): the job for a day stays within the 9.6 s measured before it
+TARGET_SECONDS = 9.6
 
 
 def _setup_rules():
