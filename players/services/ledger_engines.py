@@ -29,13 +29,13 @@ used by the rebuild) and its mirror in `_TOTALS_SQL`.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
+import msgspec
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
@@ -271,6 +271,16 @@ class LedgerEngine:
 
 _PENDING = ProjectionPending._meta.db_table
 
+# The events' values as the append's JSON parameter: msgspec writes Decimal as a string
+# ("6.00") and an aware datetime in RFC 3339, both as PostgreSQL casts them back; 0.2 ms
+# for a thousand events where json.dumps(default=str) took 7-8 ms (its fallback is called
+# three times per event). Anything else falls back to str, as before.
+_events_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
+def _events_json(rows: list) -> str:
+    return _events_encoder.encode(rows).decode()  # text: bytes would be sent as bytea
+
 
 def _append_sql(mark: bool, lock: bool) -> str:
     return (
@@ -370,7 +380,7 @@ class PostgresLedgerEngine(LedgerEngine):
     def append(self, *, events, source, source_ref, actor_id, now, mark=True, lock=False) -> Appended:
         # One JSON parameter, whatever the number of events: cheaper to send than an
         # array per column for one event, and as cheap for a thousand.
-        values = json.dumps([[e[name] for name in EVENT_FIELDS] for e in events], default=str)
+        values = _events_json([[e[name] for name in EVENT_FIELDS] for e in events])
         params = [values, source, source_ref, now, actor_id, *([now] if mark else [])]
         rows = prepared_fetchall(_append_statement(mark, lock), params)
         appended = Appended()
