@@ -14,6 +14,7 @@ from crm.formatting import money, when
 from crm.workdays import Clock
 
 from .models import CaseEvent, CaseEventType
+from .models.privacy import ERASED_CLOSE_REASON
 from .models.service_records import CASE_CHECKLISTS, Case, CaseCategory, CaseSeverity, CaseStatus
 
 
@@ -59,6 +60,8 @@ def case_event_text(event: CaseEvent) -> str:
         return " · ".join(x for x in parts if x)
     if event.type in (CaseEventType.STATUS, CaseEventType.REOPENED):
         text = f"{_label(statuses, p.get('from'))} → {_label(statuses, p.get('to'))}"
+        if p.get("erased"):
+            return f"{text}: {ERASED_CLOSE_REASON}"
         return f"{text}: {p['note']}" if p.get("note") else text
     if event.type == CaseEventType.ASSIGNED:
         text = f"{(p.get('from') or {}).get('name', '-')} → {(p.get('to') or {}).get('name', '-')}"

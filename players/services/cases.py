@@ -30,6 +30,7 @@ from ..models import (
     CASE_CHECKLISTS,
     CASE_TRANSITIONS,
     CLOCK_RUNNING,
+    OPEN_STATUSES,
     Case,
     CaseEvent,
     CaseEventType,
@@ -462,6 +463,23 @@ def case_resolve(
 
 def case_close(*, case: Case, actor, note: str = "", now=None) -> Case:
     return case_transition(case=case, to_status=CaseStatus.CLOSED, actor=actor, note=note, now=now)
+
+
+def cases_close_erased(*, player: Player, now: datetime) -> int:
+    """The player's personal data was erased on request (players.services.privacy): their open
+    cases are closed, outside the workflow, since nobody can be answered any more. The SLA
+    does not count them (neither met nor missed), and each case's history says why."""
+    closed = 0
+    for case in Case.objects.select_for_update().filter(player=player, status__in=OPEN_STATUSES).order_by("pk"):
+        from_status = case.status
+        case.status = CaseStatus.CLOSED
+        case.closed_at = now
+        case.sla_paused_at = None
+        case.sla_met = None
+        case.save(update_fields=["status", "closed_at", "sla_paused_at", "sla_met", "updated_at"])
+        _event(case, CaseEventType.STATUS, None, now, **{"from": from_status, "to": CaseStatus.CLOSED, "erased": True})
+        closed += 1
+    return closed
 
 
 def case_reopen(*, case: Case, actor, reason: str, now=None) -> Case:

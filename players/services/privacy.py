@@ -811,10 +811,12 @@ def player_erase(*, player: Player, values: set[str]) -> dict[str, int]:
     counts["admin log"] = _admin_log_erase(player, values)
     # Nothing stays open for them: their follow-ups leave the worklists, their surveys expire,
     # and the apps above close their own (tasks, messages) through their writers.
+    from .cases import cases_close_erased
     from .service_records import contact_follow_ups_close_erased
     from .surveys import surveys_expire_erased
 
     counts["follow-ups closed"] = contact_follow_ups_close_erased(player=player, now=now)
+    counts["cases closed"] = cases_close_erased(player=player, now=now)
     counts["surveys expired"] = surveys_expire_erased(player=player)
     for hook in ERASURE_HOOKS:
         done = hook(player=player, values=values)
