@@ -5,7 +5,7 @@ SQLite the portable one), each on twin players of its own, and the outcomes must
 the expected ones, hence equal; the totals they fold must equal what the ledger
 adds up to (`ledger_totals`, which the rebuild uses)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -142,6 +142,32 @@ def test_engines_agree_on_the_same_cases(db):
         _twins(name)
         outcomes[name] = (_run_cases(name, engine), _state(name))
     assert outcomes["postgresql"] == outcomes["portable"]
+
+
+@pytest.mark.parametrize("name", ["portable", "postgresql"])
+def test_each_engine_stores_an_events_values_exactly_as_given(db, name):
+    """What the game sent is what the ledger holds: text with quotes, backslashes, Chinese,
+    an emoji and a line separator; an amount in cents; a time with an offset and
+    microseconds (on PostgreSQL the events travel as one JSON parameter)."""
+    engines = _engines()
+    if name not in engines:
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
+    Player.objects.create(account_id=f"{name}-new")
+    shanghai = timezone(timedelta(hours=8))
+    event = _event(name, "new", 'ev "1" \\ 首充', "0.10", at=datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=shanghai))
+    event.update(order_id="单号\u2028\\n", product='月卡 🎁 "x"', amount_base=Decimal("0.10"))
+
+    appended = engines[name].append(events=[event], source="api", source_ref=name, actor_id=None, now=T0)
+
+    stored = Payment.objects.get(pk=appended.inserted[event["event_id"]][0])
+    assert (stored.event_id, stored.order_id, stored.product) == (
+        event["event_id"],
+        event["order_id"],
+        event["product"],
+    )
+    assert (stored.amount, stored.amount_base) == (Decimal("0.10"), Decimal("0.10"))
+    assert stored.occurred_at == datetime(2026, 6, 1, 4, 0, 0, 123456, tzinfo=UTC)
+    assert stored.fingerprint == event["fingerprint"]
 
 
 @pytest.mark.parametrize("name", ["portable", "postgresql"])
