@@ -9,7 +9,7 @@ PostgreSQL it compares the PostgreSQL statements with the portable ones):
   event_id): a repeat is not inserted) and, in the same statement, either mark their
   players "to project" (`ProjectionPending`, a batch) or lock their rows for the
   caller's own projection (`lock`, a single event). The accept path writes nothing
-  else: the players row, with its 16 indexes, is the projection's. On PostgreSQL one
+  else: the players row, with its 20 indexes, is the projection's. On PostgreSQL one
   prepared statement for one event or a thousand.
 - `totals_recompute`: lock players (pending mark first, then the player row: the one
   lock order of the event path; unless the append locked them) and set their totals to
