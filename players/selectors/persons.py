@@ -21,6 +21,14 @@ def person_of(player: Player) -> Player:
     return player
 
 
+def person_alone(player: Player) -> bool:
+    """Whether the player is known, as it was read, to be a person of one account: no
+    main account of its own (`person_account_id`) and none linked to it (`person_linked`,
+    which the projection's recount reads with the player: `ledger_engines.totals_recompute`).
+    False when that was not read: ask `person_accounts`."""
+    return getattr(player, "person_linked", None) is False and player.person_account_id is None
+
+
 def person_accounts(player_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
     """For each of these accounts that belongs to a person of several accounts: every
     account of that person, the main account first. Accounts alone are left out (two

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import msgspec
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, Sum, Value
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from ..models import Payment, PaymentKind, Player, ProjectionPending
@@ -62,8 +62,9 @@ EVENT_COLUMNS = (
 EVENT_FIELDS = tuple(name for name, _type in EVENT_COLUMNS)
 
 # What the projection reads of a player after its totals moved (tier evaluation); "birthday":
-# the minors' payment check (services.minors). In the model's field order (Player.from_db
-# reads the values in that order).
+# the minors' payment check (services.minors); "person_account_id": the VIP person it
+# belongs to (a person's tier counts every linked account). In the model's field order
+# (Player.from_db reads the values in that order).
 PLAYER_STATE_FIELDS = (
     "id",
     "birthday",
@@ -72,6 +73,7 @@ PLAYER_STATE_FIELDS = (
     "tier_since",
     "tier_pinned_until",
     "tier_below_since",
+    "person_account_id",
 )
 TOTALS_FIELDS = ("total_spend", "purchase_count", "first_paid_at", "last_paid_at")
 
@@ -109,10 +111,18 @@ class Appended:
     players: list[AppendedPlayer] = field(default_factory=list)
 
 
+def _linked_to_it():
+    """Whether other accounts are linked to a player (it is a VIP person's main account),
+    as `Player.person_linked` of the players `totals_recompute` returns: with their own
+    link (`person_account_id`) the projection knows who is a person of one account
+    (`players.selectors.persons.person_alone`) without asking again."""
+    return Exists(Player.objects.filter(person_account=OuterRef("pk")))
+
+
 @dataclass(frozen=True)
 class Recomputed:
     """A player locked by `totals_recompute`: `PLAYER_STATE_FIELDS` as they are now (the
-    totals as the ledger adds them up), and the spend before."""
+    totals as the ledger adds them up) and `person_linked`, and the spend before."""
 
     player: Player
     spend_before: Decimal
@@ -237,6 +247,7 @@ class LedgerEngine:
             .filter(pk__in=ids)
             .order_by("pk")
             .only(*PLAYER_STATE_FIELDS, *TOTALS_FIELDS)
+            .annotate(person_linked=_linked_to_it())
         )
         recount = {int(pk) for pk in ledger_ids}
         ledger = {
@@ -341,7 +352,7 @@ def _recompute_sql(scope: str, ledger_scope: str) -> str:
     table = Player._meta.db_table
     return (
         f"WITH lk AS (SELECT p.id, p.birthday, p.tier_id, p.tier_since, p.tier_pinned_until, p.tier_below_since,"
-        f" p.total_spend, p.purchase_count, p.first_paid_at, p.last_paid_at FROM {table} p"
+        f" p.person_account_id, p.total_spend, p.purchase_count, p.first_paid_at, p.last_paid_at FROM {table} p"
         f" WHERE {scope.format(col='p.id')} ORDER BY p.id FOR NO KEY UPDATE),"
         f" agg AS ({_TOTALS_SQL.format(ledger_scope=ledger_scope.format(col='pay.player_id'))}),"
         " tot AS (SELECT lk.id, COALESCE(agg.spend, 0) AS spend, COALESCE(agg.n, 0) AS n, agg.first, agg.last"
@@ -350,10 +361,12 @@ def _recompute_sql(scope: str, ledger_scope: str) -> str:
         " first_paid_at = tot.first, last_paid_at = tot.last FROM tot WHERE p.id = tot.id"
         " AND (p.total_spend, p.purchase_count, p.first_paid_at, p.last_paid_at)"
         " IS DISTINCT FROM (tot.spend, tot.n, tot.first, tot.last) RETURNING p.id, p.total_spend)"
-        # PLAYER_STATE_FIELDS, then the spend before
+        # PLAYER_STATE_FIELDS, then person_linked (the partial index player_person_linked: a
+        # probe of an index of the few linked accounts), then the spend before
         " SELECT lk.id, lk.birthday, COALESCE(upd.total_spend, lk.total_spend), lk.tier_id, lk.tier_since,"
-        " lk.tier_pinned_until, lk.tier_below_since, lk.total_spend FROM lk LEFT JOIN upd ON upd.id = lk.id"
-        " ORDER BY lk.id"
+        " lk.tier_pinned_until, lk.tier_below_since, lk.person_account_id,"
+        f" EXISTS (SELECT 1 FROM {table} l WHERE l.person_account_id = lk.id), lk.total_spend"
+        " FROM lk LEFT JOIN upd ON upd.id = lk.id ORDER BY lk.id"
     )
 
 
@@ -456,10 +469,12 @@ class PostgresLedgerEngine(LedgerEngine):
                 {"ids": ids, "ledger_ids": recount},
                 first=None if locked else _lock_sql(scope),
             )
-        return [
-            Recomputed(player=Player.from_db(connection.alias, PLAYER_STATE_FIELDS, state), spend_before=before)
-            for *state, before in rows
-        ]
+        recomputed = []
+        for *state, linked, before in rows:
+            player = Player.from_db(connection.alias, PLAYER_STATE_FIELDS, state)
+            player.person_linked = linked
+            recomputed.append(Recomputed(player=player, spend_before=before))
+        return recomputed
 
     def last_logins_move(self, *, pairs) -> set[int]:
         with server_cursor() as cursor:

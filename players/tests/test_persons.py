@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from players.models import Consent, ContactLog, Payment, PersonMerge, Player
 from players.services import contact_log_create
 from players.services.consents import consent_record
-from players.services.ledger import players_totals_rebuild
+from players.services.ledger import payments_record_batch, players_totals_rebuild
 from players.services.persons import (
     PERSON_TABLES,
     account_link,
@@ -87,6 +87,41 @@ def test_a_person_s_tier_counts_every_linked_account_and_equals_a_rebuild_from_t
     players_totals_rebuild()
     main.refresh_from_db(), alt.refresh_from_db()
     assert main.tier == alt.tier == _tier_from_the_ledger([main.pk, alt.pk])
+
+
+def test_a_payment_on_the_main_account_raises_the_person_s_tier_on_every_account(
+    make_player, pay, tiers, supervisor, settings
+):
+    """The projection knows each player's link from its recount (no probe of its own): the
+    main account, the one the others link to, is a person of several accounts too."""
+    settings.CELERY_BROKER_URL = ""  # a batch is projected in this process, before it returns
+    main, alt, alone = make_player(), make_player(), make_player()
+    pay(main, "600.00")
+    pay(alt, "600.00")
+    account_link(person=main, account=alt, actor=supervisor)
+
+    pay(main, "900.00")  # a single event on the main account: 2,100 together
+    pay(alone, "900.00")  # beside a person of one account, who counts alone
+    main.refresh_from_db(), alt.refresh_from_db(), alone.refresh_from_db()
+    assert (main.tier.name, alt.tier.name, alone.tier.name) == ("V6", "V6", "V4")
+
+    payments_record_batch(  # a batch: 5,100 together
+        events=[
+            {
+                "event_id": f"batch-{n}",
+                "type": "purchase",
+                "account_id": player.account_id,
+                "amount": "1500.00",
+                "currency": "CNY",
+                "occurred_at": timezone.now().isoformat(),
+            }
+            for n, player in enumerate([main, main, alone])
+        ],
+        source="api",
+    )
+    main.refresh_from_db(), alt.refresh_from_db(), alone.refresh_from_db()
+    assert (main.tier.name, alt.tier.name, alone.tier.name) == ("V7", "V7", "V6")
+    assert main.tier == _tier_from_the_ledger([main.pk, alt.pk])
 
 
 def test_tiers_per_account_when_the_scheme_says_so(make_player, pay, tiers, supervisor, settings):

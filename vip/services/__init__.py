@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from players.models import Player
 from players.selectors import accounts_net_spend_by_account, player_net_spend_since
-from players.selectors.persons import person_accounts
+from players.selectors.persons import person_accounts, person_alone
 from players.services.ledger_engines import PLAYER_STATE_FIELDS
 
 from ..models import ManagerAssignment, Tier, TierChange, TierChangeReason
@@ -182,7 +182,9 @@ def tiers_evaluate(
     now = now or timezone.now()
     tiers = tiers if tiers is not None else tiers_for_events()
     by_id = {t.pk: t for t in tiers}
-    groups = tier_accounts([p.pk for p in players])
+    # Only players not known to be alone are looked up: the projection's recount read each
+    # player's link, so a payment of a player of one account asks nothing more.
+    groups = tier_accounts([p.pk for p in players if not person_alone(p)])
     if groups:  # a person's tier is every linked account's: evaluate the others too
         groups = {pk: group for group in set(groups.values()) for pk in group}
         missing = sorted(set(groups) - {p.pk for p in players})
