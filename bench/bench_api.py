@@ -188,17 +188,24 @@ def celery_worker(dbname):
         process.wait(timeout=60)
 
 
+_SAMPLER = threading.local()  # each sampling thread's own connection
+
+
 def pending(dbname) -> tuple[int, float]:
     """(players waiting for the projection, the oldest one's age in s); (0, 0) on a tree
-    that projects in the request (no ProjectionPending table)."""
-
-    with _admin(dbname) as conn:
-        if conn.execute("SELECT to_regclass('players_projectionpending')").fetchone()[0] is None:
-            return 0, 0.0
-        count, age = conn.execute(
-            "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(since)), 0) FROM players_projectionpending"
-        ).fetchone()
-        return count, float(age)
+    that projects in the request (no ProjectionPending table). Asked four times a second:
+    on one connection per thread (a new one each time cost a PostgreSQL backend's start)."""
+    conn = getattr(_SAMPLER, "conn", None)
+    if conn is None or conn.closed or getattr(_SAMPLER, "dbname", None) != dbname:
+        conn = _SAMPLER.conn = _admin(dbname)
+        _SAMPLER.dbname = dbname
+        _KEEP.append(conn)  # closed with the run's other kept connections
+    if conn.execute("SELECT to_regclass('players_projectionpending')").fetchone()[0] is None:
+        return 0, 0.0
+    count, age = conn.execute(
+        "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(since)), 0) FROM players_projectionpending"
+    ).fetchone()
+    return count, float(age)
 
 
 def wait_projected(dbname, timeout=600.0) -> float:
