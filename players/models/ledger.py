@@ -106,16 +106,18 @@ class ProjectionPending(models.Model):
     """A player whose derived state (totals, tier, payer status) has not yet caught up
     with the ledger or their last login: the durable "to project" mark.
 
-    The ledger's writer and the logins' writer add it in the same transaction as the
-    event (an existing mark is kept, with its older `since`: repeated players coalesce);
-    the projection (`players.services.projection`) deletes it in the transaction that
-    applies it. A crash between the two loses nothing: the mark stays, and the
+    The ledger's writer and the logins' writer add one in the same transaction as the
+    events, a new row per player per batch (an insert only, so a writer never waits for
+    a projection holding the player's older marks); the projection
+    (`players.services.projection`) takes all of a player's marks at once (repeated
+    players coalesce) and deletes them in the transaction that applies them. A crash between the two loses nothing: the mark stays, and the
     projection recomputes from the ledger. Holds ids and times only (nothing about the
     person), so it is not a player table for the privacy registry.
     """
 
-    player_id = models.BigIntegerField(primary_key=True)
-    since = models.DateTimeField(help_text="When the oldest event not yet projected was received.")
+    id = models.BigAutoField(primary_key=True)
+    player_id = models.BigIntegerField(db_index=True)
+    since = models.DateTimeField(help_text="When the events this mark stands for were received.")
     ledger = models.BooleanField(default=False, help_text="The player's payments moved: recompute the totals.")
 
     class Meta:

@@ -17,8 +17,10 @@ PostgreSQL it compares the PostgreSQL statements with the portable ones):
   purchase), writing only the rows that differ. Idempotent: the projection may run
   twice, or after a crash.
 - `projection_mark`, `accounts_mark`, `projection_claim`, `projection_lag`: the durable
-  "to project" marks (add, by player or by account; take the oldest for one transaction;
-  how old the oldest is).
+  "to project" marks (add, by player or by account; take the players of the oldest, with
+  all their marks, for one transaction; how old the oldest is). A mark is only ever
+  inserted, a new one per batch beside a player's older ones: a writer never waits for a
+  projection that holds them (with one row per player it did, for the projection's whole round).
 - `last_logins_move`: move players' last login forward, never backward.
 
 Nothing else inserts into the Payment table (`players.services.ledger` calls
@@ -198,16 +200,13 @@ class LedgerEngine:
         return appended
 
     def projection_mark(self, *, player_ids: Sequence[int], now: datetime, ledger: bool) -> None:
-        """Mark players "to project" (`ledger`: their payments moved). An existing mark
-        keeps its time; `ledger` is only ever turned on."""
-        ids = sorted(set(player_ids))
+        """Mark players "to project" (`ledger`: their payments moved): a new mark each,
+        beside any they have (an insert only: a writer never waits for a projection that
+        holds a player's older marks); the claim takes them together."""
         ProjectionPending.objects.bulk_create(
-            [ProjectionPending(player_id=pk, since=now, ledger=ledger) for pk in ids],
-            ignore_conflicts=True,
+            [ProjectionPending(player_id=pk, since=now, ledger=ledger) for pk in sorted(set(player_ids))],
             batch_size=500,
         )
-        if ledger:
-            ProjectionPending.objects.filter(player_id__in=ids, ledger=False).update(ledger=True)
 
     def accounts_mark(self, *, accounts: Sequence[str], now: datetime, ledger: bool) -> dict[str, int]:
         """`projection_mark` for the players of these accounts (distinct account ids):
@@ -218,20 +217,31 @@ class LedgerEngine:
         return found
 
     def projection_claim(self, *, limit: int, player_ids: Sequence[int] | None = None) -> list[Claimed]:
-        """Take (delete) up to `limit` marks, oldest first (of `player_ids` only, when
-        given), for this transaction: if it rolls back, they are back."""
-        pending = ProjectionPending.objects.order_by("since", "player_id")
+        """Take (delete), for this transaction, the players of the oldest `limit` marks (of
+        `player_ids` only, when given) with every mark of theirs: per player the oldest
+        time and whether any mark was a payment's, oldest first. If the transaction rolls
+        back, the marks are back."""
+        pending = ProjectionPending.objects.order_by("since", "id")
         if player_ids is not None:
             pending = pending.filter(player_id__in=list(player_ids))
-        claimed = [Claimed(*row) for row in pending.values_list("player_id", "since", "ledger")[:limit]]
-        ProjectionPending.objects.filter(player_id__in=[c.player_id for c in claimed]).delete()
-        return claimed
+        picked = set(pending.values_list("player_id", flat=True)[:limit])
+        marks = list(
+            ProjectionPending.objects.filter(player_id__in=picked).values_list("pk", "player_id", "since", "ledger")
+        )
+        taken: dict[int, Claimed] = {}
+        for _pk, player_id, since, ledger in marks:
+            seen = taken.get(player_id)
+            if seen is not None:
+                since, ledger = min(since, seen.since), ledger or seen.ledger
+            taken[player_id] = Claimed(player_id, since, ledger)
+        ProjectionPending.objects.filter(pk__in=[pk for pk, *_rest in marks]).delete()
+        return sorted(taken.values(), key=lambda c: (c.since, c.player_id))
 
     def projection_lag(self, *, count: bool = True) -> tuple[int | None, datetime | None]:
         """(players marked, or None without `count`; when the oldest mark was made)."""
         if not count:
             return None, ProjectionPending.objects.aggregate(oldest=Min("since"))["oldest"]
-        found = ProjectionPending.objects.aggregate(n=Count("player_id"), oldest=Min("since"))
+        found = ProjectionPending.objects.aggregate(n=Count("player_id", distinct=True), oldest=Min("since"))
         return found["n"], found["oldest"]
 
     def totals_recompute(
@@ -313,12 +323,11 @@ def _append_sql(mark: bool, lock: bool) -> str:
         " ON CONFLICT (source, source_ref, event_id) DO NOTHING"
         " RETURNING id, player_id, event_id)"
         + (
-            # the players "to project", in player order (one lock order); an existing mark keeps its
-            # time, and is locked all the same (DO UPDATE ... WHERE locks a row it does not change):
-            # a projection must not take it, and miss this payment, before this transaction commits
+            # the players "to project": a new mark each, never a wait (a projection taking this
+            # player's older marks does not see this one before this transaction commits, and a
+            # later round takes it)
             f", mark AS (INSERT INTO {_PENDING} (player_id, since, ledger)"
-            " SELECT DISTINCT player_id, %s::timestamptz, TRUE FROM new ORDER BY player_id"
-            f" ON CONFLICT (player_id) DO UPDATE SET ledger = TRUE WHERE NOT {_PENDING}.ledger)"
+            " SELECT DISTINCT player_id, %s::timestamptz, TRUE FROM new)"
             if mark
             else ""
         )
@@ -377,9 +386,16 @@ def _lock_sql(scope: str) -> str:
     )
 
 
+# The players of the oldest `limit` marks (SKIP LOCKED: workers share the work), and every
+# mark of theirs this snapshot sees, deleted; per player the oldest time and whether any
+# mark was a payment's. A mark committed after the snapshot stays for a later round.
 _CLAIM_SQL = (
-    f"DELETE FROM {_PENDING} WHERE player_id IN (SELECT player_id FROM {_PENDING} {{where}}"
-    " ORDER BY since LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING player_id, since, ledger"
+    f"WITH picked AS (SELECT DISTINCT player_id FROM (SELECT player_id FROM {_PENDING} {{where}}"
+    " ORDER BY since LIMIT %b FOR UPDATE SKIP LOCKED) o),"
+    f" gone AS (DELETE FROM {_PENDING} WHERE id IN (SELECT id FROM {_PENDING}"
+    " WHERE player_id IN (SELECT player_id FROM picked) FOR UPDATE SKIP LOCKED)"
+    " RETURNING player_id, since, ledger)"
+    " SELECT player_id, MIN(since), BOOL_OR(ledger) FROM gone GROUP BY player_id"
 )
 
 
@@ -403,26 +419,22 @@ class PostgresLedgerEngine(LedgerEngine):
         return appended
 
     def projection_mark(self, *, player_ids, now, ledger) -> None:
-        action = f"DO UPDATE SET ledger = TRUE WHERE NOT {_PENDING}.ledger" if ledger else "DO NOTHING"
         with server_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {_PENDING} (player_id, since, ledger)"
-                " SELECT DISTINCT id, %b::timestamptz, %b::boolean FROM unnest(%b::bigint[]) AS u(id) ORDER BY id"
-                f" ON CONFLICT (player_id) {action}",
+                " SELECT DISTINCT id, %b::timestamptz, %b::boolean FROM unnest(%b::bigint[]) AS u(id)",
                 [now, ledger, sorted(set(player_ids))],
             )
 
     def accounts_mark(self, *, accounts, now, ledger) -> dict[str, int]:
         # Finding the players and marking them in one statement (a data-modifying CTE always
         # runs to its end): one round trip, and no thousand account ids quoted into the SQL.
-        action = f"DO UPDATE SET ledger = TRUE WHERE NOT {_PENDING}.ledger" if ledger else "DO NOTHING"
         with server_cursor() as cursor:
             cursor.execute(
                 f"WITH p AS MATERIALIZED (SELECT p.id, p.account_id FROM {Player._meta.db_table} p"
                 " JOIN unnest(%b::text[]) AS u(a) ON p.account_id = u.a),"
                 f" m AS (INSERT INTO {_PENDING} (player_id, since, ledger)"
-                " SELECT id, %b::timestamptz, %b::boolean FROM p ORDER BY id"
-                f" ON CONFLICT (player_id) {action})"
+                " SELECT DISTINCT id, %b::timestamptz, %b::boolean FROM p)"
                 " SELECT account_id, id FROM p",
                 [list(accounts), now, ledger],
             )
@@ -434,17 +446,16 @@ class PostgresLedgerEngine(LedgerEngine):
                 cursor.execute(_CLAIM_SQL.format(where=""), [limit])
             else:
                 cursor.execute(
-                    _CLAIM_SQL.replace("%s", "%b").format(where="WHERE player_id = ANY(%b::bigint[])"),
+                    _CLAIM_SQL.format(where="WHERE player_id = ANY(%b::bigint[])"),
                     [sorted(set(player_ids)), limit],
                 )
-            # RETURNING follows the delete's own order: oldest first again
             return sorted((Claimed(*row) for row in cursor.fetchall()), key=lambda c: (c.since, c.player_id))
 
     def projection_lag(self, *, count=True) -> tuple[int | None, datetime | None]:
         with connection.cursor() as cursor:
-            # The oldest through the index; the count reads the table (it holds only the players
-            # not yet projected: at most the players of a burst), so only when asked.
-            counted = f"(SELECT COUNT(*) FROM {_PENDING})" if count else "NULL"
+            # The oldest through the index; the count reads the table (it holds only the marks
+            # not yet projected: at most those of a burst), so only when asked.
+            counted = f"(SELECT COUNT(DISTINCT player_id) FROM {_PENDING})" if count else "NULL"
             cursor.execute(f"SELECT {counted}, (SELECT MIN(since) FROM {_PENDING})")
             return cursor.fetchone()
 

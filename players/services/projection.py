@@ -3,11 +3,13 @@ history) from the ledger and their last login, for one player or many, set-based
 
 The accept path (`ledger.payments_record_batch`, `activity.logins_record_batch`)
 writes the ledger (or moves the last login) and, in the same transaction, marks the
-players "to project" (`ProjectionPending`: one row per player however many events,
-so repeated players coalesce). After it commits, `projection_follow` has them
+players "to project" (`ProjectionPending`: a row per player per batch, only ever
+inserted, so an accept never waits for a projection; a round takes all of a player's
+marks at once, so repeated players coalesce). After it commits, `projection_follow` has them
 projected: on a Celery worker (`players.project_pending`) when a broker is configured,
 else here, in-process, at once. Either way the same function runs,
-`projection_run`: take the oldest marks (SKIP LOCKED, so workers share the work) and
+`projection_run`: take the players of the oldest marks with all their marks (SKIP
+LOCKED, so workers share the work) and
 apply `players_project_ledger` to their players in the same transaction; a crash in
 between rolls the marks back, and since the projection recomputes from the ledger
 (never adds a delta) it may run twice without harm.
@@ -15,9 +17,9 @@ between rolls the marks back, and since the projection recomputes from the ledge
 A single event (`ledger.payment_record`: the API's single POST, staff) is projected in
 its own transaction instead, so that when it returns its player's state is current.
 
-Locks: a transaction that touches a player's mark and row takes the mark first
-(`projection_claim` here; the batch writers mark before they move a player's row),
-so the projection and the writers wait for each other rather than deadlock.
+Locks: the writers only insert marks, which no projection waits for (its snapshot
+does not see them until they commit); a projection locks the marks it takes, then its
+players' rows (in id order), and a logins batch, which moves those rows, waits for it.
 
 `projection_lag` says how far behind it is (players marked, the oldest mark's age):
 in GET /api/v1/health/, the admin's system status, and a warning on the

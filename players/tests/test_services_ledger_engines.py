@@ -181,15 +181,16 @@ def test_each_engine_marks_coalesce_keep_the_oldest_time_and_claim_oldest_first(
     engine.projection_mark(player_ids=[a.pk, b.pk], now=T0 + timedelta(seconds=5), ledger=True)
     engine.projection_mark(player_ids=[c.pk, a.pk], now=T0 + timedelta(seconds=9), ledger=False)
 
-    assert engine.projection_lag() == (3, T0)
-    marks = {m.player_id: (m.since, m.ledger) for m in ProjectionPending.objects.all()}
-    assert marks == {
-        b.pk: (T0, True),  # a login, then a payment: the payment's recount, the login's time
-        a.pk: (T0 + timedelta(seconds=5), True),  # a payment, then a login: still a recount
-        c.pk: (T0 + timedelta(seconds=9), False),
-    }
+    assert engine.projection_lag() == (3, T0)  # players waiting, the oldest mark
+    assert ProjectionPending.objects.count() == 5  # a mark per player per call: marking never waits
+
+    # the players of the two oldest marks, each with all its marks: a login, then a payment
+    # (b): the payment's recount at the login's time; a payment, then a login (a): still a recount
     first = engine.projection_claim(limit=2)
-    assert [(m.player_id, m.ledger) for m in first] == [(b.pk, True), (a.pk, True)]
+    assert [(m.player_id, m.since, m.ledger) for m in first] == [
+        (b.pk, T0, True),
+        (a.pk, T0 + timedelta(seconds=5), True),
+    ]
     assert [m.player_id for m in engine.projection_claim(limit=5, player_ids=[a.pk, c.pk])] == [c.pk]
     assert engine.projection_lag() == (0, None)
 
@@ -208,8 +209,8 @@ def test_each_engine_marks_by_account_and_names_the_players_it_found(db, name):
     )
 
     assert found == {a.account_id: a.pk, b.account_id: b.pk}
-    marks = {m.player_id: (m.since, m.ledger) for m in ProjectionPending.objects.all()}
-    assert marks == {a.pk: (T0 + timedelta(seconds=3), False), b.pk: (T0, True)}  # b's mark kept as it was
+    claimed = {m.player_id: (m.since, m.ledger) for m in engine.projection_claim(limit=10)}
+    assert claimed == {a.pk: (T0 + timedelta(seconds=3), False), b.pk: (T0, True)}  # b: its oldest, a recount
     assert engine.accounts_mark(accounts=[f"{name}-nobody"], now=T0, ledger=False) == {}
 
 

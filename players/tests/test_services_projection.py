@@ -309,3 +309,43 @@ def test_a_single_event_waiting_for_another_single_events_lock_counts_that_event
     assert waited > 0.5  # it did wait for the first one's lock
     assert totals("x")[:3] == (Decimal("1006.00"), 3, "V5")
     assert players_totals_rebuild() == []
+
+
+def test_a_batch_for_a_player_being_projected_does_not_wait_for_the_projection(
+    requires_postgres, transactional_db, tiers, settings, django_capture_on_commit_callbacks
+):
+    """A projection round holds the marks it took until it commits (for a thousand players,
+    seconds): a batch naming one of its players is accepted without waiting for it, and
+    its payment is projected by the next round."""
+    settings.CELERY_BROKER_URL = BROKER
+    with django_capture_on_commit_callbacks(execute=False):
+        payments_record_batch(events=[purchase("b1", "x", "100")], source="api", source_ref="1")
+    taken, release = threading.Event(), threading.Event()
+
+    def round_held_open():
+        try:
+            with transaction.atomic():
+                assert projection_run().players == 1  # x's mark taken, x projected, not committed
+                taken.set()
+                release.wait(30)  # the round's transaction stays open
+        finally:
+            connection.close()
+
+    projector = threading.Thread(target=round_held_open)
+    projector.start()
+    try:
+        assert taken.wait(30)
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=False):
+            result = payments_record_batch(events=[purchase("b2", "x", "900")], source="api", source_ref="1")
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        projector.join(30)
+
+    assert result.created == 1 and waited < 1.0  # accepted while the round was still open
+    assert totals("x")[0] == Decimal("100.00")  # the round's view: the first batch only
+    assert projection_lag().pending_players == 1  # the second batch's mark is waiting
+    assert projection_run().players == 1
+    assert totals("x")[:3] == (Decimal("1000.00"), 2, "V5")
+    assert players_totals_rebuild() == []
