@@ -27,6 +27,7 @@ its commit leaves it to be sent again (webhooks carry an Idempotency-Key for tha
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
@@ -49,6 +50,7 @@ from .. import sql_dialect
 from ..channels import ChannelBackend, ChannelNotConfigured, DeliveryError, SendResult, backend_for
 from ..models import (
     NO_SEND_ALL_HOLIDAYS,
+    Campaign,
     Message,
     MessageReason,
     MessageStatus,
@@ -331,32 +333,131 @@ def cap_period_bounds(*, zone: ZoneInfo, at: datetime, period: str) -> tuple[dat
 
 def channel_cap_until(*, message: Message, player: Player, at: datetime) -> tuple[datetime | None, str, dict]:
     """(when, why, parameters) if the channel's cap holds this marketing message back at
-    `at`, else (None, "", {}). Counted in the player's calendar period: messages sent (or
-    handed to a provider) on the channel for marketing. While a slot is left, a due message
-    of a higher-priority campaign for the same player and channel takes it first: this one
-    waits for the next period, naming that campaign."""
-    cap = message_caps().get(message.channel)
-    if cap is None or not message.is_marketing:
-        return None, "", {}
-    period, limit = cap
-    start, end = cap_period_bounds(zone=player_zone(player), at=at, period=period)
-    if limit == "days":  # as many as the player's month has days (WeCom's default rule)
-        limit = (end.astimezone(player_zone(player)) - start.astimezone(player_zone(player))).days
-    params = {"cap": limit, "channel": message.channel, "period": period}
-    same = Message.objects.filter(player=player, channel=message.channel, is_marketing=True)
-    sent = same.filter(status__in=OUT_STATUSES, sent_at__gte=start, sent_at__lt=end).count()
-    if sent >= limit:
-        return end, MessageReason.CHANNEL_CAP, params
-    priority = message.campaign.priority if message.campaign_id else 0
-    rivals = list(
-        same.filter(status__in=DUE_STATUSES, scheduled_for__lte=at, campaign__priority__gt=priority)
-        .exclude(pk=message.pk)
-        .order_by("-campaign__priority", "scheduled_for", "id")
-        .values_list("campaign__name", flat=True)[: limit - sent]
-    )
-    if len(rivals) >= limit - sent:
-        return end, MessageReason.CAP_PRIORITY, {**params, "campaign": rivals[0]}
+    `at`, else (None, "", {}): `messages_cap_decide` asked about one message."""
+    for _id, _zone, until, reason, params in messages_cap_decide(at=at, ids=[message.pk], zones={player.timezone}):
+        return until, reason, params
     return None, "", {}
+
+
+def messages_cap_decide(
+    *, at: datetime, ids: list[int] | None = None, zones: set[str] | None = None
+) -> list[tuple[int, str, datetime, str, dict]]:
+    """The channel caps and campaign priority, the one rule, set-based: which of the
+    marketing messages `ids` (default: every due one) the channel's cap holds back at `at`,
+    as (message id, the player's time zone field, until, why, parameters).
+
+    Counted in the player's calendar period (`cap_period_bounds`, in their time zone):
+    messages sent (or handed to a provider) on the channel for marketing; at the cap, the
+    message waits for the next period (`channel_cap`). While a slot is left, due messages
+    of higher-priority campaigns for the same player and channel take the slots first:
+    when they fill them, this one waits for the next period naming the highest of them
+    (`cap_priority`). Service messages are never capped. `zones`: the players' time zone
+    fields when the caller knows them (else read)."""
+    caps = message_caps()
+    if not caps or (ids is not None and not ids):
+        return []
+    table, campaigns = Message._meta.db_table, Campaign._meta.db_table
+    if ids is not None:
+        ids_sql, ids_params = sql_dialect.values_table("c", [("id", int)], [(i,) for i in ids])
+        candidates, candidate_params = f"JOIN {ids_sql} ON c.id = m.id", ids_params
+        due_filter, due_params = "", []
+    else:
+        candidates, candidate_params = "", []
+        due_filter, due_params = " AND m.status IN (%s, %s) AND m.scheduled_for <= %s", [*DUE_STATUSES, at]
+    if zones is None:
+        zones = {
+            zone
+            for (zone,) in sql_dialect.fetchall(
+                f"SELECT DISTINCT p.timezone FROM {table} m {candidates} "
+                f"JOIN {Player._meta.db_table} p ON p.id = m.player_id WHERE m.is_marketing{due_filter}",
+                [*candidate_params, *due_params],
+            )
+        }
+    bounds, rows = {}, []
+    for channel, (period, limit) in caps.items():
+        for name in zones:
+            zone = player_zone_named(name)
+            start, end = cap_period_bounds(zone=zone, at=at, period=period)
+            if limit == "days":  # as many as the player's month has days (WeCom's default rule)
+                limit_here = (end.astimezone(zone) - start.astimezone(zone)).days
+            else:
+                limit_here = limit
+            bounds[channel, name] = (end, period, limit_here)
+            rows.append((channel, name, start, end, limit_here))
+    caps_sql, caps_params = sql_dialect.values_table(
+        "cap",
+        [("channel", str), ("zone", str), ("period_start", datetime), ("period_end", datetime), ("cap", int)],
+        rows,
+    )
+    # A due rival of the same player and channel whose campaign outranks the message's.
+    rival = (
+        f"FROM {table} r JOIN {campaigns} rc ON rc.id = r.campaign_id "
+        "WHERE r.player_id = d.player_id AND r.channel = d.channel AND r.is_marketing "
+        "AND r.status IN (%s, %s) AND r.scheduled_for <= %s AND rc.priority > d.priority AND r.id <> d.id"
+    )
+    rival_params = [*DUE_STATUSES, at]
+    sql = (
+        "SELECT d.id, d.channel, d.tz, d.sent, "
+        f"CASE WHEN d.sent < d.cap THEN (SELECT rc.name {rival} "
+        "ORDER BY rc.priority DESC, r.scheduled_for, r.id LIMIT 1) END "
+        "FROM (SELECT m.id, m.player_id, m.channel, p.timezone AS tz, cap.cap, "
+        "COALESCE(mc.priority, 0) AS priority, "
+        f"(SELECT COUNT(*) FROM {table} s WHERE s.player_id = m.player_id AND s.channel = m.channel "
+        "AND s.is_marketing AND s.status IN (%s, %s) AND s.sent_at >= cap.period_start "
+        "AND s.sent_at < cap.period_end) AS sent "
+        f"FROM {table} m {candidates} JOIN {Player._meta.db_table} p ON p.id = m.player_id "
+        f"LEFT JOIN {campaigns} mc ON mc.id = m.campaign_id "
+        f"JOIN {caps_sql} ON cap.channel = m.channel AND cap.zone = p.timezone "
+        f"WHERE m.is_marketing{due_filter}) d "
+        f"WHERE d.sent >= d.cap OR (SELECT COUNT(*) {rival}) >= d.cap - d.sent"
+    )
+    params = [
+        *rival_params,
+        *OUT_STATUSES,
+        *candidate_params,
+        *caps_params,
+        *due_params,
+        *rival_params,
+    ]
+    held = []
+    for message_id, channel, zone, sent, rival_name in sql_dialect.fetchall(sql, params):
+        until, period, limit = bounds[channel, zone]
+        params = {"cap": limit, "channel": channel, "period": period}
+        if sent >= limit:
+            held.append((message_id, zone, until, MessageReason.CHANNEL_CAP, params))
+        else:
+            held.append((message_id, zone, until, MessageReason.CAP_PRIORITY, {**params, "campaign": rival_name}))
+    return held
+
+
+def messages_cap_hold(*, now: datetime, ids: list[int] | None = None) -> set[int]:
+    """Postpone at once what the caps hold back among `ids` (default: every due message),
+    set-based (`messages_cap_decide`), to when it may go with why (`fatigue_postpone_until`'s
+    windows, the same for every message of a time zone and period). Delivery runs it over
+    each run's messages before sending any; returns the ids held. A message another worker
+    handled meanwhile is left as that worker left it."""
+    groups: dict[tuple, list[int]] = {}
+    for message_id, zone, until, reason, params in messages_cap_decide(at=now, ids=ids):
+        groups.setdefault((zone, until, reason, json.dumps(params, sort_keys=True)), []).append(message_id)
+    held = set()
+    for (zone, until, reason, params), group in groups.items():
+        params = json.loads(params)
+        until, reasons, params = _fatigue_windows(
+            channel=params["channel"],
+            is_marketing=True,
+            player=Player(timezone=zone),
+            at=now,
+            until=until,
+            reason=reason,
+            params=params,
+        )
+        for start in range(0, len(group), 10000):
+            chunk = group[start : start + 10000]
+            Message.objects.filter(pk__in=chunk, status__in=DUE_STATUSES, scheduled_for__lte=now).update(
+                status=MessageStatus.POSTPONED, scheduled_for=until, status_reason=reasons, status_params=params
+            )
+            held.update(chunk)
+    return held
 
 
 def fatigue_postpone_until(*, message: Message, player: Player, at: datetime) -> tuple[datetime | None, str, dict]:
@@ -364,8 +465,24 @@ def fatigue_postpone_until(*, message: Message, player: Player, at: datetime) ->
     fatigue rules hold it back at `at`, else (None, "", {}): the channel's cap (marketing
     only), quiet hours, and for a promotional SMS the daytime (CRM_SMS_MARKETING_HOURS)."""
     until, reason, params = channel_cap_until(message=message, player=player, at=at)
+    return _fatigue_windows(
+        channel=message.channel,
+        is_marketing=message.is_marketing,
+        player=player,
+        at=at,
+        until=until,
+        reason=reason,
+        params=params,
+    )
+
+
+def _fatigue_windows(
+    *, channel: str, is_marketing: bool, player: Player, at: datetime, until: datetime | None, reason: str, params: dict
+) -> tuple[datetime | None, str, dict]:
+    """The cap's answer (`until`, `reason`, `params`) moved past the windows in which
+    nothing goes (quiet hours; for marketing the no-sending days; for a promotional SMS
+    the night), in the player's time zone."""
     reasons = [reason] if reason else []
-    channel, is_marketing = message.channel, message.is_marketing
     windows = [(MessageReason.QUIET_HOURS, quiet_hours_end)]
     if is_marketing:
         windows.append((MessageReason.NO_SEND_DAY, no_send_day_end))
@@ -477,9 +594,15 @@ def messages_deliver_due(*, now: datetime | None = None, limit: int = 1000) -> d
         .order_by("scheduled_for", "id")
         .values_list("id", flat=True)[:limit]
     )
+    # What the caps hold back goes at once, set-based, before anything is sent; the rest
+    # is checked again one by one under the player's lock (another run may have sent some).
+    held = messages_cap_hold(now=now, ids=ids)
+    counts["postponed"] += len(held)
     backends: dict[str, ChannelBackend | ChannelNotConfigured] = {}
     batches: dict[tuple[str, str], dict[str, Message]] = {}  # (channel, group) -> address -> claimed message
     for message_id in ids:
+        if message_id in held:
+            continue
         outcome, message = _message_deliver_one(message_id=message_id, now=now, backends=backends)
         if outcome != "claimed":
             counts[outcome] += 1

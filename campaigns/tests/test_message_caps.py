@@ -2,6 +2,7 @@
 priority over a player's last allowed message, and no-sending days. Every moment is
 pinned (`now=`), so the hour the suite runs at never matters."""
 
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -339,3 +340,78 @@ def test_the_no_sending_list_shows_a_holidays_days_this_year(client, supervisor)
     text = page.content.decode()
     assert "春节（每年）" in text
     assert 'title="2026-02-15"' in text and 'title="2026-02-23"' in text  # the 2026 break, nine days
+
+
+# --- caps and priority over a whole launch (the bench's shape, small: bench_campaigns) --------
+
+
+def test_two_campaigns_launched_over_the_same_players_keep_the_cap_and_the_priority(keep, make_player, consent):
+    """Two in-game campaigns over the same 24 players, one marketing message a day allowed:
+    delivery in runs of 7 (so a player's two messages fall in one run or in two), through
+    the set-based cap decision and the one-by-one check. Every player gets the higher
+    priority's message today and the other tomorrow, saying why; nobody gets two a day."""
+    from django.conf import settings
+
+    from campaigns.services.campaigns import campaign_launch, campaign_save
+
+    settings.CRM_MESSAGE_CAPS = {"in_game": ("day", 1)}
+    players = [
+        consent(make_player(server="s9", timezone="Europe/London" if i % 4 == 0 else ""), "in_game")
+        for i in range(24)
+    ]
+    early = players[5]  # already had today's in-game message
+    message_queue(player=early, channel="in_game", body="早", source="c:early", send_at=at(MONDAY, 9, 30))
+    assert messages_deliver_due(now=at(MONDAY, 9, 30))["sent"] == 1
+    launch_at = at(MONDAY, 10)  # 02:00 in London: quiet hours there
+
+    def launch(name, priority):
+        campaign = campaign_save(
+            campaign=Campaign(
+                name=name,
+                segment={"servers": ["s9"]},
+                channel="in_game",
+                template="{nickname}，" + name,
+                start_date=MONDAY,
+                due_date=MONDAY + timedelta(days=7),
+                holdout_percent=0,
+                priority=priority,
+            ),
+            actor=None,
+        )
+        campaign_launch(campaign=campaign, now=launch_at)
+        return campaign
+
+    low = launch("周末小活动", 20)  # in the queue first
+    high = launch("春节大促", 80)
+
+    # when delivery runs in small batches until nothing is due, in each player's daytime
+    for moment in (at(MONDAY, 10, 5), at(MONDAY, 10, 5, LONDON)):
+        for _run in range(8):  # 48 messages, 7 a run
+            messages_deliver_due(now=moment, limit=7)
+
+    # then nobody got two in a day, and everyone got the higher priority's first
+    def of(campaign, player):
+        return Message.objects.get(campaign=campaign, player=player)
+
+    for player in players:
+        zone = LONDON if player.timezone else SHANGHAI
+        tomorrow_9 = at(MONDAY + timedelta(days=1), 9, zone=zone)
+        won, lost = of(high, player), of(low, player)
+        if player == early:  # the day's one is gone: both wait, at the cap
+            assert won.status == lost.status == MessageStatus.POSTPONED
+            assert won.status_reason.startswith(MessageReason.CHANNEL_CAP)
+            continue
+        assert won.status == MessageStatus.SENT, (player.timezone, won.status, won.status_reason)
+        assert lost.status == MessageStatus.POSTPONED and lost.scheduled_for == tomorrow_9
+        assert lost.status_reason.startswith(MessageReason.CAP_PRIORITY)
+        with translation.override("zh-hans"):
+            assert "优先级更高的活动“春节大促”" in lost.status_reason_text
+        with translation.override("en"):
+            assert "higher-priority campaign “春节大促”" in lost.status_reason_text
+    sent_per_player = Counter(Message.objects.filter(status=MessageStatus.SENT).values_list("player_id", flat=True))
+    assert max(sent_per_player.values()) == 1 and len(sent_per_player) == 24
+
+    # and the next day the lower priority's go, still one each
+    messages_deliver_due(now=at(MONDAY + timedelta(days=1), 9, zone=LONDON), limit=100)
+    assert Message.objects.filter(campaign=low, status=MessageStatus.SENT).count() == 23
+    assert Message.objects.filter(campaign=high, player=early, status=MessageStatus.SENT).exists()
