@@ -855,6 +855,20 @@ def message_task_result_record(*, message_id: int, task_ref: str, result: SendRe
     return "failed"
 
 
+def messages_task_found(*, ids: list[int], lost_reason: str, task_ref: str, reason: str, params: dict) -> int:
+    """A provider's task whose answer was lost was found after all (WeCom's list of group
+    messages): its messages, failed for `lost_reason` (the provider may have it), wait on
+    it as if the answer had come (`reason`, `params`), to be read back like any. A message
+    retried or settled by hand meanwhile is left alone. How many now wait on it."""
+    return Message.objects.filter(pk__in=ids, status=MessageStatus.FAILED, status_reason=lost_reason).update(
+        status=MessageStatus.SENDING,
+        provider_ref=task_ref[:64],
+        status_reason=reason,
+        status_params=params,
+        last_error="",
+    )
+
+
 def _messages_sending_abandoned(*, now: datetime) -> int:
     """Messages a dead worker left handed to a provider with no answer: failed as
     uncertain (never sent again automatically); a receipt still settles them."""

@@ -15,6 +15,11 @@ tables (campaigns.models.wecom).
   (`get_groupmsg_send_result`, 1,000 a page with a cursor); each customer's result is
   recorded on their message and in the contact log (`message_task_result_record`), and
   the task's counts updated. A task still unsent after CRM_WECOM_TASK_DAYS days expires.
+- `wecom_tasks_rediscover` (first thing in each `wecom_results_read`): a task whose
+  add_msg_template answer was lost (WeCom did not answer in time: its messages failed as
+  "may exist") is looked for in the member's list of group messages the company made
+  around the call (`get_groupmsg_list_v2`): the one with the same text that is not ours
+  yet. Found, its messages wait on it as if WeCom had answered, and are read back.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.channels import Channel
 from players.models import Player
 
 from ..channels import SendResult
@@ -45,12 +51,17 @@ from ..models import (
     WecomTaskStatus,
 )
 from ..wecom_client import RATE_LIMITED, wecom_client, wecom_error_code
-from .messaging import message_task_result_record
+from .messaging import message_task_result_record, messages_task_found
 
 logger = logging.getLogger("campaigns.wecom")
 
 CONTACTS_PAGE = 100  # batch/get_by_user's largest page
 RESULTS_PAGE = 1000  # get_groupmsg_send_result's largest page
+TASK_LIST_PAGE = 100  # get_groupmsg_list_v2's largest page
+# Where a lost task is looked for: made by the company (filter_type 0), from a little
+# before the call (clocks differ) to an hour after it (a delivery run claims its
+# messages first and calls WeCom for each member's batch after).
+LOST_TASK_BEFORE, LOST_TASK_AFTER = timedelta(minutes=5), timedelta(hours=1)
 
 # get_groupmsg_send_result's status of a customer: 0 not sent yet, 1 sent, 2 not the
 # member's contact (any more), 3 over the customer's limit of group messages.
@@ -269,10 +280,18 @@ def _task_days() -> int:
 
 
 def wecom_results_read(*, now: datetime | None = None, client=None) -> dict:
-    """Read back each waiting task's results; counts by what was recorded: sent, failed,
-    waiting, expired (tasks), rate_limited."""
+    """Look for lost tasks (`wecom_tasks_rediscover`), then read back each waiting task's
+    results; counts by what was recorded: found (messages matched back to a lost task),
+    sent, failed, waiting, expired (tasks), rate_limited."""
     now = now or timezone.now()
-    counts = Counter({"sent": 0, "failed": 0, "waiting": 0, "expired": 0, "rate_limited": 0})
+    counts = Counter({"found": 0, "sent": 0, "failed": 0, "waiting": 0, "expired": 0, "rate_limited": 0})
+    if _lost_messages(now=now).exists():
+        client = client or wecom_client()
+        try:
+            counts["found"] = wecom_tasks_rediscover(now=now, client=client)
+        except RateLimited:
+            counts["rate_limited"] = 1
+            return dict(counts)
     tasks = WecomTask.objects.filter(status=WecomTaskStatus.WAITING).select_related("member", "member__user")
     if not tasks.exists():
         return dict(counts)
@@ -289,6 +308,83 @@ def wecom_results_read(*, now: datetime | None = None, client=None) -> dict:
         expired = task.created_at < now - timedelta(days=_task_days())
         counts.update(_task_results_record(task, statuses, now=now, expired=expired))
     return dict(counts)
+
+
+def _lost_messages(*, now: datetime):
+    return Message.objects.filter(
+        channel=Channel.WECHAT,
+        status=MessageStatus.FAILED,
+        status_reason=MessageReason.WECOM_UNCERTAIN,
+        sent_at__gte=now - timedelta(days=_task_days()),
+    ).exclude(provider_batch="")
+
+
+def wecom_tasks_rediscover(*, now: datetime, client) -> int:
+    """Match messages whose add_msg_template answer was lost back to the task WeCom made
+    for them; how many messages now wait on a task. A batch of messages (one call: one
+    member, one text, our handle `provider_batch`) is matched to the member's company-made
+    group message (`get_groupmsg_list_v2`) with the same text, made around the call and
+    not already ours, the nearest in time; one WeCom never made stays as it was (not made
+    again automatically: nothing goes twice)."""
+    from crm.names import staff_name
+
+    batches: dict[str, list[Message]] = {}
+    for message in _lost_messages(now=now).order_by("provider_batch", "pk"):
+        batches.setdefault(message.provider_batch, []).append(message)
+    found = 0
+    for messages in batches.values():
+        first = messages[0]
+        contact = (
+            WecomContact.objects.select_related("member", "member__user").filter(player_id=first.player_id).first()
+        )
+        member = contact.member if contact else None
+        if member is None or first.sent_at is None:
+            continue
+        start, end = first.sent_at - LOST_TASK_BEFORE, first.sent_at + LOST_TASK_AFTER
+        listed = [
+            task
+            for task in _member_tasks(client, member.userid, start=start, end=end)
+            if (task.get("text") or {}).get("content") == first.body
+        ]
+        ours = set(WecomTask.objects.filter(msgid__in=[t["msgid"] for t in listed]).values_list("msgid", flat=True))
+        candidates = [t for t in listed if t["msgid"] not in ours]
+        if not candidates:
+            continue
+        task = min(candidates, key=lambda t: abs((_stamp(t.get("create_time")) or end) - first.sent_at))
+        with transaction.atomic():
+            wecom_task_record(msgid=task["msgid"], member=member, messages=messages, customers=len(messages), refused=0)
+            found += messages_task_found(
+                ids=[m.pk for m in messages],
+                lost_reason=MessageReason.WECOM_UNCERTAIN,
+                task_ref=task["msgid"],
+                reason=MessageReason.WECOM_WAITING,
+                params={"member": staff_name(member.user) or member.userid},
+            )
+        logger.info("WeCom task %s found again for %s messages", task["msgid"], len(messages))
+    return found
+
+
+def _member_tasks(client, userid: str, *, start: datetime, end: datetime) -> list[dict]:
+    """The group messages to customers the company made as `userid` between start and end."""
+    tasks, cursor = [], ""
+    while True:
+        page = _call(
+            client.post,
+            "externalcontact/get_groupmsg_list_v2",
+            data={
+                "chat_type": "single",
+                "start_time": int(start.timestamp()),
+                "end_time": int(end.timestamp()),
+                "creator": userid,
+                "filter_type": 0,  # made by the company (add_msg_template), not in the member's app
+                "limit": TASK_LIST_PAGE,
+                "cursor": cursor,
+            },
+        )
+        tasks += [t for t in page.get("group_msg_list") or [] if t.get("msgid")]
+        cursor = str(page.get("next_cursor") or "")
+        if not cursor:
+            return tasks
 
 
 def _task_statuses(client, task: WecomTask) -> dict[str, tuple[int, datetime | None]]:

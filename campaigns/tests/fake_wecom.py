@@ -13,6 +13,11 @@ wechatpy's client to talk to, written from WeCom's documentation:
 - `externalcontact/get_groupmsg_send_result` (msgid, userid, limit up to 1,000, cursor):
   each customer's status, 0 not sent, 1 sent, 2 not a contact, 3 over the customer's
   limit; `member_sends(msgid, ...)` plays the member confirming the task in WeCom.
+- `externalcontact/get_groupmsg_list_v2` (chat_type, start_time and end_time at most a
+  month apart, creator, filter_type 0 made by the company / 1 by the member / 2 both,
+  limit up to 100, cursor): the group-message tasks made in that time, with their
+  `msgid`, `creator`, `create_time`, `create_type` and text. A task is made at `clock`
+  (unix seconds; the wall clock when None), so a test's pinned moments hold.
 
 `fail_next[path] = (errcode, errmsg)` makes the next call to that path fail (e.g. 45009,
 45033: WeCom's limits of calls). Every call with a valid token is in `calls` as (path,
@@ -43,7 +48,8 @@ class FakeWecom(LoopbackServer):
         # the company's members (userid -> [{external_contact, follow_info}]): others are unknown (60111)
         self.members: dict[str, list[dict]] = {userid: [] for userid in users}
         self.tag_groups: list[dict] = []
-        self.tasks: dict[str, dict] = {}  # msgid -> {sender, external_userid, text, results}
+        self.tasks: dict[str, dict] = {}  # msgid -> {sender, external_userid, text, results, created, by_member}
+        self.clock: int | None = None
         self._lock = threading.Lock()
         self._listen()
 
@@ -67,16 +73,22 @@ class FakeWecom(LoopbackServer):
             }
         )
 
-    def task_made(self, sender: str, external_userids: list[str], text: str) -> str:
-        """A task as add_msg_template makes it (for a test's given state); its msgid."""
+    def task_made(self, sender: str, external_userids: list[str], text: str, *, by_member: bool = False) -> str:
+        """A task as add_msg_template makes it (for a test's given state), or as the member
+        makes one in WeCom's own app (`by_member`); its msgid."""
         msgid = "msg" + uuid.uuid4().hex[:24]
         self.tasks[msgid] = {
             "sender": sender,
             "external_userid": list(external_userids),
             "text": text,
             "results": dict.fromkeys(external_userids, (0, 0)),
+            "created": self._now(),
+            "by_member": by_member,
         }
         return msgid
+
+    def _now(self) -> int:
+        return int(time.time()) if self.clock is None else int(self.clock)
 
     def expire_token(self):
         self.tokens.clear()
@@ -110,6 +122,7 @@ class FakeWecom(LoopbackServer):
                 "externalcontact/batch/get_by_user": self._by_user,
                 "externalcontact/add_msg_template": self._add_template,
                 "externalcontact/get_groupmsg_send_result": self._send_result,
+                "externalcontact/get_groupmsg_list_v2": self._task_list,
             }.get(path)
             if handler is None:
                 return {"errcode": 404, "errmsg": f"no such API {path}"}
@@ -162,8 +175,43 @@ class FakeWecom(LoopbackServer):
             "external_userid": [e for e in wanted if e in mine],
             "text": data["text"]["content"],
             "results": {e: (0, 0) for e in wanted if e in mine},
+            "created": self._now(),
+            "by_member": False,
         }
         return {"errcode": 0, "errmsg": "ok", "fail_list": fail, "msgid": msgid}
+
+    def _task_list(self, data):
+        try:
+            start, end = int(data["start_time"]), int(data["end_time"])
+        except (KeyError, TypeError, ValueError):
+            return {"errcode": 40058, "errmsg": "start_time and end_time are required"}
+        if not 0 <= end - start <= 31 * 86400:
+            return {"errcode": 40058, "errmsg": "the time range is at most one month"}
+        if data.get("chat_type", "single") != "single":
+            return {"errcode": 0, "errmsg": "ok", "group_msg_list": [], "next_cursor": ""}
+        creator, kind = data.get("creator") or "", int(data.get("filter_type", 2))
+        rows = [
+            {
+                "msgid": msgid,
+                "creator": task["sender"],
+                "create_time": str(task["created"]),
+                "create_type": 1 if task["by_member"] else 0,
+                "text": {"content": task["text"]},
+            }
+            for msgid, task in sorted(self.tasks.items(), key=lambda item: (item[1]["created"], item[0]))
+            if start <= task["created"] <= end
+            and (not creator or task["sender"] == creator)
+            and (kind == 2 or kind == (1 if task["by_member"] else 0))
+        ]
+        limit = min(int(data.get("limit") or 50), 100)
+        first = int(data.get("cursor") or 0)
+        more = first + limit < len(rows)
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "group_msg_list": rows[first : first + limit],
+            "next_cursor": str(first + limit) if more else "",
+        }
 
     def _send_result(self, data):
         task = self.tasks.get(data.get("msgid") or "")

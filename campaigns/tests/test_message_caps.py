@@ -356,8 +356,7 @@ def test_two_campaigns_launched_over_the_same_players_keep_the_cap_and_the_prior
 
     settings.CRM_MESSAGE_CAPS = {"in_game": ("day", 1)}
     players = [
-        consent(make_player(server="s9", timezone="Europe/London" if i % 4 == 0 else ""), "in_game")
-        for i in range(24)
+        consent(make_player(server="s9", timezone="Europe/London" if i % 4 == 0 else ""), "in_game") for i in range(24)
     ]
     early = players[5]  # already had today's in-game message
     message_queue(player=early, channel="in_game", body="早", source="c:early", send_at=at(MONDAY, 9, 30))

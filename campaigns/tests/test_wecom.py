@@ -279,7 +279,7 @@ def test_results_read_back_record_each_customers_result_in_the_contact_log(wecom
     wecom.member_sends(task.msgid, sent=ids[:2], not_friend=[ids[2]], over_limit=[ids[3]], at=SENT_AT)
     counts = wecom_results_read(now=LAUNCH + timedelta(hours=2))
 
-    assert counts == {"sent": 2, "failed": 2, "waiting": 0, "expired": 0, "rate_limited": 0}
+    assert counts == {"found": 0, "sent": 2, "failed": 2, "waiting": 0, "expired": 0, "rate_limited": 0}
     task.refresh_from_db()
     assert (task.sent, task.not_friend, task.over_limit, task.waiting, task.status) == (2, 1, 1, 0, "done")
     sent = Message.objects.get(player=players[0])
@@ -300,6 +300,7 @@ def test_results_read_back_record_each_customers_result_in_the_contact_log(wecom
         )
     # read again: nothing recorded twice
     assert wecom_results_read(now=LAUNCH + timedelta(hours=3)) == {
+        "found": 0,
         "sent": 0,
         "failed": 0,
         "waiting": 0,
@@ -544,6 +545,67 @@ def test_no_answer_to_a_task_means_it_is_not_made_again(wecom, team, settings):
     wecom.hang = 0
     messages_deliver_due(now=LAUNCH + timedelta(hours=1))
     assert len(wecom.tasks) == 1  # WeCom has one task; none made twice
+
+
+def test_a_task_whose_answer_was_lost_is_found_in_wecoms_list_and_read_back(wecom, team, settings):
+    # given WeCom makes Wang's task at the launch and answers after our timeout; Wang also
+    # made one with the same text in WeCom's app, and one of ours (answered) has it too
+    _use(settings, wecom, timeout=1)
+    wecom.clock = int(LAUNCH.timestamp())
+    earlier = _customers(wecom, team, 1, start=90)[0]
+    before = LAUNCH - timedelta(minutes=2)
+    message_queue(player=earlier, channel="wechat", body="周末双倍返利，上线领取！", source="earlier", send_at=before)
+    assert messages_deliver_due(now=before)["task"] == 1
+    wecom.hang = 2.5
+    players = _customers(wecom, team, 3)
+    _queue(players)
+    assert messages_deliver_due(now=LAUNCH)["uncertain"] == 3
+    wecom.hang = 0
+    wecom.task_made("WangFang", ["wm-someone"], "周末双倍返利，上线领取！", by_member=True)
+    lost = next(m for m, t in wecom.tasks.items() if len(t["external_userid"]) == 3)
+
+    # when the results are read: the lost task is looked for and found
+    counts = wecom_results_read(now=LAUNCH + timedelta(minutes=10))
+
+    assert counts["found"] == 3 and counts["waiting"] == 4  # and the earlier task's one
+    listed = [c for c in wecom.calls if c[0] == "externalcontact/get_groupmsg_list_v2"]
+    assert listed and listed[0][2]["creator"] == "WangFang" and listed[0][2]["filter_type"] == 0
+    message = Message.objects.get(player=players[0])
+    assert (message.status, message.provider_ref) == (MessageStatus.SENDING, lost)
+    with translation.override("zh-hans"):
+        assert message.status_reason_text == "在王芳的企业微信群发任务中：待其在企业微信中确认后发送。"
+    task = WecomTask.objects.get(msgid=lost)
+    assert (task.customers, task.member, task.status) == (3, team["wang"][1], WecomTaskStatus.WAITING)
+
+    # then Wang sends it, and its results are read back like any task's, once
+    ids = [f"wm{p.account_id}" for p in players]
+    wecom.member_sends(lost, sent=ids[:2], not_friend=ids[2:], at=SENT_AT)
+    counts = wecom_results_read(now=LAUNCH + timedelta(hours=2))
+    assert (counts["found"], counts["sent"], counts["failed"]) == (0, 2, 1)
+    assert Message.objects.get(player=players[0]).status == MessageStatus.SENT
+    assert ContactLog.objects.filter(player__in=players).count() == 3
+    # and nothing was made twice: another delivery run sends nothing, WeCom holds 3 tasks
+    messages_deliver_due(now=LAUNCH + timedelta(hours=3))
+    assert len(wecom.tasks) == 3
+    assert wecom_results_read(now=LAUNCH + timedelta(hours=3))["found"] == 0
+
+
+def test_a_lost_task_wecom_never_made_stays_not_sent_again(wecom, team, settings):
+    # given the answer to Wang's call was lost and WeCom has no such task (it failed there)
+    _use(settings, wecom, timeout=1)
+    wecom.clock = int(LAUNCH.timestamp())
+    wecom.hang = 2.5
+    players = _customers(wecom, team, 2)
+    _queue(players)
+    messages_deliver_due(now=LAUNCH)
+    wecom.hang = 0
+    wecom.tasks.clear()
+
+    counts = wecom_results_read(now=LAUNCH + timedelta(minutes=10))
+
+    assert counts["found"] == 0
+    message = Message.objects.get(player=players[0])
+    assert message.status == MessageStatus.FAILED and message.status_reason == MessageReason.WECOM_UNCERTAIN
 
 
 def test_an_unreachable_wecom_is_retried_as_nothing_was_made(wecom, team, settings):
