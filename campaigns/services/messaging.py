@@ -356,21 +356,28 @@ def messages_cap_decide(
     caps = message_caps()
     if not caps or (ids is not None and not ids):
         return []
-    table, campaigns = Message._meta.db_table, Campaign._meta.db_table
+    table, campaigns, players = Message._meta.db_table, Campaign._meta.db_table, Player._meta.db_table
+    # The pool: the candidates, and every due marketing message of their players (the
+    # rivals). With `ids`, the candidates' players' due messages join them.
+    due, due_params = "m.status IN (%s, %s) AND m.scheduled_for <= %s", [*DUE_STATUSES, at]
     if ids is not None:
         ids_sql, ids_params = sql_dialect.values_table("c", [("id", int)], [(i,) for i in ids])
-        candidates, candidate_params = f"JOIN {ids_sql} ON c.id = m.id", ids_params
-        due_filter, due_params = "", []
+        pool_where = (
+            f"m.player_id IN (SELECT w.player_id FROM {table} w JOIN {ids_sql} ON c.id = w.id) "
+            f"AND ({due} OR m.id IN (SELECT c.id FROM {ids_sql}))"
+        )
+        pool_params = [*ids_params, *due_params, *ids_params]
+        candidate, candidate_params = f"m.id IN (SELECT c.id FROM {ids_sql})", ids_params
     else:
-        candidates, candidate_params = "", []
-        due_filter, due_params = " AND m.status IN (%s, %s) AND m.scheduled_for <= %s", [*DUE_STATUSES, at]
+        pool_where, pool_params = due, due_params
+        candidate, candidate_params = "1 = 1", []
     if zones is None:
         zones = {
             zone
             for (zone,) in sql_dialect.fetchall(
-                f"SELECT DISTINCT p.timezone FROM {table} m {candidates} "
-                f"JOIN {Player._meta.db_table} p ON p.id = m.player_id WHERE m.is_marketing{due_filter}",
-                [*candidate_params, *due_params],
+                f"SELECT DISTINCT p.timezone FROM {table} m JOIN {players} p ON p.id = m.player_id "
+                f"WHERE m.is_marketing AND {pool_where}",
+                pool_params,
             )
         }
     bounds, rows = {}, []
@@ -389,36 +396,30 @@ def messages_cap_decide(
         [("channel", str), ("zone", str), ("period_start", datetime), ("period_end", datetime), ("cap", int)],
         rows,
     )
-    # A due rival of the same player and channel whose campaign outranks the message's.
-    rival = (
-        f"FROM {table} r JOIN {campaigns} rc ON rc.id = r.campaign_id "
-        "WHERE r.player_id = d.player_id AND r.channel = d.channel AND r.is_marketing "
-        "AND r.status IN (%s, %s) AND r.scheduled_for <= %s AND rc.priority > d.priority AND r.id <> d.id"
-    )
-    rival_params = [*DUE_STATUSES, at]
+    # Per player and channel, ranked by campaign priority (0 without a campaign): the rivals
+    # of a message are the pool's messages that outrank it; the first of the ranking names
+    # the campaign that takes the slot. What was sent in the period is counted once a message.
     sql = (
-        "SELECT d.id, d.channel, d.tz, d.sent, "
-        f"CASE WHEN d.sent < d.cap THEN (SELECT rc.name {rival} "
-        "ORDER BY rc.priority DESC, r.scheduled_for, r.id LIMIT 1) END "
-        "FROM (SELECT m.id, m.player_id, m.channel, p.timezone AS tz, cap.cap, "
-        "COALESCE(mc.priority, 0) AS priority, "
-        f"(SELECT COUNT(*) FROM {table} s WHERE s.player_id = m.player_id AND s.channel = m.channel "
-        "AND s.is_marketing AND s.status IN (%s, %s) AND s.sent_at >= cap.period_start "
-        "AND s.sent_at < cap.period_end) AS sent "
-        f"FROM {table} m {candidates} JOIN {Player._meta.db_table} p ON p.id = m.player_id "
-        f"LEFT JOIN {campaigns} mc ON mc.id = m.campaign_id "
+        "WITH pool AS MATERIALIZED ("
+        "SELECT m.id, m.player_id, m.channel, m.scheduled_for, p.timezone AS tz, cap.cap, cap.period_start, "
+        f"cap.period_end, COALESCE(mc.priority, 0) AS rank_key, mc.name AS campaign_name, "
+        f"CASE WHEN {candidate} THEN 1 ELSE 0 END AS candidate "
+        f"FROM {table} m JOIN {players} p ON p.id = m.player_id LEFT JOIN {campaigns} mc ON mc.id = m.campaign_id "
         f"JOIN {caps_sql} ON cap.channel = m.channel AND cap.zone = p.timezone "
-        f"WHERE m.is_marketing{due_filter}) d "
-        f"WHERE d.sent >= d.cap OR (SELECT COUNT(*) {rival}) >= d.cap - d.sent"
+        f"WHERE m.is_marketing AND {pool_where}), "
+        "ranked AS MATERIALIZED ("
+        "SELECT pool.id, pool.channel, pool.tz, pool.cap, pool.candidate, "
+        "RANK() OVER (PARTITION BY pool.player_id, pool.channel ORDER BY pool.rank_key DESC) - 1 AS rivals, "
+        "FIRST_VALUE(pool.campaign_name) OVER (PARTITION BY pool.player_id, pool.channel "
+        "ORDER BY pool.rank_key DESC, pool.scheduled_for, pool.id) AS first_campaign, "
+        f"(SELECT COUNT(*) FROM {table} s WHERE s.player_id = pool.player_id AND s.channel = pool.channel "
+        "AND s.is_marketing AND s.status IN (%s, %s) AND s.sent_at >= pool.period_start "
+        "AND s.sent_at < pool.period_end) AS sent "
+        "FROM pool) "
+        "SELECT id, channel, tz, sent, first_campaign FROM ranked "
+        "WHERE candidate = 1 AND (sent >= cap OR rivals >= cap - sent)"
     )
-    params = [
-        *rival_params,
-        *OUT_STATUSES,
-        *candidate_params,
-        *caps_params,
-        *due_params,
-        *rival_params,
-    ]
+    params = [*candidate_params, *caps_params, *pool_params, *OUT_STATUSES]
     held = []
     for message_id, channel, zone, sent, rival_name in sql_dialect.fetchall(sql, params):
         until, period, limit = bounds[channel, zone]
