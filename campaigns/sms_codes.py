@@ -96,6 +96,7 @@ SMS_CODES: dict[str, dict[str, tuple[str, object]]] = {
         "-1": (RETRY, _SYSTEM),
         "45009": (RETRY, _("WeCom's limit of calls a minute was reached")),
         "45033": (RETRY, _("too many calls to WeCom at once")),
+        "crm_rate_limit": (RETRY, _("the CRM's own limit of calls to WeCom a minute was reached (CRM_WECOM_RATE)")),
         "40001": (FAIL, _("WeCom refused the company's secret: check CRM_WECOM_SECRET")),
         "40013": (FAIL, _("WeCom does not know the company id: check CRM_WECOM_CORP_ID")),
         "48002": (FAIL, _("the secret may not call WeCom's customer contact API")),

@@ -3,6 +3,15 @@ API address, its access token kept in Django's cache (shared by the workers: WeC
 limits how often a company may fetch one) and refreshed by wechatpy when WeCom says it
 expired (40014, 42001).
 
+Our own limit of calls (WeCom's base limit is per company and minute): every call goes
+through a token bucket per company in Django's cache (`crm.api.throttling.token_spend`;
+shared by every worker with a Redis CACHE_URL), CRM_WECOM_RATE (`8000/m`) with bursts of
+CRM_WECOM_BURST (1000): at most rate + burst in any minute, 9,000, under WeCom's 10,000
+calls a minute to one API. A call over it
+is not made: it raises wechatpy's `APILimitedException` with our code `crm_rate_limit`,
+which every caller handles as WeCom's own 45009 (the sync stops and goes on next time, a
+task is retried later, reading results stops till the next run).
+
 Errors: wechatpy raises `WeChatClientException` with WeCom's `errcode` (45009, a minute's
 limit of calls, as its subclass `APILimitedException`); a network error is requests'.
 `wecom_error_code` reads the code of either ("" for a network error)."""
@@ -18,7 +27,8 @@ from crm.channels import Channel
 
 from .channels import ChannelNotConfigured
 
-RATE_LIMITED = ("45009", "45033")  # a minute's limit of calls; too many at once
+OUR_RATE_LIMIT = "crm_rate_limit"  # our own limit of calls (CRM_WECOM_RATE) held a call back
+RATE_LIMITED = ("45009", "45033", OUR_RATE_LIMIT)  # a minute's limit of calls; too many at once; ours
 
 
 class DjangoCacheStorage(SessionStorage):
@@ -43,6 +53,20 @@ class WecomClient(WeChatClient):
     def __init__(self, *, corp_id: str, secret: str, api_base_url: str, timeout: float = 10):
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
         super().__init__(corp_id, secret, session=DjangoCacheStorage(), timeout=timeout)
+
+    def _request(self, method, url_or_endpoint, **kwargs):
+        from wechatpy.exceptions import APILimitedException
+
+        from crm.api.throttling import rate_parse, token_spend
+
+        rate = getattr(settings, "CRM_WECOM_RATE", "8000/m")
+        per_second = rate_parse(rate)
+        if per_second:
+            burst = float(getattr(settings, "CRM_WECOM_BURST", 1000))
+            allowed, _tokens = token_spend(key=f"wecom:calls:{self.corp_id}", per_second=per_second, burst=burst)
+            if not allowed:
+                raise APILimitedException(OUR_RATE_LIMIT, f"the CRM's limit of calls to WeCom ({rate}) was reached")
+        return super()._request(method, url_or_endpoint, **kwargs)
 
     def fetch_access_token(self):
         return self._fetch_access_token(

@@ -313,6 +313,11 @@ CRM_WECOM_CUSTOMER_LIMIT = env.str("CRM_WECOM_CUSTOMER_LIMIT", default="month")
 # A WeCom group-message task its member has not sent after this many days expires: its
 # customers' messages fail with the reason (WeCom: CRM_WECHAT_BACKEND=wecom, CRM_WECOM_*).
 CRM_WECOM_TASK_DAYS = env.int("CRM_WECOM_TASK_DAYS", default=3)
+# Our own limit of calls to WeCom, per company, shared by the workers through the cache
+# (campaigns/wecom_client.py): a token bucket, "<calls>/<s|m|h>" (empty: none) and its burst;
+# at most rate + burst calls in any minute (9,000), under WeCom's 10,000 a minute.
+CRM_WECOM_RATE = env.str("CRM_WECOM_RATE", default="8000/m")
+CRM_WECOM_BURST = env.int("CRM_WECOM_BURST", default=1000)
 CRM_MESSAGE_CAPS = message_caps_setting(env.str("CRM_MESSAGE_CAPS", default=""), wecom_limit=CRM_WECOM_CUSTOMER_LIMIT)
 CRM_QUIET_HOURS = (env.str("CRM_QUIET_HOURS_START", default="22:00"), env.str("CRM_QUIET_HOURS_END", default="09:00"))
 # Batches of the nightly churn scan run at once on PostgreSQL (one connection each).

@@ -19,6 +19,9 @@ wechatpy's client to talk to, written from WeCom's documentation:
   `msgid`, `creator`, `create_time`, `create_type` and text. A task is made at `clock`
   (unix seconds; the wall clock when None), so a test's pinned moments hold.
 
+`per_minute` (None: no limit) plays WeCom's limit of calls: a call beyond that many in
+the last 60 seconds is answered 45009, and counted in `refused`.
+
 `fail_next[path] = (errcode, errmsg)` makes the next call to that path fail (e.g. 45009,
 45033: WeCom's limits of calls). Every call with a valid token is in `calls` as (path,
 params, body).
@@ -50,6 +53,9 @@ class FakeWecom(LoopbackServer):
         self.tag_groups: list[dict] = []
         self.tasks: dict[str, dict] = {}  # msgid -> {sender, external_userid, text, results, created, by_member}
         self.clock: int | None = None
+        self.per_minute: int | None = None
+        self.refused = 0
+        self._recent: list[float] = []
         self._lock = threading.Lock()
         self._listen()
 
@@ -113,6 +119,12 @@ class FakeWecom(LoopbackServer):
             if params.get("access_token") not in self.tokens:
                 self.expired_calls += 1
                 return {"errcode": 42001, "errmsg": "access_token expired"}
+            if self.per_minute is not None:
+                moment = time.time()
+                self._recent = [t for t in self._recent if t > moment - 60] + [moment]
+                if len(self._recent) > self.per_minute:
+                    self.refused += 1
+                    return {"errcode": 45009, "errmsg": "api freq out of limit"}
             self.calls.append((path, params, data))
             if path in self.fail_next:
                 code, message = self.fail_next.pop(path)

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
@@ -29,7 +30,9 @@ from campaigns.services.campaigns import campaign_launch
 from campaigns.services.messaging import message_queue, messages_deliver_due
 from campaigns.services.wecom import wecom_contact_link, wecom_results_read, wecom_sync, wecom_task_record
 from campaigns.tests.fake_wecom import FakeWecom
+from campaigns.wecom_client import wecom_client
 from crm.channels import message_caps_setting
+from crm.tests.test_api_throttling import redis_cache  # noqa: F401 (a fixture)
 from players.models import ContactLog, ContactOutcome, Player
 
 LAUNCH = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
@@ -616,3 +619,60 @@ def test_an_unreachable_wecom_is_retried_as_nothing_was_made(wecom, team, settin
     assert messages_deliver_due(now=LAUNCH)["retrying"] == 1
     message = Message.objects.get()
     assert message.status == MessageStatus.QUEUED and message.status_params["code"] == "unreachable"
+
+
+# --- Our own limit of calls (CRM_WECOM_RATE) ----------------------------------------
+
+
+def test_our_own_limit_of_calls_keeps_under_wecoms_and_the_sync_goes_on_next_minute(wecom, team, settings):
+    # given WeCom takes at most 6 calls a minute, and our limit is 3 a minute in bursts of 3
+    settings.CRM_WECOM_RATE, settings.CRM_WECOM_BURST = "3/m", 3
+    wecom.per_minute = 6
+    for i in range(450):
+        wecom.add_customer("WangFang", f"wmB{i:04d}")  # 5 pages, and Li's one: 7 calls with the tags
+    with time_machine.travel(LAUNCH, tick=False) as clock:
+        # when the sync runs once a minute
+        runs = []
+        for minute in range(3):
+            runs.append(wecom_sync(now=LAUNCH + timedelta(minutes=minute)))
+            clock.shift(60)
+
+    # then each run makes 3 calls and stops at our limit, the next goes on from its cursor,
+    # and WeCom never had to refuse one
+    assert [r["rate_limited"] for r in runs] == [1, 1, 0]
+    assert [r["pages"] for r in runs] == [2, 2, 2]
+    assert len(wecom.calls) == 9 and wecom.refused == 0
+    assert WecomContact.objects.filter(member__userid="WangFang").count() == 450
+
+
+def test_a_task_over_our_limit_is_not_sent_and_is_retried_with_the_reason(wecom, team, settings):
+    settings.CRM_WECOM_RATE, settings.CRM_WECOM_BURST = "1/h", 1
+    players = _customers(wecom, team, 2)
+    _queue(players)
+    wecom_client().external_contact.get_corp_tag_list()  # the hour's one call
+
+    assert messages_deliver_due(now=LAUNCH)["retrying"] == 2
+
+    assert not [c for c in wecom.calls if c[0] == "externalcontact/add_msg_template"] and not wecom.tasks
+    message = Message.objects.get(player=players[0])
+    assert message.status == MessageStatus.QUEUED and message.status_reason == MessageReason.PROVIDER_RETRY
+    with translation.override("zh-hans"):
+        assert "CRM 自身对企业微信的每分钟调用上限" in message.status_reason_text
+    with translation.override("en"):
+        assert "the CRM's own limit of calls to WeCom" in message.status_reason_text
+
+
+def test_every_worker_spends_the_same_limit_through_redis(wecom, team, settings, redis_cache):  # noqa: F811
+    # given two workers' clients of one company, and 2 calls an hour
+    settings.CRM_WECOM_RATE, settings.CRM_WECOM_BURST = "2/h", 2
+    first, second = wecom_client(), wecom_client()
+    first.external_contact.get_corp_tag_list()
+    second.external_contact.get_corp_tag_list()
+
+    # then a third call, from either, is held back before it reaches WeCom
+    from wechatpy.exceptions import APILimitedException
+
+    with pytest.raises(APILimitedException) as refused:
+        first.external_contact.get_corp_tag_list()
+    assert refused.value.errcode == "crm_rate_limit" and len(wecom.calls) == 2
+    assert wecom_sync(now=LAUNCH)["rate_limited"] == 1 and len(wecom.calls) == 2

@@ -40,17 +40,23 @@ class ApiClientRateThrottle(BaseThrottle):
         if client is None or per_second is None:
             return True
         burst = float(getattr(settings, "CRM_API_THROTTLE_BURST", 2000))
-        key = f"crm:api:throttle:{client.pk}"
-        ttl = int(burst / per_second) + 60
-        backend = caches[DEFAULT_CACHE_ALIAS]
-        spend = _spend_in_redis if isinstance(backend, RedisCache) else _spend_in_cache
-        allowed, tokens = spend(backend, key, per_second=per_second, burst=burst, ttl=ttl)
+        allowed, tokens = token_spend(key=f"crm:api:throttle:{client.pk}", per_second=per_second, burst=burst)
         if not allowed:
             self.wait_seconds = (1 - tokens) / per_second
         return allowed
 
     def wait(self):
         return None if self.wait_seconds is None else max(1, math.ceil(self.wait_seconds))
+
+
+def token_spend(*, key: str, per_second: float, burst: float) -> tuple[bool, float]:
+    """Spend one token of the bucket `key` (refilled at `per_second`, holding at most
+    `burst`) in the default cache: (whether one was left, the tokens before spending).
+    Shared by every worker with a Redis cache. The API's clients and the WeCom client
+    (campaigns.wecom_client) are limited through it."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    spend = _spend_in_redis if isinstance(backend, RedisCache) else _spend_in_cache
+    return spend(backend, key, per_second=per_second, burst=burst, ttl=int(burst / per_second) + 60)
 
 
 def _spend_in_cache(cache, key: str, *, per_second: float, burst: float, ttl: int) -> tuple[bool, float]:
