@@ -30,6 +30,7 @@ from ..churn_reasons import reasons
 from ..models import PayerStatus, Player
 from ..models.payer_status import RISK_BANDS, ChurnSnapshot, PlayerChurn
 from . import player_scope_q
+from .persons import persons_only_q
 
 if TYPE_CHECKING:
     from vip.models import Tier
@@ -56,9 +57,12 @@ def churn_reason_q(reason: str, path: str = "churn__") -> Q:
 
 def at_risk_vips(user) -> QuerySet:
     """At-risk payers holding a VIP tier that `user` may see, most valuable to save
-    first: risk score × lifetime spend."""
+    first: risk score × lifetime spend. A VIP person once (their main account) when
+    statuses count per person: every account of theirs is at risk with them."""
     return (
-        Player.objects.filter(player_scope_q(user), payer_status=PayerStatus.AT_RISK, tier__isnull=False)
+        Player.objects.filter(
+            player_scope_q(user), persons_only_q(), payer_status=PayerStatus.AT_RISK, tier__isnull=False
+        )
         .select_related("churn", "tier", "manager")
         .annotate(
             priority=ExpressionWrapper(
@@ -72,8 +76,8 @@ def at_risk_vips(user) -> QuerySet:
 
 def revenue_at_risk(*, user=None) -> dict:
     """Now: at-risk payers and the sum of their last-window spend, per tier id (None:
-    no tier) and in total."""
-    qs = PlayerChurn.objects.filter(status=PayerStatus.AT_RISK)
+    no tier) and in total; a VIP person once when statuses count per person."""
+    qs = PlayerChurn.objects.filter(persons_only_q("player__"), status=PayerStatus.AT_RISK)
     if user is not None:
         qs = qs.filter(player_scope_q(user, "player"))
     rows = qs.values("player__tier").annotate(revenue=Sum("spend_recent"), players=Count("pk")).order_by()

@@ -9,9 +9,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db.models import F, Q
 
 from ..models import Player
+
+BASIS_PERSON, BASIS_ACCOUNT = "person", "account"
+
+
+def person_basis() -> str:
+    """Whose ledger the tier scheme and payer status count: the VIP person's (every
+    linked account, the default) or each account's alone (setting CRM_VIP_TIER_BASIS)."""
+    basis = getattr(settings, "CRM_VIP_TIER_BASIS", BASIS_PERSON)
+    return BASIS_ACCOUNT if basis == BASIS_ACCOUNT else BASIS_PERSON
+
+
+def persons_only_q(path: str = "") -> Q:
+    """Rows counted once per VIP person when statuses count per person (every account
+    of a person carries the person's payer status): the main accounts. Per account:
+    every account. `path` leads to the player (e.g. "player__")."""
+    if person_basis() == BASIS_ACCOUNT:
+        return Q()
+    return Q(**{f"{path}person_account__isnull": True})
 
 
 def person_of(player: Player) -> Player:

@@ -60,6 +60,7 @@ from ..models.payer_status import (
     PayerStatusTrigger,
     PlayerChurn,
 )
+from ..selectors.persons import person_basis, persons_only_q
 from .prepared import planned_fetchone, prepared_fetchone
 
 log = logging.getLogger(__name__)
@@ -373,6 +374,11 @@ def _eval_columns(reasons: tuple[Reason, ...]) -> tuple[tuple[str, str, str], ..
         ("spend_recent", "numeric", "spend_recent"),
         ("spend_previous", "numeric", "spend_previous"),
         ("days_since_payment", "double precision", "since_paid"),
+        # the account's own figures, which the writes' guard compares (per person the
+        # figures above are the person's)
+        ("acct_spend", "numeric", "acct_spend"),
+        ("acct_paid_at", "timestamp with time zone", "acct_paid_at"),
+        ("acct_login_at", "timestamp with time zone", "acct_login_at"),
     )
 
 
@@ -423,15 +429,26 @@ def _eval_column_names(reasons: tuple[Reason, ...]) -> str:
     return ", ".join(name for name, _type, _value in _eval_columns(reasons))
 
 
-def _eval_sql(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str) -> str:
-    """INSERT INTO churn_eval: every player in `scope` who is, or was, a payer."""
+def _eval_sql(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str, basis: str) -> str:
+    """INSERT INTO churn_eval: every player in `scope` who is, or was, a payer (see
+    `_eval_ctes` for `basis`)."""
     return (
-        f"{_eval_ctes(d, reasons, rules_values, scope)}\n"
+        f"{_eval_ctes(d, reasons, rules_values, scope, basis)}\n"
         f"INSERT INTO churn_eval ({_eval_column_names(reasons)})\n{_eval_select(reasons)}"
     )
 
 
-def _eval_ctes(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str) -> str:
+# Whose ledger a status judges (`_eval_ctes`): each account's own; the VIP person's, the
+# accounts in scope only (the nightly scan: each batch writes its own accounts, so batches
+# run at once and a person's accounts in other batches get the same verdict there); or the
+# VIP person's, every account of the person (after an event: every account shows the
+# person's status at once).
+BASIS_ACCOUNT, BASIS_PERSON, BASIS_PERSON_ALL = "account", "person", "person_all"
+
+_PLAYER_FIGURES = ("total_spend", "last_paid_at", "last_login_at", "purchase_count")
+
+
+def _eval_ctes(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str, basis: str) -> str:
     """The evaluation as a WITH list ending in `st`: every player in `scope` who is,
     or was, a payer, with the status and figures the rules give.
 
@@ -439,17 +456,29 @@ def _eval_ctes(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope
     recomputed only where its basis (purchase count, last purchase) moved since it
     was stored; otherwise the stored one is reused, so a nightly scan reads only the
     last two spend windows of the ledger. The reasons' flags and the score come from
-    the registry (players.churn_reasons), whose SQL reads the row `ev`."""
+    the registry (players.churn_reasons), whose SQL reads the row `ev`.
+
+    Per person (`basis` BASIS_PERSON or BASIS_PERSON_ALL, setting CRM_VIP_TIER_BASIS), an
+    account linked to others is judged on its person's figures: spend and purchases
+    added up, the latest purchase and login of any account, the median gap and the spend
+    windows over all their purchases, the main account's tier's rule; so every account
+    of a person gets the same status. `pl` keeps the account's own figures too
+    (`acct_*`): the writes' guard compares them. An account alone (almost all) is read
+    exactly as per account: the people are found through the partial index of linked
+    accounts (`grp`), and only their accounts' ledger is read a second way."""
     in_scope = scope.format
     now = d.ts("now")
     since_paid = d.days("pl.last_paid_at", now)
     last_seen = d.greatest("COALESCE(pl.last_login_at, pl.last_paid_at)", "COALESCE(pl.last_paid_at, pl.last_login_at)")
     since_seen = d.days(last_seen, now)
     age = d.days("pay.occurred_at", now)
-    # Newest first, the order of the (player, -occurred_at) index: no sort needed.
-    gap = d.days(
-        "pay.occurred_at", "LAG(pay.occurred_at) OVER (PARTITION BY pay.player_id ORDER BY pay.occurred_at DESC)"
-    )
+
+    def gap(key: str) -> str:
+        # Newest first, the order of the (player, -occurred_at) index: no sort needed alone.
+        return d.days(
+            "pay.occurred_at", f"LAG(pay.occurred_at) OVER (PARTITION BY {key} ORDER BY pay.occurred_at DESC)"
+        )
+
     flags = ",\n           ".join(
         f"COALESCE(ev.total_spend > 0 AND ({r.applies(d)}), FALSE) AS {r.column}" for r in reasons
     )
@@ -459,10 +488,14 @@ def _eval_ctes(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope
     score = d.round_int(
         " + ".join(f"{r.weight} * (CASE WHEN ev.{r.column} THEN {r.strength(d)} ELSE 0 END)" for r in reasons) or "0"
     )
-    return f"""
-WITH rules(tier_key, {", ".join(name for name, _f, _k in RULE_COLUMNS)}) AS (VALUES {rules_values}),
+    signed = "CASE WHEN pay.kind = 'purchase' THEN pay.amount_base ELSE -pay.amount_base END AS signed"
+    rules = f"rules(tier_key, {', '.join(name for name, _f, _k in RULE_COLUMNS)}) AS (VALUES {rules_values})"
+    if basis == BASIS_ACCOUNT:
+        players = f"""
 pl AS (
-    SELECT p.id, p.payer_status, p.tier_id, p.total_spend, p.last_paid_at, p.last_login_at, p.purchase_count,
+    SELECT p.id, p.id AS pkey, p.payer_status, p.tier_id, p.total_spend, p.last_paid_at, p.last_login_at,
+           p.purchase_count, p.total_spend AS acct_spend, p.last_paid_at AS acct_paid_at,
+           p.last_login_at AS acct_login_at,
            c.median_gap_days AS stored_median,
            NOT (c.player_id IS NOT NULL AND c.median_purchases = p.purchase_count
                 AND {d.same("c.median_last_paid_at", "p.last_paid_at")}) AS median_stale,
@@ -474,39 +507,124 @@ pl AS (
     WHERE {in_scope(col="p.id")} AND (p.total_spend > 0 OR p.payer_status <> 'non_payer' OR c.player_id IS NOT NULL)
 ),
 gaps AS (
-    SELECT pay.player_id, {gap} AS gap
+    SELECT pay.player_id AS pkey, {gap("pay.player_id")} AS gap
     FROM players_payment pay JOIN pl ON pl.id = pay.player_id AND pl.median_stale
     WHERE {in_scope(col="pay.player_id")} AND pay.kind = 'purchase'
 ),
+aged AS (
+    SELECT pay.player_id AS pkey, pl.window_days, {age} AS age, {signed}
+    FROM players_payment pay JOIN pl ON pl.id = pay.player_id
+    WHERE {in_scope(col="pay.player_id")} AND pay.occurred_at > {d.ts("since")}
+),"""
+    else:
+        account_columns = "payer_status, tier_id, " + ", ".join(_PLAYER_FIGURES)
+        siblings = (
+            f"""
+    UNION ALL
+    SELECT mem.id, mem.pkey, {", ".join(f"mem.{c}" for c in account_columns.split(", "))},
+           c.player_id, c.median_gap_days, c.median_purchases, c.median_last_paid_at
+    FROM mem LEFT JOIN players_playerchurn c ON c.player_id = mem.id
+    WHERE NOT ({in_scope(col="mem.id")})"""
+            if basis == BASIS_PERSON_ALL
+            else ""
+        )
+
+        def person_or_own(column: str) -> str:
+            return f"CASE WHEN per.pkey IS NULL THEN a.{column} ELSE per.{column} END"
+
+        players = f"""
+grp(pkey) AS (
+    SELECT l.person_account_id FROM players_player l
+    WHERE l.person_account_id IS NOT NULL AND {in_scope(col="l.id")}
+    UNION
+    SELECT l.person_account_id FROM players_player l
+    WHERE l.person_account_id IS NOT NULL AND {in_scope(col="l.person_account_id")}
+),
+mem AS (
+    SELECT m.id, m.person_account_id AS pkey, {", ".join(f"m.{c}" for c in account_columns.split(", "))}
+    FROM players_player m WHERE m.person_account_id IN (SELECT pkey FROM grp)
+    UNION ALL
+    SELECT m.id, m.id, {", ".join(f"m.{c}" for c in account_columns.split(", "))}
+    FROM players_player m WHERE m.id IN (SELECT pkey FROM grp)
+),
+per AS (
+    SELECT pkey, SUM(total_spend) AS total_spend, MAX(last_paid_at) AS last_paid_at,
+           MAX(last_login_at) AS last_login_at, SUM(purchase_count) AS purchase_count,
+           MAX(CASE WHEN id = pkey THEN tier_id END) AS tier_id
+    FROM mem GROUP BY pkey
+),
+acc AS (
+    SELECT p.id, COALESCE(p.person_account_id, p.id) AS pkey,
+           {", ".join(f"p.{c}" for c in account_columns.split(", "))},
+           c.player_id AS churn_id, c.median_gap_days, c.median_purchases, c.median_last_paid_at
+    FROM players_player p
+    LEFT JOIN players_playerchurn c ON c.player_id = p.id AND {in_scope(col="c.player_id")}
+    WHERE {in_scope(col="p.id")}{siblings}
+),
+pa AS (
+    SELECT a.id, a.pkey, per.pkey IS NOT NULL AS multi, a.payer_status, a.tier_id,
+           {", ".join(f"{person_or_own(c)} AS {c}" for c in _PLAYER_FIGURES)},
+           {person_or_own("tier_id")} AS rule_tier,
+           a.total_spend AS acct_spend, a.last_paid_at AS acct_paid_at, a.last_login_at AS acct_login_at,
+           a.churn_id, a.median_gap_days, a.median_purchases, a.median_last_paid_at
+    FROM acc a LEFT JOIN per ON per.pkey = a.pkey
+),
+pl AS (
+    SELECT a.id, a.pkey, a.multi, a.payer_status, a.tier_id, {", ".join(f"a.{c}" for c in _PLAYER_FIGURES)},
+           a.acct_spend, a.acct_paid_at, a.acct_login_at,
+           a.median_gap_days AS stored_median,
+           NOT (a.churn_id IS NOT NULL AND a.median_purchases = a.purchase_count
+                AND {d.same("a.median_last_paid_at", "a.last_paid_at")}) AS median_stale,
+           {rule_values}
+    FROM pa a
+    JOIN rules g ON g.tier_key = 0
+    LEFT JOIN rules o ON o.tier_key = a.rule_tier
+    WHERE a.multi OR a.total_spend > 0 OR a.payer_status <> 'non_payer' OR a.churn_id IS NOT NULL
+),
+gaps AS (
+    SELECT pay.player_id AS pkey, {gap("pay.player_id")} AS gap
+    FROM players_payment pay JOIN pl ON pl.id = pay.player_id AND pl.median_stale AND NOT pl.multi
+    WHERE {in_scope(col="pay.player_id")} AND pay.kind = 'purchase'
+    UNION ALL
+    SELECT mem.pkey, {gap("mem.pkey")} AS gap
+    FROM players_payment pay JOIN mem ON mem.id = pay.player_id
+    WHERE mem.pkey IN (SELECT pkey FROM pl WHERE pl.median_stale AND pl.multi) AND pay.kind = 'purchase'
+),
+aged AS (
+    SELECT pay.player_id AS pkey, pl.window_days, {age} AS age, {signed}
+    FROM players_payment pay JOIN pl ON pl.id = pay.player_id AND NOT pl.multi
+    WHERE {in_scope(col="pay.player_id")} AND pay.occurred_at > {d.ts("since")}
+    UNION ALL
+    SELECT mem.pkey, pw.window_days, {age} AS age, {signed}
+    FROM players_payment pay JOIN mem ON mem.id = pay.player_id
+    JOIN (SELECT pkey, MAX(window_days) AS window_days FROM pl WHERE pl.multi GROUP BY pkey) pw ON pw.pkey = mem.pkey
+    WHERE pay.occurred_at > {d.ts("since")}
+),"""
+    return f"""
+WITH {rules},{players}
 ranked AS (
-    SELECT player_id, gap,
-           ROW_NUMBER() OVER (PARTITION BY player_id ORDER BY gap) AS rn,
-           COUNT(*) OVER (PARTITION BY player_id) AS n
+    SELECT pkey, gap,
+           ROW_NUMBER() OVER (PARTITION BY pkey ORDER BY gap) AS rn,
+           COUNT(*) OVER (PARTITION BY pkey) AS n
     FROM gaps WHERE gap IS NOT NULL
 ),
 med AS (
-    SELECT player_id, AVG(gap) AS median_gap FROM ranked
+    SELECT pkey, AVG(gap) AS median_gap FROM ranked
     WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2
-    GROUP BY player_id
-),
-aged AS (
-    SELECT pay.player_id, pl.window_days, {age} AS age,
-           CASE WHEN pay.kind = 'purchase' THEN pay.amount_base ELSE -pay.amount_base END AS signed
-    FROM players_payment pay JOIN pl ON pl.id = pay.player_id
-    WHERE {in_scope(col="pay.player_id")} AND pay.occurred_at > {d.ts("since")}
+    GROUP BY pkey
 ),
 win AS (
-    SELECT player_id,
+    SELECT pkey,
            ROUND(SUM(CASE WHEN age < window_days THEN signed ELSE 0 END), 2) AS spend_recent,
            ROUND(SUM(CASE WHEN age >= window_days AND age < 2 * window_days THEN signed ELSE 0 END), 2)
                AS spend_previous
-    FROM aged GROUP BY player_id
+    FROM aged GROUP BY pkey
 ),
 ev AS (
     SELECT pl.*, CASE WHEN pl.median_stale THEN med.median_gap ELSE pl.stored_median END AS median_gap,
            COALESCE(win.spend_recent, 0) AS spend_recent, COALESCE(win.spend_previous, 0) AS spend_previous,
            {since_paid} AS since_paid, {since_seen} AS since_seen
-    FROM pl LEFT JOIN med ON med.player_id = pl.id LEFT JOIN win ON win.player_id = pl.id
+    FROM pl LEFT JOIN med ON med.pkey = pl.pkey LEFT JOIN win ON win.pkey = pl.pkey
 ),
 fl AS (
     SELECT ev.*,
@@ -557,7 +675,7 @@ WHERE players_playerchurn.changed_at <= excluded.changed_at
 """
 
 
-def _statements(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str) -> _Statements:
+def _statements(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str, basis: str) -> _Statements:
     """The work-table refresh (order matters: see module doc). Each later write sees
     the earlier ones', and checks again that the player still looks as the
     evaluation saw it."""
@@ -568,15 +686,15 @@ def _statements(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scop
             [
                 f"players_player.payer_status = {status}",
                 d.same("players_player.tier_id", "t.tier_id"),
-                "players_player.total_spend = t.total_spend",
-                d.same("players_player.last_paid_at", "t.last_paid_at"),
-                d.same("players_player.last_login_at", "t.last_login_at"),
+                "players_player.total_spend = t.acct_spend",
+                d.same("players_player.last_paid_at", "t.acct_paid_at"),
+                d.same("players_player.last_login_at", "t.acct_login_at"),
             ]
         )
 
     return _Statements(
         work_table=_eval_table_sql(d, reasons),
-        evaluate=_eval_sql(d, reasons, rules_values, scope),
+        evaluate=_eval_sql(d, reasons, rules_values, scope, basis),
         update_players=f"""
 UPDATE players_player SET payer_status = t.status, updated_at = {d.ts("now")}
 FROM churn_eval t
@@ -597,7 +715,7 @@ WHERE t.status <> t.old_status AND {unchanged("t.status")}
 
 
 @functools.lru_cache(maxsize=32)  # the text is the prepared statement's key: build it once
-def _event_path_sql(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str) -> str:
+def _event_path_sql(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, scope: str, basis: str) -> str:
     """PostgreSQL, after an event: evaluation and writes as one statement (for one
     player prepared once per connection: planning the evaluation costs ~2 ms, running
     it ~0.3 ms; and a temporary table would make PostgreSQL plan it again at every
@@ -609,7 +727,7 @@ def _event_path_sql(d: Dialect, reasons: tuple[Reason, ...], rules_values: str, 
     Returns one row: players evaluated, players whose status changed, and the
     transitions as [from, to, count] triples."""
     now = d.ts("now")
-    return f"""{_eval_ctes(d, reasons, rules_values, scope)},
+    return f"""{_eval_ctes(d, reasons, rules_values, scope, basis)},
 churn_eval ({_eval_column_names(reasons)}) AS ({_eval_select(reasons)}),
 upd AS (
     UPDATE players_player SET payer_status = t.status, updated_at = {now}
@@ -650,16 +768,29 @@ def _refresh_params(scope_params: dict, *, now: datetime, trigger: str, rules: d
 
 
 def _refresh(
-    *, scope: str, params: dict, now: datetime, trigger: str, rules: dict, event_path: str | None = None
+    *,
+    scope: str,
+    params: dict,
+    now: datetime,
+    trigger: str,
+    rules: dict,
+    event_path: str | None = None,
+    every_account: bool = True,
 ) -> RefreshResult:
     """`event_path` (PostgreSQL, from `Dialect.event_batches`): "prepared" for one
     player's statement, planned once per connection; "planned" for a batch's, planned
-    for its players; None for the work-table path (the nightly scan; SQLite)."""
+    for its players; None for the work-table path (the nightly scan; SQLite).
+    `every_account`: per person, also write the other accounts of the people in scope
+    (after an event); the nightly scan writes its batch's accounts only."""
     d = dialect()
     params = _refresh_params(params, now=now, trigger=trigger, rules=rules)
+    if person_basis() == BASIS_ACCOUNT:
+        basis = BASIS_ACCOUNT
+    else:
+        basis = BASIS_PERSON_ALL if every_account else BASIS_PERSON
     if event_path:
-        return d.run_event(_event_path_sql(d, reasons(), _rules_values(rules), scope), params, event_path)
-    return d.run(_statements(d, reasons(), _rules_values(rules), scope), params)
+        return d.run_event(_event_path_sql(d, reasons(), _rules_values(rules), scope, basis), params, event_path)
+    return d.run(_statements(d, reasons(), _rules_values(rules), scope, basis), params)
 
 
 # --- entry points -------------------------------------------------------------
@@ -719,6 +850,7 @@ def churn_scan(
                     now=now,
                     trigger=PayerStatusTrigger.SCAN,
                     rules=rules,
+                    every_account=False,
                 )
         finally:
             if workers > 1:
@@ -741,11 +873,13 @@ def churn_scan(
 @transaction.atomic
 def churn_snapshot_write(*, now: datetime | None = None) -> list[ChurnSnapshot]:
     """Today's counts per tier and status, and the revenue at risk (the last-window
-    spend of at-risk payers). Re-running on the same day replaces that day's rows."""
+    spend of at-risk payers), a VIP person once when statuses count per person (their
+    main account). Re-running on the same day replaces that day's rows."""
     now = now or timezone.now()
     day = timezone.localdate(now)
     rows = (
-        PlayerChurn.objects.exclude(status=PayerStatus.NON_PAYER)
+        PlayerChurn.objects.filter(persons_only_q("player__"))
+        .exclude(status=PayerStatus.NON_PAYER)
         .values("player__tier")
         .annotate(
             active=Count("pk", filter=Q(status=PayerStatus.ACTIVE)),

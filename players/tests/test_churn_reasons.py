@@ -142,7 +142,9 @@ def evaluated(player) -> dict:
     """The evaluation alone (no write) of one player at NOW, as the churn_eval row."""
     d = churn.dialect()
     rules = churn_rules_effective(fresh=True)
-    statements = churn._statements(d, churn_reasons.REASONS, churn._rules_values(rules), "{col} = %(id)s")
+    statements = churn._statements(
+        d, churn_reasons.REASONS, churn._rules_values(rules), "{col} = %(id)s", churn.BASIS_PERSON_ALL
+    )
     params = churn._refresh_params({"id": player.pk}, now=NOW, trigger="refresh", rules=rules)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS churn_eval")  # this session's, made for the registry of its day

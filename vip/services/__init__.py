@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from players.models import Player
 from players.selectors import accounts_net_spend_by_account, player_net_spend_since
-from players.selectors.persons import person_accounts, person_alone
+from players.selectors.persons import BASIS_ACCOUNT, BASIS_PERSON, person_accounts, person_alone, person_basis
 from players.services.ledger_engines import PLAYER_STATE_FIELDS
 
 from ..models import ManagerAssignment, Tier, TierChange, TierChangeReason
@@ -64,14 +63,13 @@ def _tiers_changing() -> bool:
     return any(func is tiers_forget for _savepoints, func, _robust in connection.run_on_commit)
 
 
-TIER_BASIS_PERSON, TIER_BASIS_ACCOUNT = "person", "account"
+TIER_BASIS_PERSON, TIER_BASIS_ACCOUNT = BASIS_PERSON, BASIS_ACCOUNT
 
 
 def tier_basis() -> str:
-    """Whose spend the tier scheme counts: the VIP person's (every linked account, the
-    default) or each account's alone (setting CRM_VIP_TIER_BASIS)."""
-    basis = getattr(settings, "CRM_VIP_TIER_BASIS", TIER_BASIS_PERSON)
-    return TIER_BASIS_ACCOUNT if basis == TIER_BASIS_ACCOUNT else TIER_BASIS_PERSON
+    """Whose spend the tier scheme counts (and payer status: one setting for both):
+    `players.selectors.persons.person_basis`."""
+    return person_basis()
 
 
 def tier_accounts(player_ids) -> dict[int, tuple[int, ...]]:
