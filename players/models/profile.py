@@ -153,6 +153,11 @@ class Player(models.Model):
             "person_account",
         ],
         m2m_fields=[tags],
+        # History is read by the player (`id`) and by who changed it, never by account id,
+        # manager or tier: an index on those would only cost each row written (a server
+        # merge writes one per moved account: 1M rows spent ~14 s of ~48 s on the two
+        # account id indexes, bench/bench_servers.py).
+        no_db_index=["account_id", "manager", "tier"],
     )
 
     class Meta:
