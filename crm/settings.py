@@ -355,6 +355,9 @@ CRM_MINOR_SPEND_CAPS = env.str("CRM_MINOR_SPEND_CAPS", default="8:50:200,16:100:
 # name + birthday held by more accounts than this says nothing about who someone is (a test
 # phone, an agency's QQ) and is not compared.
 CRM_DUPLICATE_MAX_GROUP = env.int("CRM_DUPLICATE_MAX_GROUP", default=20)
+# Server merges (players.services.servers) that rewrite the players table on PostgreSQL wait
+# at most this many seconds for the readers already running (an export) before refusing.
+CRM_SERVER_MERGE_LOCK_WAIT = env.float("CRM_SERVER_MERGE_LOCK_WAIT", default=10.0)
 
 # Greetings: how many days back the daily job still greets occasions it missed.
 CRM_GREETINGS_CATCH_UP_DAYS = env.int("CRM_GREETINGS_CATCH_UP_DAYS", default=3)

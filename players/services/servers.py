@@ -6,8 +6,11 @@ the number of accounts):
 
 - each moved account gets a row in its change history (who, when, old -> new server, its
   tags as they were), written by INSERT ... SELECT;
-- the accounts are re-keyed by one UPDATE (and `updated_at` moves, so the API's
-  `updated_since` lists them);
+- the accounts are re-keyed (and `updated_at` moves, so the API's `updated_since` lists
+  them) by `profile_engine().servers_rekey`: one UPDATE, or on PostgreSQL, when the merge
+  moves at least a fifth of all accounts, one rewrite of the table under an exclusive lock
+  (1M accounts: see bench/bench_servers.py; meanwhile every page and API call that reads a
+  player waits for the merge to commit);
 - the API clients bound to an old server are bound to the new one
   (`crm.services.api_clients_rebind_server`), and the steps other apps add
   (`server_merge_step_add`: campaigns moves its greeting rules) move what they key by server.
@@ -68,6 +71,7 @@ class ServerMergePlan:
     old_servers: tuple[str, ...]
     new_server: str
     accounts: dict[str, int]  # per old server
+    rewrite: bool = False  # the players table is rewritten: every read of a player waits for the merge
 
     @property
     def total(self) -> int:
@@ -145,8 +149,13 @@ def server_merge_plan(*, game: str = "", old_servers: Iterable[str], new_server:
         )
     if errors:
         raise ValidationError(errors)
+    accounts = {o: counts.get(o, 0) for o in olds}
     return ServerMergePlan(
-        game=game, old_servers=tuple(olds), new_server=new, accounts={o: counts.get(o, 0) for o in olds}
+        game=game,
+        old_servers=tuple(olds),
+        new_server=new,
+        accounts=accounts,
+        rewrite=profile_engine().servers_rekey_rewrites(sum(accounts.values())),
     )
 
 
@@ -171,8 +180,15 @@ def server_merge(
         ServerMergeSource.objects.bulk_create(
             [ServerMergeSource(merge=merge, server=old, accounts=plan.accounts[old]) for old in plan.old_servers]
         )
-        _history_rows(old_servers=plan.old_servers, new_server=plan.new_server, actor=actor, now=now)
-        moved = Player.objects.filter(server__in=plan.old_servers).update(server=plan.new_server, updated_at=now)
+        moved = profile_engine().servers_rekey(
+            old_servers=plan.old_servers,
+            new_server=plan.new_server,
+            now=now,
+            accounts=plan.total,
+            history=lambda: _history_rows(
+                old_servers=plan.old_servers, new_server=plan.new_server, actor=actor, now=now
+            ),
+        )
         merge.accounts = moved
         merge.api_clients = api_clients_rebind_server(
             old_servers=plan.old_servers, new_server=plan.new_server, game=plan.game

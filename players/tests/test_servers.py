@@ -2,6 +2,7 @@
 and what must not change (the ledger, exactly-once event ids, spend and tiers)."""
 
 import json
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -9,6 +10,7 @@ from io import StringIO
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from campaigns.models import GreetingRule
@@ -166,7 +168,12 @@ def test_a_server_merged_away_is_merged_once_and_is_no_target(three_servers):
 def test_the_command_counts_then_merges(three_servers, operations):
     out = StringIO()
     call_command("merge_servers", "s1", "s2", "--into", "s9", "--dry-run", stdout=out)
-    assert json.loads(out.getvalue()) == {"dry_run": True, "new_server": "s9", "accounts": {"s1": 1, "s2": 1}}
+    assert json.loads(out.getvalue()) == {
+        "dry_run": True,
+        "new_server": "s9",
+        "accounts": {"s1": 1, "s2": 1},
+        "rewrites_table": connection.vendor == "postgresql",  # 2 of the 3 accounts move
+    }
     assert not ServerMerge.objects.exists()
 
     out = StringIO()
@@ -192,6 +199,9 @@ def test_operations_merge_in_the_admin_after_seeing_what_moves(client, three_ser
     preview = client.post(ADD, form)
     assert preview.status_code == 200
     assert "server-merge-plan" in preview.content.decode()
+    # 2 of the 3 accounts move: PostgreSQL rewrites the table, and the page says what that means
+    warned = "every page and API call that reads a player waits" in preview.content.decode()
+    assert warned == (connection.vendor == "postgresql")
     assert not ServerMerge.objects.exists()  # nothing yet
 
     done = client.post(ADD, {**form, "confirmed": "yes"}, follow=True)
@@ -230,3 +240,104 @@ def test_a_bound_client_naming_a_hostile_server_after_a_merge_gets_a_4xx(three_s
 
     assert response.status_code < 500
     assert not Player.objects.filter(account_id="new-h").exclude(server="s9").exists()
+
+
+# --- how the accounts are re-keyed: the same outcome whichever statement does it ----------
+
+
+def _rows():
+    return {row["id"]: row for row in Player.objects.values()}
+
+
+def _indexes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname",
+            [Player._meta.db_table],
+        )
+        return cursor.fetchall()
+
+
+def _read_from_another_connection() -> str:
+    """Read a player on a connection of its own, waiting at most 0.3 s: "read" or the error."""
+    outcome = []
+
+    def run():
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+                cursor.execute(f"SELECT COUNT(*) FROM {Player._meta.db_table}")
+                outcome.append("read")
+        except DatabaseError as exc:
+            outcome.append(str(exc))
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    return outcome[0]
+
+
+@pytest.mark.parametrize("bystanders", [0, 30], ids=["most-accounts-move", "few-accounts-move"])
+def test_a_merge_changes_only_the_moved_accounts_server_whichever_way_it_runs(three_servers, operations, bystanders):
+    """On PostgreSQL a merge of a fifth of all accounts or more rewrites the table, a smaller
+    one updates the moved rows (SQLite always does): the outcome is the same, row for row."""
+    Player.objects.bulk_create(Player(account_id=f"by{n}", server="s7", nickname=f"路人{n}") for n in range(bystanders))
+    before = _rows()
+    indexes = _indexes() if connection.vendor == "postgresql" else None
+    history = Player.history.count()
+    rewrites = connection.vendor == "postgresql" and bystanders == 0
+
+    merge = server_merge(old_servers=["s1", "s2"], new_server="s9", actor=operations)
+
+    after = _rows()
+    assert after.keys() == before.keys()
+    for pk, row in before.items():
+        if row["server"] in ("s1", "s2"):
+            row = {**row, "server": "s9", "updated_at": merge.merged_at}
+        assert after[pk] == row  # every other value of every account as it was
+    assert merge.accounts == 2
+    assert Player.history.count() == history + 2  # one change-history row per moved account
+    if connection.vendor == "postgresql":
+        assert _indexes() == indexes  # every index is there again, as it was defined
+        # a rewrite holds every reader off until the merge commits; an update does not
+        assert (_read_from_another_connection() != "read") == rewrites
+    # the table's constraints still hold: an account id is one account
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Player.objects.create(account_id="a1", server="s9")
+
+
+def test_a_rewrite_waits_only_so_long_for_a_reader_already_running(three_servers, operations, settings, client):
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL rewrites the table (and locks it): run with DATABASE_URL=postgres://...")
+    settings.CRM_SERVER_MERGE_LOCK_WAIT = 0.2
+    reading, done = threading.Event(), threading.Event()
+
+    def long_export():
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute(f"SELECT COUNT(*) FROM {Player._meta.db_table}")
+                reading.set()
+                done.wait(20)
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=long_export)
+    thread.start()
+    try:
+        assert reading.wait(20)
+        with pytest.raises(ValidationError) as refused:
+            server_merge(old_servers=["s1", "s2"], new_server="s9", actor=operations)
+        with pytest.raises(CommandError, match="nothing was merged") as command:
+            call_command("merge_servers", "s1", "s2", "--into", "s9", stdout=StringIO())
+        client.force_login(operations)
+        page = client.post(ADD, {"old_servers": "s1 s2", "new_server": "s9", "confirmed": "yes"})
+    finally:
+        done.set()
+        thread.join()
+    assert "Try again in a minute" in " ".join(refused.value.messages)
+    assert "__all__" not in str(command.value)
+    assert page.status_code == 200 and "nothing was merged" in page.content.decode()
+    assert set(Player.objects.values_list("server", flat=True)) == {"s1", "s2", "s3"}
+    assert not ServerMerge.objects.exists()

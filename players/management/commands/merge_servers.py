@@ -1,7 +1,7 @@
 import json
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from players.services.servers import server_merge, server_merge_plan
@@ -33,14 +33,23 @@ class Command(BaseCommand):
                 plan = server_merge_plan(game=game, old_servers=old_servers, new_server=new_server)
                 self.stdout.write(
                     json.dumps(
-                        {"dry_run": True, "new_server": plan.new_server, "accounts": plan.accounts},
+                        {
+                            "dry_run": True,
+                            "new_server": plan.new_server,
+                            "accounts": plan.accounts,
+                            "rewrites_table": plan.rewrite,
+                        },
                         ensure_ascii=False,
                     )
                 )
                 return
             merge = server_merge(game=game, old_servers=old_servers, new_server=new_server, actor=actor, note=note)
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+            raise CommandError(
+                "; ".join(
+                    " ".join(v) if k == NON_FIELD_ERRORS else f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()
+                )
+            ) from exc
         self.stdout.write(
             json.dumps(
                 {
