@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("players", "0030_person_link_requests"),
+        ("players", "0031_projection_marks_queue"),
         ("vip", "0002_default_tiers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
