@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,19 +45,36 @@ def minor_payments_flag(*, players: list, payment_ids: list[int], earliest: date
         .order_by("occurred_at", "pk")
         .only("pk", "player_id", "amount_base", "occurred_at")
     )
+    if not payments:
+        return 0
+    # Each payment's month total: the player's purchases from the start of that payment's
+    # calendar month up to its time. Read once for the whole batch (every minor's
+    # purchases from the earliest month start to the latest payment), not one query a
+    # payment: a thousand events hold dozens of minors' payments on a real player base.
+    bounds = {payment.pk: _month_bounds(payment.occurred_at) for payment in payments}
+    window: dict[int, list[tuple[datetime, Decimal]]] = {}
+    for player_id, occurred_at, amount in Payment.objects.filter(
+        player_id__in=sorted({payment.player_id for payment in payments}),
+        kind=PaymentKind.PURCHASE,
+        occurred_at__gte=min(start for start, _end in bounds.values()),
+        occurred_at__lte=max(payment.occurred_at for payment in payments),
+    ).values_list("player_id", "occurred_at", "amount_base"):
+        window.setdefault(player_id, []).append((occurred_at, amount))
     flags = []
     for payment in payments:
         age = age_on(minors[payment.player_id], _local_date(payment.occurred_at))
         cap = spend_cap(age)
         if cap.per_payment is None:
             continue
-        start, end = _month_bounds(payment.occurred_at)
-        month_total = Payment.objects.filter(
-            player_id=payment.player_id,
-            kind=PaymentKind.PURCHASE,
-            occurred_at__gte=start,
-            occurred_at__lt=end,
-        ).filter(occurred_at__lte=payment.occurred_at).aggregate(total=Sum("amount_base"))["total"] or Decimal("0")
+        start, end = bounds[payment.pk]
+        month_total = sum(
+            (
+                amount
+                for at, amount in window.get(payment.player_id, ())
+                if start <= at < end and at <= payment.occurred_at
+            ),
+            Decimal("0"),
+        )
         base = {
             "player_id": payment.player_id,
             "payment_id": payment.pk,
