@@ -36,6 +36,33 @@ class CampaignChannel:
     IN_GAME = Channel.IN_GAME.value
 
 
+# WeChat through WeCom sends one text to all of a member's customers as one group-message
+# task the member confirms in WeCom; every different text is another task to confirm. Only
+# variables shared by many players (a tier, a server, the manager) may be in such a text.
+WECOM_TEXT_VARIABLES = ("manager", "tier", "server")
+
+
+def wecom_text_errors(text: str) -> list[str]:
+    """Why `text` cannot go as a WeCom group message (a variable that differs per player),
+    or []."""
+    from players.templating import template_variables
+
+    personal = [name for name in template_variables(text) if name not in WECOM_TEXT_VARIABLES]
+    if not personal:
+        return []
+    return [
+        _(
+            "On WeChat (WeCom) one group message carries one text to all of a member's customers, and "
+            "every different text is another task the member confirms one by one in WeCom: %(variables)s "
+            "would make one task per player. Remove it, or choose another channel. Allowed here: %(allowed)s."
+        )
+        % {
+            "variables": ", ".join(f"{{{name}}}" for name in personal),
+            "allowed": ", ".join(f"{{{name}}}" for name in WECOM_TEXT_VARIABLES),
+        }
+    ]
+
+
 def campaign_channel_choices() -> list[tuple[str, str]]:
     return [(CampaignChannel.PHONE_TASK, _("Phone-call task for the manager")), *message_channel_choices()]
 
@@ -200,6 +227,10 @@ class Campaign(models.Model):
                 ]
         elif not self.template.strip() and "template" not in errors:
             errors["template"] = [_("A message needs a text.")]
+        elif self.channel == Channel.WECHAT and "template" not in errors:
+            errors["template"] = wecom_text_errors(self.template)
+            if not errors["template"]:
+                del errors["template"]
         try:
             segment_validate(self.segment)
         except ValidationError as exc:

@@ -16,6 +16,7 @@ from django.utils import translation
 
 from campaigns.channels import ChannelNotConfigured, backend_for
 from campaigns.models import (
+    Campaign,
     Message,
     MessageReason,
     MessageStatus,
@@ -401,6 +402,42 @@ def test_a_sender_wecom_does_not_know_fails_with_its_code(wecom, team):
         assert message.status_reason_text == (
             "WeCom refused it: WeCom has no member with this userid (60111). Not sent."
         )
+
+
+def test_a_wecom_campaign_refuses_a_text_that_differs_per_player_naming_the_variable(
+    wecom, team, make_campaign, client, supervisor
+):
+    from django.core.exceptions import ValidationError
+    from django.urls import reverse
+
+    # a text with the player's nickname or spend: one task per player for the member to confirm
+    with pytest.raises(ValidationError) as refused:
+        make_campaign(channel="wechat", template="{nickname}，您已累计充值{total_spend}元")
+    assert "{nickname}, {total_spend}" in refused.value.message_dict["template"][0]
+    # the tier, server and manager are shared by many: a handful of tasks, allowed
+    assert make_campaign(channel="wechat", template="{tier}专属福利，{manager}为您准备").pk
+    # the same text on SMS is one message a player anyway
+    assert make_campaign(channel="sms", template="{nickname}，周末见").pk
+
+    # the admin's form says so in the supervisor's language, and nothing is saved
+    client.force_login(supervisor)
+    before = Campaign.objects.count()
+    response = client.post(
+        reverse("admin:campaigns_campaign_add"),
+        {
+            "name": "周末回归",
+            "channel": "wechat",
+            "template": "{nickname}，周末见",
+            "start_date": "2026-11-22",
+            "due_date": "2026-11-30",
+            "holdout_percent": "10",
+            "priority": "50",
+        },
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert response.status_code == 200 and Campaign.objects.count() == before
+    errors = response.context["adminform"].form.errors["template"][0]
+    assert "{nickname}" in errors and "企业微信" in errors and "On WeChat" not in errors
 
 
 def test_a_personalised_text_makes_a_task_per_text(wecom, team):
