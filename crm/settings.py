@@ -217,6 +217,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.ApiClientRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["crm.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "crm.api.negotiation.ApiContentNegotiation",
     "EXCEPTION_HANDLER": "crm.api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {

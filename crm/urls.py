@@ -16,6 +16,9 @@ admin.site.site_url = None  # no "View site": the workplace is the site ("/" lea
 public = {"authentication_classes": [], "permission_classes": [AllowAny], "throttle_classes": []}
 
 urlpatterns = [
+    # First: every game API request is looked up here (its prefix is no other pattern's).
+    path("api/v1/", include("players.api.urls")),
+    path("api/v1/", include("vip.api.urls")),
     path("", site_root, name="site-root"),
     path("favicon.ico", favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -25,8 +28,6 @@ urlpatterns = [
     path("admin/workplace/", include("crm.workplace.urls")),
     path("admin/", admin.site.urls),
     path("hooks/", include("campaigns.urls")),  # providers' callbacks (SMS delivery receipts)
-    path("api/v1/", include("players.api.urls")),
-    path("api/v1/", include("vip.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(**public), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", **public), name="api-docs"),
     # Anything else under /api/ answers in the contract's error shape.

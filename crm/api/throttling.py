@@ -11,6 +11,7 @@ same instant by different workers or hosts never spend the same token.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -22,6 +23,7 @@ from rest_framework.throttling import BaseThrottle
 PERIODS = {"s": 1, "m": 60, "h": 3600}
 
 
+@functools.lru_cache(maxsize=16)  # read at every request; a settings change is another string
 def rate_parse(rate: str | None) -> float | None:
     """ "600/m" -> 10.0 requests per second; None or "" -> no throttling."""
     if not rate:

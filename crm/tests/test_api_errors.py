@@ -27,6 +27,25 @@ def test_wrong_method_is_a_json_405(api):
     assert_error(api.put("/api/v1/vip/tiers/", {}), 405, "method_not_allowed")
 
 
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/*", "text/html, */*;q=0.1"])
+def test_a_client_that_accepts_json_gets_json(api, accept):
+    """Game backends send no Accept, */* or application/json (answered without DRF's
+    negotiation, crm.api.negotiation); any other acceptable header gets the same."""
+    headers = {"Accept": accept} if accept else {}
+    response = api.client.get("/api/v1/vip/tiers/", headers={**api.headers(), **headers})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert isinstance(response.json(), list | dict)
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml"])
+def test_a_client_that_accepts_no_json_is_a_406(api, accept):
+    response = api.client.get("/api/v1/vip/tiers/", headers={**api.headers(), "Accept": accept})
+    assert_error(response, 406, "not_acceptable")
+    response = api.client.get("/api/v1/vip/tiers/?format=xml", headers=api.headers())
+    assert response.status_code == 404  # DRF: an unknown ?format= is a 404, as before
+
+
 def test_not_json_is_a_415(api):
     assert_error(api.post(PAYMENTS, raw=b"a=1", content_type="application/x-www-form-urlencoded"), 415)
 

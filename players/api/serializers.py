@@ -44,22 +44,28 @@ class PlayerSerializer(serializers.Serializer):
     payer_status = serializers.ChoiceField(choices=PayerStatus.choices)
 
     def to_representation(self, player):
-        # By hand: the same fields, without the generic machinery, on the hot read path.
-        tier = player.tier
-        return {
-            "account_id": player.account_id,
-            "nickname": player.nickname,
-            "server": player.server,
-            "vip": {
-                "tier": tier.name if tier else None,
-                "level": tier.level if tier else 0,
-                "since": api_datetime(player.tier_since),
-            },
-            "total_spend": f"{player.total_spend:.2f}",
-            "last_paid_at": api_datetime(player.last_paid_at),
-            "last_login_at": api_datetime(player.last_login_at),
-            "payer_status": player.payer_status,
-        }
+        return player_body(player)
+
+
+def player_body(player) -> dict:
+    """A player as the API shows it (PlayerSerializer's fields, documented above): by
+    hand, without the generic machinery, on the hot read path (GET player calls it
+    without a serializer)."""
+    tier = player.tier
+    return {
+        "account_id": player.account_id,
+        "nickname": player.nickname,
+        "server": player.server,
+        "vip": {
+            "tier": tier.name if tier else None,
+            "level": tier.level if tier else 0,
+            "since": api_datetime(player.tier_since),
+        },
+        "total_spend": f"{player.total_spend:.2f}",
+        "last_paid_at": api_datetime(player.last_paid_at),
+        "last_login_at": api_datetime(player.last_login_at),
+        "payer_status": player.payer_status,
+    }
 
 
 class PlayerProfileSerializer(serializers.Serializer):

@@ -21,7 +21,7 @@ from players.models import NOT_ERASED, PaymentSource, Player, player_erased_erro
 from players.services import player_upsert
 from players.services.activity import logins_record_batch
 from players.services.events import event_id_echo, payment_event_clean
-from players.services.ledger import MAX_BATCH, payment_record, payments_record_batch
+from players.services.ledger import MAX_BATCH, payment_record_clean, payments_record_batch
 from players.services.privacy import ERASED_PREFIX, PlayerErased
 from players.services.profile_engines import PLAYER_CARD_FIELDS, profile_engine
 from players.services.projection import projection_lag, projection_lag_warn_seconds
@@ -39,6 +39,7 @@ from .serializers import (
     PlayerSerializer,
     SurveyAnswerResultSerializer,
     SurveyAnswerSerializer,
+    player_body,
 )
 
 log = logging.getLogger("crm.api")
@@ -160,9 +161,8 @@ class PaymentView(APIView):
         clean, errors = payment_event_clean(raw)
         if errors:
             return _invalid(errors)
-        clean.pop("amount_base")
         try:
-            result = payment_record(**clean, source=PaymentSource.API, source_ref=str(client.pk))
+            result = payment_record_clean(clean, source=PaymentSource.API, source_ref=str(client.pk))
         except DjangoValidationError as exc:
             return _invalid(django_validation_fields(exc))
         if result.status == "conflict":
@@ -247,7 +247,7 @@ class PlayerDetailView(APIView):
             raise exceptions.NotFound(_("Unknown player."))
         if request.auth.server and player.server != request.auth.server:
             return _forbidden_server(request.auth)
-        return Response(PlayerSerializer(player).data)
+        return Response(player_body(player))
 
     @extend_schema(
         operation_id="players_upsert",

@@ -159,6 +159,13 @@ def payment_record(
     )
     if errors:
         raise ValidationError(errors)
+    return payment_record_clean(event, source=source, source_ref=source_ref, actor=actor)
+
+
+def payment_record_clean(event: dict, *, source: str, source_ref: str = "", actor=None) -> PaymentResult:
+    """`payment_record` for an event `payment_event_clean` has just returned (the API's
+    single event, which cleans the body itself to answer its errors per field): the same
+    path, without cleaning it twice."""
     result = _payments_record(valid=[(0, event)], source=source, source_ref=source_ref, actor=actor, project_now=True)
     if 0 in result.refused:
         raise result.refused[0]
