@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from players.models import ContactChannel, ContactOutcome, Payment, PaymentKind, Player
+from players.selectors.persons import person_of
 from players.services import contact_log_create
 from players.services.scripts import script_used
 from players.templating import unresolved_errors
@@ -326,6 +327,8 @@ def task_save(*, task: OutreachTask, actor) -> OutreachTask:
     """Create or edit a task by hand (the admin's task form): its texts checked
     (`task_texts_check`), then the model's own rules."""
     task_texts_check(values={name: getattr(task, name) for name in TASK_TEXT_FIELDS})
+    if task.player_id:  # a task is the VIP person's: on a linked account, it is the main account's
+        task.player = person_of(task.player)
     if task.pk is None and actor is not None and task.created_by_id is None:
         task.created_by = actor
     task.full_clean()

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from crm.formatting import money
 from players.models import Player
+from players.selectors.persons import person_of
 from vip.models import Tier
 
 from .. import sql_dialect
@@ -148,8 +149,10 @@ def gift_record(
     the budget is refused with a ValidationError on `value` that says by how much.
     With a `source` (e.g. "case:17") it is idempotent: the same source for the same
     player returns the gift already recorded. A tier without a budget has no limit.
-    A `code` gift without a code gets a generated one, prefixed with `item`.
+    A `code` gift without a code gets a generated one, prefixed with `item`. A gift is
+    the VIP person's: given on a linked account, it is recorded on the main account.
     """
+    player = person_of(player)
     if kind not in GiftKind.values:
         raise ValidationError({"kind": _("Unknown gift kind.")})
     if source:

@@ -34,10 +34,27 @@ def persons_only_q(path: str = "") -> Q:
 
 
 def person_of(player: Player) -> Player:
-    """The person's main account (the player itself when it is one)."""
+    """The person's main account (the player itself when it is one): where the writers of
+    what belongs to the person (contacts, cases, consents, tasks, gifts) put a record
+    made on any of the person's accounts."""
     if player.person_account_id:
         return Player.objects.get(pk=player.person_account_id)
     return player
+
+
+def persons_main(player_ids: Iterable[int]) -> dict[int, int]:
+    """{linked account: its person's main account} for those of these accounts that are
+    linked (one query over the primary key; accounts alone and main accounts are left
+    out). What belongs to the person is written there: `person_of` for one."""
+    ids = sorted({int(pk) for pk in player_ids})
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), 5000):
+        found.update(
+            Player.objects.filter(pk__in=ids[start : start + 5000], person_account__isnull=False).values_list(
+                "pk", "person_account_id"
+            )
+        )
+    return found
 
 
 def person_alone(player: Player) -> bool:

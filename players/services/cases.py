@@ -46,6 +46,7 @@ from ..models import (
 )
 from ..models.service_records import DEFAULT_FIRST_RESPONSE_HOURS, DEFAULT_HEAD_AFTER_HOURS, DEFAULT_SLA_HOURS
 from ..selectors import sees_all_players
+from ..selectors.persons import person_of
 from ..templating import unresolved_check
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,9 @@ def case_open(
     owner=_UNSET,
     opened_at: datetime | None = None,
 ) -> Case:
-    """Open a case. The owner defaults to the player's VIP manager, else the actor."""
+    """Open a case with the player's VIP person (opened on a linked account, it lands on the
+    person's main account). The owner defaults to the player's VIP manager, else the actor."""
+    player = person_of(player)
     if owner is _UNSET:
         owner = player.manager or actor
     opened_at = opened_at or timezone.now()

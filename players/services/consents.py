@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -38,6 +38,7 @@ from ..models import (
     player_erased_error,
     players_erased_locked,
 )
+from ..selectors.persons import persons_main
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,10 @@ def consents_record(
     now = now or timezone.now()
     if source not in ConsentSource.values:
         raise ValueError(f"unknown consent source {source!r}")
+    # Consents are the VIP person's: said on a linked account, they are recorded on the main one.
+    mains = persons_main(item.player_id for item in items)
+    if mains:
+        items = [replace(item, player_id=mains.get(item.player_id, item.player_id)) for item in items]
     granting = sorted({item.player_id for item in items if item.status == ConsentStatus.GRANTED})
     for start in range(0, len(granting), CHUNK):  # the one check, under the players' row locks
         if players_erased_locked(granting[start : start + CHUNK]):

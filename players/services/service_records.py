@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import ContactLog, ContactLogChange, Player
+from ..selectors.persons import person_of
 from ..selectors.service_records import follow_ups_open
 from ..templating import unresolved_errors
 
@@ -73,6 +74,9 @@ def contact_log_create(
     next_follow_up=None,
     source: str = "",
 ) -> ContactLog:
+    """Log a contact with the player's VIP person: made on a linked account (its page,
+    the admin, a task), it lands on the person's main account, where the card reads it."""
+    player = person_of(player)
     contact = ContactLog(
         player=player,
         staff=staff,
@@ -112,6 +116,8 @@ def contact_log_update(*, contact: ContactLog, data: dict, actor) -> ContactLog:
     if unknown:
         raise ValidationError({name: [_("This field cannot be set here.")] for name in sorted(unknown)})
     contact = ContactLog.objects.select_for_update().get(pk=contact.pk)
+    if data.get("player") is not None:  # moved to another account: to that account's person
+        data = {**data, "player": person_of(data["player"])}
     changes = {}
     for name, value in data.items():
         old = getattr(contact, name)
