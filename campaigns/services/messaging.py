@@ -44,6 +44,7 @@ from crm.channels import MESSAGE_CHANNELS, Channel
 from crm.workdays import StatutoryHoliday, statutory_break
 from players.models import ConsentPurpose, ContactOutcome, Player
 from players.selectors.consents import consent_block_reason, consent_block_reason_sql, consent_join_sql
+from players.selectors.persons import person_of
 from players.services import contact_log_create
 
 from .. import sql_dialect
@@ -157,7 +158,11 @@ def message_queue(
     update), or marketing to a minor, is stored as cancelled with the reason, never sent.
     A commercial SMS ends with the opt-out suffix. `fields` sets further Message fields
     (e.g. a campaign). `messages_insert_select` is its bulk twin.
+
+    A message is the VIP person's: for a linked account it goes to the main account (the
+    person's consents, contact details and preferences), once per source for the person.
     """
+    player = person_of(player)
     if source:
         existing = Message.objects.filter(player=player, source=source).first()
         if existing:
@@ -205,13 +210,16 @@ def messages_insert_select(
     cancelled with the reason without a live consent for the channel and purpose (and
     marketing to minors); commercial SMS end with the opt-out suffix. `subject`, `body`,
     `send_at` and `marketing` (whether the row's message is marketing, else service)
-    are SQL expressions per row. A player erased on request gets none. Returns rows inserted."""
+    are SQL expressions per row. A player erased on request gets none. A row of a linked
+    account is the VIP person's message: addressed to the main account (its consents,
+    birthday, contact details), once per person and source however many of their accounts
+    the rows hold. Returns rows inserted."""
     rows_sql, rows_params = rows
     # The consent check reads the rows' players once more, joined to their consents.
     constant = marketing[0] in ("true", "false")
     (joins, join_params), (reason_sql, reason_params) = message_block_reason_sql(
         player_id="q.player_id",
-        birthday="q.birthday",
+        birthday="pm.birthday",
         channel=channel,
         marketing=marketing if constant else ("q.marketing", []),
         today=timezone.localdate(now),
@@ -224,10 +232,11 @@ def messages_insert_select(
         f"SELECT q.player_id, %s, q.subject, {body_sql}, q.marketing, "
         f"CASE WHEN ({reason_sql}) = '' THEN %s ELSE %s END, q.send_at, NULL, 0, '', {reason_sql}, '{{}}', "
         "%s, %s, %s "
-        f"FROM (SELECT p.id AS player_id, p.birthday AS birthday, p.erased_at AS erased_at, "
+        f"FROM (SELECT COALESCE(p.person_account_id, p.id) AS player_id, "
         f"substr({subject[0]}, 1, 200) AS subject, {body[0]} AS body, {send_at[0]} AS send_at, "
         f"{marketing[0]} AS marketing {rows_sql}) q "
-        f"{joins}WHERE q.erased_at IS NULL ON CONFLICT DO NOTHING"
+        f"JOIN {Player._meta.db_table} pm ON pm.id = q.player_id "
+        f"{joins}WHERE pm.erased_at IS NULL ON CONFLICT DO NOTHING"
     )
     params = [
         channel,
