@@ -14,6 +14,7 @@ from players.models import ContactLog, PersonMerge, Player
 from players.services import contact_log_create
 from players.services.duplicates import duplicates_find
 from players.services.ledger import payment_record
+from players.services.persons import account_link
 
 PASSWORD = "browser-pw-persons"
 DUPLICATES = "/admin/players/duplicatecandidate/"
@@ -144,3 +145,31 @@ def test_without_the_personal_data_permission_the_sides_are_masked(page, live_se
     assert page.goto(f"{base}{MERGES}add/?a={s1.pk}&b={s1.pk}").status == 404
     assert page.goto(f"{base}{MERGES}add/?a=x&b=%00").status == 404
     assert page.goto(f"{base}{MERGES}add/?a={s1.pk}&b=999999").status == 404
+
+
+def test_a_manager_logs_a_contact_on_a_linked_account_s_page_and_it_is_the_person_s(page, live_server, zhao):
+    li, boss, s1, s2 = zhao
+    account_link(person=s1, account=s2, actor=boss)  # linked (绑定账号) beforehand
+    ContactLog.objects.all().delete()
+    base = live_server.url
+    in_chinese(page, base)
+    login(page, base, "li", PASSWORD)
+
+    # the linked account's page: its quick contact form
+    page.goto(f"{base}/admin/players/player/{s2.pk}/change/")
+    page.wait_for_selector("#timeline")
+    page.click("#log-contact summary")
+    page.select_option("#log-contact select[name=channel]", "wechat")
+    page.fill("#log-contact input[name=topic]", "二区活动")
+    page.fill("#log-contact textarea[name=summary]", "周末在二区上线。")
+    shot(page, "persons-05-linked-account-log-contact-zh")
+    page.click("#log-contact input[type=submit]")
+    page.wait_for_selector("ul.messagelist li")
+
+    # the contact is the person's: on the main account; the linked page's card shows it as the last contact
+    assert list(ContactLog.objects.values_list("player_id", "topic", "channel")) == [(s1.pk, "二区活动", "wechat")]
+    assert "微信" in page.locator("[data-fact=last_contact]").inner_text()
+    assert horizontal_overflows(page) == []
+    shot(page, "persons-05b-linked-account-contact-logged-zh")
+    page.goto(f"{base}/admin/players/player/{s1.pk}/change/")
+    assert "二区活动" in page.locator("#timeline").inner_text()
