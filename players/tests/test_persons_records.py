@@ -10,16 +10,7 @@ from campaigns.models import GiftEntry, OutreachTask
 from campaigns.services.gifts import gift_record
 from players.models import Case, Consent, ConsentEvent, ContactLog
 from players.services.persons import account_link
-
-CONTACT = {
-    "channel": "phone",
-    "direction": "outbound",
-    "contacted_at_0": "2026-11-20",
-    "contacted_at_1": "10:00:00",
-    "topic": "回访",
-    "outcome": "reached",
-}
-CASE = {"category": "complaint", "severity": "normal", "channel": "phone", "subject": "充值未到账", "description": ""}
+from players.tests.admin_forms import CASE, CONTACT
 
 
 @pytest.fixture

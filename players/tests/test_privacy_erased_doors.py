@@ -14,6 +14,7 @@ from players.models import Case, ConsentEvent, ContactLog
 from players.services.cases import case_open
 from players.services.consents import consent_record
 from players.services.service_records import contact_log_create
+from players.tests.admin_forms import CASE, CONTACT
 
 REFUSAL_EN = "This player's personal data was erased on request (PIPL Art. 47)"
 REFUSAL_ZH = "该玩家的个人信息已应其请求删除（个保法第四十七条）"
@@ -61,17 +62,6 @@ def test_a_withdrawal_for_an_erased_player_is_not_refused(erased):
 
 def _post(client, name, data, *, language="en"):
     return client.post(reverse(f"admin:{name}"), data, HTTP_ACCEPT_LANGUAGE=language)
-
-
-CONTACT = {
-    "channel": "phone",
-    "direction": "outbound",
-    "contacted_at_0": "2026-11-20",
-    "contacted_at_1": "10:00:00",
-    "topic": "回访",
-    "outcome": "reached",
-}
-CASE = {"category": "complaint", "severity": "normal", "channel": "phone", "subject": "充值未到账", "description": ""}
 
 
 @pytest.mark.parametrize("language, words", [("en", REFUSAL_EN), ("zh-hans", REFUSAL_ZH)])
