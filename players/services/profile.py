@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from ..models import Player
@@ -17,6 +18,10 @@ ERASED_FIELDS = (*Player.PERSONAL_FIELDS, "nickname", "notes")
 
 # Fields the game owns: the API and imports may set them. Staff-owned fields
 # (manager, tags, notes, contact preferences) are not in this list.
+# A VIP person's contact preferences: set on any of their accounts, they are set on all of
+# them (messages go to the person's main account, and each account's page shows them).
+PERSON_PREFERENCES = ("preferred_channel", "timezone")
+
 GAME_FIELDS = ("nickname", "server", "registered_at", "channel", "level", "last_login_at", "phone", "birthday")
 
 
@@ -74,8 +79,24 @@ def player_update(*, player: Player, data: dict, actor) -> Player:
         player.full_clean(exclude=[f.name for f in Player._meta.fields if f.name not in data], validate_unique=False)
     birthday_key_apply(player)
     player._history_user = actor
-    player.save()
+    with transaction.atomic():
+        player.save()
+        _person_preferences_share(player, [name for name in PERSON_PREFERENCES if name in data], actor)
     return player
+
+
+def _person_preferences_share(player: Player, names: list[str], actor) -> None:
+    """The person's other accounts take the preferences just written (one history row each)."""
+    if not names or not (player.person_account_id or Player.objects.filter(person_account=player.pk).exists()):
+        return
+    main_id = player.person_account_id or player.pk
+    values = {name: getattr(player, name) for name in names}
+    for other in Player.objects.filter(Q(pk=main_id) | Q(person_account=main_id)).exclude(pk=player.pk):
+        if any(getattr(other, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(other, name, value)
+            other._history_user = actor
+            other.save(update_fields=[*names, "updated_at"])
 
 
 # --- VIP managers ---------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from campaigns.models import GiftEntry, OutreachTask
 from campaigns.services.gifts import gift_record
-from players.models import Case, Consent, ConsentEvent, ContactLog
+from players.models import Case, Consent, ConsentEvent, ContactLog, Player
 from players.services.persons import account_link
 from players.tests.admin_forms import CASE, CONTACT
 
@@ -101,3 +101,22 @@ def test_a_manager_who_may_not_see_the_person_records_nothing_through_a_linked_a
     response = client.post(reverse("admin:players_contactlog_add"), {**CONTACT, "player": alt.pk})
     assert response.status_code == 200 and "player" in response.context["adminform"].form.errors
     assert not ContactLog.objects.exists()
+
+
+def test_contact_preferences_set_on_a_linked_account_s_page_are_the_person_s(client, person, supervisor):
+    main, alt = person
+    third = Player.objects.create(account_id="ouyang-s3", nickname="欧阳锋", server="s3")
+    account_link(person=main, account=third, actor=supervisor)
+    url = reverse("admin:players_player_change", args=[alt.pk])
+    client.force_login(supervisor)
+    form = client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "tags"}
+    data.update(preferred_channel="wechat", timezone="America/Vancouver")
+
+    assert client.post(url, data).status_code == 302
+
+    preferences = Player.objects.filter(pk__in=[main.pk, alt.pk, third.pk]).values_list("preferred_channel", "timezone")
+    assert set(preferences) == {("wechat", "America/Vancouver")}
+    # each account's history says who changed it
+    assert main.history.latest().history_user == supervisor
+    assert third.history.latest().preferred_channel == "wechat"
