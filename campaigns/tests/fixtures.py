@@ -55,6 +55,9 @@ def make_campaign(db, supervisor):
         fields.setdefault("start_date", date(2026, 11, 22))
         fields.setdefault("due_date", date(2026, 11, 30))
         fields.setdefault("segment", {})
+        # No control group unless a test asks for one: the model's 10 % default with a random
+        # seed would leave a test's few players out of the campaign one run in ten.
+        fields.setdefault("holdout_percent", 0)
         return campaign_save(campaign=Campaign(**fields), actor=supervisor, team=team)
 
     return make

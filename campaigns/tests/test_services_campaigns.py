@@ -90,7 +90,7 @@ def test_holdout_is_reproducible_and_about_the_right_size(make_campaign, supervi
 
 def test_another_campaign_holds_out_other_players(make_campaign, supervisor):
     _players(1000)
-    first, second = make_campaign(holdout_seed=1), make_campaign(holdout_seed=2)
+    first, second = make_campaign(holdout_percent=10, holdout_seed=1), make_campaign(holdout_percent=10, holdout_seed=2)
     for campaign in (first, second):
         campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH)
     held = [
