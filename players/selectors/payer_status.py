@@ -30,7 +30,7 @@ from ..churn_reasons import reasons
 from ..models import PayerStatus, Player
 from ..models.payer_status import RISK_BANDS, ChurnSnapshot, PlayerChurn
 from . import player_scope_q
-from .persons import persons_only_q
+from .persons import BASIS_PERSON, person_basis, persons_only_q
 
 if TYPE_CHECKING:
     from vip.models import Tier
@@ -161,23 +161,32 @@ def _next_month(day: date) -> date:
 
 def churn_report(*, now: datetime | None = None, months: int = 12) -> ChurnReport:
     """Churn and recovery per calendar month and tier over the last `months` months
-    (the current month so far included), with the revenue at risk of each month."""
+    (the current month so far included), with the revenue at risk of each month. A VIP
+    person of several accounts counts once (per account under CRM_VIP_TIER_BASIS=account)."""
     now = now or timezone.now()
     starts = month_starts(now=now, months=months)
     # vip's tiers, through the foreign key the history rows hold (players does not import vip)
     tiers = list(ChurnSnapshot._meta.get_field("tier").related_model.objects.order_by("level"))
     report = ChurnReport(months=starts, tiers=[*tiers, None])
     bounds = [connection.ops.adapt_datetimefield_value(_aware(m)) for m in [*starts, _next_month(starts[-1])]]
+    # Counted per VIP person when statuses are: every account of a person carries the
+    # person's status and history, so only the main accounts' rows count (the few linked
+    # accounts come from the partial index player_person_linked).
+    people = (
+        f" AND player_id NOT IN (SELECT id FROM {Player._meta.db_table} WHERE person_account_id IS NOT NULL)"
+        if person_basis() == BASIS_PERSON
+        else ""
+    )
 
     with connection.cursor() as cursor:
         # Who stood where when each month began: the latest change before it.
         for month, bound in zip(starts, bounds, strict=False):
             cursor.execute(
-                """
+                f"""
                 SELECT tier_id, to_status, COUNT(*) FROM (
                     SELECT tier_id, to_status,
                            ROW_NUMBER() OVER (PARTITION BY player_id ORDER BY changed_at DESC, id DESC) AS rn
-                    FROM players_payerstatuschange WHERE changed_at < %s
+                    FROM players_payerstatuschange WHERE changed_at < %s{people}
                 ) latest WHERE rn = 1 GROUP BY tier_id, to_status
                 """,
                 [bound],
@@ -198,7 +207,7 @@ def churn_report(*, now: datetime | None = None, months: int = 12) -> ChurnRepor
                        CASE WHEN to_status = 'churned' THEN tier_id
                             ELSE LAG(tier_id) OVER (PARTITION BY player_id ORDER BY changed_at, id) END AS counted_tier
                 FROM players_payerstatuschange
-                WHERE to_status = 'churned' OR (from_status = 'churned' AND to_status = 'active')
+                WHERE (to_status = 'churned' OR (from_status = 'churned' AND to_status = 'active')){people}
             ) moves
             WHERE changed_at >= %s AND changed_at < %s
             GROUP BY 1, 2, 3

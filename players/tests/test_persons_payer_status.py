@@ -3,7 +3,7 @@ evaluation (players.services.payer_status) judges an account linked to others on
 person's ledger, and every account of the person shows the person's status. On a frozen
 clock."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from statistics import median
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from players.models import PayerStatus, Payment, Player
 from players.models.payer_status import ChurnSnapshot, PlayerChurn
-from players.selectors.payer_status import at_risk_vips, revenue_at_risk
+from players.selectors.payer_status import at_risk_vips, churn_report, revenue_at_risk
 from players.services import player_upsert
 from players.services.payer_status import churn_scan, payer_status_refresh
 from players.services.persons import account_link, account_unlink, person_merge_undo, persons_merge
@@ -216,3 +216,26 @@ def test_the_worklist_and_the_figures_count_a_person_once(clock, make_player, pa
     # the snapshot and the revenue at risk count the person once
     assert sum(s.at_risk for s in ChurnSnapshot.objects.all()) == 1
     assert revenue_at_risk()["players"] == 1
+
+
+def test_the_monthly_churn_report_counts_a_person_once(clock, make_player, pay, supervisor, tiers, settings):
+    # given a person of two accounts who paid every week, then went quiet for good
+    main, alt = make_player(account_id="qian-s1"), make_player(account_id="qian-s2", server="s2")
+    _history(clock, pay, main, [(40, "648.00"), (33, "648.00"), (26, "648.00")])
+    clock.move_to(T0)
+    account_link(person=main, account=alt, actor=supervisor)
+    churn_scan(now=T0)
+    later = T0 + days(120)
+    clock.move_to(later)
+    churn_scan(now=later)
+    assert status(main, alt) == (PayerStatus.CHURNED, PayerStatus.CHURNED)
+
+    # the month's churn and the payers it began with count the person, not the accounts
+    report = churn_report(now=later, months=6)
+    assert sum(report.total(m).churned for m in report.months) == 1
+    assert report.total(date(2026, 7, 1)).payers_at_start == 1
+
+    # counted per account, each account is a payer of its own
+    settings.CRM_VIP_TIER_BASIS = "account"
+    report = churn_report(now=later, months=6)
+    assert sum(report.total(m).churned for m in report.months) == 2
