@@ -5,6 +5,7 @@ signatures and unique event ids, beside the raw limit of the same write in plain
 
     .venv/bin/python -m bench.run bench_api
     BENCH_API_SECONDS=10 BENCH_API_BURST=100000 BENCH_API_STEADY_SECONDS=60 .venv/bin/python -m bench.run bench_api
+    BENCH_API_PARTS=single,get .venv/bin/python -m bench.run bench_api   # the request path only, in minutes
 
 Every loop is bounded by a count and a time (BENCH_API_SECONDS per measure). Without
 Redis on 127.0.0.1:6379 (BENCH_API_BROKER to change) the projection runs in the web
@@ -50,6 +51,17 @@ STEADY_RATE = 2000  # events/s
 STEADY_SECONDS = float(os.environ.get("BENCH_API_STEADY_SECONDS", "60"))
 STEADY_PER_REQUEST = 200  # events per batch in the steady stream
 QUEUE = f"bench-api-{uuid.uuid4().hex[:8]}"  # this run's own queue on a shared broker
+# Which parts run (comma-separated; all by default): "single" (the single-event POST in slices
+# alternating with the raw limit, and the raw limit at 4 clients), "get" (GET player, quiet and
+# after the writes), "batch" (batches and the three floors), "logins" (logins batches and their
+# floor), "burst" and "steady" (also off with BENCH_API_BURST=0, BENCH_API_STEADY_SECONDS=0).
+# BENCH_API_PARTS=single,get measures the request path in minutes, without a Celery worker.
+PARTS_ALL = ("single", "get", "batch", "logins", "burst", "steady")
+PARTS = {part.strip() for part in os.environ.get("BENCH_API_PARTS", ",".join(PARTS_ALL)).split(",") if part.strip()}
+if PARTS - set(PARTS_ALL):
+    raise SystemExit(f"BENCH_API_PARTS: unknown {sorted(PARTS - set(PARTS_ALL))}; known: {', '.join(PARTS_ALL)}")
+BURST = BURST if "burst" in PARTS else 0
+STEADY_SECONDS = STEADY_SECONDS if "steady" in PARTS else 0
 
 
 def _pg_url(dbname):
@@ -99,7 +111,8 @@ def _broker_up() -> bool:
         return False
 
 
-USE_BROKER = CELERY_CONCURRENCY > 0 and _broker_up()
+# The worker projects batches; the single event projects itself in its request, GET reads.
+USE_BROKER = CELERY_CONCURRENCY > 0 and bool(PARTS & {"batch", "logins", "burst", "steady"}) and _broker_up()
 
 
 def _server_env(dbname):
@@ -659,13 +672,26 @@ def burst(client, dbname, accounts, run, total=BURST, read=None):
     return done * 1000 / elapsed, caught_box["s"], reads, rss, box, done, errors
 
 
+_NONE = (0, 1.0, [], [])  # a part not run: (done, elapsed, latencies, errors)
+
+
 def main() -> None:
+    single = batches = logins = reads = quiet_reads = _NONE
+    floors: dict = {}
+    login_floor = (0, 1.0, [])
+    raw_8 = raw_4 = 1.0
+    raw_errors: list = []
+    raw_cpu, single_cpu, batch_cpu, login_cpu, login_floor_cpu = {"ms": {}}, {"ms": {}}, {}, {}, {}
+    batch_caught = login_caught = 0.0
+    bursts = steadies = None
     with dataset_copy(DB_NAME) as dbname:
         SCOPE["dbname"] = dbname
         accounts = _accounts(dbname)
         random.shuffle(accounts)
         credentials = _credentials(dbname)
-        raw_4_done, raw_4_elapsed, _errors = raw_limit(dbname, accounts, 4)
+        if "single" in PARTS:
+            raw_4_done, raw_4_elapsed, _errors = raw_limit(dbname, accounts, 4)
+            raw_4 = raw_4_done / raw_4_elapsed
         with gunicorn(dbname, credentials["key"]) as port, celery_worker(dbname):
             client = SignedClient(port, credentials)
             run = uuid.uuid4().hex[:8]
@@ -677,70 +703,73 @@ def main() -> None:
 
             # Reads twice: on the quiet copy, and after the writes below, while PostgreSQL
             # checkpoints and vacuums what they left (the players table's dead rows).
-            quiet_reads = run_clients(CONCURRENCY, SECONDS, MAX_REQUESTS, read)
+            if "get" in PARTS:
+                quiet_reads = run_clients(CONCURRENCY, SECONDS, MAX_REQUESTS, read)
 
-            # The raw limit and the API in alternating slices at the same concurrency, so a
-            # change in the machine's load (it is shared) weighs on both alike.
-            raw_done = raw_elapsed = single_done = single_elapsed = 0
-            raw_errors, single_lat, single_errors = [], [], []
-            raw_cpu, single_cpu = {"ms": {}}, {"ms": {}}
-            offset = 0
-            for _round in range(ROUNDS):
-                with cpu_per({}) as box:
-                    done, elapsed, errors = raw_limit(dbname, accounts, CONCURRENCY, SECONDS / ROUNDS)
-                _add(raw_cpu, box)
-                raw_done, raw_elapsed, raw_errors = raw_done + done, raw_elapsed + elapsed, raw_errors + errors
-                with cpu_per({}) as box:
-                    done, elapsed, latencies, errors = run_clients(
-                        CONCURRENCY,
-                        SECONDS / ROUNDS,
-                        MAX_REQUESTS,
-                        lambda n, offset=offset: client.call(
-                            "POST", "/api/v1/payments/", event(run, offset + n, accounts[(offset + n) % len(accounts)])
-                        ),
+            if "single" in PARTS:
+                # The raw limit and the API in alternating slices at the same concurrency, so a
+                # change in the machine's load (it is shared) weighs on both alike.
+                raw_done = raw_elapsed = single_done = single_elapsed = 0
+                single_lat, single_errors = [], []
+                offset = 0
+                for _round in range(ROUNDS):
+                    with cpu_per({}) as box:
+                        done, elapsed, errors = raw_limit(dbname, accounts, CONCURRENCY, SECONDS / ROUNDS)
+                    _add(raw_cpu, box)
+                    raw_done, raw_elapsed, raw_errors = raw_done + done, raw_elapsed + elapsed, raw_errors + errors
+                    with cpu_per({}) as box:
+                        done, elapsed, latencies, errors = run_clients(
+                            CONCURRENCY,
+                            SECONDS / ROUNDS,
+                            MAX_REQUESTS,
+                            lambda n, offset=offset: client.call(
+                                "POST",
+                                "/api/v1/payments/",
+                                event(run, offset + n, accounts[(offset + n) % len(accounts)]),
+                            ),
+                        )
+                    _add(single_cpu, box)
+                    offset += MAX_REQUESTS
+                    single_done, single_elapsed = single_done + done, single_elapsed + elapsed
+                    single_lat, single_errors = single_lat + latencies, single_errors + errors
+                raw_8 = raw_done / raw_elapsed
+                single = (single_done, single_elapsed, single_lat, single_errors)
+
+            if "batch" in PARTS:
+                # Batches: accepted (the rate), then projected (its CPU counted with them).
+                with cpu_per(batch_cpu):
+                    batches = run_clients(
+                        2,
+                        SECONDS,
+                        200,
+                        lambda n: client.call("POST", "/api/v1/payments/batch/", events_batch(f"{run}b", n, accounts)),
                     )
-                _add(single_cpu, box)
-                offset += MAX_REQUESTS
-                single_done, single_elapsed = single_done + done, single_elapsed + elapsed
-                single_lat, single_errors = single_lat + latencies, single_errors + errors
-            raw_8 = raw_done / raw_elapsed
-            raw_4 = raw_4_done / raw_4_elapsed
-            single = (single_done, single_elapsed, single_lat, single_errors)
-
-            # Batches: accepted (the rate), then projected (its CPU counted with them).
-            batch_cpu: dict = {}
-            with cpu_per(batch_cpu):
-                batches = run_clients(
-                    2,
-                    SECONDS,
-                    200,
-                    lambda n: client.call("POST", "/api/v1/payments/batch/", events_batch(f"{run}b", n, accounts)),
-                )
-                batch_caught = wait_projected(dbname)
-            login_cpu: dict = {}
-            with cpu_per(login_cpu):
-                logins = run_clients(
-                    2,
-                    SECONDS,
-                    200,
-                    lambda n: client.call("POST", "/api/v1/logins/batch/", logins_batch(n, accounts)),
-                )
-                login_caught = wait_projected(dbname)
-            floors = {}  # totals -> (batches done, seconds, CPU box, errors)
-            narrow_totals_table(dbname)
-            for totals in FLOOR_TOTALS:
+                    batch_caught = wait_projected(dbname)
+            if "logins" in PARTS:
+                with cpu_per(login_cpu):
+                    logins = run_clients(
+                        2,
+                        SECONDS,
+                        200,
+                        lambda n: client.call("POST", "/api/v1/logins/batch/", logins_batch(n, accounts)),
+                    )
+                    login_caught = wait_projected(dbname)
+            if "batch" in PARTS or BURST or STEADY_SECONDS:  # the ledger floor is their target's measure
+                narrow_totals_table(dbname)
+                for totals in FLOOR_TOTALS:
+                    checkpoint(dbname)
+                    with cpu_per({}) as box:
+                        done, elapsed, errors = raw_batch_floor(dbname, accounts, totals)
+                    floors[totals] = (done, elapsed, box, errors)  # totals -> (batches done, seconds, CPU, errors)
+            if "logins" in PARTS:
                 checkpoint(dbname)
-                with cpu_per({}) as box:
-                    done, elapsed, errors = raw_batch_floor(dbname, accounts, totals)
-                floors[totals] = (done, elapsed, box, errors)
+                with cpu_per(login_floor_cpu):
+                    login_floor = raw_logins_floor(dbname, accounts)
             checkpoint(dbname)
-            login_floor_cpu: dict = {}
-            with cpu_per(login_floor_cpu):
-                login_floor = raw_logins_floor(dbname, accounts)
-            checkpoint(dbname)
-            bursts = burst(client, dbname, accounts, run, read=read) if BURST else None
+            bursts = burst(client, dbname, accounts, run, read=read if "get" in PARTS else None) if BURST else None
             steadies = steady(client, dbname, accounts, run) if STEADY_SECONDS else None
-            reads = run_clients(CONCURRENCY, SECONDS, MAX_REQUESTS, read)
+            if "get" in PARTS:
+                reads = run_clients(CONCURRENCY, SECONDS, MAX_REQUESTS, read)
 
     single_done, single_elapsed, single_lat, single_errors = single
     batch_done, batch_elapsed, batch_lat, batch_errors = batches
@@ -749,58 +778,73 @@ def main() -> None:
     quiet_done, quiet_elapsed, quiet_lat, quiet_errors = quiet_reads
     single_rate = single_done / single_elapsed
     floor_errors = [error for *_rest, errors in floors.values() for error in errors] + login_floor[2]
-    ledger_floor = floors["ledger only"][0] * 1000 / floors["ledger only"][1]
+    ledger_floor = floors["ledger only"][0] * 1000 / floors["ledger only"][1] if floors else float("nan")
     batch_rate = batch_done * 1000 / batch_elapsed
     login_rate = login_done * 1000 / login_elapsed
-    login_floor_rate = login_floor[0] * 1000 / login_floor[1]
+    login_floor_rate = login_floor[0] * 1000 / login_floor[1] if login_floor[0] else float("nan")
     where = f"Celery worker ×{CELERY_CONCURRENCY} ({BROKER})" if USE_BROKER else "in the web process (no broker)"
-    rows = [
-        ("raw limit, psycopg, 8 clients (events/s)", f"{raw_8:,.0f}", "reference"),
-        ("raw limit, psycopg, 4 clients (events/s)", f"{raw_4:,.0f}", "reference (≈2,000 measured in the issue)"),
-        (
-            "single-event POST, 8 clients (events/s)",
-            f"{single_rate:,.0f} ({single_rate / raw_8:.0%} of raw)",
-            f"≥ 25 % of raw = {raw_8 * 0.25:,.0f}",
-        ),
-        ("  CPU ms per event: gunicorn / celery / postgres / client", cpu_line(single_cpu, single_done), "-"),
-        ("  the raw limit's, same order", cpu_line(raw_cpu, raw_done), "-"),
-        ("single-event POST p50 (ms)", f"{statistics.median(single_lat):.1f}", "-"),
-        ("single-event POST p99 (ms)", f"{percentile(single_lat, 99):.1f}", "≤ 50 ms"),
-        (
-            "batch POST of 1000, 2 clients (events/s accepted)",
-            f"{batch_rate:,.0f} ({batch_rate / ledger_floor:.0%} of the ledger-insert floor)",
-            f"≥ 50 % of the floor = {ledger_floor * 0.5:,.0f}",
-        ),
-        (
-            "  CPU ms per 1000 events, accept + projection: gunicorn / celery / postgres / client",
-            cpu_line(batch_cpu, batch_done),
-            "-",
-        ),  # fmt: skip
-        (f"  projection caught up after the last answer (s), {where}", f"{batch_caught:.1f}", "-"),
-        ("batch POST of 1000 p50 (ms)", f"{statistics.median(batch_lat) if batch_lat else float('nan'):.0f}", "-"),
-        *floor_rows(floors),
-        (
-            "logins batch of 1000, 2 clients (events/s accepted)",
-            f"{login_rate:,.0f} ({login_rate / login_floor_rate:.0%} of its floor)",
-            f"≥ 50 % of the floor = {login_floor_rate * 0.5:,.0f}",
-        ),
-        (
-            "  CPU ms per 1000 logins, accept + projection: gunicorn / celery / postgres / client",
-            cpu_line(login_cpu, login_done),
-            "-",
-        ),  # fmt: skip
-        ("  projection caught up after the last answer (s)", f"{login_caught:.1f}", "-"),
-        ("  its write alone, psycopg set-based UPDATE, 2 clients (events/s)", f"{login_floor_rate:,.0f}", "reference"),
-        (
-            "    CPU ms per 1000 logins: gunicorn / celery / postgres / client",
-            cpu_line(login_floor_cpu, login_floor[0]),
-            "-",
-        ),  # fmt: skip
-        ("GET player, 8 clients (req/s)", f"{quiet_done / quiet_elapsed:,.0f}", "-"),
-        ("GET player p99 (ms)", f"{percentile(quiet_lat, 99):.1f}", "≤ 20 ms"),
-        ("GET player after the writes (req/s)", f"{read_done / read_elapsed:,.0f}", "-"),
-        ("GET player after the writes p99 (ms)", f"{percentile(read_lat, 99):.1f}", "≤ 20 ms"),
-    ]
+    rows = []
+    if "single" in PARTS:
+        rows += [
+            ("raw limit, psycopg, 8 clients (events/s)", f"{raw_8:,.0f}", "reference"),
+            ("raw limit, psycopg, 4 clients (events/s)", f"{raw_4:,.0f}", "reference (≈2,000 measured in the issue)"),
+            (
+                "single-event POST, 8 clients (events/s)",
+                f"{single_rate:,.0f} ({single_rate / raw_8:.0%} of raw)",
+                f"≥ 25 % of raw = {raw_8 * 0.25:,.0f}",
+            ),
+            ("  CPU ms per event: gunicorn / celery / postgres / client", cpu_line(single_cpu, single_done), "-"),
+            ("  the raw limit's, same order", cpu_line(raw_cpu, raw_done), "-"),
+            ("single-event POST p50 (ms)", f"{statistics.median(single_lat) if single_lat else float('nan'):.1f}", "-"),
+            ("single-event POST p99 (ms)", f"{percentile(single_lat, 99):.1f}", "≤ 50 ms"),
+        ]
+    if "batch" in PARTS:
+        rows += [
+            (
+                "batch POST of 1000, 2 clients (events/s accepted)",
+                f"{batch_rate:,.0f} ({batch_rate / ledger_floor:.0%} of the ledger-insert floor)",
+                f"≥ 50 % of the floor = {ledger_floor * 0.5:,.0f}",
+            ),
+            (
+                "  CPU ms per 1000 events, accept + projection: gunicorn / celery / postgres / client",
+                cpu_line(batch_cpu, batch_done),
+                "-",
+            ),  # fmt: skip
+            (f"  projection caught up after the last answer (s), {where}", f"{batch_caught:.1f}", "-"),
+            ("batch POST of 1000 p50 (ms)", f"{statistics.median(batch_lat) if batch_lat else float('nan'):.0f}", "-"),
+        ]
+    rows += floor_rows(floors)
+    if "logins" in PARTS:
+        rows += [
+            (
+                "logins batch of 1000, 2 clients (events/s accepted)",
+                f"{login_rate:,.0f} ({login_rate / login_floor_rate:.0%} of its floor)",
+                f"≥ 50 % of the floor = {login_floor_rate * 0.5:,.0f}",
+            ),
+            (
+                "  CPU ms per 1000 logins, accept + projection: gunicorn / celery / postgres / client",
+                cpu_line(login_cpu, login_done),
+                "-",
+            ),  # fmt: skip
+            ("  projection caught up after the last answer (s)", f"{login_caught:.1f}", "-"),
+            (
+                "  its write alone, psycopg set-based UPDATE, 2 clients (events/s)",
+                f"{login_floor_rate:,.0f}",
+                "reference",
+            ),
+            (
+                "    CPU ms per 1000 logins: gunicorn / celery / postgres / client",
+                cpu_line(login_floor_cpu, login_floor[0]),
+                "-",
+            ),  # fmt: skip
+        ]
+    if "get" in PARTS:
+        rows += [
+            ("GET player, 8 clients (req/s)", f"{quiet_done / quiet_elapsed:,.0f}", "-"),
+            ("GET player p99 (ms)", f"{percentile(quiet_lat, 99):.1f}", "≤ 20 ms"),
+            ("GET player after the writes (req/s)", f"{read_done / read_elapsed:,.0f}", "-"),
+            ("GET player after the writes p99 (ms)", f"{percentile(read_lat, 99):.1f}", "≤ 20 ms"),
+        ]
     burst_errors: list = []
     if bursts:
         rate, caught, burst_reads, rss, box, requests, burst_errors = bursts
