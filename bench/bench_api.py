@@ -43,6 +43,7 @@ CONCURRENCY = 8
 # 215 vs 159 events/s, p99 56 vs 127 ms; GET p99 20 vs 22 ms): threads of one worker
 # queue for the GIL, which lengthens the tail more than overlapping database waits saves.
 THREADS = int(os.environ.get("BENCH_API_THREADS", "1"))
+WORKERS = int(os.environ.get("BENCH_API_WORKERS", "2"))  # gunicorn worker processes
 ROUNDS = 3
 BROKER = os.environ.get("BENCH_API_BROKER", "redis://127.0.0.1:6379/0")
 CELERY_CONCURRENCY = int(os.environ.get("BENCH_API_CELERY", "1"))  # worker processes; 0: no worker, no broker
@@ -148,7 +149,7 @@ def gunicorn(dbname, key):
                 "gunicorn",
                 "crm.wsgi",
                 "-w",
-                "2",
+                str(WORKERS),
                 "-b",
                 f"127.0.0.1:{port}",
                 "--log-level",
@@ -911,7 +912,7 @@ def main() -> None:
         )
     )
     report(
-        f"Game API (gunicorn 2 workers x {THREADS} threads, projection: {where}, "
+        f"Game API (gunicorn {WORKERS} workers x {THREADS} threads, projection: {where}, "
         "PostgreSQL copy of the 1M-player dataset, loopback)",
         rows,
     )

@@ -226,16 +226,53 @@ def tiers_write(
         )
         for player, tier in moves
     ]
-    by_tier: dict[int | None, list[int]] = defaultdict(list)
-    for player, tier in moves:
-        by_tier[tier.pk if tier else None].append(player.pk)
     with transaction.atomic(savepoint=False):  # stands or falls with the caller's transaction
-        TierChange.objects.bulk_create(changes, batch_size=1000)
-        for tier_id, ids in by_tier.items():
-            Player.objects.filter(pk__in=ids).update(tier_id=tier_id, tier_since=now, tier_below_since=None)
+        if connection.vendor == "postgresql":
+            _tiers_write_postgresql(changes, reason=reason, actor=actor, note=note, now=now)
+        else:
+            by_tier: dict[int | None, list[int]] = defaultdict(list)
+            for player, tier in moves:
+                by_tier[tier.pk if tier else None].append(player.pk)
+            TierChange.objects.bulk_create(changes, batch_size=1000)
+            for tier_id, ids in by_tier.items():
+                Player.objects.filter(pk__in=ids).update(tier_id=tier_id, tier_since=now, tier_below_since=None)
     for player, tier in moves:
         player.tier, player.tier_since, player.tier_below_since = tier, now, None
     return changes
+
+
+# tiers_write on PostgreSQL: the players' new tier and the history rows in one prepared
+# statement, for one move or many (the moves as arrays): the same two writes as the ORM's
+# bulk_create and UPDATE, without their query compilation (a third of a first payment's
+# Python) and in one round trip. The rows come back in the moves' order (ORDER BY n).
+_TIERS_WRITE_SQL = (
+    "WITH m AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) WITH ORDINALITY AS m(pid, f, t, n)),"
+    f" u AS (UPDATE {Player._meta.db_table} p SET tier_id = m.t, tier_since = %s, tier_below_since = NULL"
+    " FROM m WHERE p.id = m.pid)"
+    f" INSERT INTO {TierChange._meta.db_table} (player_id, from_tier_id, to_tier_id, reason, actor_id, note, changed_at)"
+    " SELECT m.pid, m.f, m.t, %s, %s, %s, %s FROM m ORDER BY m.n RETURNING id"
+)
+
+
+def _tiers_write_postgresql(changes: list[TierChange], *, reason: str, actor, note: str, now: datetime) -> None:
+    from players.services.prepared import prepared_fetchall
+
+    rows = prepared_fetchall(
+        _TIERS_WRITE_SQL,
+        [
+            [c.player_id for c in changes],
+            [c.from_tier_id for c in changes],
+            [c.to_tier_id for c in changes],
+            now,
+            str(reason),
+            actor.pk if actor is not None else None,
+            note,
+            now,
+        ],
+    )
+    for change, (pk,) in zip(changes, rows, strict=True):
+        change.pk = pk
+        change._state.adding, change._state.db = False, TierChange.objects.db
 
 
 @transaction.atomic
