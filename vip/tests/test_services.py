@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from players.models import Player
 from vip.models import ManagerAssignment, TierChange, TierChangeReason
-from vip.services import players_assign_manager, tier_pin, tiers_evaluate, tiers_review
+from vip.services import players_assign_manager, tier_pin, tiers_evaluate, tiers_review, tiers_write
 
 
 def test_payment_upgrades_at_once_with_history(make_player, pay, tiers):
@@ -20,6 +20,32 @@ def test_payment_upgrades_at_once_with_history(make_player, pay, tiers):
         (None, tiers["V1"], TierChangeReason.PAYMENT),
         (tiers["V1"], tiers["V3"], TierChangeReason.PAYMENT),
     ]
+
+
+def test_tiers_write_moves_many_players_with_one_history_row_each(make_player, tiers, supervisor):
+    """The one tier writer, for several players and target tiers at once (on PostgreSQL one
+    statement): each player's tier and its history row, the rows' ids on the returned changes
+    in the moves' order."""
+    now = timezone.now()
+    first, second, third = make_player(), make_player(tier=tiers["V2"]), make_player(tier=tiers["V5"])
+    moves = [(first, tiers["V3"]), (second, tiers["V1"]), (third, None)]
+    changes = tiers_write(moves=moves, reason=TierChangeReason.MANUAL, actor=supervisor, note="check", now=now)
+    stored = {c.pk: c for c in TierChange.objects.filter(pk__in=[c.pk for c in changes])}
+    assert [(stored[c.pk].player_id, stored[c.pk].from_tier_id, stored[c.pk].to_tier_id) for c in changes] == [
+        (first.pk, None, tiers["V3"].pk),
+        (second.pk, tiers["V2"].pk, tiers["V1"].pk),
+        (third.pk, tiers["V5"].pk, None),
+    ]
+    assert {(c.reason, c.actor_id, c.note, c.changed_at) for c in stored.values()} == {
+        (TierChangeReason.MANUAL, supervisor.pk, "check", now)
+    }
+    rows = Player.objects.filter(pk__in=[first.pk, second.pk, third.pk]).order_by("pk")
+    assert [(p.tier_id, p.tier_since, p.tier_below_since) for p in rows] == [
+        (tiers["V3"].pk, now, None),
+        (tiers["V1"].pk, now, None),
+        (None, now, None),
+    ]
+    assert (first.tier, second.tier, third.tier, first.tier_since) == (tiers["V3"], tiers["V1"], None, now)
 
 
 def test_refund_lowers_the_tier(make_player, pay, tiers):
