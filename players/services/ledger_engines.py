@@ -15,7 +15,10 @@ PostgreSQL it compares the PostgreSQL statements with the portable ones):
   lock order of the event path; unless the append locked them) and set their totals to
   what the ledger adds up to (`ledger_totals`: net spend, purchase count, first and last
   purchase), writing only the rows that differ. Idempotent: the projection may run
-  twice, or after a crash.
+  twice, or after a crash. With `defer`, the rows of players alone (no VIP person of
+  several accounts) are left for `projected_write`, which writes them once with what
+  the projection's steps set (the tier): a players row, with its 20 indexes, is not
+  rewritten twice in a round (a new row version and 20 index entries per write).
 - `projection_mark`, `accounts_mark`, `projection_claim`, `projection_lag`: the durable
   "to project" marks (add, by player or by account; take the players of the oldest, with
   all their marks, for one transaction; how old the oldest is). A mark is only ever
@@ -78,6 +81,19 @@ PLAYER_STATE_FIELDS = (
     "person_account_id",
 )
 TOTALS_FIELDS = ("total_spend", "purchase_count", "first_paid_at", "last_paid_at")
+# What `totals_recompute` returns of a player: the state and the totals, in the model's field order.
+RECOMPUTED_FIELDS = (
+    "id",
+    "birthday",
+    *TOTALS_FIELDS,
+    "tier_id",
+    "tier_since",
+    "tier_pinned_until",
+    "tier_below_since",
+    "person_account_id",
+)
+# What `projected_write` writes of a deferred player: its totals, and the tier a step may have moved.
+PROJECTED_FIELDS = (*TOTALS_FIELDS, "tier_id", "tier_since", "tier_below_since")
 
 
 def ledger_totals(prefix: str = "") -> dict:
@@ -123,11 +139,13 @@ def _linked_to_it():
 
 @dataclass(frozen=True)
 class Recomputed:
-    """A player locked by `totals_recompute`: `PLAYER_STATE_FIELDS` as they are now (the
-    totals as the ledger adds them up) and `person_linked`, and the spend before."""
+    """A player locked by `totals_recompute`: `RECOMPUTED_FIELDS` as they are now (the
+    totals as the ledger adds them up) and `person_linked`, and the spend before.
+    `deferred`: the totals are not written yet; `projected_write` writes them."""
 
     player: Player
     spend_before: Decimal
+    deferred: bool = False
 
     @property
     def spend_fell(self) -> bool:
@@ -245,18 +263,21 @@ class LedgerEngine:
         return found["n"], found["oldest"]
 
     def totals_recompute(
-        self, *, player_ids: Sequence[int], ledger_ids: Sequence[int], locked: bool = False
+        self, *, player_ids: Sequence[int], ledger_ids: Sequence[int], locked: bool = False, defer: bool = False
     ) -> list[Recomputed]:
         """Lock `player_ids` (sorted) and set the totals of `ledger_ids` among them to
         what the ledger adds up to, writing only rows that differ. `locked`: an earlier
         statement of this transaction locked them (the append's `lock`): the
-        recomputation's snapshot begins after that lock was granted all the same."""
+        recomputation's snapshot begins after that lock was granted all the same.
+        `defer`: leave the rows of the players alone among `ledger_ids` (no person of
+        several accounts: nobody else's tier reads their totals from the table) unwritten,
+        `deferred`, for `projected_write` after the projection's steps."""
         ids = sorted(set(player_ids))
         rows = list(
             Player.objects.select_for_update(no_key=True)
             .filter(pk__in=ids)
             .order_by("pk")
-            .only(*PLAYER_STATE_FIELDS, *TOTALS_FIELDS)
+            .only(*RECOMPUTED_FIELDS)
             .annotate(person_linked=_linked_to_it())
         )
         recount = {int(pk) for pk in ledger_ids}
@@ -270,14 +291,24 @@ class LedgerEngine:
         recomputed = []
         for player in rows:
             before = player.total_spend
+            deferred = defer and player.pk in ledger and player.person_account_id is None and not player.person_linked
             if player.pk in ledger:
                 totals = ledger[player.pk]
                 if tuple(getattr(player, name) for name in TOTALS_FIELDS) != totals:
-                    Player.objects.filter(pk=player.pk).update(**dict(zip(TOTALS_FIELDS, totals, strict=True)))
+                    if not deferred:
+                        Player.objects.filter(pk=player.pk).update(**dict(zip(TOTALS_FIELDS, totals, strict=True)))
                     for name, value in zip(TOTALS_FIELDS, totals, strict=True):
                         setattr(player, name, value)
-            recomputed.append(Recomputed(player=player, spend_before=before))
+            recomputed.append(Recomputed(player=player, spend_before=before, deferred=deferred))
         return recomputed
+
+    def projected_write(self, *, players: Sequence[Player]) -> None:
+        """Write the rows `totals_recompute(defer=True)` left (`deferred`): `PROJECTED_FIELDS`
+        as these objects hold them (the totals, and the tier a step moved), where they
+        differ: one write per player per round."""
+        for player in players:
+            values = {name: getattr(player, name) for name in PROJECTED_FIELDS}
+            Player.objects.filter(pk=player.pk).exclude(**values).update(**values)
 
     def last_logins_move(self, *, pairs: Sequence[tuple[int, datetime]]) -> set[int]:
         """(player id, login time) sorted by id -> the ids whose last login moved."""
@@ -355,28 +386,52 @@ _TOTALS_SQL = (
 @functools.cache
 def _recompute_sql(scope: str, ledger_scope: str) -> str:
     """Lock the players (in id order), recompute the ledger players' totals, write those
-    that differ; return each locked player's state (`PLAYER_STATE_FIELDS`, the totals as
-    written) and the spend before. One statement, one snapshot: the rows were locked by
-    it, and a payment committed after its snapshot has marked its player again."""
+    that differ (but the deferred: `%(defer)s` and alone); return each locked player's
+    state (`RECOMPUTED_FIELDS`, the totals as recomputed), whether others are linked to
+    it, the spend before and whether its write is deferred. One statement, one snapshot:
+    the rows were locked by it, and a payment committed after its snapshot has marked
+    its player again."""
     table = Player._meta.db_table
     return (
         f"WITH lk AS (SELECT p.id, p.birthday, p.tier_id, p.tier_since, p.tier_pinned_until, p.tier_below_since,"
-        f" p.person_account_id, p.total_spend, p.purchase_count, p.first_paid_at, p.last_paid_at FROM {table} p"
-        f" WHERE {scope.format(col='p.id')} ORDER BY p.id FOR NO KEY UPDATE),"
+        f" p.person_account_id, p.total_spend, p.purchase_count, p.first_paid_at, p.last_paid_at,"
+        # person_linked (the partial index player_person_linked: a probe of an index of the
+        # few linked accounts)
+        f" EXISTS (SELECT 1 FROM {table} l WHERE l.person_account_id = p.id) AS linked FROM {table} p"
+        f" WHERE {scope.format(col='p.id')} ORDER BY p.id FOR NO KEY UPDATE OF p),"
         f" agg AS ({_TOTALS_SQL.format(ledger_scope=ledger_scope.format(col='pay.player_id'))}),"
-        " tot AS (SELECT lk.id, COALESCE(agg.spend, 0) AS spend, COALESCE(agg.n, 0) AS n, agg.first, agg.last"
+        " tot AS (SELECT lk.id, COALESCE(agg.spend, 0) AS spend, COALESCE(agg.n, 0) AS n, agg.first, agg.last,"
+        " (%(defer)s::boolean AND lk.person_account_id IS NULL AND NOT lk.linked) AS deferred"
         f" FROM lk LEFT JOIN agg ON agg.player_id = lk.id WHERE {ledger_scope.format(col='lk.id')}),"
         f" upd AS (UPDATE {table} p SET total_spend = tot.spend, purchase_count = tot.n,"
-        " first_paid_at = tot.first, last_paid_at = tot.last FROM tot WHERE p.id = tot.id"
+        # the rows to write by an array of their ids: tot is read twice (here and below), so it is
+        # materialized, and its row estimate (a join of a CTE) would have the planner hash the
+        # whole players table to find them
+        " first_paid_at = tot.first, last_paid_at = tot.last FROM tot"
+        " WHERE p.id = ANY(ARRAY(SELECT tot.id FROM tot WHERE NOT tot.deferred)) AND p.id = tot.id"
         " AND (p.total_spend, p.purchase_count, p.first_paid_at, p.last_paid_at)"
-        " IS DISTINCT FROM (tot.spend, tot.n, tot.first, tot.last) RETURNING p.id, p.total_spend)"
-        # PLAYER_STATE_FIELDS, then person_linked (the partial index player_person_linked: a
-        # probe of an index of the few linked accounts), then the spend before
-        " SELECT lk.id, lk.birthday, COALESCE(upd.total_spend, lk.total_spend), lk.tier_id, lk.tier_since,"
-        " lk.tier_pinned_until, lk.tier_below_since, lk.person_account_id,"
-        f" EXISTS (SELECT 1 FROM {table} l WHERE l.person_account_id = lk.id), lk.total_spend"
-        " FROM lk LEFT JOIN upd ON upd.id = lk.id ORDER BY lk.id"
+        " IS DISTINCT FROM (tot.spend, tot.n, tot.first, tot.last))"
+        # RECOMPUTED_FIELDS, then person_linked, the spend before and deferred
+        " SELECT lk.id, lk.birthday, COALESCE(tot.spend, lk.total_spend),"
+        " CASE WHEN tot.id IS NULL THEN lk.purchase_count ELSE tot.n END,"
+        " CASE WHEN tot.id IS NULL THEN lk.first_paid_at ELSE tot.first END,"
+        " CASE WHEN tot.id IS NULL THEN lk.last_paid_at ELSE tot.last END,"
+        " lk.tier_id, lk.tier_since, lk.tier_pinned_until, lk.tier_below_since, lk.person_account_id,"
+        " lk.linked, lk.total_spend, COALESCE(tot.deferred, FALSE)"
+        " FROM lk LEFT JOIN tot ON tot.id = lk.id ORDER BY lk.id"
     )
+
+
+# projected_write: the deferred rows, from one array per column (id, then PROJECTED_FIELDS), where they differ.
+_PROJECTED_WRITE_SQL = (
+    f"UPDATE {Player._meta.db_table} p SET total_spend = d.spend, purchase_count = d.n, first_paid_at = d.first,"
+    " last_paid_at = d.last, tier_id = d.tier_id, tier_since = d.tier_since, tier_below_since = d.below"
+    " FROM unnest(%s::bigint[], %s::numeric[], %s::integer[], %s::timestamptz[], %s::timestamptz[], %s::bigint[],"
+    " %s::timestamptz[], %s::timestamptz[]) AS d(id, spend, n, first, last, tier_id, tier_since, below)"
+    " WHERE p.id = d.id AND (p.total_spend, p.purchase_count, p.first_paid_at, p.last_paid_at, p.tier_id,"
+    " p.tier_since, p.tier_below_since) IS DISTINCT FROM (d.spend, d.n, d.first, d.last, d.tier_id, d.tier_since,"
+    " d.below)"
+)
 
 
 @functools.cache
@@ -459,7 +514,7 @@ class PostgresLedgerEngine(LedgerEngine):
             cursor.execute(f"SELECT {counted}, (SELECT MIN(since) FROM {_PENDING})")
             return cursor.fetchone()
 
-    def totals_recompute(self, *, player_ids, ledger_ids, locked=False) -> list[Recomputed]:
+    def totals_recompute(self, *, player_ids, ledger_ids, locked=False, defer=False) -> list[Recomputed]:
         ids = sorted({int(pk) for pk in player_ids})
         recount = sorted({int(pk) for pk in ledger_ids} & set(ids))
         # The rows are locked by a statement before this one (of their own, or the append's):
@@ -469,7 +524,7 @@ class PostgresLedgerEngine(LedgerEngine):
         if len(ids) == 1:
             # One player (a single event): scalar parameters, so the prepared statement's
             # generic plan is the custom one (players.services.prepared).
-            params = {"id": ids[0], "ledger_id": recount[0] if recount else 0}
+            params = {"id": ids[0], "ledger_id": recount[0] if recount else 0, "defer": defer}
             if not locked:
                 prepared_fetchall(_lock_sql("{col} = %(id)s"), params)
             rows = prepared_fetchall(_recompute_sql("{col} = %(id)s", "{col} = %(ledger_id)s"), params)
@@ -477,15 +532,22 @@ class PostgresLedgerEngine(LedgerEngine):
             scope = "{col} = ANY(%(ids)s::bigint[])"
             rows = planned_fetchall(
                 _recompute_sql(scope, "{col} = ANY(%(ledger_ids)s::bigint[])"),
-                {"ids": ids, "ledger_ids": recount},
+                {"ids": ids, "ledger_ids": recount, "defer": defer},
                 first=None if locked else _lock_sql(scope),
             )
         recomputed = []
-        for *state, linked, before in rows:
-            player = Player.from_db(connection.alias, PLAYER_STATE_FIELDS, state)
+        for *state, linked, before, deferred in rows:
+            player = Player.from_db(connection.alias, RECOMPUTED_FIELDS, state)
             player.person_linked = linked
-            recomputed.append(Recomputed(player=player, spend_before=before))
+            recomputed.append(Recomputed(player=player, spend_before=before, deferred=deferred))
         return recomputed
+
+    def projected_write(self, *, players) -> None:
+        if not players:
+            return
+        columns = [[getattr(p, name) for p in players] for name in ("pk", *PROJECTED_FIELDS)]
+        with server_cursor() as cursor:
+            cursor.execute(_PROJECTED_WRITE_SQL, columns)
 
     def last_logins_move(self, *, pairs) -> set[int]:
         with server_cursor() as cursor:

@@ -59,7 +59,10 @@ _PROJECTION_STEPS: list[Callable[..., object]] = []
 
 
 def projection_step_add(step: Callable[..., object]) -> None:
-    """Add `step(*, players, reason, actor, now, tiers)` to every projection (once)."""
+    """Add `step(*, players, reason, actor, now, tiers, deferred)` to every projection
+    (once). `deferred`: ids of players whose row the projection writes after the steps,
+    with their totals (`ledger_engine().projected_write`): a step sets those players'
+    fields on the objects only (one write of the row per round, not one per step)."""
     if step not in _PROJECTION_STEPS:
         _PROJECTION_STEPS.append(step)
 
@@ -73,17 +76,23 @@ def players_project(
     now: datetime | None = None,
     tiers: list | None = None,
     evaluate_tier: bool = True,
+    deferred: frozenset[int] = frozenset(),
 ) -> None:
     """Derive these players' tier and payer status from their totals (as
     `players_project_ledger` or `players_totals_rebuild` have just recomputed them), with
     their history rows. `players` carry `PLAYER_STATE_FIELDS`; `tiers` (lowest first)
     when the caller has them. `reason` is why the ledger moved (PAYMENT, REFUND,
     REBUILD), `trigger` the payer status change's. `evaluate_tier=False` skips the
-    added steps (a login moves no spend)."""
+    added steps (a login moves no spend). `deferred`: players whose totals
+    `totals_recompute(defer=True)` left unwritten; their rows are written here, once,
+    after the steps (which set their tier on the objects), before the payer status
+    reads them."""
     now = now or timezone.now()
     if evaluate_tier:
         for step in _PROJECTION_STEPS:
-            step(players=players, reason=reason, actor=actor, now=now, tiers=tiers)
+            step(players=players, reason=reason, actor=actor, now=now, tiers=tiers, deferred=deferred)
+    if deferred:
+        ledger_engine().projected_write(players=[p for p in players if p.pk in deferred])
     payer_status_refresh(player_ids=[p.pk for p in players], now=now, trigger=trigger)
 
 
@@ -112,8 +121,16 @@ def players_project_ledger(
     adds up to, then their tier (a player whose spend fell may also fall: the refund's
     rule) and everyone's payer status (a login may clear "no login"). Idempotent."""
     now = now or timezone.now()
+    player_ids = list(player_ids)
     ledger_ids = {int(pk) for pk in ledger_ids}
-    recomputed = ledger_engine().totals_recompute(player_ids=player_ids, ledger_ids=ledger_ids, locked=locked)
+    # A batch's players alone have their row written once, totals and tier together
+    # (`players_project`): a players row has 20 indexes, and a tier moved by a second
+    # UPDATE wrote the row and its index entries again. A single event keeps its one
+    # statement (its tier rarely moves; a second statement would cost a round trip).
+    recomputed = ledger_engine().totals_recompute(
+        player_ids=player_ids, ledger_ids=ledger_ids, locked=locked, defer=len(set(player_ids)) > 1
+    )
+    deferred = frozenset(row.player.pk for row in recomputed if row.deferred)
     groups: dict[tuple[str, str, bool], list[Player]] = {}
     for row in recomputed:
         if row.player.pk not in ledger_ids:
@@ -125,7 +142,13 @@ def players_project_ledger(
         groups.setdefault(key, []).append(row.player)
     for (reason, trigger, evaluate_tier), players in sorted(groups.items(), key=lambda item: item[0][1]):
         players_project(
-            players=players, reason=reason, trigger=trigger, actor=actor, now=now, evaluate_tier=evaluate_tier
+            players=players,
+            reason=reason,
+            trigger=trigger,
+            actor=actor,
+            now=now,
+            evaluate_tier=evaluate_tier,
+            deferred=deferred,
         )
     return Projected(players=len(recomputed), spend_fell=len(groups.get((REFUND, "refund", True), ())))
 

@@ -349,3 +349,36 @@ def test_a_batch_for_a_player_being_projected_does_not_wait_for_the_projection(
     assert projection_run().players == 1
     assert totals("x")[:3] == (Decimal("1000.00"), 2, "V5")
     assert players_totals_rebuild() == []
+
+
+def _players_rows_written() -> int:
+    """Row versions this transaction has written to the players table (PostgreSQL's statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_get_xact_tuples_updated('players_player'::regclass)")
+        return cursor.fetchone()[0]
+
+
+def test_a_batch_writes_a_players_row_once_with_its_totals_and_its_new_tier(
+    requires_postgres, tiers, pay, make_player, settings
+):
+    """A players row has 20 indexes, and every write of it adds an entry to each: a tier
+    moved by a batch's payment is written with the totals, not by a second UPDATE."""
+    settings.CELERY_BROKER_URL = ""
+    for account_id in ("wa", "wb"):
+        pay(make_player(account_id=account_id), "6", source="api", source_ref="1")
+    assert [totals(a)[2:] for a in ("wa", "wb")] == [("V1", PayerStatus.ACTIVE)] * 2
+    written = _players_rows_written()
+
+    result = payments_record_batch(
+        events=[purchase("w1", "wa", "600"), purchase("w2", "wb", "30")], source="api", source_ref="1"
+    )
+
+    assert (result.created, result.errors) == (2, [])
+    assert _players_rows_written() - written == 2
+    assert totals("wa") == (Decimal("606.00"), 2, "V4", PayerStatus.ACTIVE)
+    assert totals("wb") == (Decimal("36.00"), 2, "V2", PayerStatus.ACTIVE)
+    assert [history(a)[0][-1] for a in ("wa", "wb")] == [
+        ("V4", TierChangeReason.PAYMENT),
+        ("V2", TierChangeReason.PAYMENT),
+    ]
+    assert players_totals_rebuild() == []

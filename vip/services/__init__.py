@@ -168,7 +168,13 @@ _LOWERING_REASONS = frozenset({TierChangeReason.REFUND, TierChangeReason.REBUILD
 
 
 def tiers_evaluate(
-    *, players: list[Player], reason: str, actor=None, now: datetime | None = None, tiers: list[Tier] | None = None
+    *,
+    players: list[Player],
+    reason: str,
+    actor=None,
+    now: datetime | None = None,
+    tiers: list[Tier] | None = None,
+    deferred: frozenset[int] = frozenset(),
 ) -> list[TierChange]:
     """The rule that a payment raises a tier: re-evaluate each player after their
     spend moved, for one player or many. Upgrade at once; after a refund (or a rebuild
@@ -176,7 +182,8 @@ def tiers_evaluate(
     the pin expires; rolling-window downgrades through the passage of time are
     `tiers_review`'s job. `players` need `total_spend`, `tier_id` and
     `tier_pinned_until` loaded; `tiers` (lowest first) saves a query when the caller
-    has them. One history row per change (`tiers_write`)."""
+    has them. One history row per change (`tiers_write`). `deferred`: players whose
+    row the caller (the projection) writes afterwards, with their new tier from the objects."""
     now = now or timezone.now()
     tiers = tiers if tiers is not None else tiers_for_events()
     by_id = {t.pk: t for t in tiers}
@@ -205,15 +212,23 @@ def tiers_evaluate(
             moves.append((player, qualified))
     if not moves:
         return []
-    return tiers_write(moves=moves, reason=reason, actor=actor, now=now)
+    return tiers_write(moves=moves, reason=reason, actor=actor, now=now, deferred=deferred)
 
 
 def tiers_write(
-    *, moves: list[tuple[Player, Tier | None]], reason: str, actor=None, note: str = "", now: datetime
+    *,
+    moves: list[tuple[Player, Tier | None]],
+    reason: str,
+    actor=None,
+    note: str = "",
+    now: datetime,
+    deferred: frozenset[int] = frozenset(),
 ) -> list[TierChange]:
     """Move each player to its tier and record the change: the one place a tier is
     written (with its TierChange row), for one player or many. One INSERT of the
-    history and one UPDATE per target tier; the player objects follow."""
+    history and one UPDATE per target tier; the player objects follow. The rows of
+    `deferred` players are not updated here: their caller writes them from the objects
+    (the projection, with their totals: one write of the row instead of two)."""
     changes = [
         TierChange(
             player_id=player.pk,
@@ -228,11 +243,12 @@ def tiers_write(
     ]
     with transaction.atomic(savepoint=False):  # stands or falls with the caller's transaction
         if connection.vendor == "postgresql":
-            _tiers_write_postgresql(changes, reason=reason, actor=actor, note=note, now=now)
+            _tiers_write_postgresql(changes, reason=reason, actor=actor, note=note, now=now, deferred=deferred)
         else:
             by_tier: dict[int | None, list[int]] = defaultdict(list)
             for player, tier in moves:
-                by_tier[tier.pk if tier else None].append(player.pk)
+                if player.pk not in deferred:
+                    by_tier[tier.pk if tier else None].append(player.pk)
             TierChange.objects.bulk_create(changes, batch_size=1000)
             for tier_id, ids in by_tier.items():
                 Player.objects.filter(pk__in=ids).update(tier_id=tier_id, tier_since=now, tier_below_since=None)
@@ -245,16 +261,20 @@ def tiers_write(
 # statement, for one move or many (the moves as arrays): the same two writes as the ORM's
 # bulk_create and UPDATE, without their query compilation (a third of a first payment's
 # Python) and in one round trip. The rows come back in the moves' order (ORDER BY n).
+# `w`: the player's row is written here (false for the projection's deferred rows).
 _TIERS_WRITE_SQL = (
-    "WITH m AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) WITH ORDINALITY AS m(pid, f, t, n)),"
+    "WITH m AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[])"
+    " WITH ORDINALITY AS m(pid, f, t, w, n)),"
     f" u AS (UPDATE {Player._meta.db_table} p SET tier_id = m.t, tier_since = %s, tier_below_since = NULL"
-    " FROM m WHERE p.id = m.pid)"
+    " FROM m WHERE p.id = m.pid AND m.w)"
     f" INSERT INTO {TierChange._meta.db_table} (player_id, from_tier_id, to_tier_id, reason, actor_id, note, changed_at)"
     " SELECT m.pid, m.f, m.t, %s, %s, %s, %s FROM m ORDER BY m.n RETURNING id"
 )
 
 
-def _tiers_write_postgresql(changes: list[TierChange], *, reason: str, actor, note: str, now: datetime) -> None:
+def _tiers_write_postgresql(
+    changes: list[TierChange], *, reason: str, actor, note: str, now: datetime, deferred: frozenset[int]
+) -> None:
     from players.services.prepared import prepared_fetchall
 
     rows = prepared_fetchall(
@@ -263,6 +283,7 @@ def _tiers_write_postgresql(changes: list[TierChange], *, reason: str, actor, no
             [c.player_id for c in changes],
             [c.from_tier_id for c in changes],
             [c.to_tier_id for c in changes],
+            [c.player_id not in deferred for c in changes],
             now,
             str(reason),
             actor.pk if actor is not None else None,
