@@ -215,8 +215,14 @@ def _tasks_insert(*, campaign, low, high, now, team, offset) -> tuple[int, int]:
         "status_reason, source, campaign_id, created_by_id, created_at, completed_at) "
         "SELECT q.player_id, q.assignee_id, %s, %s, '', %s, CASE WHEN q.reason = '' THEN %s ELSE %s END, '', '', "
         "q.reason, %s, %s, %s, %s, NULL "
-        f"FROM (SELECT t.player_id, COALESCE(p.manager_id, {round_robin}) AS assignee_id, {reason_sql} AS reason "
-        f"FROM {target_table} t JOIN {player_table} p ON p.id = t.player_id {joins}"
+        f"FROM (SELECT p.id AS player_id, COALESCE(p.manager_id, {round_robin}) AS assignee_id, {reason_sql} AS reason "
+        # A linked account's call is the VIP person's, as their messages are: on the main
+        # account (its manager, consents), once per person however many accounts are targeted.
+        # The few linked accounts come from the partial index player_person_linked, so the
+        # million others still join the players table once.
+        f"FROM {target_table} t LEFT JOIN (SELECT id, person_account_id FROM {player_table} "
+        "WHERE person_account_id IS NOT NULL) l ON l.id = t.player_id "
+        f"JOIN {player_table} p ON p.id = COALESCE(l.person_account_id, t.player_id) {joins}"
         "WHERE t.campaign_id = %s AND t.is_holdout = %s AND t.player_id BETWEEN %s AND %s "
         "AND p.erased_at IS NULL) q "  # erased on request after the targets were chosen: not called
         "WHERE true ON CONFLICT DO NOTHING"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from campaigns.models import Message, MessageStatus
+from campaigns.models import Message, MessageStatus, OutreachTask
 from campaigns.services.campaigns import campaign_launch
 from campaigns.services.messaging import message_queue
 from players.services.persons import account_link
@@ -68,3 +68,24 @@ def test_a_message_for_a_linked_account_goes_to_the_person_once(person, consent)
     first = message_queue(player=alts[0], channel="in_game", body="工单已处理", source="case:9", is_marketing=False)
     again = message_queue(player=alts[1], channel="in_game", body="工单已处理", source="case:9", is_marketing=False)
     assert first.pk == again.pk and first.player_id == main.pk and first.status == MessageStatus.QUEUED
+
+
+def test_a_call_campaign_gives_the_person_s_manager_one_task_on_the_main_account(
+    make_campaign, make_player, supervisor, manager, other_manager, consent
+):
+    # given a person whose main account (s1) is 李娜's, with two accounts on s2 and s3,
+    # and a campaign whose segment holds only the linked accounts' servers
+    main = make_player(account_id="guo-s1", nickname="郭靖", server="s1", manager=manager, phone="+8613911116666")
+    for server in ("s2", "s3"):
+        alt = make_player(account_id=f"guo-{server}", nickname=f"靖哥哥{server}", server=server)
+        account_link(person=main, account=alt, actor=supervisor)
+    consent(main, "phone")
+    stranger = make_player(account_id="yang-s2", nickname="杨康", server="s2")
+    campaign = make_campaign(segment={"servers": ["s2", "s3"]}, template="{nickname}您好")
+
+    campaign_launch(campaign=campaign, actor=supervisor, now=LAUNCH, chunk_size=1)  # each account its own chunk
+
+    # one call for the person, on the main account, for the person's manager; the stranger's own
+    tasks = {t.player_id: t for t in OutreachTask.objects.filter(campaign=campaign)}
+    assert set(tasks) == {main.pk, stranger.pk}
+    assert tasks[main.pk].assignee_id == manager.pk
