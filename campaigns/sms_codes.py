@@ -20,6 +20,9 @@ SMS_PROVIDERS = {
     "aliyun": _("Aliyun SMS"),
     "tencent": _("Tencent Cloud SMS"),
     "wecom": _("WeCom"),  # not SMS, but answers with codes alike (campaigns/channels/wecom.py)
+    # not SMS either: the other backends' answers (campaigns/channels/__init__.py)
+    "email": _("The email server"),
+    "webhook": _("The delivery gateway"),
 }
 
 _THROTTLED = _("too many requests: throttled")

@@ -155,13 +155,21 @@ class MessageAdmin(PlayerScopedAdminMixin, admin.ModelAdmin):
         "delivered_at",
         "provider_ref",
         "attempts",
-        "last_error",
         "status_reason_display",
+        "last_error",
         "source_display",
         "created_at",
     ]
-    exclude = ["source", "status_reason", "status_params", "provider_batch"]
+    exclude = ["source", "status_reason", "status_params", "provider_batch", "last_error"]
     actions = ["retry_now", "cancel"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The provider's own words (its code and text, in its language) are for whoever acts
+        # on failures (a supervisor); everyone reads the reason in their language.
+        fields = list(super().get_readonly_fields(request, obj))
+        if not self.has_retry_permission(request):
+            fields.remove("last_error")
+        return fields
 
     @admin.display(description=_("source"))
     def source_display(self, obj):

@@ -36,17 +36,31 @@ from django.utils.module_loading import import_string
 
 from crm.channels import MESSAGE_BACKEND_CHANNELS, MESSAGE_CHANNELS
 
+from ..sms_codes import UNREACHABLE
+
 logger = logging.getLogger("campaigns.messages")
 
 SIGNATURE_HEADER = "X-CRM-Signature"
 
 
 class DeliveryError(Exception):
-    """A message could not be delivered. `permanent` means retrying cannot help."""
+    """A message could not be delivered. `permanent` means retrying cannot help.
 
-    def __init__(self, message: str, *, permanent: bool = False):
+    Its text is the provider's (or library's) own words, kept for a supervisor
+    (`Message.last_error`); `reason` is the `MessageReason` code a person reads, in their
+    language, with its `params` (`Message.status_reason_text`)."""
+
+    def __init__(self, message: str, *, permanent: bool = False, reason: str = "", params: dict | None = None):
         super().__init__(message)
         self.permanent = permanent
+        self.reason = reason
+        self.params = params or {}
+
+
+def _reasons():
+    from ..models import MessageReason  # at send time: this module loads before the apps do
+
+    return MessageReason
 
 
 def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -158,9 +172,10 @@ class EmailBackend(ChannelBackend):
     path, default EMAIL_BACKEND)."""
 
     def send(self, message) -> None:
+        reasons = _reasons()
         address = message.player.email
         if not address:
-            raise DeliveryError("The player has no email address.", permanent=True)
+            raise DeliveryError("", permanent=True, reason=reasons.NO_EMAIL)
         connection = mail.get_connection(backend=self.options.get("backend"), fail_silently=False)
         email = mail.EmailMessage(
             subject=message.subject or "",
@@ -173,9 +188,14 @@ class EmailBackend(ChannelBackend):
         try:
             sent = email.send()
         except Exception as exc:  # smtplib, socket and backend errors alike
-            raise DeliveryError(f"Email not sent: {exc.__class__.__name__}: {exc}")
+            detail = f"{exc.__class__.__name__}: {exc}"
+            raise DeliveryError(
+                detail,
+                reason=reasons.PROVIDER_RETRY,
+                params={"provider": "email", "code": exc.__class__.__name__[:64], "detail": str(exc)[:200]},
+            )
         if not sent:
-            raise DeliveryError("Email not sent: the email backend accepted nothing.")
+            raise DeliveryError("", reason=reasons.PROVIDER_RETRY, params={"provider": "email", "code": ""})
 
 
 class WebhookBackend(ChannelBackend):
@@ -207,13 +227,16 @@ class WebhookBackend(ChannelBackend):
         return data
 
     def send(self, message) -> None:
+        reasons = _reasons()
         url = self.options.get("url")
         secret = self.options.get("secret")
         if not url or not secret:
-            raise DeliveryError(f"The webhook for channel {self.channel} needs a url and a secret.")
+            raise DeliveryError(
+                "url and secret missing", reason=reasons.CHANNEL_NOT_CONFIGURED, params={"channel": self.channel}
+            )
         data = self.payload(message)
         if message.channel == "sms" and not data["phone"]:
-            raise DeliveryError("The player has no phone number.", permanent=True)
+            raise DeliveryError("", permanent=True, reason=reasons.NO_PHONE)
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         request = urllib.request.Request(
             url,
@@ -231,9 +254,19 @@ class WebhookBackend(ChannelBackend):
                 response.read(1024)
         except urllib.error.HTTPError as exc:
             permanent = 400 <= exc.code < 500 and exc.code not in (408, 429)
-            raise DeliveryError(f"Webhook answered HTTP {exc.code}.", permanent=permanent)
+            detail = str(exc.reason or "")[:200]
+            raise DeliveryError(
+                f"HTTP {exc.code} {detail}".strip(),
+                permanent=permanent,
+                reason=reasons.PROVIDER_REFUSED if permanent else reasons.PROVIDER_RETRY,
+                params={"provider": "webhook", "code": f"HTTP {exc.code}", "detail": detail},
+            )
         except (urllib.error.URLError, OSError) as exc:
-            raise DeliveryError(f"Webhook unreachable: {getattr(exc, 'reason', exc)}")
+            raise DeliveryError(
+                str(getattr(exc, "reason", exc)),
+                reason=reasons.PROVIDER_RETRY,
+                params={"provider": "webhook", "code": UNREACHABLE},
+            )
 
 
 class ChannelNotConfigured(ImproperlyConfigured):

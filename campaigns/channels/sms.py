@@ -76,7 +76,6 @@ class SmsProviderBackend(ChannelBackend):
                         message.pk,
                         "failed",
                         reason=MessageReason.NO_PHONE,
-                        error="The player has no mobile number.",
                     )
                 )
         return sendable, results
@@ -92,7 +91,7 @@ class SmsProviderBackend(ChannelBackend):
             "failed" if outcome == FAIL else "retry",
             reason=MessageReason.PROVIDER_REFUSED if outcome == FAIL else MessageReason.PROVIDER_RETRY,
             params={"provider": self.provider, "code": code[:64], "detail": (detail or "")[:200]},
-            error=f"{self.provider} {code}: {detail}",
+            error=f"{code} {detail or ''}".strip(),
         )
 
     def unreached(self, message, detail: str) -> SendResult:
@@ -103,7 +102,7 @@ class SmsProviderBackend(ChannelBackend):
             "retry",
             reason=MessageReason.PROVIDER_RETRY,
             params={"provider": self.provider, "code": UNREACHABLE},
-            error=f"{self.provider} unreachable: {detail}",
+            error=detail,
         )
 
     def uncertain(self, message, detail: str) -> SendResult:
@@ -112,5 +111,5 @@ class SmsProviderBackend(ChannelBackend):
             "uncertain",
             reason=MessageReason.PROVIDER_UNCERTAIN,
             params={"provider": self.provider},
-            error=f"{self.provider} did not answer: {detail}",
+            error=detail,
         )

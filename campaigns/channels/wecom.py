@@ -73,7 +73,6 @@ class WecomBackend(ChannelBackend):
                         message.pk,
                         "failed",
                         reason=MessageReason.WECOM_NOT_LINKED,
-                        error="The player is not linked to a WeCom customer with a serving member.",
                     )
                 )
             else:
@@ -110,7 +109,7 @@ class WecomBackend(ChannelBackend):
                         "failed",
                         reason=MessageReason.WECOM_NOT_CUSTOMER,
                         params={"member": who},
-                        error=f"WeCom: not {member.userid}'s customer",
+                        error=f"fail_list {contact.external_userid}" if msgid else "no msgid",
                     )
                 )
             else:
@@ -137,7 +136,7 @@ class WecomBackend(ChannelBackend):
             "failed" if outcome == FAIL else "retry",
             reason=MessageReason.PROVIDER_REFUSED if outcome == FAIL else MessageReason.PROVIDER_RETRY,
             params={"provider": self.provider, "code": code[:64], "detail": detail[:200]},
-            error=f"wecom {code}: {detail}",
+            error=f"{code} {detail}".strip(),
         )
 
     def _unknown(self, message, exc) -> SendResult:
@@ -154,11 +153,9 @@ class WecomBackend(ChannelBackend):
                     "retry",
                     reason=MessageReason.PROVIDER_RETRY,
                     params={"provider": self.provider, "code": "unreachable"},
-                    error=f"wecom unreachable: {detail}",
+                    error=detail,
                 )
-        return SendResult(
-            message.pk, "uncertain", reason=MessageReason.WECOM_UNCERTAIN, error=f"wecom did not answer: {detail}"
-        )
+        return SendResult(message.pk, "uncertain", reason=MessageReason.WECOM_UNCERTAIN, error=detail)
 
 
 def _member_name(member) -> str:

@@ -7,12 +7,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 
 from crm.channels import Channel, message_channel_choices
-from crm.formatting import money
+from crm.formatting import money, when
 from crm.privacy import label_text
 from players.churn_reasons import reason_label
 from players.models import ContactOutcome, ErasedPlayerRefusedMixin
@@ -244,6 +245,14 @@ class MessageReason(models.TextChoices):
     )
     NO_SEND_DAY = "no_send_day", _("No marketing messages go out on %(day)s (a no-sending day).")
     NO_PHONE = "no_phone", _("The player has no mobile number.")
+    NO_EMAIL = "no_email", _("The player has no email address.")
+    DELIVERY_ERROR = (
+        "delivery_error",
+        _(
+            "The delivery backend of the channel %(channel)s failed unexpectedly; "
+            "a supervisor sees its own words on the message."
+        ),
+    )
     SMS_DAYTIME = (
         "sms_daytime",
         _("Promotional SMS go out only from %(start)s to %(end)s in the player's time zone."),
@@ -307,6 +316,9 @@ def _reason_params_text(params: dict) -> dict:
     if "day" in params:
         with suppress(TypeError, ValueError):
             params = {**params, "day": date_format(date.fromisoformat(params["day"]), "DATE_FORMAT")}
+    if "at" in params:  # an instant, stored in UTC: read in local time
+        moment = parse_datetime(params["at"]) if isinstance(params["at"], str) else None
+        params = {**params, "at": when(moment) if moment else "-"}
     if "provider" not in params:
         return params
     provider, code = params.get("provider", ""), params.get("code", "")
@@ -314,9 +326,13 @@ def _reason_params_text(params: dict) -> dict:
     return {**params, "provider": provider_label(provider), "what": what, "code": code or "-"}
 
 
+# A failed attempt's reason carries its number and time ("attempt", "at"), said after it.
+ATTEMPT_TEXT = _("Attempt %(attempt)s: %(at)s.")
+
+
 def message_reason_text(codes: str, params: dict | None = None) -> str:
     """`Message.status_reason` (space-separated `MessageReason` codes) in words, in the
-    active language; text that is not a code (older rows) reads as it is."""
+    active language, times in local time; text that is not a code (older rows) reads as it is."""
     params = _reason_params_text(params or {})
     texts = []
     for code in (codes or "").split():
@@ -327,6 +343,8 @@ def message_reason_text(codes: str, params: dict | None = None) -> str:
             texts.append(label % params if "%(" in label else label)
         except (KeyError, TypeError, ValueError):
             texts.append(label)
+    if texts and "attempt" in params and "at" in params:
+        texts.append(str(ATTEMPT_TEXT) % params)
     return " ".join(texts)
 
 
@@ -351,7 +369,13 @@ class Message(ErasedPlayerRefusedMixin, models.Model):
     scheduled_for = models.DateTimeField(_("send at"), db_index=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
+    # The provider's own code and words on the last failed attempt, as it gave them, for a
+    # supervisor; what a person reads is the reason (`status_reason_text`).
+    last_error = models.TextField(
+        _("provider's answer"),
+        blank=True,
+        help_text=_("The provider's own code and words on the last failed attempt, as it gave them."),
+    )
     # Why it is cancelled, postponed or failed: `MessageReason` codes (space-separated)
     # and their parameters, shown in the reader's language by `status_reason_text`.
     status_reason = models.CharField(_("reason"), max_length=200, blank=True)

@@ -681,9 +681,9 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> t
             message,
             status=MessageStatus.FAILED,
             attempts=attempts,
-            last_error=str(backend),
+            last_error="",  # ours, not a provider's: the reason says what to configure; the log has it
             status_reason=MessageReason.CHANNEL_NOT_CONFIGURED,
-            status_params={"channel": message.channel},
+            status_params={"channel": message.channel, "attempt": attempts, "at": now.isoformat()},
         )
         logger.error("message %s failed: %s", message.pk, backend)
         return "failed", message
@@ -703,13 +703,25 @@ def _message_deliver_one(*, message_id: int, now: datetime, backends: dict) -> t
         return "claimed", message
     try:
         backend.send(message)
+    except DeliveryError as exc:
+        result = SendResult(
+            message.pk,
+            "failed" if exc.permanent else "retry",
+            reason=exc.reason or MessageReason.DELIVERY_ERROR,
+            params=exc.params if exc.reason else {"channel": message.channel},
+            error=str(exc),
+        )
+        return _message_record_result(message, result, attempts, now), message
     except Exception as exc:
-        permanent = getattr(exc, "permanent", False)
-        if not isinstance(exc, DeliveryError):
-            logger.exception("channel backend %s crashed on message %s", message.channel, message.pk)
-        error = f"{now:%Y-%m-%d %H:%M:%S} UTC, attempt {attempts}: {exc}"
-        outcome = "failed" if permanent else "retry"
-        return _message_record_result(message, SendResult(message.pk, outcome, error=error), attempts, now), message
+        logger.exception("channel backend %s crashed on message %s", message.channel, message.pk)
+        result = SendResult(
+            message.pk,
+            "retry",
+            reason=MessageReason.DELIVERY_ERROR,
+            params={"channel": message.channel},
+            error=f"{exc.__class__.__name__}: {exc}",
+        )
+        return _message_record_result(message, result, attempts, now), message
     return _message_record_result(message, SendResult(message.pk, "sent"), attempts, now), message
 
 
@@ -727,7 +739,7 @@ def _batch_send(*, backend: ChannelBackend, messages: list[Message], now: dateti
         results = {}
         error = f"{exc.__class__.__name__}: {exc}"
     else:
-        error = "no result for this message"
+        error = ""  # the provider answered for the others: nothing of its own about this one
     counts = Counter()
     for message in messages:
         result = results.get(message.pk) or SendResult(
@@ -783,7 +795,10 @@ def _message_record_result(message: Message, result: SendResult, attempts: int, 
             status_params=params,
         )
         return "task"
-    error = result.error or f"attempt {attempts}: {reason}"
+    # The reason says it in the reader's language, with the attempt and its time (local
+    # when read); the provider's own words stay beside it for a supervisor.
+    error = result.error[:1000]
+    params = {**params, "attempt": attempts, "at": now.isoformat()}
     if result.outcome == "uncertain":
         _message_set(
             message,
@@ -793,7 +808,7 @@ def _message_record_result(message: Message, result: SendResult, attempts: int, 
             status_reason=reason,
             status_params=params,
         )
-        logger.warning("message %s: the provider may have it, not sent again: %s", message.pk, error)
+        logger.warning("message %s: the provider may have it, not sent again: %s %s", message.pk, reason, error)
         return "uncertain"
     if result.outcome == "failed" or attempts >= settings.CRM_MESSAGE_MAX_ATTEMPTS:
         if result.outcome == "retry" and reason == MessageReason.PROVIDER_RETRY:
@@ -807,7 +822,7 @@ def _message_record_result(message: Message, result: SendResult, attempts: int, 
             status_reason=reason,
             status_params=params,
         )
-        logger.warning("message %s failed for good: %s", message.pk, error)
+        logger.warning("message %s failed for good: %s %s", message.pk, reason, error)
         return "failed"
     _message_set(
         message,
@@ -896,7 +911,7 @@ def _messages_sending_abandoned(*, now: datetime) -> int:
             status=MessageStatus.FAILED,
             status_reason=MessageReason.PROVIDER_UNCERTAIN,
             status_params={"provider": provider},
-            last_error="no answer recorded from the provider (the sending worker stopped)",
+            last_error="",
         )
     return count
 
@@ -1049,6 +1064,6 @@ def _receipt_apply(*, message_id: int, receipt, now: datetime) -> str:
         delivered_at=None,
         status_reason=MessageReason.PROVIDER_UNDELIVERED,
         status_params={"provider": receipt.provider, "code": receipt.code[:64], "detail": receipt.detail[:200]},
-        last_error=f"receipt: {receipt.code} {receipt.detail}".strip()[:1000],
+        last_error=f"{receipt.code} {receipt.detail}".strip()[:1000],
     )
     return "undelivered"

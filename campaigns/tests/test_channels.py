@@ -21,7 +21,7 @@ from campaigns.channels import (
     signature_header,
     signature_verify,
 )
-from campaigns.models import Message, MessageStatus
+from campaigns.models import Message, MessageReason, MessageStatus
 from campaigns.services.messaging import message_queue, messages_deliver_due
 from crm.channels import MESSAGE_CHANNELS, message_backends_setting, message_channel_choices
 from players.models import ContactLog
@@ -113,8 +113,19 @@ def test_webhook_server_error_is_recorded_and_retried_then_succeeds(settings, we
     # when delivered: it fails and is scheduled again with backoff
     assert messages_deliver_due(now=now)["retrying"] == 1
     message.refresh_from_db()
-    assert message.status == MessageStatus.QUEUED and message.attempts == 1 and "503" in message.last_error
+    assert message.status == MessageStatus.QUEUED and message.attempts == 1
     assert message.scheduled_for == now + timezone.timedelta(seconds=settings.CRM_MESSAGE_RETRY_BASE_SECONDS)
+    # the gateway's own words for a supervisor; the reason in the reader's language and local time
+    assert message.last_error.startswith("HTTP 503") and "UTC" not in message.last_error
+    assert message.status_reason == MessageReason.PROVIDER_RETRY
+    local = timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
+    with translation.override("zh-hans"):
+        assert message.status_reason_text.startswith("投递网关未发送：")
+        assert "（HTTP 503）。稍后将重试。" in message.status_reason_text
+        assert message.status_reason_text.endswith(f"第 1 次尝试：{local}。")
+    with translation.override("en"):
+        assert message.status_reason_text.startswith("The delivery gateway did not send it: ")
+        assert message.status_reason_text.endswith(f"(HTTP 503). It will be tried again. Attempt 1: {local}.")
     # and not before its time
     assert messages_deliver_due(now=now + timezone.timedelta(seconds=1))["sent"] == 0
     # when the service is back
@@ -130,7 +141,11 @@ def test_webhook_client_error_fails_at_once(settings, webhook_server, make_playe
     message = message_queue(player=make_player(), channel="in_game", body="hi", source="test:3")
     assert messages_deliver_due()["failed"] == 1
     message.refresh_from_db()
-    assert message.status == MessageStatus.FAILED and "400" in message.last_error
+    assert message.status == MessageStatus.FAILED and message.last_error.startswith("HTTP 400")
+    with translation.override("zh-hans"):
+        assert message.status_reason_text.startswith(
+            "投递网关拒绝发送：Bad Request（HTTP 400）。未发送。 第 1 次尝试："
+        )
 
 
 def test_unreachable_webhook_fails_after_the_attempt_limit(settings, make_player):
@@ -149,7 +164,12 @@ def test_unreachable_webhook_fails_after_the_attempt_limit(settings, make_player
         outcomes.append(next(k for k, v in messages_deliver_due(now=now).items() if v))
     message.refresh_from_db()
     assert outcomes == ["retrying", "retrying", "failed"]
-    assert message.status == MessageStatus.FAILED and message.attempts == 3 and "unreachable" in message.last_error
+    assert message.status == MessageStatus.FAILED and message.attempts == 3
+    assert message.status_reason == MessageReason.PROVIDER_REFUSED  # no attempt left
+    assert "refused" in message.last_error.lower()  # the socket's own words
+    with translation.override("zh-hans"):
+        assert "无法连接服务商：未发送任何内容（unreachable）" in message.status_reason_text
+        assert "第 3 次尝试：" in message.status_reason_text
 
 
 def test_sms_without_phone_fails_permanently(settings, webhook_server, make_player):
@@ -256,4 +276,19 @@ def test_email_without_address_fails_permanently(settings, make_player):
     message = message_queue(player=make_player(email=""), channel="email", body="x", source="test:noaddr")
     assert messages_deliver_due()["failed"] == 1
     message.refresh_from_db()
-    assert "no email address" in message.last_error
+    assert message.status_reason == MessageReason.NO_EMAIL and message.last_error == ""
+    with translation.override("zh-hans"):
+        assert message.status_reason_text.startswith("玩家没有电子邮箱地址。 第 1 次尝试：")
+
+
+def test_a_backend_that_crashes_is_retried_with_a_reason_and_its_words_kept(settings, make_player):
+    # given a backend with a bug
+    settings.CRM_QUIET_HOURS = ("00:00", "00:00")
+    message = message_queue(player=make_player(), channel="email", body="x", source="test:crash")
+    with mock.patch("campaigns.channels.EmailBackend.send", side_effect=KeyError("template")):
+        assert messages_deliver_due()["retrying"] == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and message.status_reason == MessageReason.DELIVERY_ERROR
+    assert message.last_error == "KeyError: 'template'"
+    with translation.override("zh-hans"):
+        assert message.status_reason_text.startswith("渠道 电子邮件 的发送后端意外出错；主管可在该消息上看到其原话。")

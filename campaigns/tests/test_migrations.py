@@ -129,3 +129,66 @@ def test_call_scripts_in_templates_move_into_the_library(make_player, supervisor
     scripts_0017.scripts_back_into_templates(apps, None)
     first.refresh_from_db(), call.refresh_from_db()
     assert (first.template, call.template) == ("{nickname}您好，我是{manager}", "{occasion}快乐")
+
+
+errors_0021 = import_module("campaigns.migrations.0021_message_last_error_provider_words")
+
+
+def test_stored_errors_become_reasons_with_local_times_and_keep_the_providers_words(make_player):
+    # given errors stored before 0021: our English words and a UTC time
+    player = make_player()
+    now = timezone.now()
+
+    def message(source, status, attempts, last_error, reason="", params=None):
+        return Message.objects.create(
+            player=player,
+            channel="in_game",
+            body="hi",
+            scheduled_for=now,
+            source=source,
+            status=status,
+            attempts=attempts,
+            last_error=last_error,
+            status_reason=reason,
+            status_params=params or {},
+        )
+
+    webhook = message("a", "queued", 1, "2026-12-06 14:03:00 UTC, attempt 1: Webhook answered HTTP 503.")
+    no_email = message("b", "failed", 1, "2026-12-06 14:03:00 UTC, attempt 1: The player has no email address.")
+    crashed = message("c", "failed", 5, "2026-12-06 14:03:00 UTC, attempt 5: KeyError: 'x'")
+    sms = message(
+        "d",
+        "failed",
+        2,
+        "tencent LimitExceeded.DailyLimit: daily limit",
+        "provider_refused",
+        {"provider": "tencent", "code": "LimitExceeded.DailyLimit"},
+    )
+    receipt = message("e", "failed", 1, "receipt: MK:0001 空号", "provider_undelivered", {"provider": "tencent"})
+    retried_by_hand = message("f", "queued", 0, "2026-12-06 14:03:00 UTC, attempt 5: Webhook answered HTTP 500.")
+
+    # when
+    errors_0021.forwards(apps, None)
+
+    # then our words are reasons, the time is the reason's (read in local time), the provider's words stay
+    for m in (webhook, no_email, crashed, sms, receipt, retried_by_hand):
+        m.refresh_from_db()
+    assert (webhook.status_reason, webhook.last_error) == ("provider_retry", "HTTP 503")
+    assert webhook.status_params == {
+        "provider": "webhook",
+        "code": "HTTP 503",
+        "attempt": 1,
+        "at": "2026-12-06T14:03:00+00:00",
+    }
+    with translation.override("zh-hans"):
+        assert webhook.status_reason_text == (
+            "投递网关未发送：未说明原因（HTTP 503）。稍后将重试。 第 1 次尝试：2026-12-06 22:03。"
+        )
+    assert (no_email.status_reason, no_email.last_error) == ("no_email", "")
+    assert (crashed.status_reason, crashed.last_error) == ("delivery_error", "KeyError: 'x'")
+    with translation.override("en"):
+        assert crashed.status_reason_text.startswith("The delivery backend of the channel In-game failed")
+    assert (sms.last_error, sms.status_reason) == ("LimitExceeded.DailyLimit daily limit", "provider_refused")
+    assert receipt.last_error == "MK:0001 空号"
+    # a message retried by hand has no reason to give: its last error keeps only the gateway's answer
+    assert (retried_by_hand.status_reason, retried_by_hand.last_error) == ("", "HTTP 500")

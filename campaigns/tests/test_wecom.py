@@ -258,10 +258,13 @@ def test_a_wecom_campaign_makes_one_confirmable_task_per_manager_with_their_cust
     assert Message.objects.get(player=li_players[0]).provider_ref == tasks["LiQiang"].msgid
     with translation.override("zh-hans"):
         assert waiting.status_reason_text == "在王芳的企业微信群发任务中：待其在企业微信中确认后发送。"
+        # (each with its attempt, at Shanghai time: LAUNCH is 10:00 there)
         assert Message.objects.get(player=stranger).status_reason_text == (
-            "该玩家不是任何团队成员的企业微信客户（未关联外部联系人）。"
+            "该玩家不是任何团队成员的企业微信客户（未关联外部联系人）。 第 1 次尝试：2026-11-23 10:00。"
         )
-        assert Message.objects.get(player=gone).status_reason_text == "企业微信未接收：该玩家不是王芳的企业微信客户。"
+        assert Message.objects.get(player=gone).status_reason_text == (
+            "企业微信未接收：该玩家不是王芳的企业微信客户。 第 1 次尝试：2026-11-23 10:00。"
+        )
     assert not ContactLog.objects.exists()  # nothing is sent until a member confirms
 
     # a waiting task is not taken for a dead worker's claim (it waits for days, not minutes)
@@ -400,7 +403,7 @@ def test_a_sender_wecom_does_not_know_fails_with_its_code(wecom, team):
     assert message.status == MessageStatus.FAILED and message.status_params["code"] == "60111"
     with translation.override("en"):
         assert message.status_reason_text == (
-            "WeCom refused it: WeCom has no member with this userid (60111). Not sent."
+            "WeCom refused it: WeCom has no member with this userid (60111). Not sent. Attempt 1: 2026-11-23 10:00."
         )
 
 

@@ -184,7 +184,7 @@ def messages(older, player, limit, user):
             pk=m.pk,
             kind=_("Message"),
             title=f"{m.get_channel_display()}: {free_text_for(user, m.subject or Truncator(m.body).chars(60))}",
-            detail=" · ".join(x for x in (m.get_status_display(), m.last_error) if x),
+            detail=" · ".join(x for x in (m.get_status_display(), m.status_reason_text) if x),
             url=admin_url("campaigns_message_change", m.pk),
             actor=_by(None, m.campaign.name if m.campaign else ""),
             tone="bad" if m.status == MessageStatus.FAILED else "",
