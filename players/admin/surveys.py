@@ -4,9 +4,10 @@ scoped to the players a user may see."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin_columns import player_column, short_time
+from crm.admin_columns import player_column, short_time, truncated
 from crm.admin_readonly import ReadOnlyAdminMixin
 
 from ..models import SatisfactionSurvey
@@ -23,7 +24,7 @@ class SatisfactionSurveyAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.
         "category_display",
         "manager",
         "channel",
-        "status",
+        "status_display",
         "score_display",
         "reason_display",
         "answered_via",
@@ -33,6 +34,7 @@ class SatisfactionSurveyAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.
     list_select_related = ["player", "manager"]
     search_fields = ["=player__account_id"]
     search_help_text = _("Account id.")
+    readonly_fields = ["expiry_display"]
     show_full_result_count = False
     fields = [
         "player",
@@ -43,6 +45,7 @@ class SatisfactionSurveyAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.
         "category",
         "channel",
         "status",
+        "expiry_display",
         "sent_at",
         "reminded_at",
         "answered_at",
@@ -60,6 +63,19 @@ class SatisfactionSurveyAdmin(ReadOnlyAdminMixin, PlayerScopedAdminMixin, admin.
     @admin.display(description=_("reason"))
     def reason_display(self, obj):  # replaced per request by get_list_display
         return ""
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, obj):
+        # An expired survey says why and when, under its status, as the reasons elsewhere do.
+        if not obj.expiry_text:
+            return obj.get_status_display()
+        return format_html(
+            "{}<br><small>{}</small>", obj.get_status_display(), truncated(obj.expiry_text, width="12em")
+        )
+
+    @admin.display(description=_("why it expired"))
+    def expiry_display(self, obj):
+        return obj.expiry_text or "-"
 
     @admin.display(description=_("sent at"), ordering="sent_at")
     def sent(self, obj):

@@ -89,4 +89,4 @@ from .service_records import (  # noqa: F401
     ProposalStatus,
     SlaPolicy,
 )
-from .surveys import SatisfactionSurvey, SurveyKind, SurveyStatus, SurveyVia  # noqa: F401, E402
+from .surveys import SatisfactionSurvey, SurveyExpiry, SurveyKind, SurveyStatus, SurveyVia  # noqa: F401, E402

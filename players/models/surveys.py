@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from crm.formatting import when
 from crm.privacy import label_text
 
 from .profile import ContactChannel
@@ -31,6 +32,14 @@ class SurveyStatus(models.TextChoices):
     SENT = "sent", _("Waiting for the answer")
     ANSWERED = "answered", _("Answered")
     EXPIRED = "expired", _("Expired")
+
+
+class SurveyExpiry(models.TextChoices):
+    """Why a survey expired: stored as the code with `SatisfactionSurvey.expired_at`, read in
+    the reader's language and local time (`SatisfactionSurvey.expiry_text`)."""
+
+    NO_ANSWER = "no_answer", _("Not answered within %(days)s days of sending: its link expired on %(at)s.")
+    ERASED = "erased", _("The player's personal data was erased on request on %(at)s: no answer is taken.")
 
 
 class SurveyVia(models.TextChoices):
@@ -75,6 +84,11 @@ class SatisfactionSurvey(models.Model):
         _("score (1-5)"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     reason = models.CharField(_("reason"), max_length=500, blank=True)
+    # Why and when it expired (its link's end, or the erasure): `expiry_text` says it.
+    expiry_reason = models.CharField(
+        _("why it expired"), max_length=16, choices=SurveyExpiry.choices, blank=True, default="", db_default=""
+    )
+    expired_at = models.DateTimeField(_("expired at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-sent_at"]
@@ -95,3 +109,11 @@ class SatisfactionSurvey(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk} {label_text(self, self.reason)}".strip()
+
+    @property
+    def expiry_text(self) -> str:
+        """Why and when it expired, in the active language and local time ("" unless expired)."""
+        if self.status != SurveyStatus.EXPIRED or self.expiry_reason not in SurveyExpiry.values:
+            return ""
+        days = (self.expired_at - self.sent_at).days if self.expired_at and self.sent_at else "-"
+        return str(SurveyExpiry(self.expiry_reason).label) % {"days": days, "at": when(self.expired_at)}

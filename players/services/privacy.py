@@ -248,7 +248,8 @@ def _register_own_tables() -> None:
             SatisfactionSurvey,
             "player",
             erase={"reason": ""},
-            keep=("kind", "category", "channel", "status", "answered_via"),
+            keep=("kind", "category", "channel", "status", "answered_via", "expiry_reason"),
+            display={"expiry_reason": _survey_expiry_text},
         )
     )
     player_table_register(
@@ -302,6 +303,10 @@ def _register_own_tables() -> None:
             keep=("kind", "status", "delivered_via", "file_sha256", "row_counts"),
         )
     )
+
+
+def _survey_expiry_text(survey) -> str:
+    return survey.expiry_text
 
 
 def _case_event_text(event) -> str:
@@ -817,7 +822,7 @@ def player_erase(*, player: Player, values: set[str]) -> dict[str, int]:
 
     counts["follow-ups closed"] = contact_follow_ups_close_erased(player=player, now=now)
     counts["cases closed"] = cases_close_erased(player=player, now=now)
-    counts["surveys expired"] = surveys_expire_erased(player=player)
+    counts["surveys expired"] = surveys_expire_erased(player=player, now=now)
     for hook in ERASURE_HOOKS:
         done = hook(player=player, values=values)
         if isinstance(done, dict):  # {label: rows} for the request's counts

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +28,7 @@ from ..models import (
     ContactLog,
     ContactOutcome,
     SatisfactionSurvey,
+    SurveyExpiry,
     SurveyKind,
     SurveyStatus,
     SurveyVia,
@@ -143,11 +145,11 @@ def survey_deliver(*, survey_id: int, reminder: bool = False) -> bool:
     return True
 
 
-def surveys_expire_erased(*, player) -> int:
+def surveys_expire_erased(*, player, now: datetime | None = None) -> int:
     """The player's personal data was erased on request (players.services.privacy): the
-    surveys still waiting for their answer expire (no reminder, no answer taken)."""
+    surveys still waiting for their answer expire (no reminder, no answer taken), saying why."""
     return SatisfactionSurvey.objects.filter(player=player, status=SurveyStatus.SENT).update(
-        status=SurveyStatus.EXPIRED
+        status=SurveyStatus.EXPIRED, expiry_reason=SurveyExpiry.ERASED, expired_at=now or timezone.now()
     )
 
 
@@ -156,8 +158,9 @@ def surveys_remind(*, now: datetime | None = None) -> int:
     unanswered; surveys past their link's validity expire."""
     now = now or timezone.now()
     valid = timedelta(days=int(getattr(settings, "CRM_SURVEY_VALID_DAYS", 14)))
+    # Expired when its link stopped working: CRM_SURVEY_VALID_DAYS after sending.
     SatisfactionSurvey.objects.filter(status=SurveyStatus.SENT, sent_at__lt=now - valid).update(
-        status=SurveyStatus.EXPIRED
+        status=SurveyStatus.EXPIRED, expiry_reason=SurveyExpiry.NO_ANSWER, expired_at=F("sent_at") + valid
     )
     after = timedelta(hours=int(getattr(settings, "CRM_SURVEY_REMIND_AFTER_HOURS", 48)))
     due = list(

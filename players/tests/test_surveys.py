@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 from django.core import signing
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.models import Message, OutreachTask
-from players.models import Case, SatisfactionSurvey, SurveyStatus
+from players.models import Case, Player, SatisfactionSurvey, SurveyStatus
 from players.services.cases import case_resolve
 from players.services.service_records import contact_log_create
 from players.services.surveys import (
@@ -98,7 +98,28 @@ def test_one_reminder_at_most_then_expiry(resolved, django_capture_on_commit_cal
         assert surveys_remind(now=later + timedelta(hours=49)) == 0
     assert Message.objects.filter(source=f"survey:{resolved.pk}:reminder").count() == 1
     surveys_remind(now=resolved.sent_at + timedelta(days=15))
-    assert SatisfactionSurvey.objects.get(pk=resolved.pk).status == SurveyStatus.EXPIRED
+    expired = SatisfactionSurvey.objects.get(pk=resolved.pk)
+    assert expired.status == SurveyStatus.EXPIRED
+    # it says why, and when its link stopped working (14 days after sending), in local time
+    assert (expired.expiry_reason, expired.expired_at) == ("no_answer", resolved.sent_at + timedelta(days=14))
+    at = timezone.localtime(expired.expired_at).strftime("%Y-%m-%d %H:%M")
+    with translation.override("zh-hans"):
+        assert expired.expiry_text == f"发出后 14 天内未作答：链接已于 {at} 失效。"
+    with translation.override("en"):
+        assert expired.expiry_text == f"Not answered within 14 days of sending: its link expired on {at}."
+
+
+def test_a_survey_of_an_erased_player_expires_saying_so(resolved, erase):
+    # when the player's personal data is erased on request
+    erase(resolved.player)
+    # then the survey waiting for an answer expired with the erasure, saying so
+    expired = SatisfactionSurvey.objects.get(pk=resolved.pk)
+    assert (expired.status, expired.expiry_reason) == (SurveyStatus.EXPIRED, "erased")
+    assert expired.expired_at == Player.objects.get(pk=resolved.player_id).erased_at
+    with translation.override("zh-hans"):
+        assert expired.expiry_text.startswith("玩家的个人信息已于 ") and "应其请求删除" in expired.expiry_text
+    # and a survey still waiting says nothing of expiry
+    assert SatisfactionSurvey(status=SurveyStatus.SENT).expiry_text == ""
 
 
 def test_forged_and_mangled_links_name_no_survey(resolved):
@@ -141,3 +162,28 @@ def test_a_server_bound_client_answers_only_for_its_server(client, resolved):
     assert response.status_code == 403
     assert SatisfactionSurvey.objects.get(pk=resolved.pk).status == SurveyStatus.SENT
     assert timezone.now()  # nothing answered
+
+
+def test_surveys_expired_before_the_reasons_get_theirs(resolved, make_player, settings):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("players.migrations.0033_survey_expiry_reason")
+    # given surveys expired before expiry had reasons: one of an erased player, one unanswered
+    erased_at = resolved.sent_at + timedelta(days=2)
+    gone = make_player(nickname="gone")
+    Player.objects.filter(pk=gone.pk).update(erased_at=erased_at)
+    old_gone = SatisfactionSurvey.objects.create(
+        player=gone, kind="case", channel="sms", sent_at=resolved.sent_at, status=SurveyStatus.EXPIRED
+    )
+    SatisfactionSurvey.objects.filter(pk=resolved.pk).update(status=SurveyStatus.EXPIRED)
+    # when
+    migration.expired_say_why(apps, None)
+    # then each says why, and when
+    old_gone.refresh_from_db(), resolved.refresh_from_db()
+    assert (old_gone.expiry_reason, old_gone.expired_at) == ("erased", erased_at)
+    assert (resolved.expiry_reason, resolved.expired_at) == (
+        "no_answer",
+        resolved.sent_at + timedelta(days=settings.CRM_SURVEY_VALID_DAYS),
+    )
