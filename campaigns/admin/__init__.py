@@ -222,14 +222,19 @@ class NoSendDayAdmin(admin.ModelAdmin):
     """Dates, and statutory holidays every year: the holidays' dates come from the one
     calendar service (crm.workdays), never typed in again."""
 
-    list_display = ["when", "note", "this_year"]
+    list_display = ["when", "note", "greetings", "this_year"]
+    list_filter = ["greetings_too"]
     date_hierarchy = "date"
     search_fields = ["note"]
-    fields = ["date", "holiday", "note"]
+    fields = ["date", "holiday", "greetings_too", "note"]
 
     @admin.display(description=_("date"), ordering="date")
     def when(self, obj):
         return str(obj) if obj.date is None else short_date(obj.date)
+
+    @admin.display(description=_("greetings"), ordering="greetings_too")
+    def greetings(self, obj):
+        return _("Held too") if obj.greetings_too else _("Still go out")
 
     @admin.display(description=_("this year"))
     def this_year(self, obj):

@@ -445,7 +445,8 @@ class NoSendDay(models.Model):
     the gaokao, a day the studio chooses), in the player's own calendar; or, every year,
     the break of a statutory holiday (清明节, or every one), as the one calendar service
     (`crm.workdays.statutory_break`) has it, holidays and 调休 included. Service messages
-    still go. Messages due that day wait for the next day that is not one (and not quiet)."""
+    still go, and greetings unless `greetings_too`. Messages due that day wait for the next
+    day that is not one (and not quiet)."""
 
     date = models.DateField(
         _("date"),
@@ -462,6 +463,17 @@ class NoSendDay(models.Model):
         help_text=_(
             "Instead of a date: every year, the whole break of this statutory holiday "
             "(the holidays, the 调休 days off and the weekend between them)."
+        ),
+    )
+    # Greetings (birthdays, festivals) are sent on their day unless the day holds them too:
+    # a team stops marketing over 春节 while the festival's own greeting still goes out; a
+    # day of mourning holds them too.
+    greetings_too = models.BooleanField(
+        _("greetings too"),
+        default=False,
+        help_text=_(
+            "Also hold birthday and festival greetings on these days (a day of mourning, say). "
+            "Unticked, greetings still go out on their day: a festival's greeting on the festival."
         ),
     )
     note = models.CharField(_("why"), max_length=200, blank=True)

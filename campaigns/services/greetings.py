@@ -60,7 +60,13 @@ from ..sql_templating import SQL_VARIABLES, SqlValue, sql_template
 from ..templating import template_render
 from . import greetings_sql
 from .gifts import gift_description, gift_description_sql, gifts_grant
-from .messaging import message_cancel, messages_deliver_due, messages_insert_select, player_zone_named
+from .messaging import (
+    GREETING_SOURCE_PREFIX,
+    message_cancel,
+    messages_deliver_due,
+    messages_insert_select,
+    player_zone_named,
+)
 
 CLAIM_BATCH = 1000  # players per transaction, per-player path
 SQL_BATCH = 50_000  # players per transaction, set-based path
@@ -80,7 +86,7 @@ def batched(items, size: int):
 
 def greeting_source(rule: GreetingRule, occasion_date: date) -> str:
     """The `source` of a greeting's task, message and gift: unique per player."""
-    return f"greeting:{rule.pk}:{occasion_date:%Y%m%d}"
+    return f"{GREETING_SOURCE_PREFIX}{rule.pk}:{occasion_date:%Y%m%d}"
 
 
 # --- who is greeted on which day ------------------------------------------------

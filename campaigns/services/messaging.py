@@ -31,6 +31,7 @@ import json
 import logging
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -446,15 +447,28 @@ def messages_cap_hold(*, now: datetime, ids: list[int] | None = None) -> set[int
     windows, the same for every message of a time zone and period). Delivery runs it over
     each run's messages before sending any; returns the ids held. A message another worker
     handled meanwhile is left as that worker left it."""
+    decided = messages_cap_decide(at=now, ids=ids)
+    # Greetings pass the no-sending days that do not hold greetings: they are grouped apart.
+    greetings = (
+        set(
+            Message.objects.filter(
+                pk__in=[d[0] for d in decided], source__startswith=GREETING_SOURCE_PREFIX
+            ).values_list("pk", flat=True)
+        )
+        if decided
+        else set()
+    )
     groups: dict[tuple, list[int]] = {}
-    for message_id, zone, until, reason, params in messages_cap_decide(at=now, ids=ids):
-        groups.setdefault((zone, until, reason, json.dumps(params, sort_keys=True)), []).append(message_id)
+    for message_id, zone, until, reason, params in decided:
+        key = (zone, until, reason, json.dumps(params, sort_keys=True), message_id in greetings)
+        groups.setdefault(key, []).append(message_id)
     held = set()
-    for (zone, until, reason, params), group in groups.items():
+    for (zone, until, reason, params, greeting), group in groups.items():
         params = json.loads(params)
         until, reasons, params = _fatigue_windows(
             channel=params["channel"],
             is_marketing=True,
+            greeting=greeting,
             player=Player(timezone=zone),
             at=now,
             until=until,
@@ -470,14 +484,24 @@ def messages_cap_hold(*, now: datetime, ids: list[int] | None = None) -> set[int
     return held
 
 
+GREETING_SOURCE_PREFIX = "greeting:"  # a greeting's message's source (greetings.greeting_source)
+
+
+def message_is_greeting(source: str) -> bool:
+    """Whether a message is a greeting (birthday, festival): its source names a greeting rule."""
+    return source.startswith(GREETING_SOURCE_PREFIX)
+
+
 def fatigue_postpone_until(*, message: Message, player: Player, at: datetime) -> tuple[datetime | None, str, dict]:
     """(when the message may go, why: `MessageReason` codes, their parameters) if the
     fatigue rules hold it back at `at`, else (None, "", {}): the channel's cap (marketing
-    only), quiet hours, and for a promotional SMS the daytime (CRM_SMS_MARKETING_HOURS)."""
+    only), quiet hours, the no-sending days (marketing; greetings only on days that hold
+    them too), and for a promotional SMS the daytime (CRM_SMS_MARKETING_HOURS)."""
     until, reason, params = channel_cap_until(message=message, player=player, at=at)
     return _fatigue_windows(
         channel=message.channel,
         is_marketing=message.is_marketing,
+        greeting=message_is_greeting(message.source),
         player=player,
         at=at,
         until=until,
@@ -487,15 +511,23 @@ def fatigue_postpone_until(*, message: Message, player: Player, at: datetime) ->
 
 
 def _fatigue_windows(
-    *, channel: str, is_marketing: bool, player: Player, at: datetime, until: datetime | None, reason: str, params: dict
+    *,
+    channel: str,
+    is_marketing: bool,
+    greeting: bool,
+    player: Player,
+    at: datetime,
+    until: datetime | None,
+    reason: str,
+    params: dict,
 ) -> tuple[datetime | None, str, dict]:
     """The cap's answer (`until`, `reason`, `params`) moved past the windows in which
-    nothing goes (quiet hours; for marketing the no-sending days; for a promotional SMS
-    the night), in the player's time zone."""
+    nothing goes (quiet hours; for marketing the no-sending days, for a greeting only those
+    that hold greetings too; for a promotional SMS the night), in the player's time zone."""
     reasons = [reason] if reason else []
     windows = [(MessageReason.QUIET_HOURS, quiet_hours_end)]
     if is_marketing:
-        windows.append((MessageReason.NO_SEND_DAY, no_send_day_end))
+        windows.append((MessageReason.NO_SEND_DAY, partial(no_send_day_end, greeting=greeting)))
     if channel == Channel.SMS and is_marketing:
         windows.append((MessageReason.SMS_DAYTIME, sms_daytime_start))
     for _round in range(3):  # the end of one window may fall in the other (quiet till 09:00, day from 08:00)
@@ -522,13 +554,15 @@ NO_SEND_HORIZON_DAYS = 62
 class NoSendCalendar:
     """Which days no marketing goes out, from the `NoSendDay` rows read once: the dates
     declared, and the breaks of the statutory holidays chosen as the one calendar service
-    (`crm.workdays.statutory_break`) has them."""
+    (`crm.workdays.statutory_break`) has them. With `greeting`, the days no greeting goes
+    out: only those that hold greetings too (`NoSendDay.greetings_too`)."""
 
-    def __init__(self, first: date, last: date):
+    def __init__(self, first: date, last: date, *, greeting: bool = False):
         self.dates, self.holidays = {}, {}
-        for day, holiday, note in NoSendDay.objects.filter(
-            Q(date__gte=first, date__lte=last) | Q(date__isnull=True)
-        ).values_list("date", "holiday", "note"):
+        rows = NoSendDay.objects.filter(Q(date__gte=first, date__lte=last) | Q(date__isnull=True))
+        if greeting:
+            rows = rows.filter(greetings_too=True)
+        for day, holiday, note in rows.values_list("date", "holiday", "note"):
             if day is None:
                 self.holidays[holiday] = note
             else:
@@ -549,9 +583,10 @@ class NoSendCalendar:
         return None
 
 
-def no_send_days(first: date, last: date) -> dict[date, str]:
-    """{day: why} for the no-sending days in [first, last]."""
-    calendar = NoSendCalendar(first, last)
+def no_send_days(first: date, last: date, *, greeting: bool = False) -> dict[date, str]:
+    """{day: why} for the no-sending days in [first, last] (with `greeting`: those that hold
+    greetings too)."""
+    calendar = NoSendCalendar(first, last, greeting=greeting)
     found = {}
     day = first
     while day <= last:
@@ -562,12 +597,12 @@ def no_send_days(first: date, last: date) -> dict[date, str]:
     return found
 
 
-def no_send_day_end(*, player: Player, at: datetime) -> datetime | None:
+def no_send_day_end(*, player: Player, at: datetime, greeting: bool = False) -> datetime | None:
     """The start of the player's next local day that is not a no-sending day, if `at`
-    falls on one, else None."""
+    falls on one, else None (for a greeting: counting only the days that hold greetings too)."""
     zone = player_zone(player)
     day = at.astimezone(zone).date()
-    calendar = NoSendCalendar(day, day + timedelta(days=NO_SEND_HORIZON_DAYS))
+    calendar = NoSendCalendar(day, day + timedelta(days=NO_SEND_HORIZON_DAYS), greeting=greeting)
     if calendar.why(day) is None:
         return None
     for _n in range(NO_SEND_HORIZON_DAYS):

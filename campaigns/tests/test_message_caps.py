@@ -274,6 +274,73 @@ def test_a_statutory_holiday_chosen_once_keeps_marketing_off_its_whole_break_eve
         assert "2031年4月5日 为禁发日" in promo.status_reason_text
 
 
+CHUNJIE_2031 = date(2031, 1, 23)  # 春节 2031; its break is 01-22 .. 01-27
+
+
+def test_a_festivals_own_greeting_goes_out_on_a_no_sending_holiday_unless_the_day_holds_greetings(keep, player):
+    # given 春节 as a no-sending holiday for marketing, greetings not held (the default)
+    day = NoSendDay.objects.create(holiday="spring_festival", note="春节不发营销")
+    greeting = message_queue(
+        player=player, channel="email", body="新年快乐", source="greeting:1:20310123", send_at=at(CHUNJIE_2031, 10)
+    )
+    promo = message_queue(player=player, channel="email", body="年货节", source="c:1", send_at=at(CHUNJIE_2031, 10))
+
+    # when they fall due on the festival
+    messages_deliver_due(now=at(CHUNJIE_2031, 10))
+
+    # then the festival's greeting goes out that day; the promotion waits for the break's end
+    promo.refresh_from_db()
+    assert greeting.pk in keep.sent and promo.pk not in keep.sent
+    assert promo.status == MessageStatus.POSTPONED and promo.scheduled_for == at(date(2031, 1, 28), 9)
+
+    # given a day that holds greetings too (a day of mourning)
+    day.greetings_too = True
+    day.save()
+    later = message_queue(
+        player=player, channel="email", body="生日快乐", source="greeting:2:20310124", send_at=at(CHUNJIE_2031, 11)
+    )
+    messages_deliver_due(now=at(CHUNJIE_2031, 11))
+    later.refresh_from_db()
+    assert later.status == MessageStatus.POSTPONED and later.scheduled_for == at(date(2031, 1, 28), 9)
+    with translation.override("zh-hans"):
+        assert "2031年1月23日 为禁发日" in later.status_reason_text
+
+
+def test_a_greeting_held_by_the_cap_into_a_no_sending_holiday_still_goes_that_day(keep, player, settings):
+    # given one marketing email a day, already sent on 除夕's eve, and 春节's break not for marketing
+    settings.CRM_MESSAGE_CAPS = {"email": ("day", 1)}
+    NoSendDay.objects.create(holiday="spring_festival")
+    eve = CHUNJIE_2031 - timedelta(days=2)  # 01-21, the day before the break
+    message_queue(player=player, channel="email", body="早", source="c:early", send_at=at(eve, 10))
+    assert messages_deliver_due(now=at(eve, 10))["sent"] == 1
+    greeting = message_queue(
+        player=player, channel="email", body="除夕快乐", source="greeting:3:20310122", send_at=at(eve, 11)
+    )
+    promo = message_queue(player=player, channel="email", body="年货节", source="c:2", send_at=at(eve, 11))
+
+    # when both are held by the cap (set-based, before sending)
+    messages_deliver_due(now=at(eve, 11))
+
+    # then the greeting waits only for the next day (in the break), the promotion past the break
+    greeting.refresh_from_db(), promo.refresh_from_db()
+    assert greeting.scheduled_for == at(eve + timedelta(days=1), 9)
+    assert promo.scheduled_for == at(date(2031, 1, 28), 9)
+
+
+def test_no_sending_days_declared_before_the_choice_keep_what_they_did(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("campaigns.migrations.0022_no_send_day_greetings_too")
+    mourning = NoSendDay.objects.create(date=MONDAY, note="全国哀悼日")
+    holiday = NoSendDay.objects.create(holiday="spring_festival")
+    migration.dates_hold_greetings_as_before(apps, None)
+    mourning.refresh_from_db(), holiday.refresh_from_db()
+    assert mourning.greetings_too is True  # a day of mourning holds greetings, as before
+    assert holiday.greetings_too is False  # the festival's greetings go out on it
+
+
 def test_another_holidays_break_and_an_ordinary_weekend_are_not_held(keep, player):
     NoSendDay.objects.create(holiday="qingming")
     national_day = message_queue(

@@ -115,15 +115,22 @@ def birthdays_and_festivals(ctx: PanelRequest) -> PanelContent:
                 ),
             )
         )
-    # No marketing goes out on these days (campaigns.NoSendDay: dates, and statutory holidays' breaks).
+    # No marketing goes out on these days (campaigns.NoSendDay: dates, and statutory holidays'
+    # breaks); greetings too only on those that hold them.
     no_send = no_send_days(days[0], days[-1])
-    for run in _runs(sorted(no_send)):
+    greetings_held = no_send_days(days[0], days[-1], greeting=True) if no_send else {}
+    held_runs = _runs(sorted(day for day in no_send if day in greetings_held))
+    going_runs = _runs(sorted(day for day in no_send if day not in greetings_held))
+    for run in held_runs + going_runs:
         first, last = run[0], run[-1]
+        why = list(dict.fromkeys(no_send[day] for day in run))
+        if run[0] not in greetings_held:
+            why.append(str(_("greetings still go out")))
         dated.append(
             (
                 first,
                 Row(
-                    text=" · ".join(dict.fromkeys(no_send[day] for day in run)),
+                    text=" · ".join(why),
                     meta=meta(first) if first == last else f"{meta(first)} – {meta(last)}",
                     badge=str(_("No-sending day")),
                     badge_colour="#455a64",
