@@ -312,7 +312,7 @@ def _payments_store(*, valid, source, source_ref, actor, project_now: bool) -> P
             # NPPA caps: a minor's purchase over their age's caps is flagged (no query without minors).
             minor_payments_flag(
                 players=appended.players,
-                payment_ids=[payment_id for payment_id, _player in inserted.values()],
+                inserted=list(inserted.values()),
                 earliest=min(event["occurred_at"] for event in events),
                 now=now,
             )
