@@ -120,8 +120,11 @@ def timed():
 
 
 def report(title: str, rows: list[tuple[str, str, str]]) -> None:
-    """Print `measure | figure | target` rows, aligned, under a title."""
+    """Print `measure | figure | target` rows, aligned, under a title and the machine's
+    load (figures measured on a shared machine drift with it: compare runs at like loads)."""
     print(f"\n== {title} ==")
+    one, five, fifteen = os.getloadavg()
+    print(f"  (load average {one:.1f} / {five:.1f} / {fifteen:.1f} over 1 / 5 / 15 min, {os.cpu_count()} cores)")
     width = max(len(r[0]) for r in rows)
     fig_width = max(len(r[1]) for r in rows)
     for measure, figure, target in rows:
