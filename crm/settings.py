@@ -204,6 +204,14 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker keeps its database connection from task to task, as a web process keeps it
+# from request to request (CONN_MAX_AGE, CONN_HEALTH_CHECKS: crm/celery.py closes it
+# between tasks only when Django would between requests). Celery's own default closes it
+# before and after every task: with a projection task queued after each accepted batch
+# (ten a second at 2,000 events/s in batches of 200), each task paid a new PostgreSQL
+# backend, cold catalog caches and statements planned afresh. Celery still closes it
+# after every 2 x this many tasks.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Filled by the apps (crm/celery.py reads it); keyed by a stable name.
 CELERY_BEAT_SCHEDULE = {}
 

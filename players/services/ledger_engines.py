@@ -234,11 +234,18 @@ class LedgerEngine:
             self.projection_mark(player_ids=list(found.values()), now=now, ledger=ledger)
         return found
 
-    def projection_claim(self, *, limit: int, player_ids: Sequence[int] | None = None) -> list[Claimed]:
+    def projection_claim(
+        self, *, limit: int, player_ids: Sequence[int] | None = None, commit_unflushed: bool = False
+    ) -> list[Claimed]:
         """Take (delete), for this transaction, the players of the oldest `limit` marks (of
         `player_ids` only, when given) with every mark of theirs: per player the oldest
         time and whether any mark was a payment's, oldest first. If the transaction rolls
-        back, the marks are back."""
+        back, the marks are back. `commit_unflushed` (PostgreSQL): this transaction's
+        commit returns before its WAL reaches the disk (synchronous_commit off, for this
+        transaction only): a crash may lose it, but then it loses the marks' deletion
+        with it (one transaction, one commit record), so the marks are back and the
+        projection, recomputed from the ledger, runs again. Only for a transaction that
+        writes nothing but the projection (never an accept's)."""
         pending = ProjectionPending.objects.order_by("since", "id")
         if player_ids is not None:
             pending = pending.filter(player_id__in=list(player_ids))
@@ -495,15 +502,18 @@ class PostgresLedgerEngine(LedgerEngine):
             )
             return dict(cursor.fetchall())
 
-    def projection_claim(self, *, limit, player_ids=None) -> list[Claimed]:
-        with server_cursor() as cursor:
-            if player_ids is None:
-                cursor.execute(_CLAIM_SQL.format(where=""), [limit])
-            else:
-                cursor.execute(
-                    _CLAIM_SQL.format(where="WHERE player_id = ANY(%b::bigint[])"),
-                    [sorted(set(player_ids)), limit],
-                )
+    def projection_claim(self, *, limit, player_ids=None, commit_unflushed=False) -> list[Claimed]:
+        with server_cursor() as settings_cursor, server_cursor() as cursor:
+            with connection.connection.pipeline():  # one round trip
+                if commit_unflushed:
+                    settings_cursor.execute("SET LOCAL synchronous_commit = off")
+                if player_ids is None:
+                    cursor.execute(_CLAIM_SQL.format(where=""), [limit])
+                else:
+                    cursor.execute(
+                        _CLAIM_SQL.format(where="WHERE player_id = ANY(%b::bigint[])"),
+                        [sorted(set(player_ids)), limit],
+                    )
             return sorted((Claimed(*row) for row in cursor.fetchall()), key=lambda c: (c.since, c.player_id))
 
     def projection_lag(self, *, count=True) -> tuple[int | None, datetime | None]:

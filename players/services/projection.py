@@ -12,7 +12,10 @@ else here, in-process, at once. Either way the same function runs,
 LOCKED, so workers share the work) and
 apply `players_project_ledger` to their players in the same transaction; a crash in
 between rolls the marks back, and since the projection recomputes from the ledger
-(never adds a delta) it may run twice without harm.
+(never adds a delta) it may run twice without harm. For the same reason a round in a
+transaction of its own commits without waiting for its WAL to reach the disk
+(`projection_claim`'s `commit_unflushed`): a crash that loses the round loses the
+deletion of its marks with it.
 
 A single event (`ledger.payment_record`: the API's single POST, staff) is projected in
 its own transaction instead, so that when it returns its player's state is current.
@@ -166,8 +169,11 @@ def projection_run(
     while stop_at is None or time.monotonic() < stop_at:
         for attempt in range(retries + 1):
             try:
+                # A round of its own (not inside a caller's transaction, which may hold an
+                # accept) commits without waiting for the disk: see `projection_claim`.
+                unflushed = not transaction.get_connection().in_atomic_block
                 with transaction.atomic():
-                    claimed = engine.projection_claim(limit=chunk, player_ids=ids)
+                    claimed = engine.projection_claim(limit=chunk, player_ids=ids, commit_unflushed=unflushed)
                     if not claimed:
                         total.drained = True
                         return total

@@ -382,3 +382,34 @@ def test_a_batch_writes_a_players_row_once_with_its_totals_and_its_new_tier(
         ("V2", TierChangeReason.PAYMENT),
     ]
     assert players_totals_rebuild() == []
+
+
+def test_a_round_of_its_own_commits_without_waiting_for_the_disk_a_callers_transaction_does(
+    requires_postgres, transactional_db, tiers, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    """synchronous_commit is off for a projection round's own transaction only: a crash
+    that loses it loses the deletion of its marks with it (they are back, and it runs
+    again from the ledger). Inside a caller's transaction (an accept, in the in-process
+    path) the commit stays durable."""
+    from players.services import projection
+
+    seen = []
+
+    def step(**_kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+
+    monkeypatch.setattr(projection, "_PROJECTION_STEPS", [*projection._PROJECTION_STEPS, step])
+    settings.CELERY_BROKER_URL = BROKER
+    with django_capture_on_commit_callbacks(execute=False):
+        payments_record_batch(events=[purchase("c1", "ca", "6")], source="api", source_ref="1")
+    projection_run()  # a worker's round
+    with django_capture_on_commit_callbacks(execute=False):
+        payments_record_batch(events=[purchase("c2", "ca", "6")], source="api", source_ref="1")
+    with transaction.atomic():
+        projection_run()  # inside a caller's transaction
+
+    assert seen == ["off", "on"]
+    assert totals("ca")[:2] == (Decimal("12.00"), 2)
+    assert ProjectionPending.objects.count() == 0
