@@ -48,6 +48,37 @@ def test_tiers_write_moves_many_players_with_one_history_row_each(make_player, t
     assert (first.tier, second.tier, third.tier, first.tier_since) == (tiers["V3"], tiers["V1"], None, now)
 
 
+def test_tiers_write_one_move_at_a_time_runs_on_one_generic_plan(requires_postgres, make_player, tiers, supervisor):
+    """A single event's tier change (one move) is written by a statement with scalar
+    parameters, which PostgreSQL runs on its generic plan after five custom ones (with
+    arrays it planned every call again), and writes what the many-moves form writes."""
+    from django.db import connection
+
+    now = timezone.now()
+    players = [make_player() for _ in range(8)]
+    changes = [
+        tiers_write(moves=[(p, tiers["V2"])], reason=TierChangeReason.MANUAL, actor=supervisor, note="one", now=now)[0]
+        for p in players
+    ]
+    stored = {c.pk: c for c in TierChange.objects.filter(pk__in=[c.pk for c in changes])}
+    assert [(stored[c.pk].player_id, stored[c.pk].from_tier_id, stored[c.pk].to_tier_id) for c in changes] == [
+        (p.pk, None, tiers["V2"].pk) for p in players
+    ]
+    assert {(c.reason, c.actor_id, c.note, c.changed_at) for c in stored.values()} == {
+        (TierChangeReason.MANUAL, supervisor.pk, "one", now)
+    }
+    rows = Player.objects.filter(pk__in=[p.pk for p in players])
+    assert {(p.tier_id, p.tier_since, p.tier_below_since) for p in rows} == {(tiers["V2"].pk, now, None)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE 'WITH m AS (SELECT $1::bigint AS pid%%'"
+        )
+        plans = cursor.fetchall()
+    # one prepared statement, planned for its first five calls, then on its generic plan
+    assert plans == [(3, 5)]
+
+
 def test_refund_lowers_the_tier(make_player, pay, tiers):
     player = make_player()
     pay(player, "500", event_id="big")
