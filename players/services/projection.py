@@ -42,6 +42,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from ..models import Player
+from ..selectors.persons import person_alone
 from .ledger_engines import ledger_engine
 from .payer_status import payer_status_refresh
 
@@ -96,7 +97,10 @@ def players_project(
             step(players=players, reason=reason, actor=actor, now=now, tiers=tiers, deferred=deferred)
     if deferred:
         ledger_engine().projected_write(players=[p for p in players if p.pk in deferred])
-    payer_status_refresh(player_ids=[p.pk for p in players], now=now, trigger=trigger)
+    # Players the recount read as accounts alone (almost all) are judged by the per-account
+    # statement, as the per-person rule judges them: no person to look up.
+    alone = all(person_alone(p) for p in players)
+    payer_status_refresh(player_ids=[p.pk for p in players], now=now, trigger=trigger, alone=alone)
 
 
 @dataclass

@@ -160,6 +160,46 @@ def test_a_payment_on_one_account_re_judges_every_account_of_the_person_at_once(
     assert figures(main) == figures(alt) == figures(other)
 
 
+def test_a_payment_on_the_main_account_re_judges_its_linked_accounts_at_once(clock, make_player, pay, supervisor):
+    # the main account is read as linked by the projection's recount (others point to it)
+    main, alt = make_player(), make_player()
+    _history(clock, pay, alt, [(40, "648.00"), (33, "648.00"), (26, "648.00")])
+    clock.move_to(T0)
+    account_link(person=main, account=alt, actor=supervisor)
+    assert status(main, alt) == (PayerStatus.AT_RISK,) * 2
+
+    pay(main, "648.00", at=T0)
+
+    assert status(main, alt) == (PayerStatus.ACTIVE,) * 2
+    assert figures(main) == figures(alt)
+
+
+def test_an_account_alone_is_judged_after_a_payment_as_the_person_rule_judges_it(clock, make_player, pay):
+    """The projection judges an account it read as alone with the per-account statement
+    (`alone`); the per-person statement, run again at the same instant, finds nothing to change."""
+    player = make_player()
+    _history(clock, pay, player, [(60, "98.00"), (40, "328.00"), (20, "648.00"), (2, "6.00")])
+    before = figures(player)
+
+    again = payer_status_refresh(player_ids=[player.pk], now=timezone.now(), trigger="refresh")
+
+    assert (again.evaluated, again.changed) == (1, 0)
+    assert figures(player) == before and before is not None
+
+
+def test_a_single_event_of_an_account_alone_runs_the_per_account_statement(requires_postgres, make_player, pay):
+    from django.db import connection
+
+    player = make_player()
+    pay(player, "648.00")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%%churn_eval%%'")
+        statements = [row[0] for row in cursor.fetchall()]
+    # one churn statement, without the people's part (grp: the person lookup)
+    assert len(statements) == 1 and "grp(pkey)" not in statements[0]
+
+
 def test_linking_unlinking_merging_and_undoing_re_judge_the_accounts(clock, make_player, pay, supervisor):
     # given a weekly payer who stopped three weeks ago, and an account that paid yesterday
     lapsed, fresh = make_player(account_id="sun-s1"), make_player(account_id="sun-s2")
