@@ -1,8 +1,11 @@
 """Player activity from the game: logins, in batches, set-based.
 
 The accept path of the high-volume stream: move each player's last login forward and
-mark the players "to project"; their payer status (a login may clear "no login")
-follows once the batch commits (`projection.projection_follow`), as for payments."""
+mark "to project" the players whose state a login can move (payers, and the few others
+the payer status rule reads: `payer_status.login_rejudges_sql`); their payer status (a
+login may clear "no login") follows once the batch commits
+(`projection.projection_follow`), as for payments. A non-payer's login, most of a game's
+logins, leaves the projection nothing to do: it is not marked."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from django.utils import timezone
 from .events import login_event_clean
 from .ledger import players_ensure
 from .ledger_engines import ledger_engine
+from .payer_status import login_rejudges_sql
 from .projection import projection_follow
 
 
@@ -53,16 +57,18 @@ def logins_record_batch(*, events: list, actor=None) -> LoginBatchResult:
 
 @transaction.atomic
 def _logins_apply(*, latest: dict[str, tuple], actor, now) -> tuple[set[int], set[int]]:
-    """Mark the players "to project", then move their last logins: the mark first, the
-    event path's lock order (players.services.projection). Returns the players marked
-    and those whose last login moved."""
+    """Mark the players a login can re-judge "to project", then move their last logins:
+    the mark first, the event path's lock order (players.services.projection). Returns
+    the players marked and those whose last login moved."""
     engine = ledger_engine()
-    ids = engine.accounts_mark(accounts=list(latest), now=now, ledger=False)
+    ids, marked = engine.accounts_mark(accounts=list(latest), now=now, ledger=False, only=login_rejudges_sql)
     missing = {a: server for a, (_at, server) in latest.items() if a not in ids}
-    if missing:  # new accounts (or erased ones, found by their digest)
+    if missing:  # new accounts (or erased ones, found by their digest, who may have paid)
         ensured = players_ensure(accounts=missing, actor=actor, now=now)
-        engine.projection_mark(player_ids=list(ensured.values()), now=now, ledger=False)
+        marked |= engine.projection_mark(
+            player_ids=list(ensured.values()), now=now, ledger=False, only=login_rejudges_sql
+        )
         ids.update(ensured)
     pairs = sorted((ids[a], at) for a, (at, _server) in latest.items())
     moved = engine.last_logins_move(pairs=pairs)
-    return {pk for pk, _at in pairs}, moved
+    return marked, moved

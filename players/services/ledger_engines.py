@@ -34,7 +34,7 @@ used by the rebuild) and its mirror in `_TOTALS_SQL`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,11 +42,16 @@ from typing import NamedTuple
 
 import msgspec
 from django.db import connection
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum, Value
+from django.db.models import BooleanField, Count, Exists, Max, Min, OuterRef, Q, Sum, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from ..models import Payment, PaymentKind, Player, ProjectionPending
 from .prepared import planned_fetchall, prepared_fetchall, server_cursor
+
+# A condition on a players row, as SQL, given the row's alias: of the players given, which
+# to mark (`payer_status.login_rejudges_sql`: those whose state a login can move).
+Only = Callable[[str], str]
 
 # The columns an event brings to the ledger (with their PostgreSQL types); source, source_ref, received_at and
 # recorded_by come from the call.
@@ -217,22 +222,46 @@ class LedgerEngine:
             list(Player.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
         return appended
 
-    def projection_mark(self, *, player_ids: Sequence[int], now: datetime, ledger: bool) -> None:
+    def projection_mark(
+        self, *, player_ids: Sequence[int], now: datetime, ledger: bool, only: Only | None = None
+    ) -> set[int]:
         """Mark players "to project" (`ledger`: their payments moved): a new mark each,
         beside any they have (an insert only: a writer never waits for a projection that
-        holds a player's older marks); the claim takes them together."""
+        holds a player's older marks); the claim takes them together. `only`: of these
+        players, those whose row it holds true for. Returns the players marked."""
+        ids = sorted(set(player_ids))
+        if only is not None:
+            rows = self._only(Player.objects.filter(pk__in=ids), only).values_list("pk", "marked")
+            ids = [pk for pk, is_marked in rows if is_marked]
+        marked = set(ids)
         ProjectionPending.objects.bulk_create(
-            [ProjectionPending(player_id=pk, since=now, ledger=ledger) for pk in sorted(set(player_ids))],
-            batch_size=500,
+            [ProjectionPending(player_id=pk, since=now, ledger=ledger) for pk in sorted(marked)], batch_size=500
         )
+        return marked
 
-    def accounts_mark(self, *, accounts: Sequence[str], now: datetime, ledger: bool) -> dict[str, int]:
+    def accounts_mark(
+        self, *, accounts: Sequence[str], now: datetime, ledger: bool, only: Only | None = None
+    ) -> tuple[dict[str, int], set[int]]:
         """`projection_mark` for the players of these accounts (distinct account ids):
-        {account id: player id} of those that are players (the others are not marked)."""
-        found = dict(Player.objects.filter(account_id__in=list(accounts)).values_list("account_id", "id"))
-        if found:
-            self.projection_mark(player_ids=list(found.values()), now=now, ledger=ledger)
-        return found
+        ({account id: player id} of those that are players, the players marked: all of
+        them, or those `only` holds true for)."""
+        players = Player.objects.filter(account_id__in=list(accounts))
+        if only is None:
+            found = dict(players.values_list("account_id", "id"))
+            marked = set(found.values())
+        else:
+            rows = list(self._only(players, only).values_list("account_id", "id", "marked"))
+            found = {account: pk for account, pk, _marked in rows}
+            marked = {pk for _account, pk, is_marked in rows if is_marked}
+        if marked:
+            self.projection_mark(player_ids=list(marked), now=now, ledger=ledger)
+        return found, marked
+
+    @staticmethod
+    def _only(players, only: Only):
+        """These players with `marked`: what `only` says of each row."""
+        return players.annotate(marked=RawSQL(only(connection.ops.quote_name(Player._meta.db_table)), (),
+                                              output_field=BooleanField()))  # fmt: skip
 
     def projection_claim(
         self, *, limit: int, player_ids: Sequence[int] | None = None, commit_unflushed: bool = False
@@ -480,27 +509,38 @@ class PostgresLedgerEngine(LedgerEngine):
             appended.inserted.update(zip(event_ids, ((pk, player_id) for pk in payment_ids), strict=True))
         return appended
 
-    def projection_mark(self, *, player_ids, now, ledger) -> None:
+    def projection_mark(self, *, player_ids, now, ledger, only=None) -> set[int]:
+        ids = sorted(set(player_ids))
         with server_cursor() as cursor:
+            if only is None:
+                cursor.execute(
+                    f"INSERT INTO {_PENDING} (player_id, since, ledger)"
+                    " SELECT id, %b::timestamptz, %b::boolean FROM unnest(%b::bigint[]) AS u(id)",
+                    [now, ledger, ids],
+                )
+                return set(ids)
             cursor.execute(
                 f"INSERT INTO {_PENDING} (player_id, since, ledger)"
-                " SELECT DISTINCT id, %b::timestamptz, %b::boolean FROM unnest(%b::bigint[]) AS u(id)",
-                [now, ledger, sorted(set(player_ids))],
+                f" SELECT p.id, %b::timestamptz, %b::boolean FROM {Player._meta.db_table} p"
+                f" WHERE p.id = ANY(%b::bigint[]) AND {only('p')} RETURNING player_id",
+                [now, ledger, ids],
             )
+            return {pk for (pk,) in cursor.fetchall()}
 
-    def accounts_mark(self, *, accounts, now, ledger) -> dict[str, int]:
+    def accounts_mark(self, *, accounts, now, ledger, only=None) -> tuple[dict[str, int], set[int]]:
         # Finding the players and marking them in one statement (a data-modifying CTE always
         # runs to its end): one round trip, and no thousand account ids quoted into the SQL.
         with server_cursor() as cursor:
             cursor.execute(
-                f"WITH p AS MATERIALIZED (SELECT p.id, p.account_id FROM {Player._meta.db_table} p"
-                " JOIN unnest(%b::text[]) AS u(a) ON p.account_id = u.a),"
+                f"WITH p AS MATERIALIZED (SELECT p.id, p.account_id, {only('p') if only else 'TRUE'} AS marked"
+                f" FROM {Player._meta.db_table} p JOIN unnest(%b::text[]) AS u(a) ON p.account_id = u.a),"
                 f" m AS (INSERT INTO {_PENDING} (player_id, since, ledger)"
-                " SELECT DISTINCT id, %b::timestamptz, %b::boolean FROM p)"
-                " SELECT account_id, id FROM p",
+                " SELECT DISTINCT id, %b::timestamptz, %b::boolean FROM p WHERE marked)"
+                " SELECT account_id, id, marked FROM p",
                 [list(accounts), now, ledger],
             )
-            return dict(cursor.fetchall())
+            rows = cursor.fetchall()
+        return {account: pk for account, pk, _marked in rows}, {pk for _account, pk, marked in rows if marked}
 
     def projection_claim(self, *, limit, player_ids=None, commit_unflushed=False) -> list[Claimed]:
         with server_cursor() as settings_cursor, server_cursor() as cursor:

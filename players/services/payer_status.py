@@ -799,6 +799,21 @@ def _refresh(
 # --- entry points -------------------------------------------------------------
 
 
+def login_rejudges_sql(player: str) -> str:
+    """SQL, true for a players row (`player`: its alias) whose payer status or churn
+    figures a login can move: the players the evaluation above reads at all, on either
+    basis (a payer, a status or a churn row to clear, an account of a VIP person). A
+    login of anyone else (a non-payer: most of a game's daily logins) moves nothing
+    derived, so the logins' accept marks only these for the projection."""
+    players, churn = Player._meta.db_table, PlayerChurn._meta.db_table
+    return (
+        f"({player}.total_spend > 0 OR {player}.payer_status <> '{PayerStatus.NON_PAYER}'"
+        f" OR {player}.person_account_id IS NOT NULL"
+        f" OR EXISTS (SELECT 1 FROM {players} linked WHERE linked.person_account_id = {player}.id)"
+        f" OR EXISTS (SELECT 1 FROM {churn} churn WHERE churn.player_id = {player}.id))"
+    )
+
+
 @transaction.atomic(savepoint=False)  # nothing to undo alone: a failure fails the caller
 def payer_status_refresh(
     *, player_ids, now: datetime | None = None, trigger: str = PayerStatusTrigger.REFRESH, alone: bool = False

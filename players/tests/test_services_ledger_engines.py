@@ -11,9 +11,11 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from players.models import Payment, Player, ProjectionPending
+from players.models import PayerStatus, Payment, Player, ProjectionPending
+from players.models.payer_status import PlayerChurn
 from players.services.ledger import payment_fingerprint
 from players.services.ledger_engines import LedgerEngine, PostgresLedgerEngine, ledger_engine, ledger_totals
+from players.services.payer_status import login_rejudges_sql
 
 T0 = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
 
@@ -204,14 +206,43 @@ def test_each_engine_marks_by_account_and_names_the_players_it_found(db, name):
     a, b = (Player.objects.create(account_id=f"{name}-{x}") for x in "ab")
     engine.projection_mark(player_ids=[b.pk], now=T0, ledger=True)
 
-    found = engine.accounts_mark(
+    found, marked = engine.accounts_mark(
         accounts=[a.account_id, b.account_id, f"{name}-nobody"], now=T0 + timedelta(seconds=3), ledger=False
     )
 
-    assert found == {a.account_id: a.pk, b.account_id: b.pk}
+    assert found == {a.account_id: a.pk, b.account_id: b.pk} and marked == {a.pk, b.pk}
     claimed = {m.player_id: (m.since, m.ledger) for m in engine.projection_claim(limit=10)}
     assert claimed == {a.pk: (T0 + timedelta(seconds=3), False), b.pk: (T0, True)}  # b: its oldest, a recount
-    assert engine.accounts_mark(accounts=[f"{name}-nobody"], now=T0, ledger=False) == {}
+    assert engine.accounts_mark(accounts=[f"{name}-nobody"], now=T0, ledger=False) == ({}, set())
+
+
+@pytest.mark.parametrize("name", ["portable", "postgresql"])
+def test_each_engine_marks_for_a_login_only_the_players_a_login_can_re_judge(db, name):
+    engines = _engines()
+    if name not in engines:
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
+    engine = engines[name]
+    make = lambda suffix, **fields: Player.objects.create(account_id=f"{name}-{suffix}", **fields)  # noqa: E731
+    payer = make("payer", total_spend=Decimal("6"), payer_status=PayerStatus.ACTIVE)
+    refunded = make("refunded")  # paid, then refunded: its churn row is left to clear
+    PlayerChurn.objects.create(player=refunded, status=PayerStatus.ACTIVE, changed_at=T0)
+    main, linked = make("main"), make("linked")  # a VIP person of two accounts, neither has paid
+    Player.objects.filter(pk=linked.pk).update(person_account=main)
+    others = [make(f"non-payer-{n}") for n in range(3)]
+    everyone = [payer, refunded, main, linked, *others]
+
+    found, marked = engine.accounts_mark(
+        accounts=[p.account_id for p in everyone], now=T0, ledger=False, only=login_rejudges_sql
+    )
+
+    assert found == {p.account_id: p.pk for p in everyone}
+    rejudged = {payer.pk, refunded.pk, main.pk, linked.pk}
+    assert marked == rejudged == set(ProjectionPending.objects.values_list("player_id", flat=True))
+    ProjectionPending.objects.all().delete()
+    assert engine.projection_mark(
+        player_ids=[p.pk for p in everyone], now=T0, ledger=False, only=login_rejudges_sql
+    ) == (rejudged)
+    assert set(ProjectionPending.objects.values_list("player_id", flat=True)) == rejudged
 
 
 @pytest.mark.parametrize("name", ["portable", "postgresql"])

@@ -250,6 +250,36 @@ def test_logins_are_accepted_with_marks_and_their_payer_status_follows(
     assert totals("fresh") == (Decimal("0.00"), 0, None, PayerStatus.NON_PAYER)
 
 
+def test_non_payers_logins_leave_the_projection_nothing_to_do(
+    make_player, pay, settings, django_capture_on_commit_callbacks
+):
+    # most of a game's logins are non-payers': their login moves no payer status
+    settings.CELERY_BROKER_URL = BROKER
+    now = timezone.now()
+    idle = make_player(account_id="idle", last_login_at=now - timedelta(days=30))
+    back = now - timedelta(days=15)
+    events = [{"account_id": "idle", "occurred_at": back.isoformat()}, {"account_id": "newcomer", "occurred_at": now}]
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        result = logins_record_batch(events=events)
+
+    # the logins are stored, and nothing waits for the projection: no task, nothing pending
+    assert (result.created, result.errors) == (2, [])
+    idle.refresh_from_db()
+    assert idle.last_login_at == back and Player.objects.get(account_id="newcomer").last_login_at == now
+    assert queued == [] and projection_lag().pending_players == 0
+
+    # once the player pays, their login is projected like any payer's
+    pay(idle, "100", at=now - timedelta(days=20))
+    pay(idle, "100", at=now - timedelta(days=10))  # every 10 days: not overdue
+    assert totals("idle")[3] == PayerStatus.AT_RISK  # not seen for more than 7 days
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        logins_record_batch(events=[{"account_id": "idle", "occurred_at": now.isoformat()}])
+    assert len(queued) == 1 and projection_lag().pending_players == 1
+    projection_run()
+    assert totals("idle")[3] == PayerStatus.ACTIVE and history("idle")[1][-1] == (PayerStatus.ACTIVE, "login")
+
+
 def test_a_lagging_projection_is_logged_by_the_task_and_the_command(make_player, settings, caplog):
     settings.CRM_PROJECTION_LAG_WARN_SECONDS = 30
     player = make_player()
