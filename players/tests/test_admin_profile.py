@@ -397,6 +397,25 @@ def test_every_search_branch_can_use_an_index(requires_postgres, make_player):
     assert "account_id" in plan and "phone" in plan
 
 
+def test_account_ids_have_one_index_and_every_lookup_uses_it(requires_postgres, make_player):
+    # every players row written pays an entry in each index: the unique one answers equality
+    from django.db import connection
+
+    make_player(account_id="acct-1")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexdef LIKE '%%btree (account_id%%'",
+            [Player._meta.db_table],
+        )
+        assert [name for (name,) in cursor.fetchall()] == ["players_player_account_id_key"]
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plans = [
+        Player.objects.filter(account_id="acct-1").explain(),
+        Player.objects.filter(account_id__in=["acct-1", "acct-2"]).explain(),
+    ]
+    assert all("players_player_account_id_key" in plan for plan in plans)
+
+
 def test_the_tail_and_real_name_searches_use_their_indexes(requires_postgres, manager, make_player):
     from django.db import connection
 
