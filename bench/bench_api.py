@@ -398,7 +398,7 @@ def raw_limit(dbname, accounts, concurrency, seconds=SECONDS):
 
 
 # The batch's write alone, in three forms, to show where a batch's floor lies: as the
-# schema is (the totals on the players row, which has 20 indexes); the ledger insert with
+# schema is (the totals on the players row, which has 19 indexes on PostgreSQL); the ledger insert with
 # no totals at all; and the totals in a narrow table of their own (a design not taken:
 # it would move total_spend & co. out of every admin list, filter and sort that reads them).
 def _totals_update(table: str, key: str) -> str:

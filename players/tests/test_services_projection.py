@@ -391,7 +391,7 @@ def _players_rows_written() -> int:
 def test_a_batch_writes_a_players_row_once_with_its_totals_and_its_new_tier(
     requires_postgres, tiers, pay, make_player, settings
 ):
-    """A players row has 20 indexes, and every write of it adds an entry to each: a tier
+    """A players row has 19 indexes, and every write of it adds an entry to each: a tier
     moved by a batch's payment is written with the totals, not by a second UPDATE."""
     settings.CELERY_BROKER_URL = ""
     for account_id in ("wa", "wb"):
