@@ -9,6 +9,8 @@ rows.
 
 from __future__ import annotations
 
+import functools
+
 import psycopg
 import psycopg._queries
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -22,6 +24,14 @@ TUPLES_OK = ExecStatus.TUPLES_OK
 # ~0.2 ms a payment. The limit is read at each call (psycopg is pinned; see
 # players/tests/test_prepared.py).
 psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = max(psycopg._queries.MAX_CACHED_STATEMENT_LENGTH, 16_384)
+
+
+@functools.cache
+def connection_vendor() -> str:
+    """The default connection's engine ("postgresql", "sqlite"), read once per process:
+    the event path asks several times a payment, and each read through Django's
+    connection proxy looks the connection up again (~7 µs)."""
+    return connections[DEFAULT_DB_ALIAS].vendor
 
 
 def server_cursor():
