@@ -9,7 +9,7 @@ PostgreSQL it compares the PostgreSQL statements with the portable ones):
   event_id): a repeat is not inserted) and, in the same statement, either mark their
   players "to project" (`ProjectionPending`, a batch) or lock their rows for the
   caller's own projection (`lock`, a single event). The accept path writes nothing
-  else: the players row, with its 20 indexes, is the projection's. On PostgreSQL one
+  else: the players row, with its 19 indexes, is the projection's. On PostgreSQL one
   prepared statement for one event or a thousand.
 - `totals_recompute`: lock players (pending mark first, then the player row: the one
   lock order of the event path; unless the append locked them) and set their totals to
@@ -17,8 +17,8 @@ PostgreSQL it compares the PostgreSQL statements with the portable ones):
   purchase), writing only the rows that differ. Idempotent: the projection may run
   twice, or after a crash. With `defer`, the rows of players alone (no VIP person of
   several accounts) are left for `projected_write`, which writes them once with what
-  the projection's steps set (the tier): a players row, with its 20 indexes, is not
-  rewritten twice in a round (a new row version and 20 index entries per write).
+  the projection's steps set (the tier): a players row, with its 19 indexes, is not
+  rewritten twice in a round (a new row version and 19 index entries per write).
 - `projection_mark`, `accounts_mark`, `projection_claim`, `projection_lag`: the durable
   "to project" marks (add, by player or by account; take the players of the oldest, with
   all their marks, for one transaction; how old the oldest is). A mark is only ever

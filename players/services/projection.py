@@ -131,7 +131,7 @@ def players_project_ledger(
     player_ids = list(player_ids)
     ledger_ids = {int(pk) for pk in ledger_ids}
     # A batch's players alone have their row written once, totals and tier together
-    # (`players_project`): a players row has 20 indexes, and a tier moved by a second
+    # (`players_project`): a players row has 19 indexes, and a tier moved by a second
     # UPDATE wrote the row and its index entries again. A single event keeps its one
     # statement (its tier rarely moves; a second statement would cost a round trip).
     recomputed = ledger_engine().totals_recompute(
