@@ -25,6 +25,9 @@ API_MIDDLEWARE = frozenset(
         "django.middleware.common.CommonMiddleware",
     }
 )
+# In its place, the same middleware with the answer for a request's language kept per
+# process (crm.api.middleware.ApiLocaleMiddleware).
+API_REPLACED = {"django.middleware.locale.LocaleMiddleware": "crm.api.middleware.ApiLocaleMiddleware"}
 
 
 class ApiMiddlewareMixin:
@@ -34,7 +37,7 @@ class ApiMiddlewareMixin:
         # BaseHandler reads the chain from settings.MIDDLEWARE; this runs once, when
         # the handler is made (at worker start), before any request.
         site_middleware = settings.MIDDLEWARE
-        settings.MIDDLEWARE = [name for name in site_middleware if name in API_MIDDLEWARE]
+        settings.MIDDLEWARE = [API_REPLACED.get(name, name) for name in site_middleware if name in API_MIDDLEWARE]
         try:
             super().load_middleware(is_async)
         finally:

@@ -108,3 +108,23 @@ def test_the_site_keeps_its_full_chain(application):
     assert status == 200
     assert any(cookie.strip().startswith("csrftoken=") for cookie in headers["set-cookie"])
     assert headers["x-frame-options"] == ["DENY"] and "Cookie" in headers["vary"][0]
+
+
+def test_each_request_is_answered_in_the_language_it_asks_for(application, api_credentials):
+    """The API chain keeps a request's language per process: one backend's requests
+    alternating languages (header, cookie, none) each get their own, again and again."""
+    asks = [
+        ({"HTTP_ACCEPT_LANGUAGE": "zh-hans"}, "zh-hans", "未知玩家。"),
+        ({"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}, "en", "Unknown player."),
+        ({"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9,en;q=0.8"}, "zh-hans", "未知玩家。"),
+        ({}, "en", "Unknown player."),
+        ({"HTTP_ACCEPT_LANGUAGE": "en", "HTTP_COOKIE": "django_language=zh-hans"}, "zh-hans", "未知玩家。"),
+        ({"HTTP_ACCEPT_LANGUAGE": "fr-FR,de;q=0.8"}, "en", "Unknown player."),
+    ]
+    for _round in range(2):
+        for ask, language, detail in asks:
+            status, headers, content = call(
+                application, "GET", "/api/v1/players/nobody/", HTTP_AUTHORIZATION=f"Bearer {api_credentials.key}", **ask
+            )
+            assert (status, headers["content-language"], json.loads(content)["detail"]) == (404, [language], detail)
+            assert headers["vary"] == ["Accept-Language"]
