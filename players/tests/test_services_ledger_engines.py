@@ -27,6 +27,14 @@ def _engines() -> dict:
     return engines
 
 
+def _engine(name: str):
+    """The engine called `name` ("portable" or "postgresql"), or skip: PostgreSQL's needs PostgreSQL."""
+    engines = _engines()
+    if name not in engines:
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
+    return engines[name]
+
+
 def _event(prefix, account, event_id, amount, *, kind="purchase", at=T0, refund_of=""):
     event = {
         "account_id": f"{prefix}-{account}",
@@ -122,11 +130,9 @@ def _run_cases(name, engine) -> list:
 
 @pytest.mark.parametrize("name", ["portable", "postgresql"])
 def test_each_engine_appends_marks_and_recomputes_the_totals_as_the_rule_says(db, name):
-    engines = _engines()
-    if name not in engines:
-        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
+    engine = _engine(name)
     _twins(name)
-    _run_cases(name, engines[name])
+    _run_cases(name, engine)
     assert _state(name) == EXPECTED
     assert Payment.objects.filter(source_ref=name).count() == 7
     # the totals agree with what the rebuild recomputes from the ledger
@@ -151,15 +157,13 @@ def test_each_engine_stores_an_events_values_exactly_as_given(db, name):
     """What the game sent is what the ledger holds: text with quotes, backslashes, Chinese,
     an emoji and a line separator; an amount in cents; a time with an offset and
     microseconds (on PostgreSQL the events travel as one JSON parameter)."""
-    engines = _engines()
-    if name not in engines:
-        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
+    engine = _engine(name)
     Player.objects.create(account_id=f"{name}-new")
     shanghai = timezone(timedelta(hours=8))
     event = _event(name, "new", 'ev "1" \\ 首充', "0.10", at=datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=shanghai))
     event.update(order_id="单号\u2028\\n", product='月卡 🎁 "x"', amount_base=Decimal("0.10"))
 
-    appended = engines[name].append(events=[event], source="api", source_ref=name, actor_id=None, now=T0)
+    appended = engine.append(events=[event], source="api", source_ref=name, actor_id=None, now=T0)
 
     stored = Payment.objects.get(pk=appended.inserted[event["event_id"]][0])
     assert (stored.event_id, stored.order_id, stored.product) == (
@@ -174,10 +178,7 @@ def test_each_engine_stores_an_events_values_exactly_as_given(db, name):
 
 @pytest.mark.parametrize("name", ["portable", "postgresql"])
 def test_each_engine_marks_coalesce_keep_the_oldest_time_and_claim_oldest_first(db, name):
-    engines = _engines()
-    if name not in engines:
-        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
-    engine = engines[name]
+    engine = _engine(name)
     a, b, c = (Player.objects.create(account_id=f"{name}-{x}") for x in "abc")
     engine.projection_mark(player_ids=[b.pk], now=T0, ledger=False)
     engine.projection_mark(player_ids=[a.pk, b.pk], now=T0 + timedelta(seconds=5), ledger=True)
@@ -199,10 +200,7 @@ def test_each_engine_marks_coalesce_keep_the_oldest_time_and_claim_oldest_first(
 
 @pytest.mark.parametrize("name", ["portable", "postgresql"])
 def test_each_engine_marks_by_account_and_names_the_players_it_found(db, name):
-    engines = _engines()
-    if name not in engines:
-        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
-    engine = engines[name]
+    engine = _engine(name)
     a, b = (Player.objects.create(account_id=f"{name}-{x}") for x in "ab")
     engine.projection_mark(player_ids=[b.pk], now=T0, ledger=True)
 
@@ -218,10 +216,7 @@ def test_each_engine_marks_by_account_and_names_the_players_it_found(db, name):
 
 @pytest.mark.parametrize("name", ["portable", "postgresql"])
 def test_each_engine_marks_for_a_login_only_the_players_a_login_can_re_judge(db, name):
-    engines = _engines()
-    if name not in engines:
-        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
-    engine = engines[name]
+    engine = _engine(name)
     make = lambda suffix, **fields: Player.objects.create(account_id=f"{name}-{suffix}", **fields)  # noqa: E731
     payer = make("payer", total_spend=Decimal("6"), payer_status=PayerStatus.ACTIVE)
     refunded = make("refunded")  # paid, then refunded: its churn row is left to clear
@@ -247,13 +242,11 @@ def test_each_engine_marks_for_a_login_only_the_players_a_login_can_re_judge(db,
 
 @pytest.mark.parametrize("name", ["portable", "postgresql"])
 def test_each_engine_moves_last_logins_only_forward(db, name):
-    engines = _engines()
-    if name not in engines:
-        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm")
+    engine = _engine(name)
     never = Player.objects.create(account_id=f"{name}-never")
     recent = Player.objects.create(account_id=f"{name}-recent", last_login_at=T0)
     pairs = sorted([(never.pk, T0 - timedelta(days=1)), (recent.pk, T0 - timedelta(days=1))])
-    assert engines[name].last_logins_move(pairs=pairs) == {never.pk}
+    assert engine.last_logins_move(pairs=pairs) == {never.pk}
     recent.refresh_from_db()
     assert recent.last_login_at == T0
 
